@@ -1,0 +1,117 @@
+/**
+ * The packed form of many records crossing between the I/O thread and a worker in one
+ * transferred ArrayBuffer: one `postMessage` per batch instead of one per message.
+ *
+ * ```
+ *  record: ┌ tag u16 ┬ connection id f64 ┬ length u32 ┬ bytes … ┐   (little-endian)
+ *          0         2                   10           14
+ * ```
+ *
+ * Towards a worker the tag is the message type; back from it, a {@linkcode ReplyOp}.
+ */
+
+const HEADER = 14;
+
+/** What a record from a worker asks of the I/O thread. */
+export const ReplyOp = { write: 1, close: 2 } as const;
+
+/** Accumulates records into a growable buffer; `take` hands the buffer over for transfer. */
+export class BatchWriter {
+  #buffer: ArrayBuffer;
+  #bytes: Uint8Array;
+  #view: DataView;
+  #length = 0;
+  #count = 0;
+  readonly #initialSize: number;
+
+  constructor(initialSize = 4096) {
+    this.#initialSize = initialSize;
+    this.#buffer = new ArrayBuffer(initialSize);
+    this.#bytes = new Uint8Array(this.#buffer);
+    this.#view = new DataView(this.#buffer);
+  }
+
+  /** Records written since the last `take`. */
+  get count(): number {
+    return this.#count;
+  }
+
+  add(tag: number, id: number, bytes?: Uint8Array): void {
+    const length = bytes === undefined ? 0 : bytes.length;
+    this.#reserve(HEADER + length);
+    const at = this.#length;
+    this.#view.setUint16(at, tag, true);
+    this.#view.setFloat64(at + 2, id, true);
+    this.#view.setUint32(at + 10, length, true);
+    if (length > 0) this.#bytes.set(bytes!, at + HEADER);
+    this.#length = at + HEADER + length;
+    this.#count++;
+  }
+
+  /** Adds a record whose bytes are UTF-8 text, encoded in place. */
+  addText(tag: number, id: number, text: string): void {
+    this.#reserve(HEADER + text.length * 3);
+    const at = this.#length;
+    const { written } = encoder.encodeInto(text, this.#bytes.subarray(at + HEADER));
+    this.#view.setUint16(at, tag, true);
+    this.#view.setFloat64(at + 2, id, true);
+    this.#view.setUint32(at + 10, written, true);
+    this.#length = at + HEADER + written;
+    this.#count++;
+  }
+
+  /** Returns the batch and starts a new buffer; the batch's buffer is the caller's to transfer. */
+  take(): { buffer: ArrayBuffer; length: number } {
+    const batch = { buffer: this.#buffer, length: this.#length };
+    this.#buffer = new ArrayBuffer(Math.max(this.#initialSize, Math.min(this.#length, 1 << 20)));
+    this.#bytes = new Uint8Array(this.#buffer);
+    this.#view = new DataView(this.#buffer);
+    this.#length = 0;
+    this.#count = 0;
+    return batch;
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.byteLength) return;
+    let size = this.#buffer.byteLength * 2;
+    while (size < needed) size *= 2;
+    const grown = new ArrayBuffer(size);
+    const bytes = new Uint8Array(grown);
+    bytes.set(this.#bytes.subarray(0, this.#length));
+    this.#buffer = grown;
+    this.#bytes = bytes;
+    this.#view = new DataView(grown);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Walks the records of a batch; the fields describe the current record after `next()`. */
+export class BatchReader {
+  tag = 0;
+  id = 0;
+  /** A view of the record's bytes in the batch buffer. */
+  bytes: Uint8Array = new Uint8Array(0);
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #length: number;
+  #at = 0;
+
+  constructor(buffer: ArrayBuffer, length: number) {
+    this.#bytes = new Uint8Array(buffer, 0, length);
+    this.#view = new DataView(buffer, 0, length);
+    this.#length = length;
+  }
+
+  next(): boolean {
+    const at = this.#at;
+    if (at + HEADER > this.#length) return false;
+    this.tag = this.#view.getUint16(at, true);
+    this.id = this.#view.getFloat64(at + 2, true);
+    const length = this.#view.getUint32(at + 10, true);
+    this.bytes = this.#bytes.subarray(at + HEADER, at + HEADER + length);
+    this.#at = at + HEADER + length;
+    return true;
+  }
+}

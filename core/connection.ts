@@ -1,0 +1,349 @@
+/**
+ * One accepted socket: its read loop, its write queue, and its protocol handler.
+ *
+ * States:
+ *
+ * | state     | reads | writes accepted | leaves when                                          |
+ * | --------- | ----- | --------------- | ---------------------------------------------------- |
+ * | `open`    | yes   | yes             | peer EOF -> `ending`; `close()` -> `closing`; error -> `closed` |
+ * | `ending`  | no    | yes             | its messages are done and writes flushed -> `closed` |
+ * | `closing` | no    | no              | writes flushed -> `closed`                           |
+ * | `closed`  | no    | no              | -                                                    |
+ *
+ * Reading pauses (the loop parks, no read is pending) while the server's queue is full, while
+ * this connection's unflushed output is above `writeHighWater`, and while the server drains.
+ *
+ * @module
+ */
+
+import type { ConnectionHandle } from "./connection_handle.ts";
+import { type MessageFailedError, SlowConsumerError } from "./errors.ts";
+import type { ProtocolContext, ProtocolHandler, ProtocolHandlerFactory } from "./protocol.ts";
+
+/** The part of a `Deno.Conn` a connection uses. */
+export interface Socket {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** What the server provides to its connections. */
+export interface ConnectionHost {
+  /** A coarse clock (ms), advanced by the server's reaper. */
+  readonly now: number;
+  /** Whether every connection must stop reading (queue full, or draining). */
+  readonly readsPaused: boolean;
+  /** Queues a message; the payload is already a copy. */
+  dispatch(connection: Connection, payload: Uint8Array, type: number): void;
+  /** The connection is closed. */
+  closed(connection: Connection, reason: Error | undefined): void;
+  /** A connection-level error to report. */
+  error(error: unknown, connection: Connection): void;
+  /** Counts bytes moved. */
+  countBytes(read: number, written: number): void;
+}
+
+/** Bounds of a connection. */
+export interface ConnectionLimits {
+  readBufferSize: number;
+  writeHighWater: number;
+  maxWriteBuffer: number;
+}
+
+type State = "open" | "ending" | "closing" | "closed";
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+/** Output buffers up to this size are kept for the next flush; larger ones are released. */
+const KEEP_OUTPUT_BUFFER = 64 * 1024;
+
+/** The I/O-thread side of one socket. */
+export class Connection implements ProtocolContext {
+  readonly id: number;
+  readonly handle: ConnectionHandle;
+  readonly remoteAddr: Deno.Addr | undefined;
+  /** When the last byte was read or written, on the host's coarse clock. */
+  lastActivity: number;
+  /** When the write under way started, or -1. */
+  writeStartedAt = -1;
+  readonly #socket: Socket;
+  readonly #host: ConnectionHost;
+  readonly #limits: ConnectionLimits;
+  #handler: ProtocolHandler | undefined;
+  #state: State = "open";
+  #readBuffer: Uint8Array | undefined;
+  #parked = false;
+  #reading = false;
+  #out: Uint8Array = EMPTY;
+  #outLength = 0;
+  #spare: Uint8Array = EMPTY;
+  /** Bytes handed to the socket and not yet confirmed written. */
+  #inWrite = 0;
+  #flushScheduled = false;
+  #pendingMessages = 0;
+
+  constructor(
+    socket: Socket,
+    id: number,
+    host: ConnectionHost,
+    limits: ConnectionLimits,
+    handle: ConnectionHandle,
+    remoteAddr?: Deno.Addr,
+  ) {
+    this.#socket = socket;
+    this.id = id;
+    this.#host = host;
+    this.#limits = limits;
+    this.handle = handle;
+    this.remoteAddr = remoteAddr;
+    this.lastActivity = host.now;
+  }
+
+  /** Whether the connection accepts writes. */
+  get open(): boolean {
+    return this.#state === "open" || this.#state === "ending";
+  }
+
+  /** Output not yet written to the socket, in bytes. */
+  get pendingOutput(): number {
+    return this.#outLength + this.#inWrite;
+  }
+
+  /** Messages dispatched and not yet done. */
+  get pendingMessages(): number {
+    return this.#pendingMessages;
+  }
+
+  /** Whether nothing remains to flush or to answer. */
+  get quiet(): boolean {
+    return this.#pendingMessages === 0 && this.pendingOutput === 0;
+  }
+
+  /** Makes the protocol handler, calls `open`, and starts reading. */
+  start(factory: ProtocolHandlerFactory): void {
+    try {
+      this.#handler = factory.create(this);
+      this.#handler.open?.();
+    } catch (error) {
+      this.#host.error(error, this);
+      this.destroy(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#readLoop();
+  }
+
+  dispatch(payload: Uint8Array, type = 0): void {
+    if (!Number.isInteger(type) || type < 0 || type > 0xffff) {
+      throw new RangeError(`Message type must be an integer from 0 to 65535, got ${type}`);
+    }
+    this.#pendingMessages++;
+    this.#host.dispatch(this, payload.slice(), type);
+  }
+
+  /** A dispatched message is done; an ending connection may now close. */
+  messageDone(): void {
+    this.#pendingMessages--;
+    if (this.#state === "ending") this.#closeIfQuiet();
+  }
+
+  /** A dispatched message failed: the handler tells its peer, or the connection closes. */
+  messageFailed(error: MessageFailedError): void {
+    if (!this.open) return;
+    const handler = this.#handler;
+    if (handler?.failed === undefined) {
+      this.close();
+      return;
+    }
+    try {
+      handler.failed(error);
+    } catch (thrown) {
+      this.#fail(thrown);
+    }
+  }
+
+  /**
+   * Queues bytes to send; they are copied into the output buffer and flushed once per turn.
+   *
+   * @returns `false` when the connection no longer accepts writes or is cut off as a slow consumer.
+   */
+  write(data: Uint8Array | string): boolean {
+    if (!this.open) return false;
+    const maxLength = typeof data === "string" ? data.length * 3 : data.length;
+    if (this.pendingOutput + maxLength > this.#limits.maxWriteBuffer) {
+      const length = typeof data === "string" ? encoder.encode(data).length : data.length;
+      if (this.pendingOutput + length > this.#limits.maxWriteBuffer) {
+        this.destroy(
+          new SlowConsumerError(
+            `Pending output of ${
+              this.pendingOutput + length
+            } bytes exceeds maxWriteBuffer (${this.#limits.maxWriteBuffer})`,
+          ),
+        );
+        return false;
+      }
+    }
+    this.#reserve(maxLength);
+    if (typeof data === "string") {
+      this.#outLength += encoder.encodeInto(data, this.#out.subarray(this.#outLength)).written;
+    } else {
+      this.#out.set(data, this.#outLength);
+      this.#outLength += data.length;
+    }
+    if (this.#inWrite === 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+    return true;
+  }
+
+  /** Closes once the output is flushed; later writes return `false`. */
+  close(): boolean {
+    if (this.#state === "closing" || this.#state === "closed") return false;
+    this.#state = "closing";
+    this.#closeIfQuiet();
+    return true;
+  }
+
+  /** Closes now: output not yet written is dropped. */
+  destroy(reason?: Error): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    try {
+      this.#socket.close();
+    } catch {
+      // Closed already (by the peer's reset, say): nothing to release.
+    }
+    this.#out = EMPTY;
+    this.#spare = EMPTY;
+    this.#outLength = 0;
+    this.#readBuffer = undefined;
+    try {
+      this.#handler?.close?.(reason);
+    } catch (error) {
+      this.#host.error(error, this);
+    }
+    this.#host.closed(this, reason);
+  }
+
+  /** Restarts reading if it was paused and nothing holds it paused any more. */
+  resume(): void {
+    if (this.#parked && this.#state === "open" && !this.#mustPause()) {
+      this.#parked = false;
+      this.#readLoop();
+    }
+  }
+
+  #mustPause(): boolean {
+    return this.#host.readsPaused || this.pendingOutput > this.#limits.writeHighWater;
+  }
+
+  async #readLoop(): Promise<void> {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      while (this.#state === "open") {
+        if (this.#mustPause()) {
+          this.#parked = true;
+          return;
+        }
+        const buffer = this.#readBuffer ??= new Uint8Array(this.#limits.readBufferSize);
+        let count: number | null;
+        try {
+          count = await this.#socket.read(buffer);
+        } catch (error) {
+          // Our own close interrupts the pending read: not an error.
+          if (this.#state === "open") this.#fail(error, false);
+          return;
+        }
+        if (this.#state !== "open") return;
+        if (count === null) {
+          this.#ending();
+          return;
+        }
+        this.lastActivity = this.#host.now;
+        this.#host.countBytes(count, 0);
+        this.#handler!.data(buffer.subarray(0, count));
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  #ending(): void {
+    this.#state = "ending";
+    try {
+      this.#handler!.eof?.();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#closeIfQuiet();
+  }
+
+  #closeIfQuiet(): void {
+    const waitForMessages = this.#state === "ending";
+    if (this.pendingOutput === 0 && (!waitForMessages || this.#pendingMessages === 0)) {
+      this.destroy();
+    }
+  }
+
+  /** Closes on an error; `report` is false for the peer's resets, which are routine. */
+  #fail(error: unknown, report = true): void {
+    if (report || !isRoutineDisconnect(error)) this.#host.error(error, this);
+    this.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  readonly #flushTask = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  async #flush(): Promise<void> {
+    while (this.#outLength > 0 && this.#state !== "closed") {
+      const buffer = this.#out;
+      const length = this.#outLength;
+      this.#out = this.#spare;
+      this.#outLength = 0;
+      this.#spare = EMPTY;
+      this.#inWrite = length;
+      this.writeStartedAt = this.#host.now;
+      try {
+        let offset = 0;
+        while (offset < length) {
+          offset += await this.#socket.write(buffer.subarray(offset, length));
+          this.#inWrite = length - offset;
+        }
+      } catch (error) {
+        this.#inWrite = 0;
+        this.writeStartedAt = -1;
+        if ((this.#state as State) !== "closed") this.#fail(error, false);
+        return;
+      }
+      this.writeStartedAt = -1;
+      this.lastActivity = this.#host.now;
+      this.#host.countBytes(0, length);
+      if (buffer.length <= KEEP_OUTPUT_BUFFER && this.#out === EMPTY) this.#spare = buffer;
+    }
+    if (this.#state === "closing" || this.#state === "ending") this.#closeIfQuiet();
+    else if (this.#parked) this.resume();
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#outLength + extra;
+    if (needed <= this.#out.length) return;
+    let size = Math.max(256, this.#out.length * 2);
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#out.subarray(0, this.#outLength));
+    this.#out = grown;
+  }
+}
+
+function isRoutineDisconnect(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected;
+}

@@ -1,0 +1,263 @@
+import { FrameTooLongError } from "../errors.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+const EMPTY = new Uint8Array(0);
+/** A partial-line buffer larger than this is released once its line is out. */
+const SHRINK_ABOVE = 16 * 1024;
+
+/** The default {@linkcode LineDecoderOptions.maxLineLength}: 64 KiB. */
+export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
+
+/** Options of {@linkcode LineDecoder}. */
+export interface LineDecoderOptions {
+  /**
+   * Longest line accepted, in bytes, not counting its ending. A longer line raises a
+   * {@linkcode FrameTooLongError} once and is discarded up to its ending.
+   *
+   * @default {65536}
+   */
+  maxLineLength?: number;
+  /**
+   * Whether the lines returned keep their ending (`\n`, `\r\n` or `\r\0`).
+   *
+   * @default {false}
+   */
+  keepEnding?: boolean;
+}
+
+/**
+ * A pure line framer: bytes in, lines out; no sockets, no timers.
+ *
+ * A line ends at LF, CRLF, or telnet's CR NUL (what telnet sends for Enter in some modes). A
+ * lone CR inside a line is content.
+ *
+ * ```
+ *  ┌──────────── line (≤ maxLineLength bytes) ────────────┐┌ ending ┐
+ *  │ any bytes                                             ││ LF     │
+ *  │                                                       ││ CR LF  │
+ *  │                                                       ││ CR NUL │
+ *  └───────────────────────────────────────────────────────┘└────────┘
+ * ```
+ *
+ * Use it as a pull parser: {@linkcode LineDecoder.feed} a chunk, then call
+ * {@linkcode LineDecoder.next} until it returns `null` ("need more bytes"). A returned line is a
+ * view into the chunk when the whole line lies in it (no copy), or into the decoder's own buffer
+ * when it was assembled from several chunks: either way it is valid only until the next call.
+ * Past `maxLineLength`, `next` throws {@linkcode FrameTooLongError}; the decoder then skips the
+ * rest of that line and the following `next` calls go on with the line after it.
+ *
+ * @example Lines split across chunks
+ * ```ts
+ * import { LineDecoder } from "@speedo/speedo";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const decoder = new LineDecoder();
+ * const text = new TextDecoder();
+ * const lines: string[] = [];
+ * for (const chunk of ["hel", "lo\r\nwor", "ld\n"]) {
+ *   decoder.feed(new TextEncoder().encode(chunk));
+ *   for (let line = decoder.next(); line !== null; line = decoder.next()) {
+ *     lines.push(text.decode(line));
+ *   }
+ * }
+ * assertEquals(lines, ["hello", "world"]);
+ * ```
+ *
+ * @example A line over the limit
+ * ```ts
+ * import { FrameTooLongError, LineDecoder } from "@speedo/speedo";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const decoder = new LineDecoder({ maxLineLength: 4 });
+ * decoder.feed(new TextEncoder().encode("toolong\nok\n"));
+ * assertThrows(() => decoder.next(), FrameTooLongError);
+ * assertEquals(new TextDecoder().decode(decoder.next()!), "ok");
+ * ```
+ */
+export class LineDecoder {
+  /** Longest line accepted, in bytes, without its ending. */
+  readonly maxLineLength: number;
+  readonly #keepEnding: boolean;
+  #chunk: Uint8Array = EMPTY;
+  #pos = 0;
+  /** Index of the next NUL in the chunk at or after #pos, -1 if none; NUL is rare in text. */
+  #nul = -1;
+  /** Bytes of the line begun in earlier chunks. */
+  #partial: Uint8Array = EMPTY;
+  #partialLength = 0;
+  #discarding = false;
+  #lastEndingLength = 0;
+
+  /**
+   * Makes a decoder.
+   *
+   * @param options Limits and output shape.
+   */
+  constructor(options: LineDecoderOptions = {}) {
+    const max = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`maxLineLength must be a positive integer, got ${max}`);
+    }
+    this.maxLineLength = max;
+    this.#keepEnding = options.keepEnding ?? false;
+  }
+
+  /**
+   * Length of the ending of the line last returned: 1 for LF, 2 for CRLF and CR NUL.
+   *
+   * @example
+   * ```ts
+   * import { LineDecoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new LineDecoder({ keepEnding: true });
+   * decoder.feed(new TextEncoder().encode("hi\r\n"));
+   * assertEquals(decoder.next()!.length, 4);
+   * assertEquals(decoder.lastEndingLength, 2);
+   * ```
+   */
+  get lastEndingLength(): number {
+    return this.#lastEndingLength;
+  }
+
+  /**
+   * Bytes held of a line not yet complete.
+   *
+   * @example
+   * ```ts
+   * import { LineDecoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new LineDecoder();
+   * decoder.feed(new TextEncoder().encode("abc"));
+   * assertEquals(decoder.next(), null);
+   * assertEquals(decoder.buffered, 3);
+   * ```
+   */
+  get buffered(): number {
+    return this.#partialLength;
+  }
+
+  /**
+   * Gives the decoder the next chunk of the stream. Call {@linkcode LineDecoder.next} until it
+   * returns `null` before feeding again: bytes not yet framed are dropped by the next feed.
+   *
+   * @param chunk Bytes read; they must stay untouched until `next` returns `null`.
+   *
+   * @example
+   * ```ts
+   * import { LineDecoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new LineDecoder();
+   * decoder.feed(new Uint8Array([0x61, 0x0a]));
+   * assertEquals(decoder.next(), new Uint8Array([0x61]));
+   * ```
+   */
+  feed(chunk: Uint8Array): void {
+    this.#chunk = chunk;
+    this.#pos = 0;
+    this.#nul = chunk.indexOf(NUL);
+  }
+
+  /**
+   * Returns the next complete line, or `null` when the chunk fed is used up.
+   *
+   * @returns A view of the line, valid until the next call on this decoder, or `null`.
+   * @throws {FrameTooLongError} When a line passes `maxLineLength`; call `next` again to go on.
+   *
+   * @example
+   * ```ts
+   * import { LineDecoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new LineDecoder();
+   * decoder.feed(new TextEncoder().encode("a\r\0b\n"));
+   * assertEquals(new TextDecoder().decode(decoder.next()!), "a");
+   * assertEquals(new TextDecoder().decode(decoder.next()!), "b");
+   * assertEquals(decoder.next(), null);
+   * ```
+   */
+  next(): Uint8Array | null {
+    const chunk = this.#chunk;
+    while (this.#pos < chunk.length) {
+      const start = this.#pos;
+      const end = this.#findEnd(start);
+      if (end < 0) {
+        this.#pos = chunk.length;
+        if (this.#discarding) {
+          // Keep only a trailing CR: it may begin the CR NUL that ends the discarded line.
+          this.#partialLength = 0;
+          if (chunk[chunk.length - 1] === CR) this.#append(chunk.subarray(chunk.length - 1));
+          continue;
+        }
+        const held = this.#partialLength + chunk.length - start;
+        const content = chunk[chunk.length - 1] === CR ? held - 1 : held;
+        if (content > this.maxLineLength) {
+          this.#partialLength = 0;
+          this.#discarding = true;
+          if (chunk[chunk.length - 1] === CR) this.#append(chunk.subarray(chunk.length - 1));
+          throw new FrameTooLongError(content, this.maxLineLength);
+        }
+        this.#append(chunk.subarray(start));
+        return null;
+      }
+      this.#pos = end + 1;
+      if (this.#discarding) {
+        this.#discarding = false;
+        this.#partialLength = 0;
+        continue;
+      }
+      let line: Uint8Array;
+      if (this.#partialLength === 0) {
+        line = chunk.subarray(start, end + 1);
+      } else {
+        this.#append(chunk.subarray(start, end + 1));
+        line = this.#partial.subarray(0, this.#partialLength);
+        this.#partialLength = 0;
+        // Give back a buffer grown by a long line; the view returned keeps it alive meanwhile.
+        if (this.#partial.length > SHRINK_ABOVE) this.#partial = EMPTY;
+      }
+      const endingLength = line.length >= 2 && line[line.length - 2] === CR ? 2 : 1;
+      const contentLength = line.length - endingLength;
+      if (contentLength > this.maxLineLength) {
+        throw new FrameTooLongError(contentLength, this.maxLineLength);
+      }
+      this.#lastEndingLength = endingLength;
+      return this.#keepEnding ? line : line.subarray(0, contentLength);
+    }
+    return null;
+  }
+
+  /** Index in the chunk of the last byte of the next line ending (LF, or NUL after CR), or -1. */
+  #findEnd(from: number): number {
+    const chunk = this.#chunk;
+    const lf = chunk.indexOf(LF, from);
+    while (this.#nul >= 0 && this.#nul < from) this.#nul = chunk.indexOf(NUL, from);
+    while (this.#nul >= 0 && (lf < 0 || this.#nul < lf)) {
+      const nul = this.#nul;
+      const before = nul > from
+        ? chunk[nul - 1]
+        : (this.#partialLength > 0 ? this.#partial[this.#partialLength - 1] : -1);
+      if (before === CR) return nul;
+      this.#nul = chunk.indexOf(NUL, nul + 1);
+    }
+    return lf;
+  }
+
+  /** Appends to the partial line, growing the buffer geometrically. */
+  #append(bytes: Uint8Array): void {
+    const needed = this.#partialLength + bytes.length;
+    if (needed > this.#partial.length) {
+      let size = Math.max(64, this.#partial.length);
+      while (size < needed) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.#partial.subarray(0, this.#partialLength));
+      this.#partial = grown;
+    }
+    this.#partial.set(bytes, this.#partialLength);
+    this.#partialLength = needed;
+  }
+}

@@ -1,0 +1,61 @@
+import type { ConnectionHandle } from "./connection_handle.ts";
+import type { Message } from "./message.ts";
+
+/**
+ * What a {@linkcode MessageHandler} knows of where it runs.
+ */
+export interface MessageHandlerContext {
+  /** Index of the worker running the handler, or -1 on the I/O thread (`workers: 0`). */
+  readonly workerIndex: number;
+  /**
+   * A handle to any connection of the server, by id (to answer another peer, say).
+   *
+   * @param id The connection's id.
+   * @returns Its handle; a closed or unknown id gives a handle whose writes return `false`.
+   */
+  handle(id: number): ConnectionHandle;
+}
+
+/**
+ * Handles the messages that protocol handlers dispatch. Write it as a module whose default
+ * export is the handler, and pass the module's URL as the server's `handler`: it then runs in
+ * every worker of the pool, or on the I/O thread with `workers: 0`.
+ *
+ * A worker handles its messages one at a time, in order: when `onMessage` returns a promise,
+ * the worker waits for it before the next message. All messages of a connection go to the same
+ * worker, so replies keep the connection's order. A handler that throws or rejects fails that
+ * message only (see {@linkcode ProtocolHandler.failed}).
+ *
+ * @example An upper-casing handler module
+ * ```ts
+ * import type { MessageHandler } from "@speedo/speedo";
+ * import { MemoryTransport } from "@speedo/speedo/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const upper: MessageHandler = {
+ *   onMessage(message, connection) {
+ *     connection.write(new TextDecoder().decode(message.payload).toUpperCase());
+ *   },
+ * };
+ * export default upper;
+ *
+ * const transport = new MemoryTransport();
+ * const payload = new TextEncoder().encode("hi\n");
+ * upper.onMessage({ connectionId: transport.id, type: 0, payload }, transport.handle, transport);
+ * assertEquals(transport.text(), "HI\n");
+ * ```
+ */
+export interface MessageHandler {
+  /**
+   * Handles one message.
+   *
+   * @param message The message.
+   * @param connection The handle of the connection it came from.
+   * @param context Where the handler runs, and handles to other connections.
+   */
+  onMessage(
+    message: Message,
+    connection: ConnectionHandle,
+    context: MessageHandlerContext,
+  ): void | Promise<void>;
+}

@@ -1,0 +1,119 @@
+import type { ConnectionHandle } from "./connection_handle.ts";
+import type { MessageFailedError } from "./errors.ts";
+
+/**
+ * What a {@linkcode ProtocolHandler} sees of its connection: the handle to write and close,
+ * and `dispatch` to hand a framed message to the message handlers.
+ *
+ * The server gives each handler one; tests use `MemoryTransport` from `@speedo/speedo/testing`.
+ */
+export interface ProtocolContext {
+  /** The connection's id. */
+  readonly id: number;
+  /** The connection's handle, to write, close, or pass to others. */
+  readonly handle: ConnectionHandle;
+  /**
+   * Queues a message for the message handlers (in the worker pool, or inline). The payload is
+   * copied, so a view of the chunk given to `data` is safe to pass.
+   *
+   * Replies to dispatched messages keep the order of dispatch per connection. A direct
+   * `handle.write` does not wait for them: to answer in order with replies (an error line
+   * after the lines before it, say), dispatch the answer too.
+   *
+   * @param payload The framed bytes.
+   * @param type A protocol-defined kind, 0 to 65535.
+   */
+  dispatch(payload: Uint8Array, type?: number): void;
+}
+
+/**
+ * Turns one connection's bytes into messages, and may answer directly on the I/O thread when
+ * a message needs no worker (a protocol-level PING, an error). One handler serves one
+ * connection and holds that connection's state only.
+ *
+ * The server calls its methods in this order (all optional but `data`):
+ *
+ * ```
+ * open -> data* -> eof? -> close
+ * ```
+ *
+ * `failed` may come any time between `open` and `close`. A method that throws closes its
+ * connection (the error goes to the server's `onError`); it never harms another connection.
+ *
+ * @example A handler that counts bytes
+ * ```ts
+ * import type { ProtocolHandler } from "@speedo/speedo";
+ * import { assertEquals } from "@std/assert";
+ *
+ * class ByteCounter implements ProtocolHandler {
+ *   bytes = 0;
+ *   data(chunk: Uint8Array): void {
+ *     this.bytes += chunk.length;
+ *   }
+ * }
+ * const counter = new ByteCounter();
+ * counter.data(new Uint8Array(3));
+ * assertEquals(counter.bytes, 3);
+ * ```
+ */
+export interface ProtocolHandler {
+  /** The connection is established; a greeting can be written here. */
+  open?(): void;
+  /**
+   * Bytes arrived.
+   *
+   * @param chunk The bytes read. The buffer is reused after this returns: copy what you keep.
+   */
+  data(chunk: Uint8Array): void;
+  /** The peer finished sending (its half-close or close). `close` follows. */
+  eof?(): void;
+  /**
+   * A message of this connection failed in its message handler; tell the peer if the
+   * protocol can. Without this method the connection is closed.
+   *
+   * @param error What failed.
+   */
+  failed?(error: MessageFailedError): void;
+  /**
+   * The connection is closed, for any reason. Release what the handler holds.
+   *
+   * @param reason Why, when the server closed it: idle timeout, slow consumer, shutdown...
+   */
+  close?(reason?: Error): void;
+}
+
+/**
+ * Makes one {@linkcode ProtocolHandler} per connection.
+ *
+ * @example
+ * ```ts
+ * import type { ProtocolContext, ProtocolHandlerFactory } from "@speedo/speedo";
+ * import { MemoryTransport } from "@speedo/speedo/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const greeter: ProtocolHandlerFactory = {
+ *   create: (context: ProtocolContext) => ({
+ *     open: () => void context.handle.write("hello\n"),
+ *     data: () => {},
+ *   }),
+ * };
+ * const transport = new MemoryTransport();
+ * greeter.create(transport).open?.();
+ * assertEquals(transport.text(), "hello\n");
+ * ```
+ */
+export interface ProtocolHandlerFactory {
+  /**
+   * Makes the handler of a new connection.
+   *
+   * @param context The connection as the handler sees it.
+   * @returns The handler.
+   */
+  create(context: ProtocolContext): ProtocolHandler;
+  /**
+   * Bytes to send to a connection refused because the server is full, before it is closed.
+   *
+   * @returns The bytes, or `undefined` to close without a word.
+   */
+  refusal?(): Uint8Array | undefined;
+}

@@ -1,0 +1,648 @@
+import { ConnectionTable, MAX_SLOTS } from "./_connection_table.ts";
+import { Connection, type ConnectionHost, type ConnectionLimits } from "./connection.ts";
+import type { ConnectionHandle } from "./connection_handle.ts";
+import {
+  IdleTimeoutError,
+  MessageFailedError,
+  ServerClosedError,
+  SlowConsumerError,
+} from "./errors.ts";
+import type { Message } from "./message.ts";
+import type { MessageHandler } from "./message_handler.ts";
+import { DEFAULT_QUEUE_CAPACITY, MessageQueue } from "./message_queue.ts";
+import type { ProtocolHandlerFactory } from "./protocol.ts";
+import { type ReplySink, WorkerPool } from "./worker_pool.ts";
+
+/** Options of {@linkcode Server}: one object configures everything. */
+export interface ServerOptions {
+  /** Makes the protocol handler of each connection. */
+  protocol: ProtocolHandlerFactory;
+  /**
+   * Address to listen on. Use `"0.0.0.0"` to accept connections from other hosts.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * Port to listen on; 0 picks a free port (read it from what `listen()` returns).
+   *
+   * @default {0}
+   */
+  port?: number;
+  /**
+   * The message handler module, as a URL (`new URL("./handler.ts", import.meta.url)`), or a
+   * path resolved against the working directory. Its default export is a
+   * {@linkcode MessageHandler}. It runs in every worker, or on the I/O thread with `workers: 0`.
+   */
+  handler?: string | URL;
+  /**
+   * Handles messages on the I/O thread, instead of a `handler` module (needs `workers: 0`).
+   */
+  onMessage?: MessageHandler["onMessage"];
+  /**
+   * Web Workers that run the message handler; 0 runs it inline on the I/O thread, the fastest
+   * path for handlers that do little.
+   *
+   * @default {0}
+   */
+  workers?: number;
+  /**
+   * Most connections open at once; the next one is told (see
+   * {@linkcode ProtocolHandlerFactory.refusal}) and closed. At most 1,048,576.
+   *
+   * @default {16384}
+   */
+  maxConnections?: number;
+  /**
+   * Messages accepted and not yet handled at which every connection stops reading until half
+   * of them are done.
+   *
+   * @default {8192}
+   */
+  queueCapacity?: number;
+  /**
+   * Bytes of each connection's read buffer.
+   *
+   * @default {16384}
+   */
+  readBufferSize?: number;
+  /**
+   * Unflushed output of a connection above which it stops reading (its replies wait for the
+   * peer to read).
+   *
+   * @default {1048576}
+   */
+  writeHighWater?: number;
+  /**
+   * Unflushed output of a connection above which it is closed as a slow consumer.
+   *
+   * @default {16777216}
+   */
+  maxWriteBuffer?: number;
+  /**
+   * Time a write may wait for the peer to read before the connection is closed as a slow
+   * consumer, in milliseconds.
+   *
+   * @default {30000}
+   */
+  writeTimeout?: number;
+  /**
+   * Time a connection may stay silent (nothing read or written) before it is closed, in
+   * milliseconds; 0 never closes idle connections.
+   *
+   * @default {300000}
+   */
+  idleTimeout?: number;
+  /**
+   * Period of `onTick`, in milliseconds.
+   *
+   * @default {1000}
+   */
+  tickInterval?: number;
+  /**
+   * Time `close()` gives accepted messages to be answered and flushed, in milliseconds.
+   *
+   * @default {10000}
+   */
+  shutdownTimeout?: number;
+  /** Called once listening, with the bound address. */
+  onStart?(address: Deno.NetAddr): void;
+  /** Called for each connection accepted, before its handler's `open`. */
+  onConnect?(connection: ConnectionHandle): void;
+  /** Called when a connection closed; `reason` tells why when the server closed it. */
+  onClose?(connection: ConnectionHandle, reason?: Error): void;
+  /**
+   * Called for errors that end a connection, failed messages, and worker deaths. Without it,
+   * errors are logged with `console.error`.
+   */
+  onError?(error: Error, connection?: ConnectionHandle): void;
+  /** Called every `tickInterval` while the server runs. */
+  onTick?(server: Server): void;
+}
+
+/** Counters of a {@linkcode Server}, from {@linkcode Server.stats}. */
+export interface ServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  /** Connections refused because `maxConnections` were open. */
+  refused: number;
+  /** Messages dispatched by protocol handlers. */
+  messagesIn: number;
+  /** Messages the message handlers are done with (answered or failed). */
+  messagesOut: number;
+  /** Messages accepted and not yet done (waiting plus being handled). */
+  queueDepth: number;
+  /** Bytes read from connections. */
+  bytesIn: number;
+  /** Bytes written to connections. */
+  bytesOut: number;
+  /** Workers in the pool (0 when messages are handled inline). */
+  workers: number;
+}
+
+type ServerState = "new" | "starting" | "running" | "closing" | "closed";
+
+class LocalConnectionHandle implements ConnectionHandle {
+  readonly id: number;
+  readonly #table: ConnectionTable<Connection>;
+
+  constructor(id: number, table: ConnectionTable<Connection>) {
+    this.id = id;
+    this.#table = table;
+  }
+
+  get open(): boolean {
+    return this.#table.get(this.id)?.open ?? false;
+  }
+
+  write(data: Uint8Array | string): boolean {
+    return this.#table.get(this.id)?.write(data) ?? false;
+  }
+
+  close(): boolean {
+    return this.#table.get(this.id)?.close() ?? false;
+  }
+}
+
+/**
+ * A TCP server: accepts connections, frames their bytes with a protocol, and handles the
+ * messages in a pool of workers (or inline), answering through connection handles.
+ *
+ * ```
+ * accept ─▶ Connection ─bytes─▶ ProtocolHandler ─Message─▶ MessageQueue ─▶ WorkerPool
+ *               ▲                                                              │
+ *               └──────────── replies by connection id (ConnectionHandle) ◀────┘
+ * ```
+ *
+ * Bounds: `maxConnections`; per connection a read buffer, `writeHighWater` (reads pause) and
+ * `maxWriteBuffer`/`writeTimeout` (slow consumers are closed); `queueCapacity` (all reads pause
+ * until the handlers catch up); `idleTimeout`. One connection's fault closes that connection
+ * only. `close()` is graceful: it stops accepting and reading, lets every accepted message be
+ * answered and flushed (up to `shutdownTimeout`), then closes sockets and workers.
+ *
+ * @example An upper-casing line server, inline
+ * ```ts
+ * import { LineDecoder, type ProtocolContext, Server } from "@speedo/speedo";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const protocol = {
+ *   create(context: ProtocolContext) {
+ *     const lines = new LineDecoder({ keepEnding: true });
+ *     return {
+ *       data(chunk: Uint8Array) {
+ *         lines.feed(chunk);
+ *         for (let line = lines.next(); line !== null; line = lines.next()) {
+ *           context.dispatch(line);
+ *         }
+ *       },
+ *     };
+ *   },
+ * };
+ * await using server = new Server({
+ *   protocol,
+ *   onMessage(message, connection) {
+ *     connection.write(new TextDecoder().decode(message.payload).toUpperCase());
+ *   },
+ * });
+ * const { port } = await server.listen();
+ *
+ * const client = await Deno.connect({ hostname: "127.0.0.1", port });
+ * await client.write(new TextEncoder().encode("hello\n"));
+ * const reply = new Uint8Array(6);
+ * let read = 0;
+ * while (read < 6) read += (await client.read(reply.subarray(read))) ?? 6;
+ * assertEquals(new TextDecoder().decode(reply), "HELLO\n");
+ * client.close();
+ * ```
+ */
+export class Server implements AsyncDisposable {
+  readonly #options: ServerOptions;
+  readonly #limits: ConnectionLimits;
+  readonly #table: ConnectionTable<Connection>;
+  readonly #queue: MessageQueue<Message>;
+  readonly #pool: WorkerPool | undefined;
+  readonly #maxConnections: number;
+  readonly #idleTimeout: number;
+  readonly #writeTimeout: number;
+  readonly #shutdownTimeout: number;
+  #listener: Deno.Listener | undefined;
+  #state: ServerState = "new";
+  /** A coarse clock for activity stamps, advanced by the reaper: no Date.now() per read. */
+  #clock = Date.now();
+  #draining = false;
+  #queueFull = false;
+  #reaper: ReturnType<typeof setInterval> | undefined;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #acceptLoop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #quietWaiter: (() => void) | undefined;
+  #stats = {
+    accepted: 0,
+    refused: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+  readonly #host: ConnectionHost;
+  readonly #sink: ReplySink;
+
+  /**
+   * Makes a server; {@linkcode Server.listen} starts it.
+   *
+   * @param options The one options object.
+   * @throws {TypeError} When the options contradict each other.
+   * @throws {RangeError} When a bound is out of range.
+   */
+  constructor(options: ServerOptions) {
+    if (typeof options?.protocol?.create !== "function") {
+      throw new TypeError("Server options need a protocol with a create(context) method");
+    }
+    if (options.handler !== undefined && options.onMessage !== undefined) {
+      throw new TypeError("Give either a handler module or onMessage, not both");
+    }
+    const workers = options.workers ?? 0;
+    if (workers > 0 && options.handler === undefined) {
+      throw new TypeError(
+        `workers: ${workers} needs a handler module (the URL of a module whose default export is a MessageHandler); onMessage runs inline only`,
+      );
+    }
+    this.#options = options;
+    this.#maxConnections = positiveInteger("maxConnections", options.maxConnections ?? 16_384);
+    if (this.#maxConnections > MAX_SLOTS) {
+      throw new RangeError(
+        `maxConnections must be at most ${MAX_SLOTS}, got ${this.#maxConnections}`,
+      );
+    }
+    this.#limits = {
+      readBufferSize: positiveInteger("readBufferSize", options.readBufferSize ?? 16 * 1024),
+      writeHighWater: positiveInteger("writeHighWater", options.writeHighWater ?? 1024 * 1024),
+      maxWriteBuffer: positiveInteger("maxWriteBuffer", options.maxWriteBuffer ?? 16 * 1024 * 1024),
+    };
+    if (this.#limits.maxWriteBuffer < this.#limits.writeHighWater) {
+      throw new RangeError(
+        `maxWriteBuffer (${this.#limits.maxWriteBuffer}) must be at least writeHighWater (${this.#limits.writeHighWater})`,
+      );
+    }
+    this.#idleTimeout = nonNegativeInteger("idleTimeout", options.idleTimeout ?? 300_000);
+    this.#writeTimeout = positiveInteger("writeTimeout", options.writeTimeout ?? 30_000);
+    this.#shutdownTimeout = nonNegativeInteger(
+      "shutdownTimeout",
+      options.shutdownTimeout ?? 10_000,
+    );
+    positiveInteger("tickInterval", options.tickInterval ?? 1000);
+    this.#table = new ConnectionTable(this.#maxConnections);
+    this.#queue = new MessageQueue<Message>({
+      capacity: positiveInteger("queueCapacity", options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY),
+      onDrain: () => this.#onQueueDrain(),
+    });
+    this.#host = this.#makeHost();
+    this.#sink = this.#makeSink();
+    const handler: string | URL | MessageHandler | undefined = options.handler !== undefined
+      ? resolveModule(options.handler)
+      : options.onMessage !== undefined
+      ? { onMessage: options.onMessage }
+      : undefined;
+    this.#pool = handler === undefined ? undefined : new WorkerPool({
+      handler,
+      size: workers,
+      queue: this.#queue,
+      sink: this.#sink,
+      sequences: this.#table.sequences,
+    });
+  }
+
+  /**
+   * The worker pool, to resize it at runtime; `undefined` when the server has no message
+   * handler (its protocol answers everything itself).
+   */
+  get pool(): WorkerPool | undefined {
+    return this.#pool;
+  }
+
+  /** The bound address once listening. */
+  get address(): Deno.NetAddr | undefined {
+    return this.#listener?.addr as Deno.NetAddr | undefined;
+  }
+
+  /**
+   * Starts the workers, then listens.
+   *
+   * @returns The bound address (its `port` is the real one when `port` was 0).
+   * @throws {WorkerStartError} When the handler module cannot load.
+   * @throws {Deno.errors.AddrInUse} When the port is taken.
+   */
+  async listen(): Promise<Deno.NetAddr> {
+    if (this.#state !== "new") throw new Error(`Server cannot listen: it is ${this.#state}`);
+    this.#state = "starting";
+    try {
+      await this.#pool?.start();
+      this.#listener = Deno.listen({
+        hostname: this.#options.hostname ?? "127.0.0.1",
+        port: this.#options.port ?? 0,
+        transport: "tcp",
+      });
+    } catch (error) {
+      this.#state = "closed";
+      await this.#pool?.close();
+      throw error;
+    }
+    this.#state = "running";
+    this.#clock = Date.now();
+    const reaperPeriod = Math.max(
+      10,
+      Math.min(1000, Math.floor(Math.min(this.#idleTimeout || Infinity, this.#writeTimeout) / 4)),
+    );
+    this.#reaper = setInterval(() => this.#reap(), reaperPeriod);
+    if (this.#options.onTick) {
+      this.#ticker = setInterval(
+        () => this.#hook(() => this.#options.onTick!(this)),
+        this.#options.tickInterval ?? 1000,
+      );
+    }
+    this.#acceptLoop = this.#accept(this.#listener);
+    const address = this.#listener.addr as Deno.NetAddr;
+    this.#hook(() => this.#options.onStart?.(address));
+    return address;
+  }
+
+  /**
+   * Counters, read now.
+   *
+   * @returns A fresh object.
+   */
+  stats(): ServerStats {
+    return {
+      connections: this.#table.size,
+      ...this.#stats,
+      queueDepth: this.#queue.outstanding,
+      workers: this.#pool?.size ?? 0,
+    };
+  }
+
+  /**
+   * A handle to connection `id`, usable after it closes.
+   *
+   * @param id The connection's id.
+   * @returns The handle.
+   */
+  handle(id: number): ConnectionHandle {
+    return this.#table.get(id)?.handle ?? new LocalConnectionHandle(id, this.#table);
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting and reading, waits (up to `shutdownTimeout`) until
+   * every message accepted is answered and every reply flushed, then closes the connections
+   * and ends the workers. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode Server.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#state === "new") {
+      this.#state = "closed";
+      return;
+    }
+    this.#state = "closing";
+    this.#draining = true;
+    try {
+      this.#listener?.close();
+    } catch {
+      // Closed already.
+    }
+    await this.#acceptLoop;
+    if (!this.#isQuiet()) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#quietWaiter = resolve;
+      const timer = setTimeout(resolve, this.#shutdownTimeout);
+      this.#pool?.schedule();
+      await promise;
+      clearTimeout(timer);
+      this.#quietWaiter = undefined;
+    }
+    clearInterval(this.#reaper);
+    clearInterval(this.#ticker);
+    const reason = new ServerClosedError();
+    for (const connection of [...this.#table.values()]) connection.destroy(reason);
+    await this.#pool?.close();
+    this.#state = "closed";
+  }
+
+  #isQuiet(): boolean {
+    if (this.#queue.outstanding > 0) return false;
+    for (const connection of this.#table.values()) {
+      if (connection.pendingOutput > 0) return false;
+    }
+    return true;
+  }
+
+  #checkQuiet(): void {
+    if (this.#quietWaiter !== undefined && this.#isQuiet()) this.#quietWaiter();
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    while (true) {
+      let socket: Deno.Conn;
+      try {
+        socket = await listener.accept();
+      } catch (error) {
+        if (this.#state !== "running") return;
+        if (error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: report, breathe, go on.
+        this.#report(error);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      if (this.#state !== "running") {
+        socket.close();
+        return;
+      }
+      this.#admit(socket);
+    }
+  }
+
+  #admit(socket: Deno.Conn): void {
+    if (this.#table.size >= this.#maxConnections) {
+      this.#stats.refused++;
+      this.#refuse(socket);
+      return;
+    }
+    try {
+      (socket as Deno.TcpConn).setNoDelay?.(true);
+    } catch {
+      // The peer is gone already; the read loop will see it.
+    }
+    const connection = this.#table.add((id) =>
+      new Connection(
+        socket,
+        id,
+        this.#host,
+        this.#limits,
+        new LocalConnectionHandle(id, this.#table),
+        socket.remoteAddr,
+      )
+    )!;
+    const handle = connection.handle;
+    this.#stats.accepted++;
+    this.#hook(() => this.#options.onConnect?.(handle));
+    connection.start(this.#options.protocol);
+  }
+
+  async #refuse(socket: Deno.Conn): Promise<void> {
+    try {
+      const bytes = this.#options.protocol.refusal?.();
+      if (bytes !== undefined && bytes.length > 0) {
+        await Promise.race([
+          socket.write(bytes),
+          new Promise((resolve) => setTimeout(resolve, 1000)),
+        ]);
+      }
+    } catch {
+      // The refused peer left first.
+    }
+    try {
+      socket.close();
+    } catch {
+      // Closed already.
+    }
+  }
+
+  /** Closes idle connections and connections whose write is stuck; advances the clock. */
+  #reap(): void {
+    const now = this.#clock = Date.now();
+    for (const connection of this.#table.values()) {
+      if (connection.writeStartedAt >= 0 && now - connection.writeStartedAt > this.#writeTimeout) {
+        connection.destroy(
+          new SlowConsumerError(`A write waited more than writeTimeout (${this.#writeTimeout} ms)`),
+        );
+      } else if (
+        this.#idleTimeout > 0 && now - connection.lastActivity > this.#idleTimeout &&
+        connection.quiet
+      ) {
+        connection.destroy(new IdleTimeoutError(this.#idleTimeout));
+      }
+    }
+  }
+
+  #onQueueDrain(): void {
+    if (!this.#queueFull) return;
+    this.#queueFull = false;
+    for (const connection of this.#table.values()) connection.resume();
+  }
+
+  #makeHost(): ConnectionHost {
+    // deno-lint-ignore no-this-alias
+    const server = this;
+    return {
+      get now() {
+        return server.#clock;
+      },
+      get readsPaused() {
+        return server.#draining || server.#queueFull;
+      },
+      dispatch(connection, payload, type) {
+        if (server.#pool === undefined) {
+          throw new TypeError("This server has no message handler: give it a handler or onMessage");
+        }
+        server.#stats.messagesIn++;
+        server.#queue.push({ connectionId: connection.id, type, payload });
+        if (server.#queue.full) server.#queueFull = true;
+        server.#pool.schedule();
+      },
+      closed(connection, reason) {
+        server.#table.remove(connection.id);
+        server.#pool?.forget(connection.id);
+        server.#hook(() => server.#options.onClose?.(connection.handle, reason));
+        server.#checkQuiet();
+      },
+      error(error, connection) {
+        server.#report(error, connection.handle);
+      },
+      countBytes(read, written) {
+        server.#stats.bytesIn += read;
+        server.#stats.bytesOut += written;
+        if (written > 0) server.#checkQuiet();
+      },
+    };
+  }
+
+  #makeSink(): ReplySink {
+    // deno-lint-ignore no-this-alias
+    const server = this;
+    return {
+      handle: (id) => server.handle(id),
+      write(id, bytes) {
+        server.#table.get(id)?.write(bytes);
+      },
+      close(id) {
+        server.#table.get(id)?.close();
+      },
+      done(id) {
+        server.#stats.messagesOut++;
+        server.#table.get(id)?.messageDone();
+        if (server.#quietWaiter !== undefined) server.#checkQuiet();
+      },
+      failed(error: MessageFailedError) {
+        server.#report(error, server.handle(error.connectionId));
+        server.#table.get(error.connectionId)?.messageFailed(error);
+      },
+      error(error) {
+        server.#report(error);
+      },
+    };
+  }
+
+  #report(error: unknown, connection?: ConnectionHandle): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    const onError = this.#options.onError;
+    if (onError === undefined) {
+      console.error(
+        `speedo: ${err.name}: ${err.message}${connection ? ` (connection ${connection.id})` : ""}`,
+      );
+      return;
+    }
+    try {
+      onError(err, connection);
+    } catch (thrown) {
+      console.error("speedo: onError threw", thrown);
+    }
+  }
+
+  /** Runs a user hook; a hook that throws is reported, never fatal. */
+  #hook(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+}
+
+function resolveModule(specifier: string | URL): string {
+  if (specifier instanceof URL) return specifier.href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return specifier;
+  return new URL(specifier, `file://${Deno.cwd()}/`).href;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
+}

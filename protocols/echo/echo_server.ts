@@ -1,0 +1,56 @@
+import { Server, type ServerOptions } from "../../core/server.ts";
+import { echoProtocol, type EchoProtocolOptions } from "./echo_protocol.ts";
+
+/** The port of the echo example: `telnet localhost 9292`. */
+export const ECHO_PORT = 9292;
+
+/** Options of {@linkcode echoServer}: the server's, less what the echo protocol sets. */
+export interface EchoServerOptions
+  extends Omit<ServerOptions, "protocol" | "handler" | "onMessage" | "port">, EchoProtocolOptions {
+  /**
+   * Port to listen on; 0 picks a free one.
+   *
+   * @default {9292}
+   */
+  port?: number;
+  /**
+   * Workers that echo the lines; 0 echoes inline on the I/O thread.
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
+  workers?: number;
+}
+
+/**
+ * Makes an echo server: the echo protocol, and the echo handler in a worker pool (one worker
+ * per core by default) or inline with `workers: 0`. Call `listen()` to start it.
+ *
+ * @param options Server options; see {@linkcode EchoServerOptions}.
+ * @returns The server, not yet listening.
+ *
+ * @example
+ * ```ts
+ * import { echoServer } from "@speedo/speedo/echo";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = echoServer({ port: 0, workers: 1 });
+ * const { port } = await server.listen();
+ * const client = await Deno.connect({ hostname: "127.0.0.1", port });
+ * await client.write(new TextEncoder().encode("ping\n"));
+ * const reply = new Uint8Array(5);
+ * let read = 0;
+ * while (read < 5) read += (await client.read(reply.subarray(read))) ?? 5;
+ * assertEquals(new TextDecoder().decode(reply), "ping\n");
+ * client.close();
+ * ```
+ */
+export function echoServer(options: EchoServerOptions = {}): Server {
+  const { maxLineLength, ...serverOptions } = options;
+  return new Server({
+    ...serverOptions,
+    port: options.port ?? ECHO_PORT,
+    workers: options.workers ?? navigator.hardwareConcurrency,
+    protocol: echoProtocol({ maxLineLength }),
+    handler: new URL("./echo_handler.ts", import.meta.url),
+  });
+}
