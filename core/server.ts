@@ -3,7 +3,7 @@ import { Connection, type ConnectionHost, type ConnectionLimits } from "./connec
 import type { ConnectionHandle } from "./connection_handle.ts";
 import {
   IdleTimeoutError,
-  MessageFailedError,
+  type MessageFailedError,
   ServerClosedError,
   SlowConsumerError,
 } from "./errors.ts";
