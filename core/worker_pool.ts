@@ -122,7 +122,8 @@ export class WorkerPool {
   #held: Message[] = [];
   #drainScheduled = false;
   #closed = false;
-  #completedInline = 0;
+  /** Connections whose inline handler is awaiting a promise, with their messages waiting. */
+  readonly #inlineBusy = new Map<number, Message[]>();
 
   /**
    * Makes a pool; {@linkcode WorkerPool.start} starts it.
@@ -246,40 +247,58 @@ export class WorkerPool {
   }
 
   #drainInline(): void {
-    const handler = this.#inline!;
-    let message: Message | undefined;
-    while ((message = this.#queue.shift()) !== undefined) {
-      const id = message.connectionId;
-      let result: void | Promise<void>;
-      try {
-        result = handler.onMessage(message, this.#sink.handle(id), this.#inlineContext);
-      } catch (error) {
-        this.#failInline(id, error);
-        continue;
-      }
-      if (result instanceof Promise) {
-        result.then(() => this.#doneInline(id), (error) => this.#failInline(id, error));
-      } else {
-        this.#completedInline++;
-        this.#sink.done(id);
-      }
+    let completed = 0;
+    for (let message = this.#queue.shift(); message !== undefined; message = this.#queue.shift()) {
+      if (this.#runInline(message)) completed++;
     }
     // One queue update per drain instead of one per message.
-    const completed = this.#completedInline;
-    this.#completedInline = 0;
     if (completed > 0) this.#queue.complete(completed);
   }
 
-  #doneInline(id: number): void {
+  /**
+   * Runs a message on the I/O thread. A connection whose handler returned a promise gets its
+   * next messages only once that promise settles, as in a worker; other connections go on.
+   *
+   * @returns Whether the message is done now (the caller completes it in the queue).
+   */
+  #runInline(message: Message): boolean {
+    const id = message.connectionId;
+    const waiting = this.#inlineBusy.get(id);
+    if (waiting !== undefined) {
+      waiting.push(message);
+      return false;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = this.#inline!.onMessage(message, this.#sink.handle(id), this.#inlineContext);
+    } catch (error) {
+      this.#sink.failed(inlineFailure(id, error));
+      this.#sink.done(id);
+      return true;
+    }
+    if (result instanceof Promise) {
+      this.#inlineBusy.set(id, []);
+      result.then(
+        () => this.#inlineSettled(id),
+        (error) => {
+          this.#sink.failed(inlineFailure(id, error));
+          this.#inlineSettled(id);
+        },
+      );
+      return false;
+    }
     this.#sink.done(id);
-    this.#queue.complete(1);
+    return true;
   }
 
-  #failInline(id: number, error: unknown): void {
-    this.#sink.failed(
-      new MessageFailedError(id, `Message handler failed: ${errorText(error)}`, { cause: error }),
-    );
-    this.#doneInline(id);
+  #inlineSettled(id: number): void {
+    this.#sink.done(id);
+    this.#queue.complete(1);
+    const waiting = this.#inlineBusy.get(id)!;
+    this.#inlineBusy.delete(id);
+    for (const message of waiting) {
+      if (this.#runInline(message)) this.#queue.complete(1);
+    }
   }
 
   #route(message: Message): void {
@@ -326,26 +345,11 @@ export class WorkerPool {
       for (const message of held) {
         const pin = this.#pins.get(message.connectionId);
         if (pin !== undefined && pin.inFlight > 0) this.#held.push(message);
-        else this.#runInlineNow(message);
+        else if (this.#runInline(message)) this.#queue.complete(1);
       }
       return;
     }
     for (const message of held) this.#route(message);
-  }
-
-  #runInlineNow(message: Message): void {
-    const id = message.connectionId;
-    try {
-      const result = this.#inline!.onMessage(message, this.#sink.handle(id), this.#inlineContext);
-      if (result instanceof Promise) {
-        result.then(() => this.#doneInline(id), (error) => this.#failInline(id, error));
-        return;
-      }
-    } catch (error) {
-      this.#failInline(id, error);
-      return;
-    }
-    this.#doneInline(id);
   }
 
   #pick(): PoolWorker | undefined {
@@ -503,6 +507,12 @@ function checkSize(size: number): void {
   if (!Number.isInteger(size) || size < 0 || size > 1024) {
     throw new RangeError(`Worker count must be an integer from 0 to 1024, got ${size}`);
   }
+}
+
+function inlineFailure(id: number, error: unknown): MessageFailedError {
+  return new MessageFailedError(id, `Message handler failed: ${errorText(error)}`, {
+    cause: error,
+  });
 }
 
 function errorText(error: unknown): string {

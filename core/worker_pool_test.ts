@@ -1,0 +1,188 @@
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import { delay } from "@std/async/delay";
+import { ConnectionTable } from "./_connection_table.ts";
+import type { ConnectionHandle } from "./connection_handle.ts";
+import { type MessageFailedError, WorkerStartError } from "./errors.ts";
+import type { Message } from "./message.ts";
+import { MessageQueue } from "./message_queue.ts";
+import { type ReplySink, WorkerPool } from "./worker_pool.ts";
+
+const HANDLER = new URL("../testing/_fixtures/pool_handler.ts", import.meta.url);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Records what a pool delivers, per connection id. */
+class RecordingSink implements ReplySink {
+  readonly replies = new Map<number, string[]>();
+  readonly failures: MessageFailedError[] = [];
+  readonly errors: Error[] = [];
+  completed = 0;
+  handle(id: number): ConnectionHandle {
+    return {
+      id,
+      open: true,
+      write: (data) => {
+        this.write(id, typeof data === "string" ? encoder.encode(data) : data);
+        return true;
+      },
+      close: () => true,
+    };
+  }
+  write(id: number, bytes: Uint8Array): void {
+    const list = this.replies.get(id) ?? [];
+    list.push(decoder.decode(bytes));
+    this.replies.set(id, list);
+  }
+  close(): void {}
+  done(): void {
+    this.completed++;
+  }
+  failed(error: MessageFailedError): void {
+    this.failures.push(error);
+  }
+  error(error: Error): void {
+    this.errors.push(error);
+  }
+}
+
+/** A pool over `connections` open ids, with its queue and sink. */
+function setup(size: number, connections = 4, handler: string | URL = HANDLER) {
+  const table = new ConnectionTable<string>(connections);
+  const ids: number[] = [];
+  for (let i = 0; i < connections; i++) table.add((id) => (ids.push(id), `c${i}`));
+  const queue = new MessageQueue<Message>({ capacity: 100_000 });
+  const sink = new RecordingSink();
+  const pool = new WorkerPool({ handler, size, queue, sink, sequences: table.sequences });
+  const send = (id: number, text: string) => {
+    queue.push({ connectionId: id, type: 0, payload: encoder.encode(text) });
+    pool.schedule();
+  };
+  return { table, ids, queue, sink, pool, send };
+}
+
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  await deadline(
+    (async () => {
+      while (!condition()) await delay(2);
+    })(),
+    ms,
+  ).catch((error: unknown) => {
+    throw new Error(`Timed out waiting for ${what}`, { cause: error });
+  });
+}
+
+Deno.test("WorkerPool handles messages inline and completes them in the queue", async () => {
+  const { ids, queue, sink, pool, send } = setup(0);
+  await pool.start();
+  send(ids[0], "a");
+  send(ids[0], "who");
+  await until(() => sink.completed === 2, "2 messages");
+  assertEquals(sink.replies.get(ids[0]), ["a", "worker -1"]);
+  assertEquals(queue.outstanding, 0);
+  await pool.close();
+});
+
+for (const size of [0, 2]) {
+  Deno.test(`WorkerPool keeps each connection's replies in order (workers: ${size})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(size, 20);
+    await pool.start();
+    for (let i = 0; i < 50; i++) {
+      for (const id of ids) send(id, i % 7 === 3 ? "slow" : `${id}:${i}`);
+      if (i % 10 === 0) await delay(0);
+    }
+    await until(() => sink.completed === 1000, "1000 messages", 10_000);
+    for (const id of ids) {
+      const expected = Array.from({ length: 50 }, (_, i) => i % 7 === 3 ? "slow" : `${id}:${i}`);
+      assertEquals(sink.replies.get(id), expected);
+    }
+    assertEquals(queue.outstanding, 0);
+    assertEquals(pool.inFlight, 0);
+    await pool.close();
+  });
+}
+
+for (const size of [0, 1]) {
+  Deno.test(`WorkerPool fails a message whose handler throws and goes on (workers: ${size})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(size);
+    await pool.start();
+    for (const text of ["before", "throw", "reject", "after"]) send(ids[1], text);
+    await until(() => sink.completed === 4, "4 messages");
+    assertEquals(sink.replies.get(ids[1]), ["before", "after"]);
+    assertEquals(sink.failures.map((f) => f.connectionId), [ids[1], ids[1]]);
+    assertMatch(sink.failures[0].message, /asked to throw/);
+    assertMatch(sink.failures[1].message, /asked to reject/);
+    assertEquals(queue.outstanding, 0);
+    await pool.close();
+  });
+}
+
+Deno.test("WorkerPool replaces a worker that dies and fails the messages it held", async () => {
+  const { ids, queue, sink, pool, send } = setup(1);
+  await pool.start();
+  send(ids[0], "crash");
+  send(ids[0], "queued behind the crash");
+  await until(() => sink.completed === 2, "both messages to end");
+  assertEquals(sink.failures.length, 2, "the crashing message and the one behind it fail");
+  assertEquals(sink.failures.map((f) => f.connectionId), [ids[0], ids[0]]);
+  assertMatch(sink.errors[0].message, /Worker 0 died/);
+  assertEquals(queue.outstanding, 0);
+  assertEquals(pool.size, 1);
+  send(ids[0], "alive");
+  await until(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
+  assertEquals(sink.replies.get(ids[0]), ["alive"]);
+  send(ids[0], "who");
+  await until(() => sink.replies.get(ids[0])?.length === 2, "who");
+  assertEquals(sink.replies.get(ids[0])![1], "worker 1", "a new worker answers");
+  await pool.close();
+});
+
+Deno.test("WorkerPool resizes at runtime, down to inline and back", async () => {
+  const { ids, sink, pool, send } = setup(1, 8);
+  await pool.start();
+  const askAll = async (expected: number) => {
+    for (const id of ids) send(id, "who");
+    await until(() => sink.completed === expected, `${expected} answers`);
+    return new Set(ids.map((id) => sink.replies.get(id)!.at(-1)));
+  };
+  assertEquals(await askAll(8), new Set(["worker 0"]));
+  await pool.resize(3);
+  assertEquals(pool.size, 3);
+  // Existing connections keep their worker; new ones spread over all three.
+  assertEquals(await askAll(16), new Set(["worker 0"]));
+  await pool.resize(0);
+  assertEquals(pool.size, 0);
+  assertEquals(await askAll(24), new Set(["worker -1"]));
+  await pool.resize(2);
+  const answered = await askAll(32);
+  // Workers 1 and 2 came with resize(3) and went with resize(0): the new ones are 3 and 4.
+  assert([...answered].every((w) => w === "worker 3" || w === "worker 4"), [...answered].join());
+  assertEquals(answered.size, 2, "re-pinned connections spread over both new workers");
+  await pool.close();
+});
+
+Deno.test("WorkerPool refuses a module that cannot load with WorkerStartError", async () => {
+  const missing = new URL("../testing/_fixtures/missing_handler.ts", import.meta.url);
+  for (const size of [0, 1]) {
+    const { pool } = setup(size, 1, missing);
+    await assertRejects(() => pool.start(), WorkerStartError);
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool refuses a handler object for workers and bad sizes", () => {
+  const queue = new MessageQueue<Message>();
+  const sink = new RecordingSink();
+  const sequences = new Int32Array(1);
+  const handler = { onMessage() {} };
+  assertThrows(
+    () => new WorkerPool({ handler, size: 2, queue, sink, sequences }),
+    TypeError,
+    "cannot cross to workers",
+  );
+  assertThrows(
+    () => new WorkerPool({ handler, size: -1, queue, sink, sequences }),
+    RangeError,
+    "got -1",
+  );
+});
