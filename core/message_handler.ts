@@ -41,7 +41,7 @@ export interface MessageHandlerContext {
  *
  * const transport = new MemoryTransport();
  * const payload = new TextEncoder().encode("hi\n");
- * upper.onMessage({ connectionId: transport.id, type: 0, payload }, transport.handle, transport);
+ * upper.onMessage({ connectionId: transport.id, type: 0, payload }, transport.handle, transport.context);
  * assertEquals(transport.text(), "HI\n");
  * ```
  */
