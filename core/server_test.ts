@@ -1,0 +1,169 @@
+import { assert, assertEquals, assertFalse, assertRejects, assertThrows } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import { delay } from "@std/async/delay";
+import { LineDecoder } from "./framing/line_decoder.ts";
+import type { ConnectionHandle } from "./connection_handle.ts";
+import type { ProtocolContext, ProtocolHandlerFactory } from "./protocol.ts";
+import { Server } from "./server.ts";
+
+const encoder = new TextEncoder();
+
+/** Dispatches each line, ending included. */
+const lines: ProtocolHandlerFactory = {
+  create(context: ProtocolContext) {
+    const decoder = new LineDecoder({ keepEnding: true });
+    return {
+      data(chunk: Uint8Array) {
+        decoder.feed(chunk);
+        for (let line = decoder.next(); line !== null; line = decoder.next()) {
+          context.dispatch(line);
+        }
+      },
+    };
+  },
+};
+
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  await deadline(
+    (async () => {
+      while (!condition()) await delay(2);
+    })(),
+    ms,
+  ).catch((error: unknown) => {
+    throw new Error(`Timed out waiting for ${what}`, { cause: error });
+  });
+}
+
+/** Reads until `count` bytes arrived or the peer closed. */
+async function readBytes(conn: Deno.Conn, count: number): Promise<string> {
+  const buffer = new Uint8Array(count);
+  let read = 0;
+  while (read < count) {
+    const n = await conn.read(buffer.subarray(read));
+    if (n === null) break;
+    read += n;
+  }
+  return new TextDecoder().decode(buffer.subarray(0, read));
+}
+
+Deno.test("Server pauses reading while its queue is full, and resumes when it drains", async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const capacity = 8;
+  const server = new Server({
+    protocol: lines,
+    queueCapacity: capacity,
+    readBufferSize: 64,
+    async onMessage(message, connection) {
+      await gate;
+      connection.write(message.payload);
+    },
+  });
+  const { port } = await server.listen();
+  const client = await Deno.connect({ hostname: "127.0.0.1", port });
+  const line = "0123456789abcde\n";
+  const total = 1000;
+  const sending = client.write(encoder.encode(line.repeat(total)));
+  // Each read holds at most 64 / 16 = 4 lines, so the queue passes capacity by at most 4.
+  await until(() => server.stats().queueDepth >= capacity, "the queue to fill");
+  const paused = server.stats();
+  assert(paused.queueDepth <= capacity + 4, `depth ${paused.queueDepth}`);
+  assert(paused.bytesIn < line.length * (capacity + 4), `read ${paused.bytesIn} bytes`);
+  // Still paused a few turns later.
+  await delay(20);
+  assertEquals(server.stats().bytesIn, paused.bytesIn, "no reads while the queue is full");
+  open();
+  await sending;
+  assertEquals(await readBytes(client, line.length * total), line.repeat(total));
+  assertEquals(server.stats().queueDepth, 0);
+  client.close();
+  await server.close();
+});
+
+Deno.test("Server handle of a closed connection writes nothing and returns false", async () => {
+  let handle: ConnectionHandle | undefined;
+  const closed = Promise.withResolvers<void>();
+  const server = new Server({
+    protocol: lines,
+    onMessage: () => {},
+    onConnect: (connection) => void (handle = connection),
+    onClose: () => closed.resolve(),
+  });
+  const { port } = await server.listen();
+  const client = await Deno.connect({ hostname: "127.0.0.1", port });
+  await until(() => handle !== undefined, "onConnect");
+  assert(handle!.open);
+  assert(handle!.write("hi\n"));
+  assertEquals(await readBytes(client, 3), "hi\n");
+  client.close();
+  await deadline(closed.promise, 2000);
+  assertFalse(handle!.open);
+  assertFalse(handle!.write("late\n"));
+  assertFalse(handle!.close());
+  assertFalse(server.handle(handle!.id).write("late\n"));
+  await server.close();
+});
+
+Deno.test("Server closes gracefully twice, and before listening", async () => {
+  const idle = new Server({ protocol: lines });
+  await idle.close();
+  const server = new Server({ protocol: lines });
+  await server.listen();
+  const first = server.close();
+  assertEquals(server.close(), first);
+  await first;
+  await assertRejects(() => server.listen(), Error, "closed");
+});
+
+Deno.test("Server.listen rejects a taken port and leaves nothing running", async () => {
+  const first = new Server({ protocol: lines });
+  const { port } = await first.listen();
+  const second = new Server({ protocol: lines, port });
+  await assertRejects(() => second.listen(), Deno.errors.AddrInUse);
+  await first.close();
+  await second.close();
+});
+
+Deno.test("Server rejects contradictory or out-of-range options", () => {
+  assertThrows(() => new Server({ protocol: lines, workers: 2 }), TypeError, "needs a handler");
+  assertThrows(
+    () => new Server({ protocol: lines, handler: "./x.ts", onMessage: () => {} }),
+    TypeError,
+    "not both",
+  );
+  assertThrows(() => new Server({ protocol: lines, maxConnections: 0 }), RangeError, "got 0");
+  assertThrows(() => new Server({ protocol: lines, idleTimeout: -1 }), RangeError, "got -1");
+  assertThrows(
+    () => new Server({ protocol: lines, writeHighWater: 10, maxWriteBuffer: 5 }),
+    RangeError,
+    "at least writeHighWater",
+  );
+  // deno-lint-ignore no-explicit-any
+  assertThrows(() => new Server({} as any), TypeError, "protocol");
+});
+
+Deno.test("Server closes a connection whose protocol handler throws, and keeps serving", async () => {
+  const errors: Error[] = [];
+  const server = new Server({
+    protocol: {
+      create: (context) => ({
+        data(chunk) {
+          if (chunk[0] === 0x21) throw new Error("bad byte");
+          context.handle.write(chunk);
+        },
+      }),
+    },
+    onError: (error) => void errors.push(error),
+  });
+  const { port } = await server.listen();
+  const bad = await Deno.connect({ hostname: "127.0.0.1", port });
+  await bad.write(encoder.encode("!"));
+  assertEquals(await readBytes(bad, 1), "", "closed without an answer");
+  bad.close();
+  const good = await Deno.connect({ hostname: "127.0.0.1", port });
+  await good.write(encoder.encode("ok"));
+  assertEquals(await readBytes(good, 2), "ok");
+  good.close();
+  assertEquals(errors.map((e) => e.message), ["bad byte"]);
+  await server.close();
+});
