@@ -112,8 +112,10 @@ export interface ServerOptions {
   /** Called when a connection closed; `reason` tells why when the server closed it. */
   onClose?(connection: ConnectionHandle, reason?: Error): void;
   /**
-   * Called for errors that end a connection, failed messages, and worker deaths. Without it,
-   * errors are logged with `console.error`.
+   * Called for unexpected errors: a protocol handler or hook that threw, a failed message, a
+   * dead worker, a socket error other than the peer's reset. Closes the server decides (idle
+   * timeout, slow consumer, shutdown) are not errors: `onClose` gets them as its `reason`.
+   * Without `onError`, errors are logged with `console.error`.
    */
   onError?(error: Error, connection?: ConnectionHandle): void;
   /** Called every `tickInterval` while the server runs. */
@@ -138,7 +140,7 @@ export interface ServerStats {
   bytesIn: number;
   /** Bytes written to connections. */
   bytesOut: number;
-  /** Workers in the pool (0 when messages are handled inline). */
+  /** Workers running in the pool now (0 when messages are handled inline). */
   workers: number;
 }
 
@@ -227,6 +229,7 @@ export class Server implements AsyncDisposable {
   readonly #idleTimeout: number;
   readonly #writeTimeout: number;
   readonly #shutdownTimeout: number;
+  readonly #reaperPeriod: number;
   #listener: Deno.Listener | undefined;
   #state: ServerState = "new";
   /** A coarse clock for activity stamps, advanced by the reaper: no Date.now() per read. */
@@ -293,6 +296,10 @@ export class Server implements AsyncDisposable {
       options.shutdownTimeout ?? 10_000,
     );
     positiveInteger("tickInterval", options.tickInterval ?? 1000);
+    this.#reaperPeriod = Math.max(
+      10,
+      Math.min(1000, Math.floor(Math.min(this.#idleTimeout || Infinity, this.#writeTimeout) / 4)),
+    );
     this.#table = new ConnectionTable(this.#maxConnections);
     this.#queue = new MessageQueue<Message>({
       capacity: positiveInteger("queueCapacity", options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY),
@@ -351,11 +358,7 @@ export class Server implements AsyncDisposable {
     }
     this.#state = "running";
     this.#clock = Date.now();
-    const reaperPeriod = Math.max(
-      10,
-      Math.min(1000, Math.floor(Math.min(this.#idleTimeout || Infinity, this.#writeTimeout) / 4)),
-    );
-    this.#reaper = setInterval(() => this.#reap(), reaperPeriod);
+    this.#reaper = setInterval(() => this.#reap(), this.#reaperPeriod);
     if (this.#options.onTick) {
       this.#ticker = setInterval(
         () => this.#hook(() => this.#options.onTick!(this)),
@@ -378,7 +381,7 @@ export class Server implements AsyncDisposable {
       connections: this.#table.size,
       ...this.#stats,
       queueDepth: this.#queue.outstanding,
-      workers: this.#pool?.size ?? 0,
+      workers: this.#pool?.running ?? 0,
     };
   }
 
@@ -501,10 +504,12 @@ export class Server implements AsyncDisposable {
     try {
       const bytes = this.#options.protocol.refusal?.();
       if (bytes !== undefined && bytes.length > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        // A refused peer that does not read must not hold the socket open.
         await Promise.race([
           socket.write(bytes),
-          new Promise((resolve) => setTimeout(resolve, 1000)),
-        ]);
+          new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+        ]).finally(() => clearTimeout(timer));
       }
     } catch {
       // The refused peer left first.
@@ -525,7 +530,9 @@ export class Server implements AsyncDisposable {
           new SlowConsumerError(`A write waited more than writeTimeout (${this.#writeTimeout} ms)`),
         );
       } else if (
-        this.#idleTimeout > 0 && now - connection.lastActivity > this.#idleTimeout &&
+        // Activity is stamped with the coarse clock, up to one period stale: never close early.
+        this.#idleTimeout > 0 &&
+        now - connection.lastActivity > this.#idleTimeout + this.#reaperPeriod &&
         connection.quiet
       ) {
         connection.destroy(new IdleTimeoutError(this.#idleTimeout));
@@ -589,7 +596,8 @@ export class Server implements AsyncDisposable {
       done(id) {
         server.#stats.messagesOut++;
         server.#table.get(id)?.messageDone();
-        if (server.#quietWaiter !== undefined) server.#checkQuiet();
+        // The pool completes the message in the queue after this call: check on a microtask.
+        if (server.#quietWaiter !== undefined) queueMicrotask(() => server.#checkQuiet());
       },
       failed(error: MessageFailedError) {
         server.#report(error, server.handle(error.connectionId));

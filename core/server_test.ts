@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertFalse, assertRejects, assertThrows } from "@std/assert";
 import { deadline } from "@std/async/deadline";
+import { waitFor } from "../testing/_socket_client.ts";
 import { delay } from "@std/async/delay";
 import { LineDecoder } from "./framing/line_decoder.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
@@ -22,17 +23,6 @@ const lines: ProtocolHandlerFactory = {
     };
   },
 };
-
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  await deadline(
-    (async () => {
-      while (!condition()) await delay(2);
-    })(),
-    ms,
-  ).catch((error: unknown) => {
-    throw new Error(`Timed out waiting for ${what}`, { cause: error });
-  });
-}
 
 /** Reads until `count` bytes arrived or the peer closed. */
 async function readBytes(conn: Deno.Conn, count: number): Promise<string> {
@@ -65,7 +55,7 @@ Deno.test("Server pauses reading while its queue is full, and resumes when it dr
   const total = 1000;
   const sending = client.write(encoder.encode(line.repeat(total)));
   // Each read holds at most 64 / 16 = 4 lines, so the queue passes capacity by at most 4.
-  await until(() => server.stats().queueDepth >= capacity, "the queue to fill");
+  await waitFor(() => server.stats().queueDepth >= capacity, "the queue to fill");
   const paused = server.stats();
   assert(paused.queueDepth <= capacity + 4, `depth ${paused.queueDepth}`);
   assert(paused.bytesIn < line.length * (capacity + 4), `read ${paused.bytesIn} bytes`);
@@ -91,7 +81,7 @@ Deno.test("Server handle of a closed connection writes nothing and returns false
   });
   const { port } = await server.listen();
   const client = await Deno.connect({ hostname: "127.0.0.1", port });
-  await until(() => handle !== undefined, "onConnect");
+  await waitFor(() => handle !== undefined, "onConnect");
   assert(handle!.open);
   assert(handle!.write("hi\n"));
   assertEquals(await readBytes(client, 3), "hi\n");

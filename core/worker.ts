@@ -1,8 +1,8 @@
 /**
  * The script each worker of a {@linkcode WorkerPool} runs: it loads the user's message handler
  * module, handles batches of messages one message at a time, and posts back one batch of
- * replies per batch received (writes and closes in order, how many messages are done, and
- * which failed).
+ * replies per batch received (writes, closes and failures in order, and how many messages are
+ * done).
  *
  * Protocol between the pool and this script:
  *
@@ -11,7 +11,7 @@
  * | pool  | `{ t: "init", module, index, sequences }`    | load the handler module          |
  * | here  | `{ t: "ready" }` / `{ t: "fatal", message }` | loaded / cannot run              |
  * | pool  | `{ t: "batch", buffer, length }`             | messages to handle, in order     |
- * | here  | `{ t: "replies", buffer, length, done, failures }` | replies, done count, failures |
+ * | here  | `{ t: "replies", buffer, length, done }` | writes, closes and failures in order; done count |
  *
  * @module
  */
@@ -36,8 +36,6 @@ interface BatchRequest {
 // deno-lint-ignore no-explicit-any
 const scope = self as any;
 const replies = new BatchWriter();
-/** [connection id, error text] of the messages that failed since the last post. */
-let failures: [number, string][] = [];
 let done = 0;
 let flushScheduled = false;
 let handling = false;
@@ -78,11 +76,10 @@ function scheduleFlush(): void {
 
 function flush(): void {
   flushScheduled = false;
-  if (replies.count === 0 && done === 0 && failures.length === 0) return;
+  if (replies.count === 0 && done === 0) return;
   const { buffer, length } = replies.take();
-  scope.postMessage({ t: "replies", buffer, length, done, failures }, [buffer]);
+  scope.postMessage({ t: "replies", buffer, length, done }, [buffer]);
   done = 0;
-  failures = [];
 }
 
 async function init(request: InitRequest): Promise<void> {
@@ -121,7 +118,7 @@ async function handleBatch(request: BatchRequest): Promise<void> {
         }
       } catch (error) {
         handling = true;
-        failures.push([id, error instanceof Error ? error.message : String(error)]);
+        replies.addText(ReplyOp.fail, id, error instanceof Error ? error.message : String(error));
       }
       done++;
     }

@@ -5,6 +5,8 @@ import type { Message } from "./message.ts";
 import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
 import type { MessageQueue } from "./message_queue.ts";
 
+const decoder = new TextDecoder();
+
 /** Default time a worker has to load its handler module. */
 const DEFAULT_START_TIMEOUT = 10_000;
 
@@ -151,6 +153,11 @@ export class WorkerPool {
   /** Workers running or starting (not counting retiring ones); 0 when inline. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Workers started and not retired or dead: what `size` asks for, less replacements under way. */
+  get running(): number {
+    return this.#liveCount();
   }
 
   /** Messages posted to workers and not yet done. */
@@ -439,15 +446,16 @@ export class WorkerPool {
 
   #onReplies(
     worker: PoolWorker,
-    data: { buffer: ArrayBuffer; length: number; done: number; failures: [number, string][] },
+    data: { buffer: ArrayBuffer; length: number; done: number },
   ): void {
     const reader = new BatchReader(data.buffer, data.length);
     while (reader.next()) {
       if (reader.tag === ReplyOp.write) this.#sink.write(reader.id, reader.bytes);
       else if (reader.tag === ReplyOp.close) this.#sink.close(reader.id);
-    }
-    for (const [id, text] of data.failures) {
-      this.#sink.failed(new MessageFailedError(id, `Message handler failed: ${text}`));
+      else if (reader.tag === ReplyOp.fail) {
+        const text = decoder.decode(reader.bytes);
+        this.#sink.failed(new MessageFailedError(reader.id, `Message handler failed: ${text}`));
+      }
     }
     if (data.done > 0) this.#finish(worker, data.done);
     if (worker.state === "retiring" && worker.inFlight.length === worker.inFlightHead) {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
-import { deadline } from "@std/async/deadline";
 import { delay } from "@std/async/delay";
+import { waitFor } from "../testing/_socket_client.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
@@ -8,7 +8,7 @@ import type { Message } from "./message.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { type ReplySink, WorkerPool } from "./worker_pool.ts";
 
-const HANDLER = new URL("../testing/_fixtures/pool_handler.ts", import.meta.url);
+const HANDLER = new URL("../testing/_fixtures/faulty_handler.ts", import.meta.url);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -61,24 +61,13 @@ function setup(size: number, connections = 4, handler: string | URL = HANDLER) {
   return { table, ids, queue, sink, pool, send };
 }
 
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  await deadline(
-    (async () => {
-      while (!condition()) await delay(2);
-    })(),
-    ms,
-  ).catch((error: unknown) => {
-    throw new Error(`Timed out waiting for ${what}`, { cause: error });
-  });
-}
-
 Deno.test("WorkerPool handles messages inline and completes them in the queue", async () => {
   const { ids, queue, sink, pool, send } = setup(0);
   await pool.start();
   send(ids[0], "a");
-  send(ids[0], "who");
-  await until(() => sink.completed === 2, "2 messages");
-  assertEquals(sink.replies.get(ids[0]), ["a", "worker -1"]);
+  send(ids[0], "worker");
+  await waitFor(() => sink.completed === 2, "2 messages");
+  assertEquals(sink.replies.get(ids[0]), ["a", "worker -1\r\n"]);
   assertEquals(queue.outstanding, 0);
   await pool.close();
 });
@@ -88,12 +77,13 @@ for (const size of [0, 2]) {
     const { ids, queue, sink, pool, send } = setup(size, 20);
     await pool.start();
     for (let i = 0; i < 50; i++) {
-      for (const id of ids) send(id, i % 7 === 3 ? "slow" : `${id}:${i}`);
+      // A slow (async) message now and then must not let later ones overtake it.
+      for (const id of ids) send(id, i % 49 === 3 ? "slow" : `${id}:${i}`);
       if (i % 10 === 0) await delay(0);
     }
-    await until(() => sink.completed === 1000, "1000 messages", 10_000);
+    await waitFor(() => sink.completed === 1000, "1000 messages", 10_000);
     for (const id of ids) {
-      const expected = Array.from({ length: 50 }, (_, i) => i % 7 === 3 ? "slow" : `${id}:${i}`);
+      const expected = Array.from({ length: 50 }, (_, i) => i % 49 === 3 ? "slow" : `${id}:${i}`);
       assertEquals(sink.replies.get(id), expected);
     }
     assertEquals(queue.outstanding, 0);
@@ -107,11 +97,11 @@ for (const size of [0, 1]) {
     const { ids, queue, sink, pool, send } = setup(size);
     await pool.start();
     for (const text of ["before", "throw", "reject", "after"]) send(ids[1], text);
-    await until(() => sink.completed === 4, "4 messages");
+    await waitFor(() => sink.completed === 4, "4 messages");
     assertEquals(sink.replies.get(ids[1]), ["before", "after"]);
     assertEquals(sink.failures.map((f) => f.connectionId), [ids[1], ids[1]]);
-    assertMatch(sink.failures[0].message, /asked to throw/);
-    assertMatch(sink.failures[1].message, /asked to reject/);
+    assertMatch(sink.failures[0].message, /thrown on purpose/);
+    assertMatch(sink.failures[1].message, /rejected on purpose/);
     assertEquals(queue.outstanding, 0);
     await pool.close();
   });
@@ -122,18 +112,18 @@ Deno.test("WorkerPool replaces a worker that dies and fails the messages it held
   await pool.start();
   send(ids[0], "crash");
   send(ids[0], "queued behind the crash");
-  await until(() => sink.completed === 2, "both messages to end");
+  await waitFor(() => sink.completed === 2, "both messages to end");
   assertEquals(sink.failures.length, 2, "the crashing message and the one behind it fail");
   assertEquals(sink.failures.map((f) => f.connectionId), [ids[0], ids[0]]);
   assertMatch(sink.errors[0].message, /Worker 0 died/);
   assertEquals(queue.outstanding, 0);
   assertEquals(pool.size, 1);
   send(ids[0], "alive");
-  await until(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
+  await waitFor(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
   assertEquals(sink.replies.get(ids[0]), ["alive"]);
-  send(ids[0], "who");
-  await until(() => sink.replies.get(ids[0])?.length === 2, "who");
-  assertEquals(sink.replies.get(ids[0])![1], "worker 1", "a new worker answers");
+  send(ids[0], "worker");
+  await waitFor(() => sink.replies.get(ids[0])?.length === 2, "worker");
+  assertEquals(sink.replies.get(ids[0])![1], "worker 1\r\n", "a new worker answers");
   await pool.close();
 });
 
@@ -141,9 +131,9 @@ Deno.test("WorkerPool resizes at runtime, down to inline and back", async () => 
   const { ids, sink, pool, send } = setup(1, 8);
   await pool.start();
   const askAll = async (expected: number) => {
-    for (const id of ids) send(id, "who");
-    await until(() => sink.completed === expected, `${expected} answers`);
-    return new Set(ids.map((id) => sink.replies.get(id)!.at(-1)));
+    for (const id of ids) send(id, "worker");
+    await waitFor(() => sink.completed === expected, `${expected} answers`);
+    return new Set(ids.map((id) => sink.replies.get(id)!.at(-1)!.trim()));
   };
   assertEquals(await askAll(8), new Set(["worker 0"]));
   await pool.resize(3);

@@ -78,11 +78,11 @@ Deno.test("examples/echo.ts rejects a bad flag with exit code 2", async () => {
 });
 
 Deno.test("examples/upper.ts upper-cases lines, and README shows it as it is", async () => {
-  const { child, port } = await start(["examples/upper.ts", "0"]);
+  const { child, port, output } = await start(["examples/upper.ts", "0"]);
   assertEquals(await roundTrip(port, "speedo\n"), "SPEEDO\n");
   child.kill("SIGTERM");
+  await output();
   await child.status;
-  await child.stdout.cancel().catch(() => {});
   const readme = await Deno.readTextFile(new URL("README.md", root));
   const example = (await Deno.readTextFile(new URL("examples/upper.ts", root)))
     .replace('"../mod.ts"', '"@speedo/speedo"');

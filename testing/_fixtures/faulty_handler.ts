@@ -1,0 +1,52 @@
+/**
+ * A message handler for failure tests: it echoes every line, except these commands (matched
+ * without their line ending):
+ *
+ * | line     | does                                                                     |
+ * | -------- | ------------------------------------------------------------------------ |
+ * | `throw`  | throws `Error("thrown on purpose")`: that message fails                  |
+ * | `reject` | returns a promise rejected with `Error("rejected on purpose")`           |
+ * | `crash`  | never settles, and throws from a timer: its worker dies (never inline!)  |
+ * | `worker` | answers `worker <index>\r\n` (-1 inline), to see which worker runs it    |
+ * | `slow`   | echoes after 100 ms                                                      |
+ * | `mute`   | answers nothing, after 100 ms                                            |
+ *
+ * @module
+ */
+
+import type { MessageHandler } from "../../core/message_handler.ts";
+
+const decoder = new TextDecoder();
+
+const faultyHandler: MessageHandler = {
+  onMessage(message, connection, context) {
+    switch (decoder.decode(message.payload).replace(/\r?\n$/, "")) {
+      case "throw":
+        throw new Error("thrown on purpose");
+      case "reject":
+        return Promise.reject(new Error("rejected on purpose"));
+      case "crash":
+        return new Promise(() => {
+          setTimeout(() => {
+            throw new Error("crashed on purpose");
+          });
+        });
+      case "worker":
+        connection.write(`worker ${context.workerIndex}\r\n`);
+        return;
+      case "slow":
+        return new Promise((resolve) => {
+          setTimeout(() => {
+            connection.write(message.payload);
+            resolve();
+          }, 100);
+        });
+      case "mute":
+        return new Promise((resolve) => setTimeout(resolve, 100));
+      default:
+        connection.write(message.payload);
+    }
+  },
+};
+
+export default faultyHandler;
