@@ -81,6 +81,8 @@ export class Connection implements ProtocolContext {
   #inWrite = 0;
   #flushScheduled = false;
   #pendingMessages = 0;
+  /** Why the server is closing this connection, once it said goodbye. */
+  #closeReason: Error | undefined;
 
   constructor(
     socket: Socket,
@@ -172,7 +174,7 @@ export class Connection implements ProtocolContext {
     if (this.pendingOutput + maxLength > this.#limits.maxWriteBuffer) {
       const length = typeof data === "string" ? encoder.encode(data).length : data.length;
       if (this.pendingOutput + length > this.#limits.maxWriteBuffer) {
-        this.destroy(
+        this.closeFor(
           new SlowConsumerError(
             `Pending output of ${
               this.pendingOutput + length
@@ -204,8 +206,33 @@ export class Connection implements ProtocolContext {
     return true;
   }
 
+  /**
+   * Closes for a reason of the server's (idle, slow consumer): output not yet handed to the
+   * socket is dropped, the handler's `goodbye` bytes are sent if it has any, then the
+   * connection closes. A goodbye that cannot drain is cut by `writeTimeout` like any write.
+   */
+  closeFor(reason: Error): void {
+    if (this.#state === "closed") return;
+    let goodbye: Uint8Array | string | undefined;
+    try {
+      goodbye = this.#handler?.goodbye?.(reason);
+    } catch (error) {
+      this.#host.error(error, this);
+    }
+    if (goodbye === undefined || goodbye.length === 0 || this.#state === "closing") {
+      this.destroy(reason);
+      return;
+    }
+    this.#outLength = 0;
+    this.#state = "open";
+    this.write(goodbye);
+    this.#closeReason = reason;
+    this.#state = "closing";
+    this.#closeIfQuiet();
+  }
+
   /** Closes now: output not yet written is dropped. */
-  destroy(reason?: Error): void {
+  destroy(reason: Error | undefined = this.#closeReason): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
     try {

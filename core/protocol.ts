@@ -37,7 +37,7 @@ export interface ProtocolContext {
  * open -> data* -> eof? -> close
  * ```
  *
- * `failed` may come any time between `open` and `close`. A method that throws closes its
+ * `failed` and `goodbye` may come any time between `open` and `close`. A method that throws closes its
  * connection (the error goes to the server's `onError`); it never harms another connection.
  *
  * @example A handler that counts bytes
@@ -74,6 +74,15 @@ export interface ProtocolHandler {
    * @param error What failed.
    */
   failed?(error: MessageFailedError): void;
+  /**
+   * The server is about to close the connection for `reason` (an {@linkcode IdleTimeoutError} or
+   * a {@linkcode SlowConsumerError}): return a last word for the peer, such as a protocol error.
+   * Output not yet sent is dropped first, so the goodbye is not stuck behind it.
+   *
+   * @param reason Why the connection is closing.
+   * @returns Bytes or text to send before closing, or `undefined` to close without a word.
+   */
+  goodbye?(reason: Error): Uint8Array | string | undefined;
   /**
    * The connection is closed, for any reason. Release what the handler holds.
    *

@@ -535,7 +535,7 @@ export class Server implements AsyncDisposable {
         now - connection.lastActivity > this.#idleTimeout + this.#reaperPeriod &&
         connection.quiet
       ) {
-        connection.destroy(new IdleTimeoutError(this.#idleTimeout));
+        connection.closeFor(new IdleTimeoutError(this.#idleTimeout));
       }
     }
   }

@@ -60,6 +60,10 @@ class EchoProtocolHandler implements ProtocolHandler {
   failed(error: Error): void {
     this.#context.handle.write(`ERR ${error.message}\r\n`);
   }
+
+  goodbye(reason: Error): string {
+    return `ERR ${reason.message}\r\n`;
+  }
 }
 
 /**

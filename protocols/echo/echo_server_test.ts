@@ -266,9 +266,13 @@ for (const workers of [2, 0]) {
         // Pacing, not synchronisation: the active client talks every ~50 ms, well under 200 ms.
         await delay(50);
       }
-      assertEquals(unwrap(await reading), "", "the silent client got EOF and nothing else");
+      assertEquals(
+        unwrap(await reading),
+        "ERR Connection idle for more than 200 ms\r\n",
+        "the silent client is told why, then gets EOF",
+      );
       const elapsed = performance.now() - started;
-      assert(elapsed >= 100, `closed after ${elapsed.toFixed(0)} ms, before the idle timeout`);
+      assert(elapsed >= 200, `closed after ${elapsed.toFixed(0)} ms, before the idle timeout`);
       assert(trips >= 2, `the active client made ${trips} round trips meanwhile`);
 
       const reasons = log.closesOf(silentId);
