@@ -1,0 +1,30 @@
+/**
+ * The Speedo echo server under test in `echo_load.ts`: `echoServer` with the idle timeout off.
+ *
+ * `deno run -A bench/_speedo_echo.ts [--workers 2] [--until-stdin-closes]` listens on
+ * 127.0.0.1, on a free port, and prints the port as the first line of stdout. `--workers 0`
+ * echoes inline on the I/O thread.
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli/parse-args";
+import { echoServer } from "../protocols/echo/mod.ts";
+import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
+
+const args = parseArgs(Deno.args, {
+  string: ["workers"],
+  boolean: ["until-stdin-closes"],
+  default: { workers: "2" },
+});
+const workers = Number(args.workers);
+if (!Number.isInteger(workers) || workers < 0) {
+  console.error(`--workers must be a non-negative integer, got "${args.workers}"`);
+  Deno.exit(2);
+}
+if (args["until-stdin-closes"]) exitWhenStdinCloses();
+
+// idleTimeout 0: a connection that waits through a long run of other servers must not be reaped.
+const server = echoServer({ hostname: "127.0.0.1", port: 0, workers, idleTimeout: 0 });
+const { port } = await server.listen();
+console.log(port);

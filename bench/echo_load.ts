@@ -1,0 +1,444 @@
+/**
+ * Echo under load: Speedo's echo server (inline and with workers) against a raw `Deno.listen`
+ * echo and a Node `net` echo, in one run on one machine, so that Speedo's overhead reads as a
+ * ratio to the raw Deno echo at the same load.
+ *
+ * ```
+ * deno run -A bench/echo_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
+ *   [--workers 2] [--servers raw-deno,node,speedo-inline,speedo-workers]
+ *   [--loads 1x1,50x1,50x16,200x1]
+ * ```
+ *
+ * Every server is its own child process on 127.0.0.1, port 0, and so is the load generator of
+ * each run (`_echo_load_client.ts`): the server and the generator each get a core of their own,
+ * and this process only schedules and reports. A load `CxD` is C connections each keeping D
+ * 16-byte lines outstanding. Rounds are interleaved (every server at every load, then the next
+ * round) so that drift in the machine's load spreads over all servers alike, and the median of
+ * the rounds is reported. The server and generator CPU columns tell which side was saturated.
+ *
+ * Every child is stopped at the end, on error, and on SIGINT/SIGTERM; the servers also exit on
+ * their own when this process dies (they watch their stdin). The exit code is 0 when every run
+ * produced a result.
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli/parse-args";
+import type { EchoLoadResult } from "./_echo_load_client.ts";
+import { type ServerCommand, type ServerProcess, startServer } from "./_server_process.ts";
+
+const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
+
+  --seconds N     measured seconds per run (default 3; 1 with --quick)
+  --warmup N      unmeasured seconds before each run's window (default 1; 0.5 with --quick)
+  --rounds N      rounds, the median is reported (default 3; 1 with --quick)
+  --quick         a smoke run: 1 s, 1 round
+  --workers N     workers of the "Speedo workers" server (default 2)
+  --servers LIST  comma-separated: raw-deno,node,speedo-inline,speedo-workers (default: all)
+  --loads LIST    comma-separated CONNECTIONSxDEPTH (default 1x1,50x1,50x16,200x1)`;
+
+/** Time a child server has to print its port. */
+const SERVER_START_TIMEOUT_MS = 15_000;
+/** Time a run may take beyond its warm-up and window: connecting, closing, process start. */
+const RUN_SLACK_SECONDS = 20;
+/** Expected cost of a run beyond its warm-up and window, for the total time bound. */
+const RUN_OVERHEAD_SECONDS = 1;
+
+const root = new URL("../", import.meta.url);
+const rootPath = decodeURIComponent(root.pathname);
+const benchPath = (file: string): string => `${rootPath}bench/${file}`;
+
+interface Load {
+  label: string;
+  connections: number;
+  depth: number;
+}
+
+interface Settings {
+  seconds: number;
+  warmup: number;
+  rounds: number;
+  workers: number;
+  servers: string[];
+  loads: Load[];
+}
+
+const SERVER_IDS = ["raw-deno", "node", "speedo-inline", "speedo-workers"] as const;
+type ServerId = typeof SERVER_IDS[number];
+
+function parseSettings(argv: string[]): Settings | undefined {
+  const args = parseArgs(argv, {
+    string: ["seconds", "warmup", "rounds", "workers", "servers", "loads"],
+    boolean: ["quick", "help"],
+  });
+  if (args.help) return undefined;
+  const number = (name: string, fallback: number, min: number): number => {
+    const raw = (args as Record<string, unknown>)[name];
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min) {
+      throw new RangeError(`--${name} must be a number of at least ${min}, got "${raw}"`);
+    }
+    return value;
+  };
+  const servers = args.servers === undefined ? [...SERVER_IDS] : args.servers.split(",");
+  for (const id of servers) {
+    if (!(SERVER_IDS as readonly string[]).includes(id)) {
+      throw new RangeError(`--servers: unknown server "${id}"; known: ${SERVER_IDS.join(",")}`);
+    }
+  }
+  const loads = (args.loads ?? "1x1,50x1,50x16,200x1").split(",").map((label: string): Load => {
+    const match = /^(\d+)x(\d+)$/.exec(label);
+    const connections = Number(match?.[1]);
+    const depth = Number(match?.[2]);
+    if (!match || connections < 1 || depth < 1) {
+      throw new RangeError(`--loads: "${label}" is not CONNECTIONSxDEPTH, such as 50x16`);
+    }
+    return { label, connections, depth };
+  });
+  return {
+    seconds: number("seconds", args.quick ? 1 : 3, 0.1),
+    warmup: number("warmup", args.quick ? 0.5 : 1, 0),
+    rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
+    workers: Math.floor(number("workers", 2, 1)),
+    servers,
+    loads,
+  };
+}
+
+function serverCommand(id: ServerId, workers: number): ServerCommand {
+  // -A: the children need the network, /proc, and (Speedo) workers that inherit permissions.
+  const deno = (script: string, ...args: string[]): string[] => [
+    "run",
+    "-A",
+    "--config",
+    `${rootPath}deno.json`,
+    benchPath(script),
+    "--until-stdin-closes",
+    ...args,
+  ];
+  switch (id) {
+    case "raw-deno":
+      return { name: "raw Deno.listen", command: Deno.execPath(), args: deno("_raw_deno_echo.ts") };
+    case "node":
+      return {
+        name: "Node net",
+        command: "node",
+        args: [benchPath("_node_echo.mjs"), "--until-stdin-closes"],
+      };
+    case "speedo-inline":
+      return {
+        name: "Speedo inline",
+        command: Deno.execPath(),
+        args: deno("_speedo_echo.ts", "--workers", "0"),
+      };
+    case "speedo-workers":
+      return {
+        name: `Speedo ${workers} workers`,
+        command: Deno.execPath(),
+        args: deno("_speedo_echo.ts", "--workers", String(workers)),
+      };
+  }
+}
+
+/**
+ * The version of the real Node on PATH, or `undefined`. Deno 2.9 puts its own `node` shim (Deno
+ * itself, in Node compatibility) on the PATH of its children when there is no `node`: asking
+ * `process.versions.deno` tells that shim from Node.
+ */
+async function nodeVersion(): Promise<string | undefined> {
+  try {
+    const { success, stdout } = await new Deno.Command("node", {
+      args: ["-p", 'process.versions.deno ? "deno" : process.version'],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const version = new TextDecoder().decode(stdout).trim();
+    return success && /^v\d+\.\d+\.\d+$/.test(version) ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Children of this process that are running now, to end on a signal. */
+const running = new Set<{ stop(): Promise<void> }>();
+
+/** Runs one load against one server in a generator child; never throws. */
+async function runLoad(
+  server: ServerProcess,
+  load: Load,
+  settings: Settings,
+): Promise<EchoLoadResult> {
+  const failed = (error: string): EchoLoadResult => ({
+    requests: 0,
+    seconds: 0,
+    rate: 0,
+    p50: NaN,
+    p99: NaN,
+    serverCpu: null,
+    clientCpu: null,
+    error,
+  });
+  if (!server.running) return failed(`the server had exited. Its stderr:\n${server.stderr()}`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      `${rootPath}deno.json`,
+      benchPath("_echo_load_client.ts"),
+      "--port",
+      String(server.port),
+      "--connections",
+      String(load.connections),
+      "--depth",
+      String(load.depth),
+      "--warmup",
+      String(settings.warmup),
+      "--seconds",
+      String(settings.seconds),
+      "--server-pid",
+      String(server.pid),
+    ],
+    cwd: rootPath,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const handle = {
+    stop: () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Exited already.
+      }
+      return Promise.resolve();
+    },
+  };
+  running.add(handle);
+  const limit = (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    handle.stop();
+  }, limit);
+  try {
+    const { stdout, stderr } = await child.output();
+    const text = new TextDecoder().decode(stdout).trim();
+    if (timedOut) return failed(`the load generator ran past ${limit / 1000} s and was killed`);
+    let result: EchoLoadResult;
+    try {
+      result = JSON.parse(text.split("\n").at(-1) ?? "");
+    } catch {
+      return failed(
+        `the load generator printed no result. Its stderr:\n${
+          new TextDecoder().decode(stderr).slice(0, 2000)
+        }`,
+      );
+    }
+    // JSON turns NaN into null.
+    result.p50 = result.p50 ?? NaN;
+    result.p99 = result.p99 ?? NaN;
+    return result;
+  } finally {
+    clearTimeout(timer);
+    running.delete(handle);
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+function fixed(value: number, digits: number, suffix = ""): string {
+  return Number.isFinite(value) ? `${value.toFixed(digits)}${suffix}` : "-";
+}
+
+interface Row {
+  server: string;
+  load: string;
+  results: EchoLoadResult[];
+  failures: string[];
+}
+
+function table(rows: Row[], baselineName: string): string {
+  const lines = [
+    "| server | load | req/s | p50 (ms) | p99 (ms) | vs raw Deno | req/s spread | server CPU | client CPU |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const rateOf = new Map<string, number>();
+  for (const row of rows) {
+    rateOf.set(`${row.server}|${row.load}`, median(row.results.map((r) => r.rate)));
+  }
+  for (const row of rows) {
+    const rates = row.results.map((r) => r.rate);
+    const rate = rateOf.get(`${row.server}|${row.load}`)!;
+    const baseline = rateOf.get(`${baselineName}|${row.load}`) ?? NaN;
+    const spread = rates.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / rate * 100 : NaN;
+    const cpu = (values: (number | null)[]) => fixed(median(values.map((v) => v ?? NaN)), 2);
+    const failed = row.failures.length > 0 ? ` (${row.failures.length} failed)` : "";
+    lines.push(
+      `| ${row.server} | ${row.load} | ${
+        Number.isFinite(rate) ? integer.format(rate) : "failed"
+      }${failed} | ${fixed(median(row.results.map((r) => r.p50)), 3)} | ${
+        fixed(median(row.results.map((r) => r.p99)), 3)
+      } | ${fixed(rate / baseline, 2, "x")} | ${fixed(spread, 0, "%")} | ${
+        cpu(row.results.map((r) => r.serverCpu))
+      } | ${cpu(row.results.map((r) => r.clientCpu))} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((child) => child.stop()));
+  running.clear();
+}
+
+async function main(): Promise<number> {
+  let settings: Settings | undefined;
+  try {
+    settings = parseSettings(Deno.args);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    console.error(USAGE);
+    return 2;
+  }
+  if (settings === undefined) {
+    console.log(USAGE);
+    return 0;
+  }
+  const notes: string[] = [];
+  const node = await nodeVersion();
+  let serverIds = settings.servers as ServerId[];
+  if (node === undefined && serverIds.includes("node")) {
+    serverIds = serverIds.filter((id) => id !== "node");
+    notes.push("Node net skipped: no `node` on PATH (Deno's own `node` shim does not count).");
+  }
+  if (!serverIds.includes("raw-deno")) {
+    notes.push("raw Deno.listen not run: the ratio column is empty.");
+  }
+
+  const runs = serverIds.length * settings.loads.length * settings.rounds;
+  const budget = runs * (settings.warmup + settings.seconds + RUN_OVERHEAD_SECONDS) +
+    serverIds.length * 5 + 60;
+  const deadline = performance.now() + budget * 1000;
+
+  console.log("# Speedo echo load");
+  console.log("");
+  console.log(`- date: ${new Date().toISOString()}`);
+  console.log(`- deno: ${Deno.version.deno}; node: ${node ?? "not found"}`);
+  console.log(`- navigator.hardwareConcurrency: ${navigator.hardwareConcurrency}`);
+  console.log(
+    `- runs: ${settings.seconds} s measured after ${settings.warmup} s warm-up, median of ${settings.rounds} round(s), 16-byte lines, load = connections x pipeline depth`,
+  );
+  console.log(`- load average (1 min) before: ${loadAverage()}`);
+  console.log("");
+
+  const servers = new Map<ServerId, ServerProcess>();
+  const rows: Row[] = [];
+  let failures = 0;
+  try {
+    for (const id of serverIds) {
+      const spec = serverCommand(id, settings.workers);
+      try {
+        const server = await startServer(spec, {
+          cwd: rootPath,
+          timeoutMs: SERVER_START_TIMEOUT_MS,
+        });
+        servers.set(id, server);
+        running.add(server);
+      } catch (error) {
+        failures++;
+        notes.push(`${spec.name} did not start: ${(error as Error).message}`);
+      }
+    }
+    for (const load of settings.loads) {
+      for (const [, server] of servers) {
+        rows.push({ server: server.name, load: load.label, results: [], failures: [] });
+      }
+    }
+    const rowOf = (server: ServerProcess, load: Load) =>
+      rows.find((row) => row.server === server.name && row.load === load.label)!;
+
+    let done = 0;
+    const total = servers.size * settings.loads.length * settings.rounds;
+    outer: for (let round = 1; round <= settings.rounds; round++) {
+      for (const load of settings.loads) {
+        for (const [, server] of servers) {
+          if (performance.now() > deadline) {
+            notes.push(
+              `Stopped after ${done} of ${total} runs: the time bound (${budget} s) passed.`,
+            );
+            failures++;
+            break outer;
+          }
+          const result = await runLoad(server, load, settings);
+          const row = rowOf(server, load);
+          done++;
+          if (result.error !== undefined) {
+            failures++;
+            row.failures.push(result.error);
+            notes.push(`${server.name} at ${load.label}, round ${round}: ${result.error}`);
+            console.error(`[${done}/${total}] round ${round} ${load.label} ${server.name}: FAILED`);
+          } else {
+            row.results.push(result);
+            console.error(
+              `[${done}/${total}] round ${round} ${load.label} ${server.name}: ${
+                integer.format(result.rate)
+              } req/s`,
+            );
+          }
+        }
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+
+  const baselineName = servers.get("raw-deno")?.name ?? "raw Deno.listen";
+  console.log(table(rows, baselineName));
+  console.log("");
+  console.log(`- load average (1 min) after: ${loadAverage()}`);
+  console.log(
+    "- req/s spread: (max - min) / median over the rounds. server CPU, client CPU: cores busy in the measured window (1.00 = one core); a client near 1.00 means the load generator's core was full, so that row may be bound by the generator rather than the server.",
+  );
+  for (const [, server] of servers) {
+    const stderr = server.stderr().trim();
+    if (stderr !== "") notes.push(`${server.name} wrote on stderr:\n${stderr}`);
+  }
+  for (const note of notes) console.log(`- ${note}`);
+  return failures === 0 ? 0 : 1;
+}
+
+// Ctrl-C or a kill must not leave servers behind.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => {
+    console.error(`echo_load: ${signal}, stopping the servers`);
+    stopAll().finally(() => Deno.exit(130));
+  });
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  console.error("echo_load failed:", error);
+} finally {
+  await stopAll();
+}
+// Exit now rather than wait for the signal listeners, which would keep this process alive.
+Deno.exit(code);
