@@ -19,6 +19,7 @@
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type { ProtocolContext, ProtocolHandler, ProtocolHandlerFactory } from "./protocol.ts";
+import type { MessageSource } from "./worker_pool.ts";
 
 /** The part of a `Deno.Conn` a connection uses. */
 export interface Socket {
@@ -33,8 +34,14 @@ export interface ConnectionHost {
   readonly now: number;
   /** Whether every connection must stop reading (queue full, or draining). */
   readonly readsPaused: boolean;
-  /** Queues a message; the payload is already a copy. */
-  dispatch(connection: Connection, payload: Uint8Array, type: number): void;
+  /**
+   * Hands a message to the message handlers.
+   *
+   * @returns Whether `payload`, a view of the read buffer, is kept past this call.
+   */
+  dispatch(connection: Connection, payload: Uint8Array, type: number): boolean;
+  /** A message of this connection is done. */
+  messageDone(): void;
   /** The connection is closed. */
   closed(connection: Connection, reason: Error | undefined): void;
   /** A connection-level error to report. */
@@ -54,11 +61,15 @@ type State = "open" | "ending" | "closing" | "closed";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+/** First read buffer of a connection; it grows while reads fill it. */
+const INITIAL_READ_SIZE = 512;
+/** Reads of at most 1/8 of the buffer in a row after which it halves. */
+const SHRINK_AFTER_SMALL_READS = 16;
 /** Output buffers up to this size are kept for the next flush; larger ones are released. */
 const KEEP_OUTPUT_BUFFER = 64 * 1024;
 
 /** The I/O-thread side of one socket. */
-export class Connection implements ProtocolContext {
+export class Connection implements ProtocolContext, MessageSource {
   readonly id: number;
   readonly handle: ConnectionHandle;
   readonly remoteAddr: Deno.Addr | undefined;
@@ -66,12 +77,16 @@ export class Connection implements ProtocolContext {
   lastActivity: number;
   /** When the write under way started, or -1. */
   writeStartedAt = -1;
+  /** The worker pool's routing state for this connection. */
+  poolState: unknown = undefined;
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
   #handler: ProtocolHandler | undefined;
   #state: State = "open";
   #readBuffer: Uint8Array | undefined;
+  #readSize: number;
+  #smallReads = 0;
   #parked = false;
   #reading = false;
   #out: Uint8Array = EMPTY;
@@ -99,6 +114,7 @@ export class Connection implements ProtocolContext {
     this.handle = handle;
     this.remoteAddr = remoteAddr;
     this.lastActivity = host.now;
+    this.#readSize = Math.min(INITIAL_READ_SIZE, limits.readBufferSize);
   }
 
   /** Whether the connection accepts writes. */
@@ -135,16 +151,19 @@ export class Connection implements ProtocolContext {
   }
 
   dispatch(payload: Uint8Array, type = 0): void {
-    if (!Number.isInteger(type) || type < 0 || type > 0xffff) {
+    if ((type & 0xffff) !== type) {
       throw new RangeError(`Message type must be an integer from 0 to 65535, got ${type}`);
     }
     this.#pendingMessages++;
-    this.#host.dispatch(this, payload.slice(), type);
+    // An inline handler still running on a view of the read buffer keeps that buffer: read
+    // into a new one (rare: only handlers that return a promise do it).
+    if (this.#host.dispatch(this, payload, type)) this.#readBuffer = undefined;
   }
 
   /** A dispatched message is done; an ending connection may now close. */
   messageDone(): void {
     this.#pendingMessages--;
+    this.#host.messageDone();
     if (this.#state === "ending") this.#closeIfQuiet();
   }
 
@@ -273,7 +292,7 @@ export class Connection implements ProtocolContext {
           this.#parked = true;
           return;
         }
-        const buffer = this.#readBuffer ??= new Uint8Array(this.#limits.readBufferSize);
+        const buffer = this.#readBuffer ??= new Uint8Array(this.#readSize);
         let count: number | null;
         try {
           count = await this.#socket.read(buffer);
@@ -290,11 +309,35 @@ export class Connection implements ProtocolContext {
         this.lastActivity = this.#host.now;
         this.#host.countBytes(count, 0);
         this.#handler!.data(buffer.subarray(0, count));
+        this.#fitReadBuffer(count);
       }
     } catch (error) {
       this.#fail(error);
     } finally {
       this.#reading = false;
+    }
+  }
+
+  /**
+   * Geometric read buffers: start small (idle connections cost little), double while reads
+   * fill the buffer, halve after a run of small reads.
+   */
+  #fitReadBuffer(count: number): void {
+    const size = this.#readSize;
+    if (count === size) {
+      this.#smallReads = 0;
+      if (size < this.#limits.readBufferSize) {
+        this.#readSize = Math.min(size * 2, this.#limits.readBufferSize);
+        this.#readBuffer = undefined;
+      }
+    } else if (count <= size >> 3 && size > INITIAL_READ_SIZE) {
+      if (++this.#smallReads >= SHRINK_AFTER_SMALL_READS) {
+        this.#smallReads = 0;
+        this.#readSize = size >> 1;
+        this.#readBuffer = undefined;
+      }
+    } else {
+      this.#smallReads = 0;
     }
   }
 

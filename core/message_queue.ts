@@ -30,8 +30,13 @@ export interface MessageQueueOptions {
  *
  * ```
  *  push ──▶ [ waiting … ] ──shift──▶ being handled ──complete(n)──▶ gone
+ *  admit ─────────────────────────────────▲
  *           └────────── outstanding ≤ capacity (+ one chunk per producer) ─┘
  * ```
+ *
+ * The server's worker pool routes each message as it is dispatched (to its connection's
+ * worker, or inline), so it only `admit`s and `complete`s; `push`/`shift` serve consumers that
+ * pull.
  *
  * @typeParam T The item type, {@linkcode Message} in the server.
  *
@@ -109,6 +114,17 @@ export class MessageQueue<T> {
     this.#items[(this.#head + this.#length) & (this.#items.length - 1)] = item;
     this.#length++;
     if (++this.#outstanding >= this.capacity) this.#wasFull = true;
+  }
+
+  /**
+   * Counts messages handed straight to a consumer, without waiting in the queue: they are
+   * outstanding until completed, like pushed ones.
+   *
+   * @param count How many messages.
+   */
+  admit(count = 1): void {
+    this.#outstanding += count;
+    if (this.#outstanding >= this.capacity) this.#wasFull = true;
   }
 
   /**

@@ -61,9 +61,10 @@ export interface ServerOptions {
    */
   queueCapacity?: number;
   /**
-   * Bytes of each connection's read buffer.
+   * Largest read buffer of a connection. Each starts at 512 bytes, doubles while reads fill
+   * it and halves after a run of small reads, so idle connections cost little memory.
    *
-   * @default {16384}
+   * @default {65536}
    */
   readBufferSize?: number;
   /**
@@ -235,7 +236,6 @@ export class Server implements AsyncDisposable {
   /** A coarse clock for activity stamps, advanced by the reaper: no Date.now() per read. */
   #clock = Date.now();
   #draining = false;
-  #queueFull = false;
   #reaper: ReturnType<typeof setInterval> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #acceptLoop: Promise<void> | undefined;
@@ -280,7 +280,7 @@ export class Server implements AsyncDisposable {
       );
     }
     this.#limits = {
-      readBufferSize: positiveInteger("readBufferSize", options.readBufferSize ?? 16 * 1024),
+      readBufferSize: positiveInteger("readBufferSize", options.readBufferSize ?? 64 * 1024),
       writeHighWater: positiveInteger("writeHighWater", options.writeHighWater ?? 1024 * 1024),
       maxWriteBuffer: positiveInteger("maxWriteBuffer", options.maxWriteBuffer ?? 16 * 1024 * 1024),
     };
@@ -303,7 +303,7 @@ export class Server implements AsyncDisposable {
     this.#table = new ConnectionTable(this.#maxConnections);
     this.#queue = new MessageQueue<Message>({
       capacity: positiveInteger("queueCapacity", options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY),
-      onDrain: () => this.#onQueueDrain(),
+      onDrain: () => this.#resumeAll(),
     });
     this.#host = this.#makeHost();
     this.#sink = this.#makeSink();
@@ -427,7 +427,6 @@ export class Server implements AsyncDisposable {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#quietWaiter = resolve;
       const timer = setTimeout(resolve, this.#shutdownTimeout);
-      this.#pool?.schedule();
       await promise;
       clearTimeout(timer);
       this.#quietWaiter = undefined;
@@ -540,9 +539,7 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #onQueueDrain(): void {
-    if (!this.#queueFull) return;
-    this.#queueFull = false;
+  #resumeAll(): void {
     for (const connection of this.#table.values()) connection.resume();
   }
 
@@ -554,20 +551,22 @@ export class Server implements AsyncDisposable {
         return server.#clock;
       },
       get readsPaused() {
-        return server.#draining || server.#queueFull;
+        return server.#draining || server.#queue.full;
       },
       dispatch(connection, payload, type) {
         if (server.#pool === undefined) {
           throw new TypeError("This server has no message handler: give it a handler or onMessage");
         }
         server.#stats.messagesIn++;
-        server.#queue.push({ connectionId: connection.id, type, payload });
-        if (server.#queue.full) server.#queueFull = true;
-        server.#pool.schedule();
+        return server.#pool.submit(connection, payload, type);
+      },
+      messageDone() {
+        server.#stats.messagesOut++;
+        // The pool completes the message in the queue after this call: check on a microtask.
+        if (server.#quietWaiter !== undefined) queueMicrotask(() => server.#checkQuiet());
       },
       closed(connection, reason) {
         server.#table.remove(connection.id);
-        server.#pool?.forget(connection.id);
         server.#hook(() => server.#options.onClose?.(connection.handle, reason));
         server.#checkQuiet();
       },
@@ -592,12 +591,6 @@ export class Server implements AsyncDisposable {
       },
       close(id) {
         server.#table.get(id)?.close();
-      },
-      done(id) {
-        server.#stats.messagesOut++;
-        server.#table.get(id)?.messageDone();
-        // The pool completes the message in the queue after this call: check on a microtask.
-        if (server.#quietWaiter !== undefined) queueMicrotask(() => server.#checkQuiet());
       },
       failed(error: MessageFailedError) {
         server.#report(error, server.handle(error.connectionId));

@@ -11,8 +11,25 @@ const decoder = new TextDecoder();
 const DEFAULT_START_TIMEOUT = 10_000;
 
 /**
- * Where a {@linkcode WorkerPool} delivers what handlers do. The server implements it; tests can
- * record calls.
+ * The connection a message comes from, as the pool sees it on the I/O thread. The server's
+ * connections implement it; tests use `MemoryTransport`.
+ */
+export interface MessageSource {
+  /** The connection's id. */
+  readonly id: number;
+  /** Its handle, given to the message handler. */
+  readonly handle: ConnectionHandle;
+  /** Routing state the pool keeps on the connection (which worker, what waits); pool-owned. */
+  poolState: unknown;
+  /** One message of this connection is done (handled, or failed). */
+  messageDone(): void;
+  /** One message of this connection failed: tell the peer, or close. */
+  messageFailed(error: MessageFailedError): void;
+}
+
+/**
+ * Where a {@linkcode WorkerPool} delivers what workers do, by connection id. The server
+ * implements it; tests can record calls.
  */
 export interface ReplySink {
   /** The handle of connection `id` on the I/O thread (closed if `id` is unknown). */
@@ -21,9 +38,7 @@ export interface ReplySink {
   write(id: number, bytes: Uint8Array): void;
   /** A worker closed connection `id`. */
   close(id: number): void;
-  /** A message of connection `id` is done (handled, or failed). */
-  done(id: number): void;
-  /** A message of connection `id` failed. */
+  /** A message of connection `error.connectionId` failed in a worker. */
   failed(error: MessageFailedError): void;
   /** Something went wrong that concerns no one connection (a worker died, say). */
   error(error: Error): void;
@@ -38,9 +53,9 @@ export interface WorkerPoolOptions {
   handler: string | URL | MessageHandler;
   /** Workers to start; 0 handles messages inline on the I/O thread. */
   size: number;
-  /** The queue the pool drains. */
+  /** The bound on messages submitted and not yet done; the pool admits and completes them. */
   queue: MessageQueue<Message>;
-  /** Where replies go. */
+  /** Where workers' replies go. */
   sink: ReplySink;
   /** The shared table of open connections, for `handle.open` and writes in workers. */
   sequences: Int32Array;
@@ -52,38 +67,49 @@ export interface WorkerPoolOptions {
   startTimeout?: number;
 }
 
-interface Pin {
-  worker: PoolWorker;
-  inFlight: number;
-  closed: boolean;
-}
+/** Handles messages on the I/O thread; stands where a worker would in a pin. */
+const INLINE = null;
 
 interface PoolWorker {
   readonly index: number;
   readonly worker: Worker;
   readonly batch: BatchWriter;
-  /** Connection ids of the messages posted and not yet done, oldest first. */
-  inFlight: number[];
+  /** The sources of the messages posted and not yet done, oldest first. */
+  inFlight: MessageSource[];
   inFlightHead: number;
   state: "starting" | "ready" | "retiring" | "dead";
 }
 
+/** Where a connection's messages go, kept on the connection itself (no lookup per message). */
+interface Pin {
+  target: PoolWorker | typeof INLINE;
+  /** Messages handed to the target and not yet done. */
+  inFlight: number;
+  /** Messages waiting, in order, for the messages in flight to finish (copied payloads). */
+  waiting: Message[] | undefined;
+}
+
 /**
  * Runs the message handler on a pool of Web Workers, or inline on the I/O thread when the size
- * is 0, draining a {@linkcode MessageQueue}.
+ * is 0.
  *
- * - Crossings are batched: at most one `postMessage` per worker per drain in each direction,
- *   the messages packed into one transferred buffer.
- * - A connection's messages all go to one worker (its pin), picked round-robin at its first
- *   message, so its replies keep their order. When a worker is retired or dies, the
- *   connection is re-pinned once its messages in flight are done.
+ * - A connection's messages all go to one target (its pin: a worker picked round-robin at its
+ *   first message, or the I/O thread), so its replies keep their order. Messages are routed
+ *   as they are submitted: packed into the target worker's batch (the one copy), or handled
+ *   inline at once with the payload as a view of the read buffer (no copy).
+ * - Crossings are batched: one `postMessage` per worker per turn in each direction, the
+ *   messages packed into one transferred buffer.
+ * - Inline, a handler that returns a promise holds its connection's next messages (copied)
+ *   until it settles, as a worker would; other connections go on.
+ * - When a connection's worker is retired or dies, or the pool switches between workers and
+ *   inline, its next messages wait until its messages in flight are done, then it is re-pinned.
  * - A handler that throws fails that message only. A worker that dies is replaced; the
  *   messages it held are failed (the protocol handler tells its peer), never lost silently.
  *   A worker that cannot start is not replaced: that error is reported once.
- * - `resize(n)` at runtime: new workers start before they get work; retired ones finish what
- *   they hold, then end.
+ * - Every message submitted and not done counts against the queue's capacity, which is what
+ *   pauses reading when the handlers fall behind.
  *
- * The server builds its pool from its options and exposes it as `server.pool`.
+ * The server builds its pool from its options and exposes it as `server.pool` for `resize`.
  *
  * @example Inline, with a handler object
  * ```ts
@@ -92,17 +118,15 @@ interface PoolWorker {
  * import { assertEquals } from "@std/assert";
  *
  * const transport = new MemoryTransport();
- * const queue = new MessageQueue<Message>();
  * const pool = new WorkerPool({
  *   handler: { onMessage: (message, connection) => void connection.write(message.payload) },
  *   size: 0,
- *   queue,
+ *   queue: new MessageQueue<Message>(),
  *   sink: transport.sink,
  *   sequences: new Int32Array(1),
  * });
  * await pool.start();
- * queue.push({ connectionId: transport.id, type: 0, payload: new TextEncoder().encode("hi") });
- * pool.drain();
+ * pool.submit(transport, new TextEncoder().encode("hi"), 0);
  * assertEquals(transport.text(), "hi");
  * await pool.close();
  * ```
@@ -113,19 +137,14 @@ export class WorkerPool {
   readonly #sink: ReplySink;
   readonly #sequences: Int32Array;
   readonly #startTimeout: number;
-  readonly #pins = new Map<number, Pin>();
+  readonly #inlineContext: MessageHandlerContext;
   #workers: PoolWorker[] = [];
   #nextWorkerIndex = 0;
   #roundRobin = 0;
   #size: number;
   #inline: MessageHandler | undefined;
-  #inlineContext: MessageHandlerContext;
-  /** Messages waiting for their connection's retiring or dead worker to finish. */
-  #held: Message[] = [];
-  #drainScheduled = false;
+  #postScheduled = false;
   #closed = false;
-  /** Connections whose inline handler is awaiting a promise, with their messages waiting. */
-  readonly #inlineBusy = new Map<number, Message[]>();
 
   /**
    * Makes a pool; {@linkcode WorkerPool.start} starts it.
@@ -134,9 +153,7 @@ export class WorkerPool {
    */
   constructor(options: WorkerPoolOptions) {
     checkSize(options.size);
-    if (
-      options.size > 0 && typeof options.handler === "object" && !(options.handler instanceof URL)
-    ) {
+    if (options.size > 0 && isHandlerObject(options.handler)) {
       throw new TypeError(
         "A handler object cannot cross to workers: pass the URL of a module whose default export is the handler, or use 0 workers",
       );
@@ -150,14 +167,14 @@ export class WorkerPool {
     this.#inlineContext = { workerIndex: -1, handle: (id) => this.#sink.handle(id) };
   }
 
-  /** Workers running or starting (not counting retiring ones); 0 when inline. */
+  /** Workers asked for (not counting retiring ones); 0 when inline. */
   get size(): number {
     return this.#size;
   }
 
-  /** Workers started and not retired or dead: what `size` asks for, less replacements under way. */
+  /** Workers started and not retired or dead: `size`, less replacements under way. */
   get running(): number {
-    return this.#liveCount();
+    return this.#workers.filter(isLive).length;
   }
 
   /** Messages posted to workers and not yet done. */
@@ -179,7 +196,7 @@ export class WorkerPool {
   /**
    * Changes the number of workers. Growing waits for the new workers to be ready; shrinking
    * retires the newest workers, which end once the messages they hold are done. Resizing to 0
-   * handles messages inline from then on (after the retired workers finish theirs).
+   * handles messages inline from then on.
    *
    * @param size The new number of workers.
    * @throws {WorkerStartError} When a new worker cannot load the handler module.
@@ -187,64 +204,45 @@ export class WorkerPool {
   async resize(size: number): Promise<void> {
     checkSize(size);
     if (this.#closed) throw new Error("The worker pool is closed");
-    if (size > 0 && typeof this.#handler === "object" && !(this.#handler instanceof URL)) {
+    if (size > 0 && isHandlerObject(this.#handler)) {
       throw new TypeError("A handler object cannot cross to workers: pass a module URL");
     }
     if (size === 0) await this.#loadInline();
     this.#size = size;
-    const live = this.#workers.filter((w) => w.state === "starting" || w.state === "ready");
+    const live = this.#workers.filter(isLive);
     for (const worker of live.slice(size)) this.#retire(worker);
     const starting: Promise<void>[] = [];
     for (let i = live.length; i < size; i++) starting.push(this.#spawn());
     await Promise.all(starting);
-    this.schedule();
   }
-
-  /** Drains the queue on the next microtask, once however many messages were pushed. */
-  schedule(): void {
-    if (this.#drainScheduled || this.#closed) return;
-    this.#drainScheduled = true;
-    queueMicrotask(this.#drainTask);
-  }
-
-  readonly #drainTask = (): void => {
-    this.#drainScheduled = false;
-    this.drain();
-  };
 
   /**
-   * Hands every waiting message to a worker (one post per worker), or handles them inline.
-   * The server calls it through {@linkcode WorkerPool.schedule}; tests may call it directly.
+   * Hands a message to its connection's worker, or handles it inline now.
+   *
+   * @param source The connection it comes from.
+   * @param payload The framed bytes; a view that may be reused once this returns `false`.
+   * @param type The message type.
+   * @returns Whether the pool kept `payload` itself (an inline handler still running on it):
+   *   the caller must then not reuse its buffer.
    */
-  drain(): void {
-    if (this.#closed) return;
-    if (this.#size === 0 && this.#inline !== undefined) {
-      if (this.#held.length > 0) this.#releaseHeld();
-      if (this.#held.length === 0) this.#drainInline();
-      return;
+  submit(source: MessageSource, payload: Uint8Array, type: number): boolean {
+    let pin = source.poolState as Pin | undefined;
+    if (pin === undefined) {
+      pin = { target: this.#pick(), inFlight: 0, waiting: undefined };
+      source.poolState = pin;
     }
-    if (this.#held.length > 0) this.#releaseHeld();
-    for (let message = this.#queue.shift(); message !== undefined; message = this.#queue.shift()) {
-      this.#route(message);
+    const message: Message = { connectionId: source.id, type, payload };
+    if (pin.waiting !== undefined || (pin.inFlight > 0 && !this.#canTake(pin))) {
+      this.#queue.admit(1);
+      (pin.waiting ??= []).push({ connectionId: source.id, type, payload: payload.slice() });
+      return false;
     }
-    for (const worker of this.#workers) {
-      if (worker.batch.count === 0) continue;
-      const { buffer, length } = worker.batch.take();
-      worker.worker.postMessage({ t: "batch", buffer, length }, [buffer]);
-    }
-  }
-
-  /** Forgets connection `id`'s pin once its messages in flight are done. */
-  forget(id: number): void {
-    const pin = this.#pins.get(id);
-    if (pin === undefined) return;
-    if (pin.inFlight === 0) this.#pins.delete(id);
-    else pin.closed = true;
+    return this.#route(source, pin, message);
   }
 
   /**
-   * Ends every worker at once. Messages they hold are failed; call it after the queue drained
-   * for a graceful stop.
+   * Ends every worker at once. Messages they hold are failed; a server calls it once its
+   * messages are done, for a graceful stop.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -253,128 +251,116 @@ export class WorkerPool {
     await Promise.resolve();
   }
 
-  #drainInline(): void {
-    let completed = 0;
-    for (let message = this.#queue.shift(); message !== undefined; message = this.#queue.shift()) {
-      if (this.#runInline(message)) completed++;
-    }
-    // One queue update per drain instead of one per message.
-    if (completed > 0) this.#queue.complete(completed);
+  /** Whether the pin's target can take another message now, keeping order. */
+  #canTake(pin: Pin): boolean {
+    const target = pin.target;
+    if (target === INLINE) return false; // inline runs one message of a connection at a time
+    return isLive(target) && this.#size > 0;
   }
 
-  /**
-   * Runs a message on the I/O thread. A connection whose handler returned a promise gets its
-   * next messages only once that promise settles, as in a worker; other connections go on.
-   *
-   * @returns Whether the message is done now (the caller completes it in the queue).
-   */
-  #runInline(message: Message): boolean {
-    const id = message.connectionId;
-    const waiting = this.#inlineBusy.get(id);
-    if (waiting !== undefined) {
-      waiting.push(message);
-      return false;
+  /** Routes a message that nothing of its connection waits ahead of; see `submit`. */
+  #route(source: MessageSource, pin: Pin, message: Message): boolean {
+    if (pin.inFlight === 0 && !this.#isCurrent(pin.target)) pin.target = this.#pick();
+    const target = pin.target;
+    if (target === INLINE) {
+      if (this.#inline === undefined) return this.#fail(source, message, "No worker is running");
+      return this.#runInline(source, pin, message);
     }
+    if (!isLive(target)) return this.#fail(source, message, "No worker is running");
+    pin.inFlight++;
+    this.#queue.admit(1);
+    target.inFlight.push(source);
+    target.batch.add(message.type, source.id, message.payload);
+    if (!this.#postScheduled) {
+      this.#postScheduled = true;
+      queueMicrotask(this.#post);
+    }
+    return false;
+  }
+
+  /** Whether a pin's target is where new messages should go now. */
+  #isCurrent(target: PoolWorker | typeof INLINE): boolean {
+    return target === INLINE ? this.#size === 0 : isLive(target) && this.#size > 0;
+  }
+
+  #fail(source: MessageSource, message: Message, reason: string): false {
+    const error = new MessageFailedError(message.connectionId, `${reason} to handle the message`);
+    source.messageFailed(error);
+    this.#sink.error(error);
+    source.messageDone();
+    return false;
+  }
+
+  /** Posts every worker's batch: one `postMessage` per worker per turn. */
+  readonly #post = (): void => {
+    this.#postScheduled = false;
+    for (const worker of this.#workers) {
+      if (worker.batch.count === 0) continue;
+      const { buffer, length } = worker.batch.take();
+      worker.worker.postMessage({ t: "batch", buffer, length }, [buffer]);
+    }
+  };
+
+  #runInline(source: MessageSource, pin: Pin, message: Message): boolean {
     let result: void | Promise<void>;
     try {
-      result = this.#inline!.onMessage(message, this.#sink.handle(id), this.#inlineContext);
+      result = this.#inline!.onMessage(message, source.handle, this.#inlineContext);
     } catch (error) {
-      this.#sink.failed(inlineFailure(id, error));
-      this.#sink.done(id);
-      return true;
-    }
-    if (result instanceof Promise) {
-      this.#inlineBusy.set(id, []);
-      result.then(
-        () => this.#inlineSettled(id),
-        (error) => {
-          this.#sink.failed(inlineFailure(id, error));
-          this.#inlineSettled(id);
-        },
-      );
+      source.messageFailed(inlineFailure(source.id, error));
+      source.messageDone();
       return false;
     }
-    this.#sink.done(id);
+    if (!(result instanceof Promise)) {
+      source.messageDone();
+      return false;
+    }
+    pin.inFlight++;
+    this.#queue.admit(1);
+    result.then(
+      () => this.#inlineSettled(source, pin),
+      (error) => {
+        source.messageFailed(inlineFailure(source.id, error));
+        this.#inlineSettled(source, pin);
+      },
+    );
     return true;
   }
 
-  #inlineSettled(id: number): void {
-    this.#sink.done(id);
+  #inlineSettled(source: MessageSource, pin: Pin): void {
+    pin.inFlight--;
+    source.messageDone();
     this.#queue.complete(1);
-    const waiting = this.#inlineBusy.get(id)!;
-    this.#inlineBusy.delete(id);
-    for (const message of waiting) {
-      if (this.#runInline(message)) this.#queue.complete(1);
+    this.#release(source, pin);
+  }
+
+  /** Routes the messages that waited for the connection's messages in flight, in order. */
+  #release(source: MessageSource, pin: Pin): void {
+    while (pin.waiting !== undefined && (pin.inFlight === 0 || this.#canTake(pin))) {
+      const message = pin.waiting.shift()!;
+      if (pin.waiting.length === 0) pin.waiting = undefined;
+      // It was admitted when it began to wait; routing admits it again if it stays in flight.
+      this.#queue.complete(1);
+      this.#route(source, pin, message);
     }
   }
 
-  #route(message: Message): void {
-    const id = message.connectionId;
-    let pin = this.#pins.get(id);
-    if (pin !== undefined && pin.worker.state !== "ready" && pin.worker.state !== "starting") {
-      if (pin.inFlight > 0) {
-        this.#held.push(message);
-        return;
-      }
-      const worker = this.#pick();
-      if (worker === undefined) return this.#routeNowhere(message);
-      pin.worker = worker;
-    }
-    if (pin === undefined) {
-      const worker = this.#pick();
-      if (worker === undefined) return this.#routeNowhere(message);
-      pin = { worker, inFlight: 0, closed: false };
-      this.#pins.set(id, pin);
-    }
-    pin.inFlight++;
-    pin.worker.inFlight.push(id);
-    pin.worker.batch.add(message.type, id, message.payload);
-  }
-
-  /** No worker can take the message: inline if the pool is inline now, else fail it. */
-  #routeNowhere(message: Message): void {
-    if (this.#size === 0 && this.#inline !== undefined) {
-      this.#held.push(message);
-      return;
-    }
-    const id = message.connectionId;
-    this.#sink.failed(new MessageFailedError(id, "No worker is running to handle the message"));
-    this.#sink.done(id);
-    this.#queue.complete(1);
-  }
-
-  /** Re-routes held messages, in order; those still blocked are held again. */
-  #releaseHeld(): void {
-    const held = this.#held;
-    this.#held = [];
-    if (this.#size === 0 && this.#inline !== undefined) {
-      // Inline: held messages run first, once no worker holds messages of their connection.
-      for (const message of held) {
-        const pin = this.#pins.get(message.connectionId);
-        if (pin !== undefined && pin.inFlight > 0) this.#held.push(message);
-        else if (this.#runInline(message)) this.#queue.complete(1);
-      }
-      return;
-    }
-    for (const message of held) this.#route(message);
-  }
-
-  #pick(): PoolWorker | undefined {
+  #pick(): PoolWorker | typeof INLINE {
+    if (this.#size === 0) return INLINE;
     const count = this.#workers.length;
     for (let i = 0; i < count; i++) {
       const worker = this.#workers[(this.#roundRobin + i) % count];
-      if (worker.state === "ready" || worker.state === "starting") {
+      if (isLive(worker)) {
         this.#roundRobin = (this.#roundRobin + i + 1) % count;
         return worker;
       }
     }
-    return undefined;
+    return INLINE;
   }
 
   async #loadInline(): Promise<void> {
     if (this.#inline !== undefined) return;
     const handler = this.#handler;
-    if (typeof handler === "object" && !(handler instanceof URL)) {
+    if (isHandlerObject(handler)) {
       this.#inline = handler;
       return;
     }
@@ -431,7 +417,7 @@ export class WorkerPool {
       if (wasStarting) {
         clearTimeout(timer);
         reject(new WorkerStartError(message));
-      } else if (!this.#closed && this.#liveCount() < this.#size) {
+      } else if (!this.#closed && this.running < this.#size) {
         this.#spawn().catch((error) => this.#sink.error(error));
       }
     };
@@ -461,28 +447,32 @@ export class WorkerPool {
     if (worker.state === "retiring" && worker.inFlight.length === worker.inFlightHead) {
       this.#kill(worker, "retired");
     }
-    if (this.#held.length > 0) this.schedule();
   }
 
   /** Marks the `count` oldest messages in flight on `worker` as done. */
   #finish(worker: PoolWorker, count: number): void {
-    const ids = worker.inFlight;
+    const sources = worker.inFlight;
     const end = worker.inFlightHead + count;
+    let released: MessageSource[] | undefined;
     for (let i = worker.inFlightHead; i < end; i++) {
-      const id = ids[i];
-      const pin = this.#pins.get(id);
-      if (pin !== undefined && --pin.inFlight === 0 && pin.closed) this.#pins.delete(id);
-      this.#sink.done(id);
+      const source = sources[i];
+      const pin = source.poolState as Pin;
+      pin.inFlight--;
+      source.messageDone();
+      if (pin.waiting !== undefined && pin.inFlight === 0) (released ??= []).push(source);
     }
     worker.inFlightHead = end;
-    if (end === ids.length) {
+    if (end === sources.length) {
       worker.inFlight = [];
       worker.inFlightHead = 0;
-    } else if (end > 1024 && end * 2 > ids.length) {
-      worker.inFlight = ids.slice(end);
+    } else if (end > 1024 && end * 2 > sources.length) {
+      worker.inFlight = sources.slice(end);
       worker.inFlightHead = 0;
     }
     this.#queue.complete(count);
+    if (released !== undefined) {
+      for (const source of released) this.#release(source, source.poolState as Pin);
+    }
   }
 
   #retire(worker: PoolWorker): void {
@@ -497,18 +487,21 @@ export class WorkerPool {
     worker.worker.terminate();
     this.#workers = this.#workers.filter((w) => w !== worker);
     const lost = worker.inFlight.length - worker.inFlightHead;
-    if (lost > 0) {
-      for (let i = worker.inFlightHead; i < worker.inFlight.length; i++) {
-        this.#sink.failed(new MessageFailedError(worker.inFlight[i], reason));
-      }
-      this.#finish(worker, lost);
+    if (lost === 0) return;
+    for (let i = worker.inFlightHead; i < worker.inFlight.length; i++) {
+      const source = worker.inFlight[i];
+      source.messageFailed(new MessageFailedError(source.id, reason));
     }
-    if (this.#held.length > 0) this.schedule();
+    this.#finish(worker, lost);
   }
+}
 
-  #liveCount(): number {
-    return this.#workers.filter((w) => w.state === "ready" || w.state === "starting").length;
-  }
+function isLive(worker: PoolWorker): boolean {
+  return worker.state === "ready" || worker.state === "starting";
+}
+
+function isHandlerObject(handler: string | URL | MessageHandler): handler is MessageHandler {
+  return typeof handler === "object" && !(handler instanceof URL);
 }
 
 function checkSize(size: number): void {

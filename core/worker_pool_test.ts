@@ -6,7 +6,7 @@ import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import { MessageQueue } from "./message_queue.ts";
-import { type ReplySink, WorkerPool } from "./worker_pool.ts";
+import { type MessageSource, type ReplySink, WorkerPool } from "./worker_pool.ts";
 
 const HANDLER = new URL("../testing/_fixtures/faulty_handler.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -35,9 +35,6 @@ class RecordingSink implements ReplySink {
     this.replies.set(id, list);
   }
   close(): void {}
-  done(): void {
-    this.completed++;
-  }
   failed(error: MessageFailedError): void {
     this.failures.push(error);
   }
@@ -53,10 +50,18 @@ function setup(size: number, connections = 4, handler: string | URL = HANDLER) {
   for (let i = 0; i < connections; i++) table.add((id) => (ids.push(id), `c${i}`));
   const queue = new MessageQueue<Message>({ capacity: 100_000 });
   const sink = new RecordingSink();
+  const sources = new Map<number, MessageSource>(ids.map((id) => [id, {
+    id,
+    handle: sink.handle(id),
+    poolState: undefined,
+    messageDone: () => sink.completed++,
+    messageFailed: (error) => sink.failed(error),
+  }]));
   const pool = new WorkerPool({ handler, size, queue, sink, sequences: table.sequences });
   const send = (id: number, text: string) => {
-    queue.push({ connectionId: id, type: 0, payload: encoder.encode(text) });
-    pool.schedule();
+    // A reused buffer, overwritten after the call, catches a pool that keeps a view it must not.
+    const payload = encoder.encode(text);
+    if (!pool.submit(sources.get(id)!, payload, 0)) payload.fill(0x7e);
   };
   return { table, ids, queue, sink, pool, send };
 }

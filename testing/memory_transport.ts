@@ -4,7 +4,7 @@ import type { MessageFailedError } from "../core/errors.ts";
 import type { Message } from "../core/message.ts";
 import type { MessageHandlerContext } from "../core/message_handler.ts";
 import type { ProtocolContext } from "../core/protocol.ts";
-import type { ReplySink } from "../core/worker_pool.ts";
+import type { MessageSource, ReplySink } from "../core/worker_pool.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -26,15 +26,19 @@ const decoder = new TextDecoder();
  * assertEquals(transport.messages[0].type, 3);
  * ```
  */
-export class MemoryTransport implements ProtocolContext {
+export class MemoryTransport implements ProtocolContext, MessageSource {
   /** The connection's id. */
   readonly id: number;
   /** Messages dispatched, in order, with copied payloads. */
   readonly messages: Message[] = [];
   /** Each write, copied. */
   readonly writes: Uint8Array[] = [];
-  /** Failures reported through {@linkcode MemoryTransport.sink}. */
+  /** Failures reported, as a message source or through {@linkcode MemoryTransport.sink}. */
   readonly failures: MessageFailedError[] = [];
+  /** Messages a worker pool finished, as a message source. */
+  messagesDone = 0;
+  /** A worker pool's routing state, as a message source. */
+  poolState: unknown = undefined;
   /** The handle: writes land in {@linkcode MemoryTransport.writes}. */
   readonly handle: ConnectionHandle;
   /** A message-handler context whose `handle(id)` gives this transport's handle. */
@@ -73,12 +77,25 @@ export class MemoryTransport implements ProtocolContext {
       handle: () => this.handle,
       write: (_id, bytes) => void this.handle.write(bytes),
       close: () => void this.handle.close(),
-      done: () => {},
       failed: (error) => void this.failures.push(error),
       error: (error) => {
         throw error;
       },
     };
+  }
+
+  /** Counts a finished message (as a pool's message source). */
+  messageDone(): void {
+    this.messagesDone++;
+  }
+
+  /**
+   * Records a failed message (as a pool's message source).
+   *
+   * @param error What failed.
+   */
+  messageFailed(error: MessageFailedError): void {
+    this.failures.push(error);
   }
 
   /** Whether the handle was closed. */

@@ -175,6 +175,8 @@ for (const workers of [2, 0]) {
       await using server = echoServer({
         port: 0,
         workers,
+        // One read's echo (4 KiB) stays under both bounds: only the peer's not reading passes them.
+        readBufferSize: 4 * 1024,
         writeHighWater: 16 * 1024,
         maxWriteBuffer: 64 * 1024,
         writeTimeout: 300,
