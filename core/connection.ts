@@ -72,6 +72,7 @@ const KEEP_OUTPUT_BUFFER = 64 * 1024;
 export class Connection implements ProtocolContext, MessageSource {
   readonly id: number;
   readonly handle: ConnectionHandle;
+  readonly #handle: LocalConnectionHandle;
   readonly remoteAddr: Deno.Addr | undefined;
   /** When the last byte was read or written, on the host's coarse clock. */
   lastActivity: number;
@@ -104,14 +105,14 @@ export class Connection implements ProtocolContext, MessageSource {
     id: number,
     host: ConnectionHost,
     limits: ConnectionLimits,
-    handle: ConnectionHandle,
     remoteAddr?: Deno.Addr,
   ) {
     this.#socket = socket;
     this.id = id;
     this.#host = host;
     this.#limits = limits;
-    this.handle = handle;
+    this.#handle = new LocalConnectionHandle(id, this);
+    this.handle = this.#handle;
     this.remoteAddr = remoteAddr;
     this.lastActivity = host.now;
     this.#readSize = Math.min(INITIAL_READ_SIZE, limits.readBufferSize);
@@ -203,12 +204,12 @@ export class Connection implements ProtocolContext, MessageSource {
         return false;
       }
     }
-    this.#reserve(maxLength);
+    if (this.#outLength + maxLength > this.#out.length) this.#grow(maxLength);
     if (typeof data === "string") {
       this.#outLength += encoder.encodeInto(data, this.#out.subarray(this.#outLength)).written;
     } else {
       this.#out.set(data, this.#outLength);
-      this.#outLength += data.length;
+      this.#outLength += maxLength;
     }
     if (this.#inWrite === 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -263,6 +264,7 @@ export class Connection implements ProtocolContext, MessageSource {
     this.#spare = EMPTY;
     this.#outLength = 0;
     this.#readBuffer = undefined;
+    this.#handle.detach();
     try {
       this.#handler?.close?.(reason);
     } catch (error) {
@@ -310,6 +312,9 @@ export class Connection implements ProtocolContext, MessageSource {
         this.#host.countBytes(count, 0);
         this.#handler!.data(buffer.subarray(0, count));
         this.#fitReadBuffer(count);
+        // Answer before reading on, as a plain echo loop does: the next read then finds more
+        // bytes, and fewer, larger reads and writes cost fewer syscalls.
+        if (this.#outLength > 0 && this.#inWrite === 0) await this.#flush();
       }
     } catch (error) {
       this.#fail(error);
@@ -367,7 +372,7 @@ export class Connection implements ProtocolContext, MessageSource {
 
   readonly #flushTask = (): void => {
     this.#flushScheduled = false;
-    this.#flush();
+    if (this.#inWrite === 0) this.#flush();
   };
 
   async #flush(): Promise<void> {
@@ -400,9 +405,8 @@ export class Connection implements ProtocolContext, MessageSource {
     else if (this.#parked) this.resume();
   }
 
-  #reserve(extra: number): void {
+  #grow(extra: number): void {
     const needed = this.#outLength + extra;
-    if (needed <= this.#out.length) return;
     let size = Math.max(256, this.#out.length * 2);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
@@ -416,4 +420,35 @@ function isRoutineDisconnect(error: unknown): boolean {
     error instanceof Deno.errors.BrokenPipe ||
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.NotConnected;
+}
+
+/**
+ * A connection's handle on the I/O thread: it reaches the connection directly while it is
+ * open, and lets go of it at close, so a kept handle never keeps a closed connection alive.
+ */
+export class LocalConnectionHandle implements ConnectionHandle {
+  readonly id: number;
+  #connection: Connection | undefined;
+
+  constructor(id: number, connection?: Connection) {
+    this.id = id;
+    this.#connection = connection;
+  }
+
+  get open(): boolean {
+    return this.#connection?.open ?? false;
+  }
+
+  write(data: Uint8Array | string): boolean {
+    return this.#connection?.write(data) ?? false;
+  }
+
+  close(): boolean {
+    return this.#connection?.close() ?? false;
+  }
+
+  /** The connection closed: from now on every call is a no-op. */
+  detach(): void {
+    this.#connection = undefined;
+  }
 }

@@ -1,5 +1,10 @@
 import { ConnectionTable, MAX_SLOTS } from "./_connection_table.ts";
-import { Connection, type ConnectionHost, type ConnectionLimits } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionHost,
+  type ConnectionLimits,
+  LocalConnectionHandle,
+} from "./connection.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import {
   IdleTimeoutError,
@@ -146,28 +151,6 @@ export interface ServerStats {
 }
 
 type ServerState = "new" | "starting" | "running" | "closing" | "closed";
-
-class LocalConnectionHandle implements ConnectionHandle {
-  readonly id: number;
-  readonly #table: ConnectionTable<Connection>;
-
-  constructor(id: number, table: ConnectionTable<Connection>) {
-    this.id = id;
-    this.#table = table;
-  }
-
-  get open(): boolean {
-    return this.#table.get(this.id)?.open ?? false;
-  }
-
-  write(data: Uint8Array | string): boolean {
-    return this.#table.get(this.id)?.write(data) ?? false;
-  }
-
-  close(): boolean {
-    return this.#table.get(this.id)?.close() ?? false;
-  }
-}
 
 /**
  * A TCP server: accepts connections, frames their bytes with a protocol, and handles the
@@ -392,7 +375,7 @@ export class Server implements AsyncDisposable {
    * @returns The handle.
    */
   handle(id: number): ConnectionHandle {
-    return this.#table.get(id)?.handle ?? new LocalConnectionHandle(id, this.#table);
+    return this.#table.get(id)?.handle ?? new LocalConnectionHandle(id);
   }
 
   /**
@@ -489,7 +472,6 @@ export class Server implements AsyncDisposable {
         id,
         this.#host,
         this.#limits,
-        new LocalConnectionHandle(id, this.#table),
         socket.remoteAddr,
       )
     )!;

@@ -4,8 +4,10 @@ const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
 const EMPTY = new Uint8Array(0);
-/** A partial-line buffer larger than this is released once its line is out. */
+/** A partial-line buffer larger than this is released after a line much shorter than it. */
 const SHRINK_ABOVE = 16 * 1024;
+/** Bytes scanned byte by byte before indexOf takes over. */
+const SHORT_SCAN = 64;
 
 /** The default {@linkcode LineDecoderOptions.maxLineLength}: 64 KiB. */
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
@@ -82,8 +84,11 @@ export class LineDecoder {
   readonly #keepEnding: boolean;
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
-  /** Index of the next NUL in the chunk at or after #pos, -1 if none; NUL is rare in text. */
-  #nul = -1;
+  /**
+   * Index of a NUL in the chunk, for long lines: -1 when none is left, or a stale index (below
+   * the scan's start, -2 after feed) to search again. NUL is rare in text.
+   */
+  #nul = -2;
   /** Bytes of the line begun in earlier chunks. */
   #partial: Uint8Array = EMPTY;
   #partialLength = 0;
@@ -159,7 +164,7 @@ export class LineDecoder {
   feed(chunk: Uint8Array): void {
     this.#chunk = chunk;
     this.#pos = 0;
-    this.#nul = chunk.indexOf(NUL);
+    this.#nul = -2;
   }
 
   /**
@@ -217,11 +222,14 @@ export class LineDecoder {
         this.#append(chunk.subarray(start, end + 1));
         line = this.#partial.subarray(0, this.#partialLength);
         this.#partialLength = 0;
-        // Give back a buffer grown by a long line; the view returned keeps it alive meanwhile.
-        if (this.#partial.length > SHRINK_ABOVE) this.#partial = EMPTY;
+        // Give back a buffer grown by a long line, unless long lines keep coming; the view
+        // returned keeps it alive meanwhile.
+        const size = this.#partial.length;
+        if (size > SHRINK_ABOVE && line.length < size >> 2) this.#partial = EMPTY;
       }
-      const endingLength = line.length >= 2 && line[line.length - 2] === CR ? 2 : 1;
-      const contentLength = line.length - endingLength;
+      const length = line.length;
+      const endingLength = length >= 2 && line[length - 2] === CR ? 2 : 1;
+      const contentLength = length - endingLength;
       if (contentLength > this.maxLineLength) {
         throw new FrameTooLongError(contentLength, this.maxLineLength);
       }
@@ -234,17 +242,29 @@ export class LineDecoder {
   /** Index in the chunk of the last byte of the next line ending (LF, or NUL after CR), or -1. */
   #findEnd(from: number): number {
     const chunk = this.#chunk;
-    const lf = chunk.indexOf(LF, from);
-    while (this.#nul >= 0 && this.#nul < from) this.#nul = chunk.indexOf(NUL, from);
-    while (this.#nul >= 0 && (lf < 0 || this.#nul < lf)) {
+    // Short lines are the common case: a plain loop beats a call to indexOf for a few bytes.
+    const limit = Math.min(chunk.length, from + SHORT_SCAN);
+    for (let i = from; i < limit; i++) {
+      const byte = chunk[i];
+      if (byte > CR) continue;
+      if (byte === LF) return i;
+      if (byte === NUL && this.#byteBefore(i, from) === CR) return i;
+    }
+    if (limit === chunk.length) return -1;
+    const lf = chunk.indexOf(LF, limit);
+    if (this.#nul !== -1 && this.#nul < limit) this.#nul = chunk.indexOf(NUL, limit);
+    while (this.#nul !== -1 && (lf < 0 || this.#nul < lf)) {
       const nul = this.#nul;
-      const before = nul > from
-        ? chunk[nul - 1]
-        : (this.#partialLength > 0 ? this.#partial[this.#partialLength - 1] : -1);
-      if (before === CR) return nul;
+      if (this.#byteBefore(nul, from) === CR) return nul;
       this.#nul = chunk.indexOf(NUL, nul + 1);
     }
     return lf;
+  }
+
+  /** The byte before chunk index `i` of a line that began at `from` (from the partial line). */
+  #byteBefore(i: number, from: number): number {
+    if (i > from) return this.#chunk[i - 1];
+    return this.#partialLength > 0 ? this.#partial[this.#partialLength - 1] : -1;
   }
 
   /** Appends to the partial line, growing the buffer geometrically. */
