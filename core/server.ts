@@ -18,6 +18,14 @@ import { DEFAULT_QUEUE_CAPACITY, MessageQueue } from "./message_queue.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
 import { type ReplySink, WorkerPool } from "./worker_pool.ts";
 
+/** A server's TLS identity, in PEM. */
+export interface TlsOptions {
+  /** The certificate chain, PEM-encoded. */
+  cert: string;
+  /** The private key, PEM-encoded. */
+  key: string;
+}
+
 /** Options of {@linkcode Server}: one object configures everything. */
 export interface ServerOptions {
   /** Makes the protocol handler of each connection. */
@@ -34,6 +42,12 @@ export interface ServerOptions {
    * @default {0}
    */
   port?: number;
+  /**
+   * Serve over TLS (`Deno.listenTls`) with this PEM certificate chain and private key; every
+   * protocol runs over it unchanged. TLS sockets cannot turn Nagle off, which costs nothing
+   * here: a connection's replies of one turn already leave in one write.
+   */
+  tls?: TlsOptions;
   /**
    * The message handler module, as a URL (`new URL("./handler.ts", import.meta.url)`), or a
    * path resolved against the working directory. Its default export is a
@@ -214,7 +228,7 @@ export class Server implements AsyncDisposable {
   readonly #writeTimeout: number;
   readonly #shutdownTimeout: number;
   readonly #reaperPeriod: number;
-  #listener: Deno.Listener | undefined;
+  #listener: Deno.Listener | Deno.TlsListener | undefined;
   #state: ServerState = "new";
   /** A coarse clock for activity stamps, advanced by the reaper: no Date.now() per read. */
   #clock = Date.now();
@@ -245,6 +259,12 @@ export class Server implements AsyncDisposable {
   constructor(options: ServerOptions) {
     if (typeof options?.protocol?.create !== "function") {
       throw new TypeError("Server options need a protocol with a create(context) method");
+    }
+    if (
+      options.tls !== undefined &&
+      (typeof options.tls.cert !== "string" || typeof options.tls.key !== "string")
+    ) {
+      throw new TypeError("tls needs cert and key, both PEM strings");
     }
     if (options.handler !== undefined && options.onMessage !== undefined) {
       throw new TypeError("Give either a handler module or onMessage, not both");
@@ -329,11 +349,12 @@ export class Server implements AsyncDisposable {
     this.#state = "starting";
     try {
       await this.#pool?.start();
-      this.#listener = Deno.listen({
-        hostname: this.#options.hostname ?? "127.0.0.1",
-        port: this.#options.port ?? 0,
-        transport: "tcp",
-      });
+      const hostname = this.#options.hostname ?? "127.0.0.1";
+      const port = this.#options.port ?? 0;
+      const tls = this.#options.tls;
+      this.#listener = tls === undefined
+        ? Deno.listen({ hostname, port, transport: "tcp" })
+        : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
     } catch (error) {
       this.#state = "closed";
       await this.#pool?.close();
@@ -434,7 +455,7 @@ export class Server implements AsyncDisposable {
     if (this.#quietWaiter !== undefined && this.#isQuiet()) this.#quietWaiter();
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
+  async #accept(listener: Deno.Listener | Deno.TlsListener): Promise<void> {
     while (true) {
       let socket: Deno.Conn;
       try {
