@@ -1,7 +1,7 @@
 /**
  * The Speedo echo server under test in `echo_load.ts`: `echoServer` with the idle timeout off.
  *
- * `deno run -A bench/_speedo_echo.ts [--workers 2] [--until-stdin-closes]` listens on
+ * `deno run -A bench/_speedo_echo.ts [--workers 2] [--max-line-length N] [--until-stdin-closes]` listens on
  * 127.0.0.1, on a free port, and prints the port as the first line of stdout. `--workers 0`
  * echoes inline on the I/O thread.
  *
@@ -13,9 +13,9 @@ import { echoServer } from "../protocols/echo/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 
 const args = parseArgs(Deno.args, {
-  string: ["workers"],
+  string: ["workers", "max-line-length"],
   boolean: ["until-stdin-closes"],
-  default: { workers: "2" },
+  default: { workers: "2", "max-line-length": "65536" },
 });
 const workers = Number(args.workers);
 if (!Number.isInteger(workers) || workers < 0) {
@@ -25,6 +25,13 @@ if (!Number.isInteger(workers) || workers < 0) {
 if (args["until-stdin-closes"]) exitWhenStdinCloses();
 
 // idleTimeout 0: a connection that waits through a long run of other servers must not be reaped.
-const server = echoServer({ hostname: "127.0.0.1", port: 0, workers, idleTimeout: 0 });
+const maxLineLength = Number(args["max-line-length"]);
+const server = echoServer({
+  hostname: "127.0.0.1",
+  port: 0,
+  workers,
+  idleTimeout: 0,
+  maxLineLength,
+});
 const { port } = await server.listen();
 console.log(port);

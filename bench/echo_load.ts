@@ -25,7 +25,16 @@
 
 import { parseArgs } from "@std/cli/parse-args";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
-import { type ServerCommand, type ServerProcess, startServer } from "./_server_process.ts";
+import {
+  benchPath,
+  echoServerCommand,
+  loadAverage,
+  nodeVersion,
+  rootPath,
+  SERVER_IDS,
+  type ServerId,
+} from "./_echo_servers.ts";
+import { type ServerProcess, startServer } from "./_server_process.ts";
 
 const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
 
@@ -44,10 +53,6 @@ const RUN_SLACK_SECONDS = 20;
 /** Expected cost of a run beyond its warm-up and window, for the total time bound. */
 const RUN_OVERHEAD_SECONDS = 1;
 
-const root = new URL("../", import.meta.url);
-const rootPath = decodeURIComponent(root.pathname);
-const benchPath = (file: string): string => `${rootPath}bench/${file}`;
-
 interface Load {
   label: string;
   connections: number;
@@ -62,9 +67,6 @@ interface Settings {
   servers: string[];
   loads: Load[];
 }
-
-const SERVER_IDS = ["raw-deno", "node", "speedo-inline", "speedo-workers"] as const;
-type ServerId = typeof SERVER_IDS[number];
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
@@ -104,68 +106,6 @@ function parseSettings(argv: string[]): Settings | undefined {
     servers,
     loads,
   };
-}
-
-function serverCommand(id: ServerId, workers: number): ServerCommand {
-  // -A: the children need the network, /proc, and (Speedo) workers that inherit permissions.
-  const deno = (script: string, ...args: string[]): string[] => [
-    "run",
-    "-A",
-    "--config",
-    `${rootPath}deno.json`,
-    benchPath(script),
-    "--until-stdin-closes",
-    ...args,
-  ];
-  switch (id) {
-    case "raw-deno":
-      return { name: "raw Deno.listen", command: Deno.execPath(), args: deno("_raw_deno_echo.ts") };
-    case "node":
-      return {
-        name: "Node net",
-        command: "node",
-        args: [benchPath("_node_echo.mjs"), "--until-stdin-closes"],
-      };
-    case "speedo-inline":
-      return {
-        name: "Speedo inline",
-        command: Deno.execPath(),
-        args: deno("_speedo_echo.ts", "--workers", "0"),
-      };
-    case "speedo-workers":
-      return {
-        name: `Speedo ${workers} workers`,
-        command: Deno.execPath(),
-        args: deno("_speedo_echo.ts", "--workers", String(workers)),
-      };
-  }
-}
-
-/**
- * The version of the real Node on PATH, or `undefined`. Deno 2.9 puts its own `node` shim (Deno
- * itself, in Node compatibility) on the PATH of its children when there is no `node`: asking
- * `process.versions.deno` tells that shim from Node.
- */
-async function nodeVersion(): Promise<string | undefined> {
-  try {
-    const { success, stdout } = await new Deno.Command("node", {
-      args: ["-p", 'process.versions.deno ? "deno" : process.version'],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const version = new TextDecoder().decode(stdout).trim();
-    return success && /^v\d+\.\d+\.\d+$/.test(version) ? version : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
-  } catch {
-    return "unknown";
-  }
 }
 
 /** Children of this process that are running now, to end on a signal. */
@@ -353,7 +293,7 @@ async function main(): Promise<number> {
   let failures = 0;
   try {
     for (const id of serverIds) {
-      const spec = serverCommand(id, settings.workers);
+      const spec = echoServerCommand(id, settings.workers);
       try {
         const server = await startServer(spec, {
           cwd: rootPath,

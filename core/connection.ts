@@ -62,7 +62,7 @@ type State = "open" | "ending" | "closing" | "closed";
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 /** First read buffer of a connection; it grows while reads fill it. */
-const INITIAL_READ_SIZE = 512;
+const INITIAL_READ_SIZE = 64;
 /** Reads of at most 1/8 of the buffer in a row after which it halves. */
 const SHRINK_AFTER_SMALL_READS = 16;
 /** Output buffers up to this size are kept for the next flush; larger ones are released. */
@@ -271,6 +271,16 @@ export class Connection implements ProtocolContext, MessageSource {
       this.#host.error(error, this);
     }
     this.#host.closed(this, reason);
+  }
+
+  /**
+   * Gives back buffers an idle connection holds: the spare output buffer, and (from its next
+   * read on) a large read buffer. The server's reaper calls it for connections idle a while.
+   */
+  trim(): void {
+    if (this.#outLength === 0 && this.#inWrite === 0) this.#out = EMPTY;
+    this.#spare = EMPTY;
+    this.#readSize = Math.min(INITIAL_READ_SIZE, this.#limits.readBufferSize);
   }
 
   /** Restarts reading if it was paused and nothing holds it paused any more. */

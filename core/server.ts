@@ -80,7 +80,7 @@ export interface ServerOptions {
    */
   queueCapacity?: number;
   /**
-   * Largest read buffer of a connection. Each starts at 512 bytes, doubles while reads fill
+   * Largest read buffer of a connection. Each starts at 64 bytes, doubles while reads fill
    * it and halves after a run of small reads, so idle connections cost little memory.
    *
    * @default {65536}
@@ -165,6 +165,9 @@ export interface ServerStats {
 }
 
 type ServerState = "new" | "starting" | "running" | "closing" | "closed";
+
+/** Idle time after which a connection gives back its spare buffers, in milliseconds. */
+const TRIM_AFTER_IDLE = 5000;
 
 /**
  * A TCP server: accepts connections, frames their bytes with a protocol, and handles the
@@ -538,6 +541,8 @@ export class Server implements AsyncDisposable {
         connection.quiet
       ) {
         connection.closeFor(new IdleTimeoutError(this.#idleTimeout));
+      } else if (now - connection.lastActivity > TRIM_AFTER_IDLE && connection.quiet) {
+        connection.trim();
       }
     }
   }
