@@ -16,8 +16,15 @@ export const benchPath = (file: string): string => `${rootPath}bench/${file}`;
 export const SERVER_IDS = ["raw-deno", "node", "speedo-inline", "speedo-workers"] as const;
 export type ServerId = typeof SERVER_IDS[number];
 
-/** The command that starts echo server `id` (`workers` for the Speedo workers server). */
-export function echoServerCommand(id: ServerId, workers: number): ServerCommand {
+/**
+ * The command that starts echo server `id` (`workers` for the Speedo workers server;
+ * `speedoArgs` are passed to both Speedo servers, e.g. `--max-line-length`).
+ */
+export function echoServerCommand(
+  id: ServerId,
+  workers: number,
+  speedoArgs: string[] = [],
+): ServerCommand {
   // -A: the children need the network, /proc, and (Speedo) workers that inherit permissions.
   const deno = (script: string, ...args: string[]): string[] => [
     "run",
@@ -41,13 +48,13 @@ export function echoServerCommand(id: ServerId, workers: number): ServerCommand 
       return {
         name: "Speedo inline",
         command: Deno.execPath(),
-        args: deno("_speedo_echo.ts", "--workers", "0"),
+        args: deno("_speedo_echo.ts", "--workers", "0", ...speedoArgs),
       };
     case "speedo-workers":
       return {
         name: `Speedo ${workers} workers`,
         command: Deno.execPath(),
-        args: deno("_speedo_echo.ts", "--workers", String(workers)),
+        args: deno("_speedo_echo.ts", "--workers", String(workers), ...speedoArgs),
       };
   }
 }

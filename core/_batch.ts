@@ -64,7 +64,10 @@ export class BatchWriter {
   /** Returns the batch and starts a new buffer; the batch's buffer is the caller's to transfer. */
   take(): { buffer: ArrayBuffer; length: number } {
     const batch = { buffer: this.#buffer, length: this.#length };
-    this.#buffer = new ArrayBuffer(Math.max(this.#initialSize, Math.min(this.#length, 1 << 20)));
+    // The next batch is likely the size of this one: start there (up to 4 MiB) to spare regrowth.
+    let size = this.#initialSize;
+    while (size < this.#length && size < 1 << 22) size *= 2;
+    this.#buffer = new ArrayBuffer(size);
     this.#bytes = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
     this.#length = 0;

@@ -322,9 +322,6 @@ export class Connection implements ProtocolContext, MessageSource {
         this.#host.countBytes(count, 0);
         this.#handler!.data(buffer.subarray(0, count));
         this.#fitReadBuffer(count);
-        // Answer before reading on, as a plain echo loop does: the next read then finds more
-        // bytes, and fewer, larger reads and writes cost fewer syscalls.
-        if (this.#outLength > 0 && this.#inWrite === 0) await this.#flush();
       }
     } catch (error) {
       this.#fail(error);
@@ -409,7 +406,10 @@ export class Connection implements ProtocolContext, MessageSource {
       this.writeStartedAt = -1;
       this.lastActivity = this.#host.now;
       this.#host.countBytes(0, length);
-      if (buffer.length <= KEEP_OUTPUT_BUFFER && this.#out === EMPTY) this.#spare = buffer;
+      // Keep the buffer for the next flush if it is small, or if large writes are what this
+      // connection does now (trim() gives it back once the connection idles).
+      const keep = buffer.length <= KEEP_OUTPUT_BUFFER || length >= buffer.length >> 2;
+      if (keep && this.#out === EMPTY) this.#spare = buffer;
     }
     if (this.#state === "closing" || this.#state === "ending") this.#closeIfQuiet();
     else if (this.#parked) this.resume();

@@ -90,7 +90,7 @@ export interface ServerOptions {
    * Unflushed output of a connection above which it stops reading (its replies wait for the
    * peer to read).
    *
-   * @default {1048576}
+   * @default {4194304}
    */
   writeHighWater?: number;
   /**
@@ -287,7 +287,7 @@ export class Server implements AsyncDisposable {
     }
     this.#limits = {
       readBufferSize: positiveInteger("readBufferSize", options.readBufferSize ?? 64 * 1024),
-      writeHighWater: positiveInteger("writeHighWater", options.writeHighWater ?? 1024 * 1024),
+      writeHighWater: positiveInteger("writeHighWater", options.writeHighWater ?? 4 * 1024 * 1024),
       maxWriteBuffer: positiveInteger("maxWriteBuffer", options.maxWriteBuffer ?? 16 * 1024 * 1024),
     };
     if (this.#limits.maxWriteBuffer < this.#limits.writeHighWater) {
