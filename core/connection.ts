@@ -409,7 +409,8 @@ export class Connection implements ProtocolContext, MessageSource {
       // Keep the buffer for the next flush if it is small, or if large writes are what this
       // connection does now (trim() gives it back once the connection idles).
       const keep = buffer.length <= KEEP_OUTPUT_BUFFER || length >= buffer.length >> 2;
-      if (keep && this.#out === EMPTY) this.#spare = buffer;
+      // Writes made meanwhile went to the other buffer: the two alternate.
+      if (keep) this.#spare = buffer;
     }
     if (this.#state === "closing" || this.#state === "ending") this.#closeIfQuiet();
     else if (this.#parked) this.resume();

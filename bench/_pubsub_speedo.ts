@@ -1,0 +1,25 @@
+/**
+ * The Speedo pub/sub server under test in `pubsub_load.ts`: `pubsubServer` as shipped.
+ *
+ * `deno run -A bench/_pubsub_speedo.ts` listens on 127.0.0.1, on a free port, prints the port
+ * as the first line of stdout, and exits when its standard input closes (so that it never
+ * outlives the bench, even when the bench is killed).
+ *
+ * @module
+ */
+
+import { pubsubServer } from "../protocols/pubsub/mod.ts";
+
+const server = pubsubServer({ hostname: "127.0.0.1", port: 0 });
+const { port } = await server.listen();
+console.log(port);
+
+const buffer = new Uint8Array(256);
+try {
+  while ((await Deno.stdin.read(buffer)) !== null) {
+    // Anything written is ignored: only the end matters.
+  }
+} catch {
+  // A broken stdin means the parent is gone as well.
+}
+Deno.exit(0);

@@ -1,0 +1,57 @@
+/** `examples/pubsub.ts` as a person runs it: start, use, Ctrl-C (SIGTERM here), summary. */
+
+import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { SocketClient, within } from "../../testing/_socket_client.ts";
+
+const root = new URL("../../", import.meta.url);
+const decoder = new TextDecoder();
+
+Deno.test("examples/pubsub.ts routes messages, then shuts down on SIGTERM with a summary", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/pubsub.ts", "--port", "0"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  const readMore = async () => {
+    const { value, done } = await within(reader.read(), "the example's output", 20_000);
+    if (!done) text += decoder.decode(value);
+    return !done;
+  };
+  try {
+    while (!text.includes("\n") && await readMore());
+    assertStringIncludes(text, "Speedo pub/sub listening on 127.0.0.1:");
+    const port = Number(/:(\d+)/.exec(text)?.[1]);
+
+    using subscriber = await SocketClient.connect(port);
+    using publisher = await SocketClient.connect(port);
+    assertMatch(await subscriber.readLine(), /^INFO /);
+    assertMatch(await publisher.readLine(), /^INFO /);
+    assertEquals(await subscriber.request("sub news.* 1\r\nping\r\n"), "+OK\r\n");
+    assertEquals(await subscriber.readLine(), "PONG\r\n");
+    assertEquals(await publisher.request("pub news.today 5\r\nhello\r\n"), "+OK\r\n");
+    assertEquals(await subscriber.readLines(2), ["MSG news.today 1 5\r\n", "hello\r\n"]);
+  } finally {
+    child.kill("SIGTERM");
+    while (await readMore());
+    reader.releaseLock();
+  }
+  assertMatch(text, /SIGTERM: closed after .* 2 connections, 1 messages published, 1 delivered/);
+  assertEquals((await child.status).code, 0);
+});
+
+Deno.test("examples/pubsub.ts rejects a bad flag with exit code 2", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/pubsub.ts", "--max-payload", "0"],
+    cwd: root,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(code, 2);
+  assertStringIncludes(
+    decoder.decode(stderr),
+    '--max-payload must be an integer of at least 1, got "0"',
+  );
+});

@@ -1,0 +1,422 @@
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import { IdleTimeoutError, SlowConsumerError } from "../../core/errors.ts";
+import type {
+  ProtocolContext,
+  ProtocolHandler,
+  ProtocolHandlerFactory,
+} from "../../core/protocol.ts";
+import {
+  HeadersNotSupportedError,
+  InvalidConnectError,
+  InvalidSubjectError,
+  PubSubError,
+  StaleConnectionError,
+} from "./pubsub_errors.ts";
+import {
+  DEFAULT_MAX_CONTROL_LINE,
+  DEFAULT_MAX_PAYLOAD,
+  type PubSubOp,
+  PubSubParser,
+  type PubSubParserOptions,
+} from "./pubsub_parser.ts";
+import { type PubSubClient, SubjectRouter } from "./subject_router.ts";
+
+/** The protocol version Speedo announces in `INFO`; NATS clients read features from it. */
+export const PUBSUB_SERVER_VERSION = "2.10.0";
+
+/** Options of {@linkcode pubsubProtocol}. */
+export interface PubSubProtocolOptions extends PubSubParserOptions {
+  /**
+   * The router that owns the subscriptions. Give one to read its counters, or to share it
+   * between protocol instances of the same server.
+   *
+   * @default {a new SubjectRouter}
+   */
+  router?: SubjectRouter;
+  /**
+   * Period of the server's PINGs to connections that sent nothing meanwhile, in milliseconds;
+   * 0 sends none. One timer serves every connection of the protocol.
+   *
+   * @default {120000}
+   */
+  pingInterval?: number;
+  /**
+   * PINGs a silent connection may leave unanswered; at the next period it is told
+   * `-ERR 'Stale Connection'` and closed.
+   *
+   * @default {2}
+   */
+  maxPingsOut?: number;
+  /**
+   * `server_name` in `INFO`.
+   *
+   * @default {the server id}
+   */
+  serverName?: string;
+  /**
+   * `server_id` in `INFO`.
+   *
+   * @default {a random id of 56 characters, like nats-server's}
+   */
+  serverId?: string;
+  /**
+   * `version` in `INFO`: a semver of at least 2.0.0 (clients parse it).
+   *
+   * @default {"2.10.0"}
+   */
+  version?: string;
+  /** The address listened on, for `host` and `port` in `INFO` (read at each connection). */
+  address?: () => Deno.NetAddr | undefined;
+  /**
+   * Called when a connection is told an error (before it is closed, for the fatal ones): bad
+   * input, an invalid subject, a stale connection.
+   */
+  onProtocolError?(error: PubSubError, connection: ConnectionHandle): void;
+}
+
+/** The pub/sub protocol: a {@linkcode ProtocolHandlerFactory} with its router. */
+export interface PubSubProtocol extends ProtocolHandlerFactory {
+  /** The router that owns every subscription of the protocol's connections. */
+  readonly router: SubjectRouter;
+  /** Connections open now. */
+  readonly connections: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const OK = encoder.encode("+OK\r\n");
+const PING = encoder.encode("PING\r\n");
+const PONG = encoder.encode("PONG\r\n");
+const DOT = 0x2e;
+const STAR = 0x2a;
+const GT = 0x3e;
+
+/** What the connections of one protocol instance share. */
+interface Shared {
+  readonly router: SubjectRouter;
+  readonly parser: Required<PubSubParserOptions>;
+  readonly info: (id: number) => string;
+  readonly onProtocolError: PubSubProtocolOptions["onProtocolError"];
+  readonly maxPingsOut: number;
+  add(connection: PubSubConnection): void;
+  delete(connection: PubSubConnection): void;
+}
+
+/**
+ * One client connection: parses its operations and acts on them inline, on the I/O thread.
+ *
+ * ```
+ * open (INFO) -> data* -> eof? -> close (its subscriptions end)
+ * ```
+ */
+class PubSubConnection implements ProtocolHandler, PubSubClient {
+  readonly handle: ConnectionHandle;
+  readonly #id: number;
+  readonly #shared: Shared;
+  readonly #router: SubjectRouter;
+  readonly #parser: PubSubParser;
+  // CONNECT options, with nats-server's defaults before any CONNECT.
+  headers = false;
+  echo = true;
+  #verbose = true;
+  #pedantic = true;
+  #noResponders = false;
+  /** PINGs sent and not answered. */
+  #pingsOut = 0;
+  /** Whether the peer sent anything since the last ping period. */
+  #active = false;
+  #closed = false;
+
+  constructor(context: ProtocolContext, shared: Shared) {
+    this.handle = context.handle;
+    this.#id = context.id;
+    this.#shared = shared;
+    this.#router = shared.router;
+    this.#parser = new PubSubParser(shared.parser);
+  }
+
+  open(): void {
+    this.#shared.add(this);
+    this.handle.write(this.#shared.info(this.#id));
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    this.#active = true;
+    const parser = this.#parser;
+    parser.feed(chunk);
+    try {
+      for (let op = parser.next(); op !== null; op = parser.next()) {
+        switch (op.kind) {
+          case "pub":
+          case "hpub":
+            this.#publish(op);
+            break;
+          case "sub":
+            this.#subscribe(op);
+            break;
+          case "unsub":
+            this.#router.unsubscribe(this, decoder.decode(op.sid), op.max);
+            if (this.#verbose) this.handle.write(OK);
+            break;
+          case "ping":
+            this.handle.write(PONG);
+            break;
+          case "pong":
+            this.#pingsOut = 0;
+            break;
+          case "connect":
+            this.#connect(op.options);
+            break;
+        }
+        if (this.#closed) return;
+      }
+    } catch (error) {
+      if (!(error instanceof PubSubError)) throw error;
+      this.#fail(error);
+    }
+  }
+
+  goodbye(reason: Error): string | undefined {
+    if (reason instanceof SlowConsumerError) return "-ERR 'Slow Consumer'\r\n";
+    if (reason instanceof IdleTimeoutError) return "-ERR 'Stale Connection'\r\n";
+    return undefined;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#shared.delete(this);
+    this.#router.removeClient(this);
+  }
+
+  /** A ping period passed: ping a silent peer, or close it when it left too many unanswered. */
+  tick(): void {
+    if (this.#active) {
+      // It spoke since the last period: it is alive, no need to ask (as nats-server).
+      this.#active = false;
+      return;
+    }
+    if (this.#pingsOut >= this.#shared.maxPingsOut) {
+      this.#fail(new StaleConnectionError(this.#pingsOut));
+      return;
+    }
+    this.#pingsOut++;
+    this.handle.write(PING);
+  }
+
+  #publish(op: PubSubOp): void {
+    if (op.kind === "hpub" && !this.headers) throw new HeadersNotSupportedError();
+    const subject = op.subject;
+    if (this.#pedantic && !isLiteralSubject(subject)) {
+      this.#tell(new InvalidSubjectError(decoder.decode(subject), "publish"));
+    }
+    if (this.#verbose) this.handle.write(OK);
+    const count = this.#router.publish(this, subject, op.reply, op.payload, op.headerSize);
+    if (count === 0 && op.reply.length > 0 && this.#noResponders) {
+      this.#router.noResponders(this, decoder.decode(op.reply));
+    }
+  }
+
+  #subscribe(op: PubSubOp): void {
+    try {
+      this.#router.subscribe(
+        this,
+        decoder.decode(op.subject),
+        decoder.decode(op.sid),
+        decoder.decode(op.queue),
+      );
+    } catch (error) {
+      if (!(error instanceof InvalidSubjectError)) throw error;
+      this.#tell(error);
+      return;
+    }
+    if (this.#verbose) this.handle.write(OK);
+  }
+
+  #connect(json: Uint8Array): void {
+    let options: unknown;
+    try {
+      options = JSON.parse(decoder.decode(json));
+    } catch (cause) {
+      throw new InvalidConnectError(`CONNECT options are not valid JSON: ${cause}`, undefined, {
+        cause,
+      });
+    }
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
+      throw new InvalidConnectError("CONNECT options must be a JSON object");
+    }
+    const given = options as Record<string, unknown>;
+    const flag = (name: string, current: boolean): boolean =>
+      typeof given[name] === "boolean" ? given[name] as boolean : current;
+    this.#verbose = flag("verbose", this.#verbose);
+    this.#pedantic = flag("pedantic", this.#pedantic);
+    this.echo = flag("echo", this.echo);
+    this.headers = flag("headers", this.headers);
+    this.#noResponders = flag("no_responders", this.#noResponders);
+    if (this.#noResponders && !this.headers) {
+      throw new InvalidConnectError(
+        "CONNECT asks for no_responders without headers",
+        "no responders requires headers support",
+      );
+    }
+    if (this.#verbose) this.handle.write(OK);
+  }
+
+  /** Tells the peer of an error that leaves the connection open. */
+  #tell(error: PubSubError): void {
+    this.#report(error);
+    this.handle.write(`-ERR '${error.errText}'\r\n`);
+  }
+
+  /** Tells the peer of an error, then closes once that is flushed. */
+  #fail(error: PubSubError): void {
+    this.#tell(error);
+    this.#closed = true;
+    this.handle.close();
+  }
+
+  #report(error: PubSubError): void {
+    try {
+      this.#shared.onProtocolError?.(error, this.handle);
+    } catch (thrown) {
+      console.error("speedo pubsub: onProtocolError threw", thrown);
+    }
+  }
+}
+
+/**
+ * The pub/sub protocol: the NATS core client protocol (the subset in the module doc), so that
+ * telnet and the official NATS clients both work. Each connection's operations are parsed and
+ * routed inline on the I/O thread through the protocol's one {@linkcode SubjectRouter}; nothing
+ * is dispatched to message handlers.
+ *
+ * ```
+ * server: INFO {"server_id":"N…","version":"2.10.0","proto":1,"headers":true,…}
+ * client: SUB greet.* 1              client: PUB greet.joe 5
+ * client: PING                               hello
+ * server: PONG                       server: MSG greet.joe 1 5
+ *                                            hello
+ * ```
+ *
+ * @param options Limits, pings, `INFO` fields, and the router.
+ * @returns The protocol handler factory, with its router.
+ * @throws {RangeError} When a limit is out of range.
+ *
+ * @example Two clients over in-memory connections
+ * ```ts
+ * import { pubsubProtocol } from "@speedo/speedo/pubsub";
+ * import { MemoryTransport } from "@speedo/speedo/testing";
+ * import { assertEquals, assertStringIncludes } from "@std/assert";
+ *
+ * const protocol = pubsubProtocol({ pingInterval: 0 });
+ * const subscriber = new MemoryTransport(1);
+ * const publisher = new MemoryTransport(2);
+ * const sub = protocol.create(subscriber);
+ * const pub = protocol.create(publisher);
+ * sub.open?.();
+ * pub.open?.();
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * sub.data(bytes('CONNECT {"verbose":false}\r\nSUB greet.* 1\r\n'));
+ * pub.data(bytes('CONNECT {"verbose":false}\r\nPUB greet.joe 5\r\nhello\r\n'));
+ * assertStringIncludes(subscriber.text(), "MSG greet.joe 1 5\r\nhello\r\n");
+ * assertEquals(protocol.router.delivered, 1);
+ * sub.close?.();
+ * pub.close?.();
+ * ```
+ */
+export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProtocol {
+  const parser: Required<PubSubParserOptions> = {
+    maxControlLine: options.maxControlLine ?? DEFAULT_MAX_CONTROL_LINE,
+    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+  };
+  // Checked now, so a bad option fails at construction rather than at the first connection.
+  new PubSubParser(parser);
+  const pingInterval = options.pingInterval ?? 120_000;
+  if (!Number.isInteger(pingInterval) || pingInterval < 0) {
+    throw new RangeError(`pingInterval must be a non-negative integer, got ${pingInterval}`);
+  }
+  const maxPingsOut = options.maxPingsOut ?? 2;
+  if (!Number.isInteger(maxPingsOut) || maxPingsOut < 1) {
+    throw new RangeError(`maxPingsOut must be a positive integer, got ${maxPingsOut}`);
+  }
+  const version = options.version ?? PUBSUB_SERVER_VERSION;
+  const semver = /^(\d+)\.\d+\.\d+/.exec(version);
+  if (semver === null || Number(semver[1]) < 2) {
+    throw new RangeError(`version must be a semver of at least 2.0.0, got "${version}"`);
+  }
+  const router = options.router ?? new SubjectRouter();
+  const serverId = options.serverId ?? randomServerId();
+  const fields = {
+    server_id: serverId,
+    server_name: options.serverName ?? serverId,
+    version,
+    proto: 1,
+    go: `speedo (deno ${Deno.version.deno})`,
+    headers: true,
+    max_payload: parser.maxPayload,
+  };
+  const info = (id: number): string => {
+    const address = options.address?.();
+    const json = JSON.stringify({
+      ...fields,
+      host: address?.hostname ?? "0.0.0.0",
+      port: address?.port ?? 4222,
+      client_id: id,
+    });
+    return `INFO ${json}\r\n`;
+  };
+
+  const live = new Set<PubSubConnection>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const tick = () => {
+    for (const connection of live) connection.tick();
+  };
+  const shared: Shared = {
+    router,
+    parser,
+    info,
+    onProtocolError: options.onProtocolError,
+    maxPingsOut,
+    add(connection) {
+      live.add(connection);
+      // One timer for all connections, running only while there are some.
+      if (pingInterval > 0 && timer === undefined) timer = setInterval(tick, pingInterval);
+    },
+    delete(connection) {
+      live.delete(connection);
+      if (live.size === 0 && timer !== undefined) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+    },
+  };
+  const refusal = encoder.encode("-ERR 'maximum connections exceeded'\r\n");
+  return {
+    router,
+    get connections() {
+      return live.size;
+    },
+    create: (context) => new PubSubConnection(context, shared),
+    refusal: () => refusal,
+  };
+}
+
+/** Whether a subject is valid to publish to under `pedantic`: non-empty tokens, no wildcards. */
+function isLiteralSubject(subject: Uint8Array): boolean {
+  let tokenStart = 0;
+  for (let i = 0; i <= subject.length; i++) {
+    if (i < subject.length && subject[i] !== DOT) continue;
+    const length = i - tokenStart;
+    if (length === 0) return false;
+    if (length === 1 && (subject[tokenStart] === STAR || subject[tokenStart] === GT)) return false;
+    tokenStart = i + 1;
+  }
+  return true;
+}
+
+/** 56 characters of base 32 after an "N", like nats-server's server ids. */
+function randomServerId(): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bytes = crypto.getRandomValues(new Uint8Array(55));
+  return "N" + Array.from(bytes, (byte) => alphabet[byte & 31]).join("");
+}

@@ -1,0 +1,720 @@
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import { InvalidSubjectError } from "./pubsub_errors.ts";
+import { isValidSubject } from "./subject.ts";
+
+/**
+ * A connection as the router sees it: where to write its messages, and what it asked for in
+ * its `CONNECT`. The pub/sub protocol handler is one; tests may pass plain objects.
+ */
+export interface PubSubClient {
+  /** Where its messages are written. */
+  readonly handle: ConnectionHandle;
+  /** Whether it reads `HMSG` (headers); without it, headers are stripped from its messages. */
+  readonly headers: boolean;
+  /** Whether it receives its own messages on its own subscriptions. */
+  readonly echo: boolean;
+}
+
+/** One subscription of one client, as {@linkcode SubjectRouter.subscribe} returns it. */
+export interface Subscription {
+  /** Its client. */
+  readonly client: PubSubClient;
+  /** The subject it matches, with wildcards. */
+  readonly subject: string;
+  /** Its queue group, or `""`. */
+  readonly queue: string;
+  /** Its id, unique within its client. */
+  readonly sid: string;
+  /** Messages delivered to it so far. */
+  readonly delivered: number;
+  /** Deliveries after which it ends (`UNSUB <sid> <max>`), or 0 for no limit. */
+  readonly max: number;
+}
+
+/** The subscriptions a published subject reaches, from {@linkcode SubjectRouter.match}. */
+export interface SubjectMatch {
+  /** Subscriptions without a queue group: each gets every message. */
+  readonly plain: readonly Subscription[];
+  /** Queue groups, each as its members: one member of each gets each message. */
+  readonly groups: readonly (readonly Subscription[])[];
+}
+
+class Sub implements Subscription {
+  readonly client: PubSubClient;
+  readonly subject: string;
+  readonly queue: string;
+  readonly sid: string;
+  readonly sidBytes: Uint8Array;
+  delivered = 0;
+  max = 0;
+  live = true;
+
+  constructor(client: PubSubClient, subject: string, queue: string, sid: string) {
+    this.client = client;
+    this.subject = subject;
+    this.queue = queue;
+    this.sid = sid;
+    this.sidBytes = encoder.encode(sid);
+  }
+}
+
+class Group {
+  readonly members: Sub[];
+  /** Round-robin cursor. */
+  next = 0;
+
+  constructor(members: Sub[]) {
+    this.members = members;
+  }
+}
+
+class Match {
+  readonly plain: Sub[] = [];
+  readonly groups: Group[] = [];
+  /** Queue groups by name while the match is being built. */
+  readonly byName = new Map<string, Sub[]>();
+}
+
+class TrieNode {
+  next: Level | undefined;
+  readonly plain: Sub[] = [];
+  readonly queues = new Map<string, Sub[]>();
+
+  get empty(): boolean {
+    return this.next === undefined && this.plain.length === 0 && this.queues.size === 0;
+  }
+}
+
+class Level {
+  readonly literals = new Map<string, TrieNode>();
+  /** The `*` token. */
+  star: TrieNode | undefined;
+  /** The `>` token. */
+  full: TrieNode | undefined;
+
+  get empty(): boolean {
+    return this.literals.size === 0 && this.star === undefined && this.full === undefined;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const EMPTY_MATCH = new Match();
+/** Cached matches kept at most; the cache is emptied when it grows past this. */
+const MAX_CACHED_MATCHES = 4096;
+const MSG = encoder.encode("MSG ");
+const HMSG = encoder.encode("HMSG ");
+const NO_RESPONDERS_HEADERS = "NATS/1.0 503\r\n\r\n";
+const SP = 0x20;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * A message being delivered in one encoding (`MSG` or `HMSG`), for one sid at a time. What the
+ * header was built from is kept: a stream of messages with the same subject, sid, reply and
+ * size (the common case) then costs one payload copy per message, and no allocation.
+ */
+class Encoding {
+  buffer = new Uint8Array(512);
+  /** The bytes to write: a view of `buffer`. */
+  bytes: Uint8Array = this.buffer;
+  /** The message (publish count) the bytes are for, or -1. */
+  message = -1;
+  /** What the header in `buffer` was built from. */
+  sid: Uint8Array = MSG;
+  subject = -1;
+  reply: Uint8Array = new Uint8Array(64);
+  replyLength = -1;
+  size = -1;
+  headerSize = -1;
+  /** Where the payload starts in `buffer`. */
+  headerLength = 0;
+}
+
+/**
+ * The one owner of a server's subscriptions, and its fan-out: it matches published subjects
+ * against every subscription (`*`, `>`, queue groups) and writes each delivery straight into
+ * the subscriber's output buffer (`handle.write` copies it there; the connection flushes once
+ * per event-loop turn). One router serves all connections of a server, on the I/O thread.
+ *
+ * Subscriptions live in a token trie; the subscriptions a subject reaches are cached by subject
+ * until any subscription changes. A delivery allocates nothing: the `MSG` bytes are built once
+ * per message and per distinct sid, then copied to every subscriber with that sid.
+ *
+ * @example Wildcards, a queue group, and the bytes a subscriber gets
+ * ```ts
+ * import { SubjectRouter } from "@speedo/speedo/pubsub";
+ * import { MemoryTransport } from "@speedo/speedo/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const router = new SubjectRouter();
+ * const a = new MemoryTransport(1);
+ * const b = new MemoryTransport(2);
+ * const alice = { handle: a.handle, headers: false, echo: true };
+ * const bob = { handle: b.handle, headers: false, echo: true };
+ * router.subscribe(alice, "orders.*", "1");
+ * router.subscribe(bob, "orders.>", "9", "workers");
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * assertEquals(router.publish(alice, bytes("orders.42"), bytes(""), bytes("paid"), -1), 2);
+ * assertEquals(a.text(), "MSG orders.42 1 4\r\npaid\r\n");
+ * assertEquals(b.text(), "MSG orders.42 9 4\r\npaid\r\n");
+ * ```
+ */
+export class SubjectRouter {
+  readonly #root = new Level();
+  readonly #clients = new Map<PubSubClient, Map<string, Sub>>();
+  readonly #cache = new Map<string, Match>();
+  #subscriptions = 0;
+  #published = 0;
+  #delivered = 0;
+  /** The last subject published, its match, and the version of the subscriptions it saw. */
+  #lastSubject = new Uint8Array(64);
+  #lastSubjectLength = -1;
+  #lastMatch: Match = EMPTY_MATCH;
+  #version = 0;
+  #lastVersion = -1;
+  /** Changes whenever the subject published differs from the one before. */
+  #subjectSerial = 0;
+  // The message being delivered.
+  #subject: Uint8Array = MSG;
+  #reply: Uint8Array = MSG;
+  #payload: Uint8Array = MSG;
+  #headerSize = -1;
+  readonly #plainEncoding = new Encoding();
+  readonly #headerEncoding = new Encoding();
+
+  /**
+   * Subscriptions held now.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * router.subscribe(client, "a", "1");
+   * assertEquals(router.size, 1);
+   * ```
+   */
+  get size(): number {
+    return this.#subscriptions;
+  }
+
+  /**
+   * Messages published so far (each `PUB`/`HPUB` counts once, delivered or not).
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * const empty = new Uint8Array(0);
+   * router.publish(client, new TextEncoder().encode("nobody.listens"), empty, empty, -1);
+   * assertEquals([router.published, router.delivered], [1, 0]);
+   * ```
+   */
+  get published(): number {
+    return this.#published;
+  }
+
+  /**
+   * Deliveries so far (a message reaching three subscriptions counts three).
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * router.subscribe(client, "a", "1");
+   * router.subscribe(client, "*", "2");
+   * const bytes = (text: string) => new TextEncoder().encode(text);
+   * router.publish(client, bytes("a"), bytes(""), bytes("hi"), -1);
+   * assertEquals(router.delivered, 2);
+   * ```
+   */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  /**
+   * Adds a subscription. A second subscription with a sid the client already uses is ignored,
+   * as nats-server does: the first one is returned.
+   *
+   * @param client Who subscribes.
+   * @param subject The subject, with wildcards.
+   * @param sid The subscription's id, unique within the client.
+   * @param queue The queue group, or `""` for none.
+   * @returns The subscription.
+   * @throws {InvalidSubjectError} When the subject is not valid (or the queue name holds white space).
+   *
+   * @example
+   * ```ts
+   * import { InvalidSubjectError, SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals, assertThrows } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * assertEquals(router.subscribe(client, "a.>", "1").subject, "a.>");
+   * assertThrows(() => router.subscribe(client, "a..b", "2"), InvalidSubjectError);
+   * ```
+   */
+  subscribe(client: PubSubClient, subject: string, sid: string, queue = ""): Subscription {
+    if (!isValidSubject(subject)) throw new InvalidSubjectError(subject);
+    if (/\s/.test(queue)) throw new InvalidSubjectError(queue);
+    let subs = this.#clients.get(client);
+    if (subs === undefined) this.#clients.set(client, subs = new Map());
+    const existing = subs.get(sid);
+    if (existing !== undefined) return existing;
+    const sub = new Sub(client, subject, queue, sid);
+    subs.set(sid, sub);
+    this.#insert(sub);
+    return sub;
+  }
+
+  /**
+   * Ends a subscription of `client`, at once or after `max` deliveries in all (`UNSUB sid max`):
+   * when it already had `max`, it ends now. An unknown sid is ignored.
+   *
+   * @param client The subscriber.
+   * @param sid The subscription's id.
+   * @param max Deliveries after which it ends; 0 or less ends it now.
+   * @returns `true` when the subscription existed.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const transport = new MemoryTransport();
+   * const client = { handle: transport.handle, headers: false, echo: true };
+   * router.subscribe(client, "a", "1");
+   * router.unsubscribe(client, "1", 2);
+   * const bytes = (text: string) => new TextEncoder().encode(text);
+   * for (const text of ["x", "y", "z"]) router.publish(client, bytes("a"), bytes(""), bytes(text), -1);
+   * assertEquals(transport.text(), "MSG a 1 1\r\nx\r\nMSG a 1 1\r\ny\r\n");
+   * assertEquals(router.size, 0);
+   * ```
+   */
+  unsubscribe(client: PubSubClient, sid: string, max = 0): boolean {
+    const sub = this.#clients.get(client)?.get(sid);
+    if (sub === undefined) return false;
+    if (max > 0 && sub.delivered < max) sub.max = max;
+    else this.#remove(sub);
+    return true;
+  }
+
+  /**
+   * Ends every subscription of a client (it disconnected).
+   *
+   * @param client The client.
+   * @returns How many subscriptions ended.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * router.subscribe(client, "a", "1");
+   * router.subscribe(client, "b", "2");
+   * assertEquals(router.removeClient(client), 2);
+   * assertEquals(router.size, 0);
+   * ```
+   */
+  removeClient(client: PubSubClient): number {
+    const subs = this.#clients.get(client);
+    if (subs === undefined) return 0;
+    const count = subs.size;
+    for (const sub of [...subs.values()]) this.#remove(sub);
+    this.#clients.delete(client);
+    return count;
+  }
+
+  /**
+   * The subscriptions a message on `subject` reaches. The result is cached and shared: do not
+   * keep it past the next change of subscriptions.
+   *
+   * @param subject A published subject (no wildcards are expanded in it).
+   * @returns Plain subscriptions and queue groups.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * router.subscribe(client, "a.*", "1");
+   * router.subscribe(client, "a.b", "2", "q");
+   * router.subscribe(client, ">", "3", "q");
+   * const match = router.match("a.b");
+   * assertEquals(match.plain.map((sub) => sub.sid), ["1"]);
+   * assertEquals(match.groups.map((group) => group.map((sub) => sub.sid).sort()), [["2", "3"]]);
+   * ```
+   */
+  match(subject: string): SubjectMatch {
+    const match = this.#match(subject);
+    return { plain: match.plain, groups: match.groups.map((group) => group.members) };
+  }
+
+  /**
+   * Delivers a message to every plain subscription it reaches and to one member of each queue
+   * group (round robin), skipping the publisher's own subscriptions when it asked for no echo.
+   * Each delivery is written to the subscriber's handle as `MSG` (or `HMSG` for a message with
+   * headers to a client that reads them; others get it without its headers).
+   *
+   * @param publisher Who publishes.
+   * @param subject The subject, as bytes.
+   * @param reply The reply subject, or empty.
+   * @param payload The payload, headers included when `headerSize` > 0.
+   * @param headerSize Bytes of headers at the start of the payload, or -1 (or 0) for none.
+   * @returns Subscriptions reached (deliveries made).
+   *
+   * @example A message with headers, to a client with and one without headers support
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const modern = new MemoryTransport(1);
+   * const legacy = new MemoryTransport(2);
+   * router.subscribe({ handle: modern.handle, headers: true, echo: true }, "a", "1");
+   * router.subscribe({ handle: legacy.handle, headers: false, echo: true }, "a", "1");
+   * const bytes = (text: string) => new TextEncoder().encode(text);
+   * const payload = bytes("NATS/1.0\r\n\r\nhi");
+   * const publisher = { handle: new MemoryTransport(3).handle, headers: true, echo: true };
+   * router.publish(publisher, bytes("a"), bytes("inbox"), payload, 12);
+   * assertEquals(modern.text(), "HMSG a 1 inbox 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+   * assertEquals(legacy.text(), "MSG a 1 inbox 2\r\nhi\r\n");
+   * ```
+   */
+  publish(
+    publisher: PubSubClient,
+    subject: Uint8Array,
+    reply: Uint8Array,
+    payload: Uint8Array,
+    headerSize: number,
+  ): number {
+    this.#published++;
+    const match = this.#lookup(subject);
+    const plain = match.plain;
+    const groups = match.groups;
+    if (plain.length === 0 && groups.length === 0) return 0;
+    this.#subject = subject;
+    this.#reply = reply;
+    this.#payload = payload;
+    this.#headerSize = headerSize > 0 ? headerSize : -1;
+    const noEcho = !publisher.echo;
+    let count = 0;
+    for (let i = 0; i < plain.length; i++) {
+      const sub = plain[i];
+      if (!sub.live || (noEcho && sub.client === publisher)) continue;
+      this.#deliver(sub);
+      count++;
+    }
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g];
+      const members = group.members;
+      for (let tries = 0; tries < members.length; tries++) {
+        const sub = members[group.next++ % members.length];
+        if (!sub.live || (noEcho && sub.client === publisher)) continue;
+        this.#deliver(sub);
+        count++;
+        break;
+      }
+    }
+    this.#delivered += count;
+    // Drop references to the caller's buffers.
+    this.#subject = this.#reply = this.#payload = MSG;
+    return count;
+  }
+
+  /**
+   * Tells a requester that nobody listens: writes the 503 status message nats-server sends
+   * (`HMSG <reply> <sid> 16 16` with `NATS/1.0 503` headers) on the requester's own
+   * subscription that matches the reply subject. Nothing is written when it has none.
+   *
+   * @param requester The publisher of the request.
+   * @param reply The request's reply subject.
+   * @returns Whether the status message was written.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const transport = new MemoryTransport();
+   * const requester = { handle: transport.handle, headers: true, echo: true };
+   * router.subscribe(requester, "_INBOX.abc.*", "1");
+   * router.noResponders(requester, "_INBOX.abc.7");
+   * assertEquals(transport.text(), "HMSG _INBOX.abc.7 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+   * ```
+   */
+  noResponders(requester: PubSubClient, reply: string): boolean {
+    const match = this.#match(reply);
+    let sub: Sub | undefined = match.plain.find((sub) => sub.client === requester);
+    for (const group of match.groups) {
+      sub ??= group.members.find((member) => member.client === requester);
+    }
+    if (sub === undefined) return false;
+    const size = NO_RESPONDERS_HEADERS.length;
+    return requester.handle.write(
+      `HMSG ${reply} ${sub.sid} ${size} ${size}\r\n${NO_RESPONDERS_HEADERS}\r\n`,
+    );
+  }
+
+  #deliver(sub: Sub): void {
+    const client = sub.client;
+    const encoding = this.#headerSize > 0 && client.headers
+      ? this.#headerEncoding
+      : this.#plainEncoding;
+    const sid = sub.sidBytes;
+    if (
+      encoding.message !== this.#published ||
+      (encoding.sid !== sid && !sameBytes(encoding.sid, sid))
+    ) {
+      this.#encode(encoding, sid, encoding === this.#headerEncoding);
+    }
+    client.handle.write(encoding.bytes);
+    sub.delivered++;
+    if (sub.max > 0 && sub.delivered >= sub.max) this.#remove(sub);
+  }
+
+  /**
+   * Builds `MSG <subject> <sid> [reply] <#bytes>\r\n<payload>\r\n`, or with headers
+   * `HMSG <subject> <sid> [reply] <#header bytes> <#bytes>\r\n<payload>\r\n`.
+   */
+  #encode(encoding: Encoding, sid: Uint8Array, withHeaders: boolean): void {
+    const subject = this.#subject;
+    const reply = this.#reply;
+    const headerSize = this.#headerSize;
+    const payload = headerSize > 0 && !withHeaders
+      ? this.#payload.subarray(headerSize)
+      : this.#payload;
+    encoding.message = this.#published;
+    if (
+      encoding.subject === this.#subjectSerial &&
+      encoding.size === payload.length &&
+      encoding.headerSize === headerSize &&
+      (encoding.sid === sid || sameBytes(encoding.sid, sid)) &&
+      encoding.replyLength === reply.length &&
+      samePrefix(encoding.reply, reply, reply.length)
+    ) {
+      // Same header as the message before: only the payload changes (and its CRLF stays).
+      encoding.buffer.set(payload, encoding.headerLength);
+      return;
+    }
+    // 5 ("HMSG ") + 3 spaces + 2 numbers of at most 16 digits and a space + 2 CRLF.
+    const needed = subject.length + sid.length + reply.length + payload.length + 48;
+    let buffer = encoding.buffer;
+    if (buffer.length < needed) {
+      buffer = encoding.buffer = new Uint8Array(Math.max(needed, buffer.length * 2));
+    }
+    const op = withHeaders ? HMSG : MSG;
+    buffer.set(op, 0);
+    let at = op.length;
+    buffer.set(subject, at);
+    at += subject.length;
+    buffer[at++] = SP;
+    buffer.set(sid, at);
+    at += sid.length;
+    buffer[at++] = SP;
+    if (reply.length > 0) {
+      buffer.set(reply, at);
+      at += reply.length;
+      buffer[at++] = SP;
+    }
+    if (withHeaders) {
+      at = writeDecimal(buffer, at, headerSize);
+      buffer[at++] = SP;
+    }
+    at = writeDecimal(buffer, at, payload.length);
+    buffer[at++] = CR;
+    buffer[at++] = LF;
+    encoding.headerLength = at;
+    buffer.set(payload, at);
+    at += payload.length;
+    buffer[at++] = CR;
+    buffer[at++] = LF;
+    encoding.bytes = buffer.subarray(0, at);
+    encoding.sid = sid;
+    encoding.subject = this.#subjectSerial;
+    encoding.size = payload.length;
+    encoding.headerSize = headerSize;
+    if (encoding.reply.length < reply.length) encoding.reply = new Uint8Array(reply.length * 2);
+    encoding.reply.set(reply);
+    encoding.replyLength = reply.length;
+  }
+
+  /** The match of a subject given as bytes; the last subject is recognised without decoding. */
+  #lookup(subject: Uint8Array): Match {
+    const length = subject.length;
+    let same = false;
+    if (length === this.#lastSubjectLength) {
+      const last = this.#lastSubject;
+      let i = 0;
+      while (i < length && last[i] === subject[i]) i++;
+      same = i === length;
+      if (same && this.#lastVersion === this.#version) return this.#lastMatch;
+    }
+    const match = this.#match(decoder.decode(subject));
+    if (!same) {
+      if (this.#lastSubject.length < length) this.#lastSubject = new Uint8Array(length * 2);
+      this.#lastSubject.set(subject);
+      this.#lastSubjectLength = length;
+      this.#subjectSerial++;
+    }
+    this.#lastMatch = match;
+    this.#lastVersion = this.#version;
+    return match;
+  }
+
+  #match(subject: string): Match {
+    let match = this.#cache.get(subject);
+    if (match !== undefined) return match;
+    const tokens = subject.split(".");
+    if (tokens.includes("")) return EMPTY_MATCH;
+    match = new Match();
+    collect(this.#root, tokens, 0, match);
+    for (const members of match.byName.values()) match.groups.push(new Group(members));
+    match.byName.clear();
+    if (this.#cache.size >= MAX_CACHED_MATCHES) this.#cache.clear();
+    this.#cache.set(subject, match);
+    return match;
+  }
+
+  #insert(sub: Sub): void {
+    const tokens = sub.subject.split(".");
+    let level = this.#root;
+    let node: TrieNode | undefined;
+    for (let i = 0; i < tokens.length; i++) {
+      const token = tokens[i];
+      if (token === "*") node = level.star ??= new TrieNode();
+      else if (token === ">") node = level.full ??= new TrieNode();
+      else {
+        node = level.literals.get(token);
+        if (node === undefined) level.literals.set(token, node = new TrieNode());
+      }
+      if (i < tokens.length - 1) level = node.next ??= new Level();
+    }
+    if (sub.queue === "") node!.plain.push(sub);
+    else {
+      const members = node!.queues.get(sub.queue);
+      if (members === undefined) node!.queues.set(sub.queue, [sub]);
+      else members.push(sub);
+    }
+    this.#subscriptions++;
+    this.#changed();
+  }
+
+  #remove(sub: Sub): void {
+    if (!sub.live) return;
+    sub.live = false;
+    this.#clients.get(sub.client)?.delete(sub.sid);
+    const tokens = sub.subject.split(".");
+    const path: { level: Level; token: string; node: TrieNode }[] = [];
+    let level: Level | undefined = this.#root;
+    for (const token of tokens) {
+      const node: TrieNode | undefined = token === "*"
+        ? level!.star
+        : token === ">"
+        ? level!.full
+        : level!.literals.get(token);
+      if (node === undefined) return;
+      path.push({ level: level!, token, node });
+      level = node.next;
+    }
+    const leaf = path[path.length - 1].node;
+    if (sub.queue === "") removeItem(leaf.plain, sub);
+    else {
+      const members = leaf.queues.get(sub.queue);
+      if (members !== undefined) {
+        removeItem(members, sub);
+        if (members.length === 0) leaf.queues.delete(sub.queue);
+      }
+    }
+    // Prune nodes left empty, so that short-lived subjects (inboxes) do not accumulate.
+    for (let i = path.length - 1; i >= 0; i--) {
+      const { level, token, node } = path[i];
+      if (node.next !== undefined && node.next.empty) node.next = undefined;
+      if (!node.empty) break;
+      if (token === "*") level.star = undefined;
+      else if (token === ">") level.full = undefined;
+      else level.literals.delete(token);
+    }
+    this.#subscriptions--;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#version++;
+    this.#cache.clear();
+    this.#lastMatch = EMPTY_MATCH;
+  }
+}
+
+function collect(level: Level, tokens: string[], index: number, match: Match): void {
+  const last = index === tokens.length - 1;
+  if (level.full !== undefined) addNode(level.full, match);
+  if (level.star !== undefined) visit(level.star, tokens, index, last, match);
+  const node = level.literals.get(tokens[index]);
+  if (node !== undefined) visit(node, tokens, index, last, match);
+}
+
+function visit(node: TrieNode, tokens: string[], index: number, last: boolean, match: Match): void {
+  if (last) addNode(node, match);
+  else if (node.next !== undefined) collect(node.next, tokens, index + 1, match);
+}
+
+function addNode(node: TrieNode, match: Match): void {
+  for (const sub of node.plain) match.plain.push(sub);
+  for (const [name, members] of node.queues) {
+    const group = match.byName.get(name);
+    if (group === undefined) match.byName.set(name, [...members]);
+    else group.push(...members);
+  }
+}
+
+function removeItem<T>(items: T[], item: T): void {
+  const index = items.indexOf(item);
+  if (index >= 0) items.splice(index, 1);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && samePrefix(a, b, a.length);
+}
+
+function samePrefix(a: Uint8Array, b: Uint8Array, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Writes a non-negative integer (below 2^31) in decimal; returns the index after it. */
+function writeDecimal(buffer: Uint8Array, at: number, value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = (rest / 10) | 0) digits++;
+  let end = at + digits;
+  let rest = value;
+  do {
+    buffer[--end] = 0x30 + rest % 10;
+    rest = (rest / 10) | 0;
+  } while (rest > 0);
+  return at + digits;
+}
