@@ -13,7 +13,13 @@ export const rootPath = decodeURIComponent(root.pathname);
 export const benchPath = (file: string): string => `${rootPath}bench/${file}`;
 
 /** Ids of the echo servers, as `--servers` takes them. */
-export const SERVER_IDS = ["raw-deno", "node", "speedo-inline", "speedo-workers"] as const;
+export const SERVER_IDS = [
+  "raw-deno",
+  "node",
+  "speedo-inline",
+  "speedo-workers",
+  "speedo-ring",
+] as const;
 export type ServerId = typeof SERVER_IDS[number];
 
 /**
@@ -55,6 +61,19 @@ export function echoServerCommand(
         name: `Speedo ${workers} workers`,
         command: Deno.execPath(),
         args: deno("_speedo_echo.ts", "--workers", String(workers), ...speedoArgs),
+      };
+    case "speedo-ring":
+      return {
+        name: `Speedo ${workers} workers, ring`,
+        command: Deno.execPath(),
+        args: deno(
+          "_speedo_echo.ts",
+          "--workers",
+          String(workers),
+          "--transport",
+          "ring",
+          ...speedoArgs,
+        ),
       };
   }
 }

@@ -5,7 +5,7 @@
  *
  * ```
  * deno run -A bench/echo_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
- *   [--workers 2] [--servers raw-deno,node,speedo-inline,speedo-workers]
+ *   [--workers 2] [--servers raw-deno,node,speedo-inline,speedo-workers,speedo-ring]
  *   [--loads 1x1,50x1,50x16,200x1]
  * ```
  *
@@ -43,7 +43,7 @@ const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
   --rounds N      rounds, the median is reported (default 3; 1 with --quick)
   --quick         a smoke run: 1 s, 1 round
   --workers N     workers of the "Speedo workers" server (default 2)
-  --servers LIST  comma-separated: raw-deno,node,speedo-inline,speedo-workers (default: all)
+  --servers LIST  comma-separated: raw-deno,node,speedo-inline,speedo-workers,speedo-ring (default: all)
   --loads LIST    comma-separated CONNECTIONSxDEPTH (default 1x1,50x1,50x16,200x1)`;
 
 /** Time a child server has to print its port. */

@@ -16,7 +16,7 @@ import type { Message } from "./message.ts";
 import type { MessageHandler } from "./message_handler.ts";
 import { DEFAULT_QUEUE_CAPACITY, MessageQueue } from "./message_queue.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
-import { type ReplySink, WorkerPool } from "./worker_pool.ts";
+import { type ReplySink, WorkerPool, type WorkerTransport } from "./worker_pool.ts";
 
 /** A server's TLS identity, in PEM. */
 export interface TlsOptions {
@@ -65,6 +65,14 @@ export interface ServerOptions {
    * @default {0}
    */
   workers?: number;
+  /**
+   * How message batches cross to the workers and back: `"batch"` (one transferred buffer per
+   * worker per turn in `postMessage`) or `"ring"` (shared-memory rings woken by atomics). See
+   * {@linkcode WorkerPoolOptions.transport}.
+   *
+   * @default {"batch"}
+   */
+  workerTransport?: WorkerTransport;
   /**
    * Most connections open at once; the next one is told (see
    * {@linkcode ProtocolHandlerFactory.refusal}) and closed. At most 1,048,576.
@@ -324,6 +332,7 @@ export class Server implements AsyncDisposable {
       queue: this.#queue,
       sink: this.#sink,
       sequences: this.#table.sequences,
+      transport: options.workerTransport,
     });
   }
 

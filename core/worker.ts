@@ -1,23 +1,25 @@
 /**
  * The script each worker of a {@linkcode WorkerPool} runs: it loads the user's message handler
- * module, handles batches of messages one message at a time, and posts back one batch of
- * replies per batch received (writes, closes and failures in order, and how many messages are
- * done).
+ * module, handles batches of messages one message at a time, and sends back one batch of
+ * replies per batch received: writes, closes and failures in order, then a `done` record with
+ * how many messages are done.
  *
- * Protocol between the pool and this script:
+ * Batches cross either as transferred buffers in `postMessage` (`batch` transport) or through
+ * two shared-memory rings (`ring` transport, see `_ring.ts`):
  *
- * | from  | message                                      | meaning                          |
- * | ----- | -------------------------------------------- | -------------------------------- |
- * | pool  | `{ t: "init", module, index, sequences }`    | load the handler module          |
- * | here  | `{ t: "ready" }` / `{ t: "fatal", message }` | loaded / cannot run              |
- * | pool  | `{ t: "batch", buffer, length }`             | messages to handle, in order     |
- * | here  | `{ t: "replies", buffer, length, done }` | writes, closes and failures in order; done count |
+ * | from  | message                                         | meaning                      |
+ * | ----- | ----------------------------------------------- | ---------------------------- |
+ * | pool  | `{ t: "init", module, index, sequences, rings? }` | load the handler module    |
+ * | here  | `{ t: "ready" }` / `{ t: "fatal", message }`    | loaded / cannot run          |
+ * | pool  | `{ t: "batch", buffer, length }` (batch only)   | messages to handle, in order |
+ * | here  | `{ t: "replies", buffer, length }` (batch only) | replies                      |
  *
  * @module
  */
 
 import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
 import { isOpenIn } from "./_connection_table.ts";
+import { ByteRing } from "./_ring.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
 
@@ -26,6 +28,8 @@ interface InitRequest {
   module: string;
   index: number;
   sequences: SharedArrayBuffer;
+  /** Present for the ring transport: the memory of both rings. */
+  rings?: { toWorker: SharedArrayBuffer; toPool: SharedArrayBuffer };
 }
 interface BatchRequest {
   t: "batch";
@@ -43,6 +47,12 @@ let sequences: Int32Array<ArrayBufferLike> = new Int32Array(0);
 let handler: MessageHandler;
 let context: MessageHandlerContext;
 let chain: Promise<void> = Promise.resolve();
+/** The ring transport's rings, or undefined with the batch transport. */
+let input: ByteRing | undefined;
+let output: ByteRing | undefined;
+/** Reply blobs waiting for room in the output ring, in order. */
+const outgoing: Uint8Array[] = [];
+let sending = false;
 
 class WorkerConnectionHandle implements ConnectionHandle {
   readonly id: number;
@@ -77,9 +87,43 @@ function scheduleFlush(): void {
 function flush(): void {
   flushScheduled = false;
   if (replies.count === 0 && done === 0) return;
-  const { buffer, length } = replies.take();
-  scope.postMessage({ t: "replies", buffer, length, done }, [buffer]);
+  if (done > 0) replies.add(ReplyOp.done, done);
   done = 0;
+  const { buffer, length } = replies.take();
+  if (output === undefined) {
+    scope.postMessage({ t: "replies", buffer, length }, [buffer]);
+    return;
+  }
+  outgoing.push(new Uint8Array(buffer, 0, length));
+  if (!sending) send(output);
+}
+
+/** Writes reply blobs into the output ring, waiting for room when it is full. */
+async function send(ring: ByteRing): Promise<void> {
+  sending = true;
+  try {
+    let offset = 0;
+    while (outgoing.length > 0 && !ring.closed) {
+      offset = ring.write(outgoing[0], offset);
+      if (offset === outgoing[0].length) {
+        outgoing.shift();
+        offset = 0;
+      } else {
+        await ring.waitForSpace();
+      }
+    }
+  } finally {
+    sending = false;
+  }
+}
+
+/** The ring transport: handles each blob the pool writes, in order, until the ring closes. */
+async function receive(ring: ByteRing): Promise<void> {
+  while (!ring.closed) {
+    const blob = ring.read();
+    if (blob === null) await ring.waitForData();
+    else await handleBatch({ t: "batch", buffer: blob.buffer as ArrayBuffer, length: blob.length });
+  }
 }
 
 async function init(request: InitRequest): Promise<void> {
@@ -88,6 +132,10 @@ async function init(request: InitRequest): Promise<void> {
     workerIndex: request.index,
     handle: (id: number) => new WorkerConnectionHandle(id),
   };
+  if (request.rings !== undefined) {
+    input = new ByteRing(request.rings.toWorker);
+    output = new ByteRing(request.rings.toPool);
+  }
   try {
     const module = await import(request.module);
     handler = module.default;
@@ -99,6 +147,7 @@ async function init(request: InitRequest): Promise<void> {
     return;
   }
   scope.postMessage({ t: "ready" });
+  if (input !== undefined) receive(input);
 }
 
 async function handleBatch(request: BatchRequest): Promise<void> {

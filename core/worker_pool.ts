@@ -1,4 +1,5 @@
 import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
+import { ByteRing, DEFAULT_RING_CAPACITY } from "./_ring.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { Message } from "./message.ts";
@@ -65,7 +66,25 @@ export interface WorkerPoolOptions {
    * @default {10000}
    */
   startTimeout?: number;
+  /**
+   * How batches cross to and from workers: `"batch"` posts one transferred buffer per worker
+   * per turn; `"ring"` writes them into two shared-memory rings per worker, woken with
+   * `Atomics.waitAsync`.
+   *
+   * @default {"batch"}
+   */
+  transport?: WorkerTransport;
+  /**
+   * Bytes of each ring (one per direction per worker) with the ring transport; a power of two,
+   * at least 4096. Larger batches still pass, in parts.
+   *
+   * @default {1048576}
+   */
+  ringCapacity?: number;
 }
+
+/** How batches cross between the I/O thread and the workers. */
+export type WorkerTransport = "batch" | "ring";
 
 /** Handles messages on the I/O thread; stands where a worker would in a pin. */
 const INLINE = null;
@@ -74,6 +93,11 @@ interface PoolWorker {
   readonly index: number;
   readonly worker: Worker;
   readonly batch: BatchWriter;
+  /** The ring transport's rings (to the worker, from it), or undefined. */
+  readonly rings: { toWorker: ByteRing; toPool: ByteRing } | undefined;
+  /** Batches waiting for room in the ring to the worker, in order, with what went in. */
+  overflow: Uint8Array[];
+  overflowOffset: number;
   /** The sources of the messages posted and not yet done, oldest first. */
   inFlight: MessageSource[];
   inFlightHead: number;
@@ -137,6 +161,8 @@ export class WorkerPool {
   readonly #sink: ReplySink;
   readonly #sequences: Int32Array;
   readonly #startTimeout: number;
+  readonly #transport: WorkerTransport;
+  readonly #ringCapacity: number;
   readonly #inlineContext: MessageHandlerContext;
   #workers: PoolWorker[] = [];
   #nextWorkerIndex = 0;
@@ -163,6 +189,12 @@ export class WorkerPool {
     this.#sink = options.sink;
     this.#sequences = options.sequences;
     this.#startTimeout = options.startTimeout ?? DEFAULT_START_TIMEOUT;
+    this.#transport = options.transport ?? "batch";
+    if (this.#transport !== "batch" && this.#transport !== "ring") {
+      throw new TypeError(`transport must be "batch" or "ring", got "${this.#transport}"`);
+    }
+    this.#ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
+    if (this.#transport === "ring") ByteRing.create(this.#ringCapacity); // checks the capacity
     this.#size = options.size;
     this.#inlineContext = { workerIndex: -1, handle: (id) => this.#sink.handle(id) };
   }
@@ -297,9 +329,39 @@ export class WorkerPool {
     for (const worker of this.#workers) {
       if (worker.batch.count === 0) continue;
       const { buffer, length } = worker.batch.take();
-      worker.worker.postMessage({ t: "batch", buffer, length }, [buffer]);
+      if (worker.rings === undefined) {
+        worker.worker.postMessage({ t: "batch", buffer, length }, [buffer]);
+        continue;
+      }
+      worker.overflow.push(new Uint8Array(buffer, 0, length));
+      if (worker.overflow.length === 1) this.#fillRing(worker);
     }
   };
+
+  /** Writes waiting batches into the worker's ring, in order, waiting for room when full. */
+  async #fillRing(worker: PoolWorker): Promise<void> {
+    const ring = worker.rings!.toWorker;
+    while (worker.overflow.length > 0 && !ring.closed) {
+      const batch = worker.overflow[0];
+      worker.overflowOffset = ring.write(batch, worker.overflowOffset);
+      if (worker.overflowOffset < batch.length) {
+        await ring.waitForSpace();
+        continue;
+      }
+      worker.overflow.shift();
+      worker.overflowOffset = 0;
+    }
+  }
+
+  /** Reads the worker's replies from its ring until the ring closes. */
+  async #drainRing(worker: PoolWorker): Promise<void> {
+    const ring = worker.rings!.toPool;
+    while (!ring.closed) {
+      const blob = ring.read();
+      if (blob === null) await ring.waitForData();
+      else this.#onReplies(worker, blob.buffer as ArrayBuffer, blob.length);
+    }
+  }
 
   #runInline(source: MessageSource, pin: Pin, message: Message): boolean {
     let result: void | Promise<void>;
@@ -380,10 +442,19 @@ export class WorkerPool {
 
   #spawn(): Promise<void> {
     const index = this.#nextWorkerIndex++;
+    const rings = this.#transport === "ring"
+      ? {
+        toWorker: ByteRing.create(this.#ringCapacity),
+        toPool: ByteRing.create(this.#ringCapacity),
+      }
+      : undefined;
     const worker: PoolWorker = {
       index,
       worker: new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
       batch: new BatchWriter(),
+      rings,
+      overflow: [],
+      overflowOffset: 0,
       inFlight: [],
       inFlightHead: 0,
       state: "starting",
@@ -396,10 +467,11 @@ export class WorkerPool {
     }, this.#startTimeout);
     worker.worker.onmessage = (event) => {
       const data = event.data;
-      if (data.t === "replies") this.#onReplies(worker, data);
+      if (data.t === "replies") this.#onReplies(worker, data.buffer, data.length);
       else if (data.t === "ready") {
         clearTimeout(timer);
         if (worker.state === "starting") worker.state = "ready";
+        if (rings !== undefined) this.#drainRing(worker);
         resolve();
       } else if (data.t === "fatal") {
         clearTimeout(timer);
@@ -426,24 +498,24 @@ export class WorkerPool {
       module: String(this.#handler),
       index,
       sequences: this.#sequences.buffer,
+      rings: rings && { toWorker: rings.toWorker.buffer, toPool: rings.toPool.buffer },
     });
     return promise;
   }
 
-  #onReplies(
-    worker: PoolWorker,
-    data: { buffer: ArrayBuffer; length: number; done: number },
-  ): void {
-    const reader = new BatchReader(data.buffer, data.length);
+  #onReplies(worker: PoolWorker, buffer: ArrayBuffer, length: number): void {
+    if (worker.state === "dead") return;
+    const reader = new BatchReader(buffer, length);
     while (reader.next()) {
-      if (reader.tag === ReplyOp.write) this.#sink.write(reader.id, reader.bytes);
-      else if (reader.tag === ReplyOp.close) this.#sink.close(reader.id);
-      else if (reader.tag === ReplyOp.fail) {
+      const tag = reader.tag;
+      if (tag === ReplyOp.write) this.#sink.write(reader.id, reader.bytes);
+      else if (tag === ReplyOp.done) this.#finish(worker, reader.id);
+      else if (tag === ReplyOp.close) this.#sink.close(reader.id);
+      else if (tag === ReplyOp.fail) {
         const text = decoder.decode(reader.bytes);
         this.#sink.failed(new MessageFailedError(reader.id, `Message handler failed: ${text}`));
       }
     }
-    if (data.done > 0) this.#finish(worker, data.done);
     if (worker.state === "retiring" && worker.inFlight.length === worker.inFlightHead) {
       this.#kill(worker, "retired");
     }
@@ -485,6 +557,8 @@ export class WorkerPool {
     if (worker.state === "dead") return;
     worker.state = "dead";
     worker.worker.terminate();
+    worker.rings?.toWorker.close();
+    worker.rings?.toPool.close();
     this.#workers = this.#workers.filter((w) => w !== worker);
     const lost = worker.inFlight.length - worker.inFlightHead;
     if (lost === 0) return;

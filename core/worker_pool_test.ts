@@ -6,7 +6,12 @@ import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import { MessageQueue } from "./message_queue.ts";
-import { type MessageSource, type ReplySink, WorkerPool } from "./worker_pool.ts";
+import {
+  type MessageSource,
+  type ReplySink,
+  WorkerPool,
+  type WorkerTransport,
+} from "./worker_pool.ts";
 
 const HANDLER = new URL("../testing/_fixtures/faulty_handler.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -44,7 +49,12 @@ class RecordingSink implements ReplySink {
 }
 
 /** A pool over `connections` open ids, with its queue and sink. */
-function setup(size: number, connections = 4, handler: string | URL = HANDLER) {
+function setup(
+  size: number,
+  connections = 4,
+  handler: string | URL = HANDLER,
+  transport: WorkerTransport = "batch",
+) {
   const table = new ConnectionTable<string>(connections);
   const ids: number[] = [];
   for (let i = 0; i < connections; i++) table.add((id) => (ids.push(id), `c${i}`));
@@ -57,7 +67,16 @@ function setup(size: number, connections = 4, handler: string | URL = HANDLER) {
     messageDone: () => sink.completed++,
     messageFailed: (error) => sink.failed(error),
   }]));
-  const pool = new WorkerPool({ handler, size, queue, sink, sequences: table.sequences });
+  const pool = new WorkerPool({
+    handler,
+    size,
+    queue,
+    sink,
+    sequences: table.sequences,
+    transport,
+    // A small ring, so that batches wrap around and large ones pass in parts.
+    ringCapacity: 4096,
+  });
   const send = (id: number, text: string) => {
     // A reused buffer, overwritten after the call, catches a pool that keeps a view it must not.
     const payload = encoder.encode(text);
@@ -77,9 +96,9 @@ Deno.test("WorkerPool handles messages inline and completes them in the queue", 
   await pool.close();
 });
 
-for (const size of [0, 2]) {
-  Deno.test(`WorkerPool keeps each connection's replies in order (workers: ${size})`, async () => {
-    const { ids, queue, sink, pool, send } = setup(size, 20);
+for (const [size, transport] of [[0, "batch"], [2, "batch"], [2, "ring"]] as const) {
+  Deno.test(`WorkerPool keeps each connection's replies in order (workers: ${size}, ${transport})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(size, 20, HANDLER, transport);
     await pool.start();
     for (let i = 0; i < 50; i++) {
       // A slow (async) message now and then must not let later ones overtake it.
@@ -112,23 +131,38 @@ for (const size of [0, 1]) {
   });
 }
 
-Deno.test("WorkerPool replaces a worker that dies and fails the messages it held", async () => {
-  const { ids, queue, sink, pool, send } = setup(1);
+for (const transport of ["batch", "ring"] as const) {
+  Deno.test(`WorkerPool replaces a worker that dies and fails the messages it held (${transport})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(1, 4, HANDLER, transport);
+    await pool.start();
+    send(ids[0], "crash");
+    send(ids[0], "queued behind the crash");
+    await waitFor(() => sink.completed === 2, "both messages to end");
+    assertEquals(sink.failures.length, 2, "the crashing message and the one behind it fail");
+    assertEquals(sink.failures.map((f) => f.connectionId), [ids[0], ids[0]]);
+    assertMatch(sink.errors[0].message, /Worker 0 died/);
+    assertEquals(queue.outstanding, 0);
+    assertEquals(pool.size, 1);
+    send(ids[0], "alive");
+    await waitFor(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
+    assertEquals(sink.replies.get(ids[0]), ["alive"]);
+    send(ids[0], "worker");
+    await waitFor(() => sink.replies.get(ids[0])?.length === 2, "worker");
+    assertEquals(sink.replies.get(ids[0])![1], "worker 1\r\n", "a new worker answers");
+    await pool.close();
+  });
+}
+
+Deno.test("WorkerPool with the ring transport passes messages larger than the ring", async () => {
+  const { ids, sink, pool, send } = setup(1, 2, HANDLER, "ring");
   await pool.start();
-  send(ids[0], "crash");
-  send(ids[0], "queued behind the crash");
-  await waitFor(() => sink.completed === 2, "both messages to end");
-  assertEquals(sink.failures.length, 2, "the crashing message and the one behind it fail");
-  assertEquals(sink.failures.map((f) => f.connectionId), [ids[0], ids[0]]);
-  assertMatch(sink.errors[0].message, /Worker 0 died/);
-  assertEquals(queue.outstanding, 0);
-  assertEquals(pool.size, 1);
-  send(ids[0], "alive");
-  await waitFor(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
-  assertEquals(sink.replies.get(ids[0]), ["alive"]);
-  send(ids[0], "worker");
-  await waitFor(() => sink.replies.get(ids[0])?.length === 2, "worker");
-  assertEquals(sink.replies.get(ids[0])![1], "worker 1\r\n", "a new worker answers");
+  const big = "x".repeat(20_000);
+  send(ids[0], big);
+  send(ids[1], "small");
+  send(ids[0], big + "y");
+  await waitFor(() => sink.completed === 3, "3 messages");
+  assertEquals(sink.replies.get(ids[0]), [big, big + "y"]);
+  assertEquals(sink.replies.get(ids[1]), ["small"]);
   await pool.close();
 });
 
