@@ -7,7 +7,10 @@
  * - {@linkcode ProtocolHandlerFactory} / {@linkcode ProtocolHandler}: framing per connection.
  * - {@linkcode MessageHandler}: the work, in workers or inline; {@linkcode WorkerPool}.
  * - {@linkcode LineDecoder}: a pure line framer; {@linkcode MessageQueue}: the bounded queue.
- * - Protocols: `@speedo/speedo/echo`; tests without sockets: `@speedo/speedo/testing`.
+ * - {@linkcode HeaderDecoder}, {@linkcode LengthPrefixedDecoder}: binary framing; {@linkcode connect}:
+ *   the client side, with reconnects.
+ * - Protocols: `@speedo/speedo/echo`, `/pubsub` (NATS), `/http`, `/websocket`, `/rpc`,
+ *   `/session`; tests without sockets: `@speedo/speedo/testing`.
  *
  * @example See {@linkcode Server} for a complete server in a few lines.
  * ```ts
@@ -22,9 +25,16 @@
  * @module
  */
 
+export * from "./core/client.ts";
 export type { ConnectionHandle } from "./core/connection_handle.ts";
 export * from "./core/errors.ts";
+export * from "./core/framing/framing_errors.ts";
+export * from "./core/framing/header_decoder.ts";
+export * from "./core/framing/header_encoder.ts";
+export * from "./core/framing/length_prefixed_decoder.ts";
+export * from "./core/framing/length_prefixed_encoder.ts";
 export * from "./core/framing/line_decoder.ts";
+export * from "./core/framing/message_header.ts";
 export type { Message } from "./core/message.ts";
 export type { MessageHandler, MessageHandlerContext } from "./core/message_handler.ts";
 export * from "./core/message_queue.ts";

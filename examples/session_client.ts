@@ -1,0 +1,193 @@
+/**
+ * A persistent-session client: sends the numbers 1 to N as messages 1 to N, and checks that
+ * the server's answers come back exactly once and in order, across disconnects and restarts
+ * of either side. `deno run -A examples/session_client.ts --count 100000` against
+ * `examples/session_server.ts`.
+ *
+ * Its session lives in `<dir>/<server name>.session`: kill this client (even with `kill -9`)
+ * and start it again with the same flags, and it goes on from where its file says, sending
+ * only what was never sent and expecting only what was never received.
+ *
+ * Flags: `--port` (9393), `--hostname` (127.0.0.1), `--dir` (`.speedo-sessions/client`),
+ * `--name` (`client-1`), `--server-name` (`server`), `--count` (1000), `--fsync` (`never`,
+ * `always`, or a number of milliseconds), `--reset` (delete the session file first),
+ * `--progress N` (print `progress received R` every N answers; 0: never), `--timeout` (seconds
+ * before giving up, 300), `--rate` (messages sent per second at most; 0: as fast as the session
+ * takes them).
+ *
+ * The last line printed is `sent X, acknowledged Y, received Z, out of order O`. It exits 0
+ * only when X, Y and Z all equal N and nothing came out of order; 1 otherwise (a corrupt
+ * session file, a rejected login, a sequence mismatch, the timeout); 2 for a bad flag.
+ *
+ * @module
+ */
+
+import { delay } from "@std/async/delay";
+import { parseArgs } from "@std/cli/parse-args";
+import { type FsyncPolicy, SessionClient, type SessionMessage } from "../protocols/session/mod.ts";
+
+const args = parseArgs(Deno.args, {
+  string: [
+    "port",
+    "hostname",
+    "dir",
+    "name",
+    "server-name",
+    "count",
+    "fsync",
+    "progress",
+    "timeout",
+  ],
+  boolean: ["reset", "help"],
+  default: {
+    port: "9393",
+    hostname: "127.0.0.1",
+    dir: ".speedo-sessions/client",
+    name: "client-1",
+    "server-name": "server",
+    count: "1000",
+    fsync: "never",
+    progress: "0",
+    timeout: "300",
+    rate: "0",
+  },
+});
+
+if (args.help) {
+  console.log(
+    "Usage: deno run -A examples/session_client.ts [--port 9393] [--hostname 127.0.0.1] [--dir DIR] [--name client-1] [--server-name server] [--count N] [--fsync never|always|MS] [--reset] [--progress N] [--timeout S] [--rate N]",
+  );
+  Deno.exit(0);
+}
+
+function integer(name: string, min: number): number {
+  const value = Number(args[name as keyof typeof args]);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(
+      `--${name} must be an integer of at least ${min}, got "${args[name as keyof typeof args]}"`,
+    );
+    Deno.exit(2);
+  }
+  return value;
+}
+
+function fsyncPolicy(value: string): FsyncPolicy {
+  if (value === "never" || value === "always") return value;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1) {
+    console.error(`--fsync must be never, always or a number of milliseconds, got "${value}"`);
+    Deno.exit(2);
+  }
+  return ms;
+}
+
+const port = integer("port", 1);
+const count = integer("count", 0);
+const progress = integer("progress", 0);
+const timeout = integer("timeout", 1);
+const rate = integer("rate", 0);
+const fsync = fsyncPolicy(args.fsync);
+
+let outOfOrder = 0;
+let expected = 1;
+const number = (payload: Uint8Array): number =>
+  payload.length === 4 ? new DataView(payload.buffer, payload.byteOffset).getUint32(0, true) : -1;
+const allAnswered = Promise.withResolvers<void>();
+
+function onMessage(message: SessionMessage): void {
+  // Answer k carries the number k: the server answers each message once, in order.
+  if (message.seq !== expected || number(message.payload) !== message.seq) {
+    if (outOfOrder++ < 10) {
+      console.error(
+        `out of order: answer ${message.seq} carries ${
+          number(message.payload)
+        }, expected ${expected}`,
+      );
+    }
+  }
+  expected = message.seq + 1;
+  if (progress > 0 && message.seq % progress === 0) console.log(`progress received ${message.seq}`);
+  if (message.seq >= count) allAnswered.resolve();
+}
+
+const stop = new AbortController();
+const timer = setTimeout(
+  () => stop.abort(new Error(`Gave up after --timeout ${timeout} s`)),
+  timeout * 1000,
+);
+Deno.unrefTimer(timer);
+
+let client: SessionClient;
+try {
+  client = new SessionClient({
+    hostname: args.hostname,
+    port,
+    dir: args.dir,
+    name: args.name,
+    serverName: args["server-name"],
+    fsync,
+    reset: args.reset,
+    onMessage,
+    signal: stop.signal,
+    reconnect: { initialDelay: 50, maxDelay: 1000 },
+    onLogin: (session) =>
+      console.log(
+        `logged in as ${args.name}: resuming after sent ${session.lastSentSeq}, received ${session.lastReceivedSeq}`,
+      ),
+    onError: (error) => {
+      if (error.name !== "ConnectionRefused") {
+        console.error(`error: ${error.name}: ${error.message}`);
+      }
+    },
+  });
+} catch (error) {
+  console.error(`error: ${(error as Error).message}`);
+  console.log("sent 0, acknowledged 0, received 0, out of order 0");
+  Deno.exit(1);
+}
+const session = client.session;
+expected = session.lastReceivedSeq + 1;
+if (session.lastReceivedSeq >= count) allAnswered.resolve();
+
+function report(): boolean {
+  console.log(
+    `sent ${session.lastSentSeq}, acknowledged ${session.acknowledgedSeq}, received ${session.lastReceivedSeq}, out of order ${outOfOrder}`,
+  );
+  return session.lastSentSeq === count && session.acknowledgedSeq === count &&
+    session.lastReceivedSeq === count && outOfOrder === 0;
+}
+
+let ok = false;
+try {
+  const ended = client.ended.then((reason) => {
+    throw reason ?? new Error("The session client stopped");
+  });
+  const aborted = new Promise<never>((_, reject) => {
+    stop.signal.addEventListener("abort", () => reject(stop.signal.reason), { once: true });
+  });
+  await Promise.race([client.loggedIn, ended, aborted]);
+  const payload = new Uint8Array(4);
+  const view = new DataView(payload.buffer);
+  const first = session.lastSentSeq + 1;
+  const started = performance.now();
+  for (let i = first; i <= count; i++) {
+    if (session.full) await Promise.race([session.whenWritable(stop.signal), ended, aborted]);
+    // Pacing for demonstrations (--rate), not synchronisation.
+    while (rate > 0 && i - first >= (performance.now() - started) / 1000 * rate) {
+      await Promise.race([delay(5), ended, aborted]);
+    }
+    view.setUint32(0, i, true);
+    session.send(1, payload);
+  }
+  await Promise.race([
+    Promise.all([allAnswered.promise, session.whenAcknowledged(count, stop.signal)]),
+    ended,
+    aborted,
+  ]);
+  ok = true;
+} catch (error) {
+  console.error(`error: ${(error as Error).message}`);
+}
+clearTimeout(timer);
+await client.close();
+Deno.exit(report() && ok ? 0 : 1);

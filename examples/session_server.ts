@@ -1,0 +1,147 @@
+/**
+ * A persistent-session server that answers every message with the same payload:
+ * `deno run -A examples/session_server.ts`, then `examples/session_client.ts` against it.
+ *
+ * Each client's session lives in `<dir>/<client name>.session`: kill this server (even with
+ * `kill -9`) and start it again with the same `--dir`, and every client resumes where it was,
+ * each message delivered once and in order.
+ *
+ * Flags: `--port` (9393; 0 picks one), `--hostname` (127.0.0.1), `--dir`
+ * (`.speedo-sessions/server`), `--name` (`server`), `--fsync` (`never`, `always`, or a number
+ * of milliseconds), `--reset NAME` (delete that client's session first; repeatable), `--expect N`
+ * (exit 1 unless every session sent, had acknowledged and received exactly N).
+ *
+ * The first line printed gives the port. On SIGINT or SIGTERM it closes gracefully, prints a
+ * line per session, and a final line `sessions S: sent X, acknowledged Y, received Z, out of
+ * order O`. It exits 0 when no message came out of order (and, with `--expect`, all counts
+ * are N); 2 for a bad flag.
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli/parse-args";
+import {
+  type FsyncPolicy,
+  resetSession,
+  type Session,
+  type SessionMessage,
+  sessionServer,
+} from "../protocols/session/mod.ts";
+
+const args = parseArgs(Deno.args, {
+  string: ["port", "hostname", "dir", "name", "fsync", "reset", "expect"],
+  collect: ["reset"],
+  boolean: ["help"],
+  default: {
+    port: "9393",
+    hostname: "127.0.0.1",
+    dir: ".speedo-sessions/server",
+    name: "server",
+    fsync: "never",
+  },
+});
+
+if (args.help) {
+  console.log(
+    "Usage: deno run -A examples/session_server.ts [--port 9393] [--hostname 127.0.0.1] [--dir DIR] [--name server] [--fsync never|always|MS] [--reset CLIENT]... [--expect N]",
+  );
+  Deno.exit(0);
+}
+
+function fail(message: string): never {
+  console.error(message);
+  Deno.exit(2);
+}
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) {
+    fail(`--${name} must be a non-negative integer, got "${value}"`);
+  }
+  return number;
+}
+
+function fsyncPolicy(value: string): FsyncPolicy {
+  if (value === "never" || value === "always") return value;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1) {
+    fail(`--fsync must be never, always or a number of milliseconds, got "${value}"`);
+  }
+  return ms;
+}
+
+const port = integer("port", args.port)!;
+const expect = integer("expect", args.expect);
+const fsync = fsyncPolicy(args.fsync);
+for (const name of args.reset as string[]) {
+  const existed = resetSession({ dir: args.dir, peer: name });
+  console.error(`session of ${name}: ${existed ? "reset" : "nothing to reset"}`);
+}
+
+let outOfOrder = 0;
+const number = (payload: Uint8Array): number =>
+  payload.length === 4 ? new DataView(payload.buffer, payload.byteOffset).getUint32(0, true) : -1;
+
+const server = sessionServer({
+  hostname: args.hostname,
+  port,
+  dir: args.dir,
+  name: args.name,
+  fsync,
+  idleTimeout: 0,
+  onMessage(message: SessionMessage, session: Session) {
+    // The client sends the numbers 1, 2, 3... as its messages 1, 2, 3...
+    if (number(message.payload) !== message.seq) {
+      if (outOfOrder++ < 10) {
+        console.error(
+          `out of order: message ${message.seq} of ${session.peer} carries ${
+            number(message.payload)
+          }`,
+        );
+      }
+    }
+    session.send(1, message.payload);
+  },
+  onFileError: (error) => console.error(`refused: ${error.message}`),
+  onSequenceMismatch: (error) => console.error(`refused: ${error.message}`),
+  onError: (error) => console.error(`error: ${error.name}: ${error.message}`),
+});
+
+const { hostname, port: bound } = await server.listen();
+console.log(
+  `Speedo session server listening on ${hostname}:${bound} (dir ${args.dir}, fsync ${fsync})`,
+);
+
+const shutdown = async (signal: string) => {
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  await server.close();
+  let sent = 0;
+  let acknowledged = 0;
+  let received = 0;
+  let complete = true;
+  for (const session of server.sessions) {
+    const stats = session.stats();
+    console.log(
+      `session ${session.peer}: sent ${session.lastSentSeq}, acknowledged ${session.acknowledgedSeq}, received ${session.lastReceivedSeq}, duplicates dropped ${stats.duplicates}`,
+    );
+    sent += session.lastSentSeq;
+    acknowledged += session.acknowledgedSeq;
+    received += session.lastReceivedSeq;
+    if (
+      expect !== undefined &&
+      (session.lastSentSeq !== expect || session.acknowledgedSeq !== expect ||
+        session.lastReceivedSeq !== expect)
+    ) complete = false;
+  }
+  if (expect !== undefined && server.sessions.length === 0) complete = false;
+  console.log(
+    `${signal}: sessions ${server.sessions.length}: sent ${sent}, acknowledged ${acknowledged}, received ${received}, out of order ${outOfOrder}`,
+  );
+  Deno.exit(outOfOrder === 0 && complete ? 0 : 1);
+};
+const onInt = () => void shutdown("SIGINT");
+const onTerm = () => void shutdown("SIGTERM");
+Deno.addSignalListener("SIGINT", onInt);
+Deno.addSignalListener("SIGTERM", onTerm);

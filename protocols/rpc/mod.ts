@@ -1,0 +1,54 @@
+/**
+ * Speedo RPC: typed services over the 8-byte message header, with request ids, per-call
+ * timeouts, typed errors and cancellation.
+ *
+ * - Server: declare a {@linkcode Services} table (one handler per message type) as the
+ *   default export of a module, and serve it with {@linkcode rpcServer} in the worker pool, or
+ *   pass the object itself to run it inline. {@linkcode rpcProtocol} is the framing alone.
+ * - Client: {@linkcode connectRpc} gives an {@linkcode RpcClient}: `call(type, body, { timeout,
+ *   signal })` resolves with the reply's body or rejects with {@linkcode RpcTimeoutError},
+ *   {@linkcode RpcRemoteError}, {@linkcode RpcUnknownTypeError}, {@linkcode RpcConnectionError}
+ *   or {@linkcode RpcOverloadError}; `notify` sends one-way messages; `ping` measures a round
+ *   trip to the server's I/O thread.
+ *
+ * Wire format (little-endian), one frame per request, reply or one-way message:
+ *
+ * ```
+ *  ┌ size u16 ┬ type u16 ┬ ackSeq u32 ┬ kind u8 ┬ 0 0 0 ┬ id u32 ┬ body … ┬ padding to 8 ┐
+ *  0          2          4            8         9       12       16
+ *  kind: 1 request, 2 reply, 3 error, 4 one-way.   type 0: the RPC layer's ping.
+ *  error body: ┌ name length u8 ┬ name UTF-8 ┬ message UTF-8 ┐    id 0: about no one call
+ * ```
+ *
+ * A body is at most 65,519 bytes (a frame's `size` is a u16). A connection's requests are
+ * handled in order, one at a time (replies keep the order of requests); many connections, or
+ * many workers, give parallelism.
+ *
+ * @example
+ * ```ts
+ * import { connectRpc, RpcRemoteError, rpcServer, Services } from "@speedo/speedo/rpc";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ *
+ * const Add = 1;
+ * const Fail = 2;
+ * const services = new Services()
+ *   .service(Add, ({ body }) => new Uint8Array([body[0] + body[1]]))
+ *   .service(Fail, () => {
+ *     throw new RangeError("no");
+ *   });
+ * await using server = rpcServer({ services });
+ * const { port } = await server.listen();
+ * await using rpc = await connectRpc({ port });
+ * assertEquals(await rpc.call(Add, new Uint8Array([2, 3])), new Uint8Array([5]));
+ * const error = await assertRejects(() => rpc.call(Fail), RpcRemoteError);
+ * assertEquals([error.remoteName, error.remoteMessage], ["RangeError", "no"]);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./rpc_client.ts";
+export * from "./rpc_errors.ts";
+export * from "./rpc_protocol.ts";
+export * from "./rpc_server.ts";
+export * from "./services.ts";

@@ -1,0 +1,480 @@
+import { type Client, connect, type ConnectOptions } from "../../core/client.ts";
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import { MalformedFrameError } from "../../core/framing/framing_errors.ts";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import type {
+  ProtocolContext,
+  ProtocolHandler,
+  ProtocolHandlerFactory,
+} from "../../core/protocol.ts";
+import {
+  CONTROL_TYPE,
+  decodeRpcError,
+  RPC_HEADER_SIZE,
+  RpcFrameWriter,
+  rpcId,
+  RpcKind,
+} from "./_rpc_frame.ts";
+import {
+  RpcConnectionError,
+  RpcOverloadError,
+  RpcRemoteError,
+  RpcTimeoutError,
+  RpcUnknownTypeError,
+} from "./rpc_errors.ts";
+
+/** Options of {@linkcode RpcClient}. */
+export interface RpcClientOptions {
+  /**
+   * Time a call waits for its reply, in milliseconds, unless the call says otherwise.
+   *
+   * @default {15000}
+   */
+  timeout?: number;
+  /**
+   * Calls waiting for replies at most; the next call rejects with
+   * {@linkcode RpcOverloadError}.
+   *
+   * @default {65536}
+   */
+  maxPendingCalls?: number;
+  /**
+   * Largest frame accepted and written, 24 to 65535 (the server's `maxFrameSize`).
+   *
+   * @default {65535}
+   */
+  maxFrameSize?: number;
+  /**
+   * Called for errors that belong to no call: the server's error of id 0 (a malformed frame,
+   * a failed one-way message, a goodbye), a malformed frame from the server. Without it they
+   * are logged with `console.error`.
+   */
+  onError?(error: Error): void;
+}
+
+/** Options of one {@linkcode RpcClient.call}. */
+export interface RpcCallOptions {
+  /**
+   * Time to wait for the reply, in milliseconds.
+   *
+   * @default {the client's timeout, 15000}
+   */
+  timeout?: number;
+  /** Aborts the call: it rejects with the signal's reason, and a later reply is dropped. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode connectRpc}: the client's, and the connection's. */
+export interface ConnectRpcOptions
+  extends RpcClientOptions, Omit<ConnectOptions, "protocol" | "onMessage" | "onError"> {}
+
+interface PendingCall {
+  readonly type: number;
+  readonly resolve: (body: Uint8Array) => void;
+  readonly reject: (error: unknown) => void;
+  /** The call's own timer, for a timeout other than the client's default. */
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
+  /** When a call with the default timeout expires (`performance.now()` time), else 0. */
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
+const DEFAULT_TIMEOUT = 15_000;
+
+/**
+ * The caller's side of Speedo RPC: sends requests with ids, matches replies to calls by id
+ * (in any order), and fails calls with typed errors: {@linkcode RpcTimeoutError},
+ * {@linkcode RpcRemoteError} (the remote error's name and message),
+ * {@linkcode RpcUnknownTypeError}, {@linkcode RpcConnectionError}, or the abort signal's reason.
+ *
+ * {@linkcode connectRpc} makes one connected over TCP (reconnecting if asked). A client made
+ * with `new` exposes its {@linkcode RpcClient.protocol} to run over any connection, such as a
+ * `MemoryTransport` in tests. Calls made while no connection is open reject at once; calls
+ * pending when a connection closes reject, and are not sent again (the server may have run
+ * them).
+ *
+ * @example A call over an in-memory connection
+ * ```ts
+ * import { RpcClient } from "@speedo/speedo/rpc";
+ * import { MemoryTransport } from "@speedo/speedo/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const rpc = new RpcClient();
+ * const transport = new MemoryTransport();
+ * const handler = rpc.protocol.create(transport);
+ * const reply = rpc.call(3, "hi");
+ * const request = transport.bytes(); // the request frame: type 3, kind 1, id 1, "hi"
+ * assertEquals([request[2], request[8], request[12]], [3, 1, 1]);
+ * // The server's reply: type 3, kind 2, id 1, body "HI".
+ * handler.data(new Uint8Array([18, 0, 3, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 72, 73, 0, 0, 0, 0, 0, 0]));
+ * assertEquals(new TextDecoder().decode(await reply), "HI");
+ * ```
+ */
+export class RpcClient implements AsyncDisposable {
+  /** Runs the RPC client's side over a connection: one handler per connection. */
+  readonly protocol: ProtocolHandlerFactory;
+  readonly #timeout: number;
+  readonly #maxPending: number;
+  readonly #maxFrameSize: number;
+  readonly #writer: RpcFrameWriter;
+  readonly #pending = new Map<number, PendingCall>();
+  readonly #onError: ((error: Error) => void) | undefined;
+  #handle: ConnectionHandle | undefined;
+  #nextId = 1;
+  #sweeper: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  /**
+   * Makes a client; run its {@linkcode RpcClient.protocol} over a connection, or use
+   * {@linkcode connectRpc}.
+   *
+   * @param options Timeouts and limits.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(options: RpcClientOptions = {}) {
+    this.#timeout = checkTimeout(options.timeout ?? DEFAULT_TIMEOUT);
+    const maxPending = options.maxPendingCalls ?? 65_536;
+    if (!Number.isInteger(maxPending) || maxPending < 1 || maxPending > 0x7fffffff) {
+      throw new RangeError(`maxPendingCalls must be a positive integer, got ${maxPending}`);
+    }
+    this.#maxPending = maxPending;
+    const maxFrameSize = options.maxFrameSize ?? 0xffff;
+    if (!Number.isInteger(maxFrameSize) || maxFrameSize < 24 || maxFrameSize > 0xffff) {
+      throw new RangeError(`maxFrameSize must be an integer from 24 to 65535, got ${maxFrameSize}`);
+    }
+    this.#maxFrameSize = maxFrameSize;
+    this.#writer = new RpcFrameWriter(maxFrameSize);
+    this.#onError = options.onError;
+    this.protocol = { create: (context) => this.#attach(context) };
+  }
+
+  /** Whether a connection is open to send calls on. */
+  get connected(): boolean {
+    return this.#handle?.open ?? false;
+  }
+
+  /** Calls waiting for their replies. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** The largest request body a call can send. */
+  get maxBodyLength(): number {
+    return this.#writer.maxBodyLength;
+  }
+
+  /**
+   * Calls the service of `type` with `body` and waits for its reply.
+   *
+   * @param type The message type, 1 to 65535.
+   * @param body The request's body: bytes, or text sent as UTF-8.
+   * @param options A timeout, and a signal to abort the call.
+   * @returns The reply's body (owned by the caller).
+   * @throws {RpcTimeoutError} When no reply comes in time.
+   * @throws {RpcRemoteError} When the remote handler failed ({@linkcode RpcUnknownTypeError}
+   *   when the server has no such service).
+   * @throws {RpcConnectionError} When no connection is open, or it closes first.
+   * @throws {RpcOverloadError} When `maxPendingCalls` calls are waiting already.
+   * @throws {RangeError} When the type or the body's length is out of range.
+   *
+   * @example A call that times out
+   * ```ts
+   * import { RpcClient, RpcTimeoutError } from "@speedo/speedo/rpc";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertRejects } from "@std/assert";
+   *
+   * const rpc = new RpcClient();
+   * rpc.protocol.create(new MemoryTransport());
+   * await assertRejects(() => rpc.call(1, "no reply comes", { timeout: 10 }), RpcTimeoutError);
+   * ```
+   */
+  call(
+    type: number,
+    body: Uint8Array | string = EMPTY,
+    options: RpcCallOptions = {},
+  ): Promise<Uint8Array> {
+    if (!Number.isInteger(type) || type < 1 || type > 0xffff) {
+      return Promise.reject(
+        new RangeError(`Service type must be an integer from 1 to 65535, got ${type}`),
+      );
+    }
+    return this.#request(type, body, options);
+  }
+
+  /**
+   * Sends a one-way message: no reply, unless the server has no such service or its handler
+   * fails (that error goes to `onError`).
+   *
+   * @param type The message type, 1 to 65535.
+   * @param body The body: bytes, or text sent as UTF-8.
+   * @returns `false` when no connection is open (nothing is sent later).
+   * @throws {RangeError} When the type or the body's length is out of range.
+   *
+   * @example
+   * ```ts
+   * import { RpcClient } from "@speedo/speedo/rpc";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const rpc = new RpcClient();
+   * assertEquals(rpc.notify(2, "lost"), false);
+   * const transport = new MemoryTransport();
+   * rpc.protocol.create(transport);
+   * assertEquals(rpc.notify(2, "sent"), true);
+   * assertEquals(transport.bytes()[8], 4); // kind: one-way
+   * ```
+   */
+  notify(type: number, body: Uint8Array | string = EMPTY): boolean {
+    if (!Number.isInteger(type) || type < 1 || type > 0xffff) {
+      throw new RangeError(`Service type must be an integer from 1 to 65535, got ${type}`);
+    }
+    const handle = this.#handle;
+    if (handle === undefined || !handle.open) return false;
+    return handle.write(this.#writer.frame(type, RpcKind.notify, 0, body));
+  }
+
+  /**
+   * A round trip to the server's I/O thread, with no worker involved.
+   *
+   * @param options A timeout, and a signal to abort.
+   * @returns The round trip's time, in milliseconds.
+   *
+   * @example
+   * ```ts
+   * import { connectRpc, rpcServer, Services } from "@speedo/speedo/rpc";
+   * import { assert } from "@std/assert";
+   *
+   * await using server = rpcServer({ services: new Services() });
+   * const { port } = await server.listen();
+   * await using rpc = await connectRpc({ port });
+   * assert(await rpc.ping() >= 0);
+   * ```
+   */
+  async ping(options: RpcCallOptions = {}): Promise<number> {
+    const started = performance.now();
+    await this.#request(CONTROL_TYPE, EMPTY, options);
+    return performance.now() - started;
+  }
+
+  /**
+   * Rejects the pending calls, stops reconnecting, and closes the connection made by
+   * {@linkcode connectRpc}.
+   *
+   * @example
+   * ```ts
+   * import { RpcClient, RpcConnectionError } from "@speedo/speedo/rpc";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertRejects } from "@std/assert";
+   *
+   * const rpc = new RpcClient();
+   * rpc.protocol.create(new MemoryTransport());
+   * const call = rpc.call(1, "x");
+   * await rpc.close();
+   * await assertRejects(() => call, RpcConnectionError);
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#rejectAll(new RpcConnectionError("The RPC client was closed with the call pending"));
+    this.#handle = undefined;
+    await ownClients.get(this)?.close();
+  }
+
+  /** Same as {@linkcode RpcClient.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #request(type: number, body: Uint8Array | string, options: RpcCallOptions): Promise<Uint8Array> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const handle = this.#handle;
+    if (handle === undefined || !handle.open) {
+      return Promise.reject(
+        new RpcConnectionError(this.#closed ? "The RPC client is closed" : "Not connected"),
+      );
+    }
+    if (this.#pending.size >= this.#maxPending) {
+      return Promise.reject(new RpcOverloadError(this.#maxPending));
+    }
+    let timeout: number;
+    let frame: Uint8Array;
+    const id = this.#takeId();
+    try {
+      timeout = options.timeout === undefined ? this.#timeout : checkTimeout(options.timeout);
+      frame = this.#writer.frame(type, RpcKind.request, id, body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
+    // Calls with the default timeout expire in the order they were made: one timer, armed for
+    // the oldest, serves them all (a timer per call costs more than the rest of the call).
+    const timer = timeout === this.#timeout ? undefined : setTimeout(() => {
+      if (this.#settle(id)) reject(new RpcTimeoutError(type, id, timeout));
+    }, timeout);
+    const onAbort = signal === undefined ? undefined : () => {
+      if (this.#settle(id)) reject(signal.reason);
+    };
+    signal?.addEventListener("abort", onAbort!, { once: true });
+    const deadline = timer === undefined ? performance.now() + timeout : 0;
+    this.#pending.set(id, { type, resolve, reject, timer, deadline, signal, onAbort });
+    if (timer === undefined && this.#sweeper === undefined) this.#armSweeper(timeout);
+    if (!handle.write(frame)) {
+      this.#settle(id);
+      reject(new RpcConnectionError("The connection closed before the call was sent"));
+    }
+    return promise;
+  }
+
+  /** Arms the one timer of the calls with the default timeout. */
+  #armSweeper(delay: number): void {
+    this.#sweeper = setTimeout(this.#sweep, Math.max(0, Math.ceil(delay)));
+  }
+
+  /** Expires the calls with the default timeout whose deadline passed, oldest first. */
+  readonly #sweep = (): void => {
+    this.#sweeper = undefined;
+    const now = performance.now();
+    for (const [id, call] of this.#pending) {
+      if (call.deadline === 0) continue;
+      if (call.deadline > now) {
+        this.#armSweeper(call.deadline - now);
+        return;
+      }
+      this.#settle(id);
+      call.reject(new RpcTimeoutError(call.type, id, this.#timeout));
+    }
+  };
+
+  /** Removes a pending call and its timer; `undefined` when it was settled already. */
+  #settle(id: number): PendingCall | undefined {
+    const call = this.#pending.get(id);
+    if (call === undefined) return undefined;
+    this.#pending.delete(id);
+    if (call.timer !== undefined) clearTimeout(call.timer);
+    if (this.#pending.size === 0 && this.#sweeper !== undefined) {
+      clearTimeout(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+    if (call.onAbort !== undefined) call.signal!.removeEventListener("abort", call.onAbort);
+    return call;
+  }
+
+  #takeId(): number {
+    // Ids wrap at 2^32 - 1; 0 is the id of errors that belong to no call.
+    let id = this.#nextId;
+    while (id === 0 || this.#pending.has(id)) id = (id + 1) >>> 0;
+    this.#nextId = (id + 1) >>> 0;
+    return id;
+  }
+
+  #attach(context: ProtocolContext): ProtocolHandler {
+    this.#handle = context.handle;
+    const decoder = new HeaderDecoder({ maxFrameSize: this.#maxFrameSize });
+    return {
+      data: (chunk) => {
+        decoder.feed(chunk);
+        while (true) {
+          let payload: Uint8Array | null;
+          try {
+            payload = decoder.next();
+          } catch (error) {
+            if (!(error instanceof MalformedFrameError)) throw error;
+            this.#report(error);
+            context.handle.close();
+            return;
+          }
+          if (payload === null) return;
+          if (payload.length < RPC_HEADER_SIZE) continue;
+          this.#receive(
+            decoder.type,
+            payload[0],
+            rpcId(payload),
+            payload.subarray(RPC_HEADER_SIZE),
+          );
+        }
+      },
+      close: () => {
+        if (this.#handle === context.handle) this.#handle = undefined;
+        this.#rejectAll(new RpcConnectionError("The connection closed with the call pending"));
+      },
+    };
+  }
+
+  #receive(type: number, kind: number, id: number, body: Uint8Array): void {
+    if (kind === RpcKind.reply) {
+      // A reply to a call that timed out or was aborted finds nothing: dropped.
+      this.#settle(id)?.resolve(body.slice());
+      return;
+    }
+    if (kind !== RpcKind.error) return;
+    const { name, message } = decodeRpcError(body);
+    const error = name === "RpcUnknownTypeError"
+      ? new RpcUnknownTypeError(type, message)
+      : new RpcRemoteError(type, name, message);
+    const call = id === 0 ? undefined : this.#settle(id);
+    if (call !== undefined) call.reject(error);
+    else if (id === 0) this.#report(error);
+  }
+
+  #rejectAll(error: Error): void {
+    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(error);
+  }
+
+  #report(error: Error): void {
+    if (this.#onError === undefined) {
+      console.error(`speedo rpc: ${error.name}: ${error.message}`);
+      return;
+    }
+    try {
+      this.#onError(error);
+    } catch (thrown) {
+      console.error("speedo rpc: onError threw", thrown);
+    }
+  }
+}
+
+/**
+ * Connects an {@linkcode RpcClient} to an RPC server over TCP.
+ *
+ * @param options Where to connect, how to reconnect, timeouts and limits.
+ * @returns The client, once connected.
+ * @throws {Deno.errors.ConnectionRefused} (and other dial errors) when the first connection
+ *   fails and reconnecting is off.
+ *
+ * @example
+ * ```ts
+ * import { connectRpc, rpcServer, Services } from "@speedo/speedo/rpc";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = rpcServer({ services: new Services().service(1, ({ body }) => body) });
+ * const { port } = await server.listen();
+ * await using rpc = await connectRpc({ port, timeout: 5000 });
+ * assertEquals(await rpc.call(1, new Uint8Array([1, 2])), new Uint8Array([1, 2]));
+ * ```
+ */
+export async function connectRpc(options: ConnectRpcOptions): Promise<RpcClient> {
+  const rpc = new RpcClient(options);
+  const client = await connect({
+    ...options,
+    protocol: rpc.protocol,
+    onError: options.onError,
+  });
+  ownClients.set(rpc, client);
+  return rpc;
+}
+
+/** The connections that {@linkcode connectRpc} made, closed with their RPC clients. */
+const ownClients = new WeakMap<RpcClient, Client>();
+
+const EMPTY = new Uint8Array(0);
+
+function checkTimeout(timeout: number): number {
+  if (!Number.isFinite(timeout) || timeout < 1 || timeout > 0x7fffffff) {
+    throw new RangeError(
+      `timeout must be a number of milliseconds from 1 to 2147483647, got ${timeout}`,
+    );
+  }
+  return timeout;
+}

@@ -1,0 +1,131 @@
+/**
+ * Integration tests of RPC over real loopback sockets, with the services in a worker and
+ * inline. Every wait has a deadline; nothing sleeps to synchronise.
+ */
+
+import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
+import type { Server } from "../../core/server.ts";
+import { waitFor, within } from "../../testing/_socket_client.ts";
+import fixtureServices, { RpcFixture } from "../../testing/_fixtures/rpc_services.ts";
+import {
+  connectRpc,
+  RpcConnectionError,
+  RpcRemoteError,
+  rpcServer,
+  RpcTimeoutError,
+  RpcUnknownTypeError,
+} from "./mod.ts";
+
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+const FIXTURE = new URL("../../testing/_fixtures/rpc_services.ts", import.meta.url);
+const text = new TextDecoder();
+
+function server(workers: number, options: { port?: number } = {}): Server {
+  return workers === 0
+    ? rpcServer({ services: fixtureServices, port: options.port ?? 0, onError: () => {} })
+    : rpcServer({ services: FIXTURE, workers, port: options.port ?? 0, onError: () => {} });
+}
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+for (const workers of [1, 0]) {
+  Deno.test(
+    `RPC matches 50 concurrent callers' calls to their replies (workers: ${workers})`,
+    SANITIZED,
+    async () => {
+      await using srv = server(workers);
+      const { port } = await srv.listen();
+      await using shared = await connectRpc({ port });
+      const callers = Array.from({ length: 50 }, async (_, c) => {
+        for (let i = 0; i < 20; i++) {
+          const body = `caller ${c} call ${i} ${"#".repeat((c * 7 + i) % 50)}`;
+          assertEquals(text.decode(await shared.call(RpcFixture.echo, body)), body);
+        }
+      });
+      await within(Promise.all(callers), "1000 calls", 15_000);
+      const sum = await shared.call(RpcFixture.add, new Uint8Array([...u32(40), ...u32(2)]));
+      assertEquals(new DataView(sum.buffer).getUint32(0, true), 42);
+      assertEquals(shared.pending, 0);
+      assertEquals(srv.stats().messagesIn, 1001);
+    },
+  );
+
+  Deno.test(
+    `RPC rejects with the remote error, and answers an unknown type (workers: ${workers})`,
+    SANITIZED,
+    async () => {
+      await using srv = server(workers);
+      const { port } = await srv.listen();
+      await using rpc = await connectRpc({ port });
+      const remote = await assertRejects(() => rpc.call(RpcFixture.fail, "oops"), RpcRemoteError);
+      assertEquals([remote.remoteName, remote.remoteMessage], ["RangeError", "bad input: oops"]);
+      const unknown = await assertRejects(() => rpc.call(999, "?"), RpcUnknownTypeError);
+      assertEquals(unknown.type, 999);
+      assertEquals(text.decode(await rpc.call(RpcFixture.worker)), `worker ${workers - 1}`);
+      assert(await rpc.ping() >= 0);
+    },
+  );
+
+  Deno.test(
+    `RPC times out and aborts calls, and the connection goes on (workers: ${workers})`,
+    SANITIZED,
+    async () => {
+      await using srv = server(workers);
+      const { port } = await srv.listen();
+      await using rpc = await connectRpc({ port });
+      const timedOut = await assertRejects(
+        () => rpc.call(RpcFixture.sleep, u32(300), { timeout: 50 }),
+        RpcTimeoutError,
+      );
+      assertEquals(timedOut.timeout, 50);
+      const controller = new AbortController();
+      const aborted = rpc.call(RpcFixture.sleep, u32(10), { signal: controller.signal });
+      controller.abort(new Error("not needed"));
+      await assertRejects(() => aborted, Error, "not needed");
+      assertEquals(rpc.pending, 0);
+      // Requests of a connection run in order: this one waits for the sleeps before it.
+      assertEquals(
+        text.decode(await rpc.call(RpcFixture.echo, "after", { timeout: 5000 })),
+        "after",
+      );
+      await waitFor(() => srv.stats().messagesOut === 3, "the late replies to be written");
+    },
+  );
+}
+
+Deno.test(
+  "RPC fails the calls of a connection whose worker died (workers: 1)",
+  SANITIZED,
+  async () => {
+    await using srv = server(1);
+    const { port } = await srv.listen();
+    const errors: Error[] = [];
+    await using rpc = await connectRpc({ port, onError: (error) => void errors.push(error) });
+    const lost = rpc.call(RpcFixture.crash, "", { timeout: 10_000 });
+    const behind = rpc.call(RpcFixture.echo, "behind", { timeout: 10_000 });
+    await assertRejects(() => lost, RpcConnectionError);
+    await assertRejects(() => behind, RpcConnectionError);
+    assertInstanceOf(errors[0], RpcRemoteError);
+    assertEquals((errors[0] as RpcRemoteError).remoteMessage.includes("crashed on purpose"), true);
+    await using again = await connectRpc({ port });
+    assertEquals(text.decode(await again.call(RpcFixture.worker)), "worker 1");
+  },
+);
+
+Deno.test("RpcClient reconnects after the server restarts and calls again", SANITIZED, async () => {
+  const first = server(0);
+  const { port } = await first.listen();
+  await using rpc = await connectRpc({ port, reconnect: { initialDelay: 20, maxDelay: 100 } });
+  assertEquals(text.decode(await rpc.call(RpcFixture.echo, "one")), "one");
+  await first.close();
+  await waitFor(() => !rpc.connected, "the client to see the server go");
+  await assertRejects(() => rpc.call(RpcFixture.echo, "lost"), RpcConnectionError, "Not connected");
+  await using second = server(0, { port });
+  await second.listen();
+  await waitFor(() => rpc.connected, "the client to reconnect");
+  assertEquals(text.decode(await rpc.call(RpcFixture.echo, "two")), "two");
+});

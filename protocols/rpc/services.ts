@@ -1,0 +1,232 @@
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import type { Message } from "../../core/message.ts";
+import type { MessageHandler, MessageHandlerContext } from "../../core/message_handler.ts";
+import { RPC_HEADER_SIZE, RpcFrameWriter, rpcId, RpcKind } from "./_rpc_frame.ts";
+
+/** One request (or one-way message) as a service handler sees it. */
+export interface RpcRequest {
+  /** The message type, which chose the service. */
+  readonly type: number;
+  /** The request id, or 0 for a one-way message. */
+  readonly id: number;
+  /** The request's body: a view valid during the call, and until its promise settles. */
+  readonly body: Uint8Array;
+  /** The caller's connection, to write to it or close it. */
+  readonly connection: ConnectionHandle;
+  /** Where the handler runs (`workerIndex`), and handles to other connections. */
+  readonly context: MessageHandlerContext;
+}
+
+/** What a service handler answers: bytes, text (sent as UTF-8), or nothing (an empty body). */
+export type RpcResult = Uint8Array | string | void;
+
+/**
+ * Handles the requests of one message type. Its result is the reply's body; a throw or a
+ * rejection becomes an error reply with the error's name and message
+ * ({@linkcode RpcRemoteError} at the caller).
+ */
+export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcResult>;
+
+/**
+ * The services of an RPC server: one handler per message type, registered with
+ * {@linkcode Services.service}. A `Services` object is a {@linkcode MessageHandler}: make it
+ * the default export of a module and pass the module's URL as the server's `services`, and it
+ * runs in every worker of the pool; or pass the object itself to run it inline (`workers: 0`).
+ *
+ * Why a module rather than `server.service(type, fn)` calls on the server object: workers load
+ * code by URL, and a function cannot be sent to them. Registering in the handler module keeps
+ * one way to declare services, whatever the number of workers (0 included), and the whole
+ * table reads in one place.
+ *
+ * A connection's requests are handled one at a time, in order (as every message handler's
+ * messages are): an async handler holds the next request of its connection until it settles,
+ * and replies leave in request order. Other connections go on meanwhile.
+ *
+ * - A request of a type with no service gets an error reply (`RpcUnknownTypeError`).
+ * - A one-way message gets no reply, unless its type is unknown or its handler fails: then an
+ *   error with id 0 tells the peer.
+ * - A reply too long for a frame becomes an error reply saying so.
+ *
+ * @example A table of services, called without sockets
+ * ```ts
+ * import { Services } from "@speedo/speedo/rpc";
+ * import { MemoryTransport } from "@speedo/speedo/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const services = new Services()
+ *   .service(1, ({ body }) => body)
+ *   .service(2, ({ body }) => new TextDecoder().decode(body).toUpperCase());
+ * assertEquals(services.types, [1, 2]);
+ *
+ * // An RPC request: kind 1, id 7, body "hi".
+ * const payload = new Uint8Array([1, 0, 0, 0, 7, 0, 0, 0, 0x68, 0x69]);
+ * const transport = new MemoryTransport();
+ * services.onMessage({ connectionId: 1, type: 2, payload }, transport.handle, transport.context);
+ * const reply = transport.bytes();
+ * assertEquals([reply[2], reply[8], reply[12]], [2, 2, 7]); // type 2, a reply, id 7
+ * assertEquals(new TextDecoder().decode(reply.subarray(16, 18)), "HI");
+ * ```
+ */
+export class Services implements MessageHandler {
+  readonly #handlers = new Map<number, ServiceHandler>();
+  readonly #writer: RpcFrameWriter;
+
+  /**
+   * Makes an empty table.
+   *
+   * @param options `maxFrameSize`: the largest frame written, as the peer's decoder accepts.
+   */
+  constructor(options: { maxFrameSize?: number } = {}) {
+    this.#writer = new RpcFrameWriter(options.maxFrameSize);
+    this.onMessage = this.onMessage.bind(this);
+  }
+
+  /**
+   * The message types registered, in ascending order.
+   *
+   * @example
+   * ```ts
+   * import { Services } from "@speedo/speedo/rpc";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new Services().service(9, () => {}).service(3, () => {}).types, [3, 9]);
+   * ```
+   */
+  get types(): number[] {
+    return [...this.#handlers.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Registers the handler of a message type.
+   *
+   * @param type The message type, 1 to 65535 (0 is the RPC layer's own).
+   * @param handler Answers the requests of that type.
+   * @returns This table, to chain registrations.
+   * @throws {RangeError} When the type is out of range.
+   * @throws {TypeError} When the type has a handler already, or `handler` is no function.
+   *
+   * @example
+   * ```ts
+   * import { Services } from "@speedo/speedo/rpc";
+   * import { assertThrows } from "@std/assert";
+   *
+   * const services = new Services().service(1, () => "one");
+   * assertThrows(() => services.service(1, () => "again"), TypeError, "already");
+   * assertThrows(() => services.service(0, () => {}), RangeError);
+   * ```
+   */
+  service(type: number, handler: ServiceHandler): this {
+    if (!Number.isInteger(type) || type < 1 || type > 0xffff) {
+      throw new RangeError(`Service type must be an integer from 1 to 65535, got ${type}`);
+    }
+    if (typeof handler !== "function") {
+      throw new TypeError(`The handler of service ${type} must be a function`);
+    }
+    if (this.#handlers.has(type)) {
+      throw new TypeError(`Service ${type} has a handler already`);
+    }
+    this.#handlers.set(type, handler);
+    return this;
+  }
+
+  /**
+   * Handles one RPC message: finds its service, runs it, writes the reply.
+   *
+   * @param message The message (its type picks the service; its payload is an RPC payload).
+   * @param connection The caller's connection.
+   * @param context Where the handler runs.
+   * @returns A promise when the service is async: the pool then waits for it, which keeps
+   *   the connection's replies in order.
+   *
+   * @example
+   * ```ts
+   * import { Services } from "@speedo/speedo/rpc";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const transport = new MemoryTransport();
+   * const payload = new Uint8Array([1, 0, 0, 0, 5, 0, 0, 0]);
+   * new Services().onMessage({ connectionId: 1, type: 4, payload }, transport.handle, transport.context);
+   * assertEquals(transport.bytes()[8], 3); // an error reply: no service for type 4
+   * ```
+   */
+  onMessage(
+    message: Message,
+    connection: ConnectionHandle,
+    context: MessageHandlerContext,
+  ): void | Promise<void> {
+    const { type, payload } = message;
+    if (payload.length < RPC_HEADER_SIZE) {
+      connection.write(
+        this.#writer.errorFrame(
+          type,
+          0,
+          "RpcError",
+          `RPC payload of ${payload.length} bytes is shorter than its header`,
+        ),
+      );
+      return;
+    }
+    const kind = payload[0];
+    const id = kind === RpcKind.request ? rpcId(payload) : 0;
+    const handler = this.#handlers.get(type);
+    if (handler === undefined) {
+      connection.write(
+        this.#writer.errorFrame(
+          type,
+          id,
+          "RpcUnknownTypeError",
+          `No service for message type ${type}`,
+        ),
+      );
+      return;
+    }
+    const request: RpcRequest = {
+      type,
+      id,
+      body: payload.subarray(RPC_HEADER_SIZE),
+      connection,
+      context,
+    };
+    let result: RpcResult | Promise<RpcResult>;
+    try {
+      result = handler(request);
+    } catch (error) {
+      this.#fail(connection, type, id, error);
+      return;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => this.#reply(connection, type, id, kind, value),
+        (error) => this.#fail(connection, type, id, error),
+      );
+    }
+    this.#reply(connection, type, id, kind, result);
+  }
+
+  #reply(
+    connection: ConnectionHandle,
+    type: number,
+    id: number,
+    kind: number,
+    result: RpcResult,
+  ): void {
+    if (kind !== RpcKind.request) return;
+    let frame: Uint8Array;
+    try {
+      frame = this.#writer.frame(type, RpcKind.reply, id, result ?? EMPTY);
+    } catch (error) {
+      this.#fail(connection, type, id, error);
+      return;
+    }
+    connection.write(frame);
+  }
+
+  #fail(connection: ConnectionHandle, type: number, id: number, error: unknown): void {
+    const name = error instanceof Error ? error.name : "Error";
+    const message = error instanceof Error ? error.message : String(error);
+    connection.write(this.#writer.errorFrame(type, id, name, message));
+  }
+}
+
+const EMPTY = new Uint8Array(0);

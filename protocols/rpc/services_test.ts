@@ -1,0 +1,129 @@
+import { assertEquals, assertThrows } from "@std/assert";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import { MemoryTransport } from "../../testing/memory_transport.ts";
+import { decodeRpcError, RpcKind } from "./_rpc_frame.ts";
+import { Services } from "./services.ts";
+
+const text = new TextDecoder();
+
+function payload(kind: number, id: number, body: string | Uint8Array = ""): Uint8Array {
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const out = new Uint8Array(8 + bytes.length);
+  out[0] = kind;
+  new DataView(out.buffer).setUint32(4, id, true);
+  out.set(bytes, 8);
+  return out;
+}
+
+/** Frames written, as [type, kind, id, body or "name: message"]. */
+function replies(transport: MemoryTransport): [number, number, number, string][] {
+  const decoder = new HeaderDecoder();
+  decoder.feed(transport.bytes());
+  const out: [number, number, number, string][] = [];
+  for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
+    const id = new DataView(frame.buffer, frame.byteOffset).getUint32(4, true);
+    const body = frame.subarray(8);
+    const shown = frame[0] === RpcKind.error
+      ? `${decodeRpcError(body).name}: ${decodeRpcError(body).message}`
+      : text.decode(body);
+    out.push([decoder.type, frame[0], id, shown]);
+  }
+  return out;
+}
+
+async function run(
+  services: Services,
+  type: number,
+  bytes: Uint8Array,
+  transport: MemoryTransport,
+) {
+  await services.onMessage(
+    { connectionId: 1, type, payload: bytes },
+    transport.handle,
+    transport.context,
+  );
+}
+
+Deno.test("Services answers each type with its handler, sync and async, with the request's id", async () => {
+  const services = new Services()
+    .service(1, ({ body }) => text.decode(body).toUpperCase())
+    .service(2, async ({ body, id }) => {
+      await Promise.resolve();
+      return `${id}:${body.length}`;
+    })
+    .service(3, () => {});
+  const transport = new MemoryTransport();
+  await run(services, 1, payload(RpcKind.request, 10, "abc"), transport);
+  await run(services, 2, payload(RpcKind.request, 11, "abcd"), transport);
+  await run(services, 3, payload(RpcKind.request, 12, "x"), transport);
+  assertEquals(replies(transport), [
+    [1, RpcKind.reply, 10, "ABC"],
+    [2, RpcKind.reply, 11, "11:4"],
+    [3, RpcKind.reply, 12, ""],
+  ]);
+});
+
+Deno.test("Services answers an unknown type with an error reply, not silence", async () => {
+  const services = new Services().service(1, () => "one");
+  const transport = new MemoryTransport();
+  await run(services, 99, payload(RpcKind.request, 5), transport);
+  await run(services, 98, payload(RpcKind.notify, 0), transport);
+  assertEquals(replies(transport), [
+    [99, RpcKind.error, 5, "RpcUnknownTypeError: No service for message type 99"],
+    [98, RpcKind.error, 0, "RpcUnknownTypeError: No service for message type 98"],
+  ]);
+});
+
+Deno.test("Services turns a throw or a rejection into an error reply with its name and message", async () => {
+  const services = new Services()
+    .service(1, () => {
+      throw new TypeError("sync failure");
+    })
+    .service(2, () => Promise.reject(new RangeError("async failure")))
+    .service(3, () => {
+      throw "a string";
+    })
+    .service(4, () => new Uint8Array(70_000));
+  const transport = new MemoryTransport();
+  for (const type of [1, 2, 3, 4]) {
+    await run(services, type, payload(RpcKind.request, type), transport);
+  }
+  assertEquals(replies(transport), [
+    [1, RpcKind.error, 1, "TypeError: sync failure"],
+    [2, RpcKind.error, 2, "RangeError: async failure"],
+    [3, RpcKind.error, 3, "Error: a string"],
+    [
+      4,
+      RpcKind.error,
+      4,
+      "RangeError: Body of at least 70000 bytes exceeds the limit of 65519 bytes",
+    ],
+  ]);
+});
+
+Deno.test("Services runs one-way messages without a reply, and tells of their failures with id 0", async () => {
+  const seen: string[] = [];
+  const services = new Services()
+    .service(1, ({ body, id }) => void seen.push(`${id}:${text.decode(body)}`))
+    .service(2, () => {
+      throw new Error("one-way failure");
+    });
+  const transport = new MemoryTransport();
+  await run(services, 1, payload(RpcKind.notify, 0, "fire"), transport);
+  await run(services, 2, payload(RpcKind.notify, 0, "fail"), transport);
+  assertEquals(seen, ["0:fire"]);
+  assertEquals(replies(transport), [[2, RpcKind.error, 0, "Error: one-way failure"]]);
+});
+
+Deno.test("Services refuses bad registrations", () => {
+  const services = new Services().service(1, () => {});
+  assertThrows(() => services.service(1, () => {}), TypeError, "Service 1 has a handler already");
+  assertThrows(() => services.service(0, () => {}), RangeError, "got 0");
+  assertThrows(() => services.service(65536, () => {}), RangeError, "got 65536");
+  assertThrows(
+    () => services.service(2, "no" as unknown as () => void),
+    TypeError,
+    "must be a function",
+  );
+  assertEquals(services.types, [1]);
+});

@@ -1,0 +1,65 @@
+/**
+ * Persistent sessions, after tcpshm's persistent TCP: numbered messages between a named
+ * client and a server that survive disconnects and restarts of either side, delivered exactly
+ * once and in order.
+ *
+ * - {@linkcode sessionServer}: one {@linkcode Session} per client name, its messages handled on
+ *   the I/O thread; hooks for logins (`onLogin`), sequence mismatches and corrupt files.
+ * - {@linkcode connectSession}: the client side, reconnecting with backoff and resuming.
+ * - {@linkcode SessionStore}: the append-only file per peer (CRC-32 per record, compaction of
+ *   acknowledged records, `fsync` never / every N ms / always); {@linkcode resetSession}
+ *   deletes it to start a session over.
+ *
+ * How a session resumes:
+ *
+ * ```
+ * client                                           server
+ *   ── login(name, received r_c, acknowledged, sent) ──▶  opens <dir>/<name>.session
+ *   ◀── reply(accepted, received r_s, acknowledged, sent)  (or rejected / mismatch)
+ *   ── messages r_s+1 … (resent, then new) ─────────▶  duplicates dropped by seq
+ *   ◀── messages r_c+1 … (resent, then new) ─────────
+ *   every frame's ackSeq acknowledges; heartbeats after 3 s of silence; 10 s without a word
+ *   closes the connection, and the client reconnects
+ * ```
+ *
+ * A side stores a message before it reaches the network, and stores the cursor of what it
+ * received (with the replies its handler sent for it) before acknowledging it, so neither a
+ * kill nor a restart loses or repeats a message. Effects a handler has outside the session (a
+ * console line, a database write) can repeat after a crash: key them by `message.seq`.
+ *
+ * @example
+ * ```ts
+ * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using server = sessionServer({
+ *   dir: `${dir}/server`,
+ *   onMessage: (message, session) => void session.send(1, message.payload),
+ * });
+ * const { port } = await server.listen();
+ * const replies: number[] = [];
+ * const client = await connectSession({
+ *   port,
+ *   dir: `${dir}/client`,
+ *   name: "client-1",
+ *   onMessage: (message) => void replies.push(message.seq),
+ * });
+ * client.session.send(1, new Uint8Array([42]));
+ * await client.session.whenAcknowledged(1);
+ * while (replies.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+ * assertEquals(replies, [1]);
+ * await client.close();
+ * await server.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+export * from "./crc32.ts";
+export * from "./session.ts";
+export * from "./session_client.ts";
+export * from "./session_errors.ts";
+export * from "./session_server.ts";
+export * from "./session_store.ts";

@@ -1,0 +1,408 @@
+import { Client, type ConnectOptions, type ReconnectOptions } from "../../core/client.ts";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import type { ProtocolContext, ProtocolHandler } from "../../core/protocol.ts";
+import { checkName } from "./_names.ts";
+import { resolveSessionOptions, type SessionOptions } from "./_session_options.ts";
+import {
+  decodeLoginReply,
+  encodeLogin,
+  FrameType,
+  LoginStatus,
+  sequencesMatch,
+} from "./_session_wire.ts";
+import { Session, type SessionMessageHandler } from "./session.ts";
+import {
+  type SessionError,
+  SessionFileError,
+  SessionMismatchError,
+  SessionRejectedError,
+} from "./session_errors.ts";
+import { type FsyncPolicy, SessionStore } from "./session_store.ts";
+
+/** Options of {@linkcode connectSession}. */
+export interface SessionClientOptions
+  extends Omit<ConnectOptions, "protocol" | "onMessage" | "reconnect">, SessionOptions {
+  /** The directory of this client's session files (one per server name); made if missing. */
+  dir: string;
+  /** This client's name: the session's name on the server. */
+  name: string;
+  /**
+   * The name of the server expected; a server of another name rejects the login.
+   *
+   * @default {"server"}
+   */
+  serverName?: string;
+  /** Handles each message from the server, exactly once and in order, on the I/O thread. */
+  onMessage: SessionMessageHandler;
+  /**
+   * Reconnect when the connection fails or closes (and retry the first connection), with
+   * backoff and jitter.
+   *
+   * @default {true}
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /**
+   * When the session file is flushed to the disk: `"never"`, `"always"`, or every N ms.
+   *
+   * @default {"never"}
+   */
+  fsync?: FsyncPolicy;
+  /**
+   * Session file size past which acknowledged records are compacted away, in bytes.
+   *
+   * @default {1048576}
+   */
+  compactThreshold?: number;
+  /**
+   * Delete the session file first and start over from sequence number 1 (reset the server's
+   * side of this session too, or its login reports a mismatch).
+   *
+   * @default {false}
+   */
+  reset?: boolean;
+  /** Told each time a login succeeds and the session resumes. */
+  onLogin?(session: Session): void;
+  /** Told when the session file is corrupt or truncated (the client then does not start). */
+  onFileError?(error: SessionFileError): void;
+  /** Told when the server's numbers contradict this side's (the client then stops). */
+  onSequenceMismatch?(error: SessionMismatchError): void;
+}
+
+const encoder = new HeaderEncoder();
+
+/**
+ * The client side of a persistent session: its {@linkcode Session} and the connection that
+ * carries it, reconnecting (by default) with backoff, logging in again and resuming after
+ * every disconnect. Make one with {@linkcode connectSession}.
+ *
+ * A rejected login or a sequence mismatch stops the client for good: {@linkcode SessionClient.ended}
+ * then settles with the {@linkcode SessionRejectedError} or {@linkcode SessionMismatchError}.
+ *
+ * @example
+ * ```ts
+ * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using server = sessionServer({ dir: `${dir}/server`, onMessage() {} });
+ * const { port } = await server.listen();
+ * const client = await connectSession({ port, dir: `${dir}/client`, name: "c1", onMessage() {} });
+ * assertEquals(client.connected, true);
+ * await client.close();
+ * assertEquals(await client.ended, undefined);
+ * await server.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class SessionClient implements AsyncDisposable {
+  /** The session: send with it, read its numbers. */
+  readonly session: Session;
+  readonly #options: SessionClientOptions;
+  readonly #serverName: string;
+  readonly #client: Client;
+  readonly #loggedIn = Promise.withResolvers<void>();
+  readonly #ended: Promise<Error | undefined>;
+  #fatal: SessionError | undefined;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Opens the session file and starts connecting; prefer {@linkcode connectSession}, which
+   * waits for the first login.
+   *
+   * @param options Where to connect, the session's names and directory, the handler.
+   * @throws {SessionFileError} When the session file is corrupt or truncated.
+   * @throws {RangeError} When a name or a bound is invalid.
+   */
+  constructor(options: SessionClientOptions) {
+    if (typeof options?.onMessage !== "function") {
+      throw new TypeError("connectSession needs onMessage(message, session)");
+    }
+    checkName("name", options.name);
+    this.#serverName = options.serverName ?? "server";
+    checkName("serverName", this.#serverName);
+    resolveSessionOptions(options);
+    this.#options = options;
+    let store: SessionStore;
+    try {
+      store = SessionStore.open({
+        dir: options.dir,
+        localName: options.name,
+        peerName: this.#serverName,
+        fsync: options.fsync,
+        compactThreshold: options.compactThreshold,
+        reset: options.reset,
+      });
+    } catch (error) {
+      if (error instanceof SessionFileError) this.#hook(() => options.onFileError?.(error));
+      throw error;
+    }
+    this.session = new Session(
+      this.#serverName,
+      store,
+      options,
+      options.onMessage,
+      (error) => this.#report(error),
+    );
+    this.#loggedIn.promise.catch(() => {});
+    const connectionTimeout = resolveSessionOptions(options).connectionTimeout;
+    const link: ClientLink = {
+      session: this.session,
+      connectionTimeout,
+      loginFrame: () => this.#loginFrame(),
+      loggedIn: () => {
+        this.#loggedIn.resolve();
+        this.#hook(() => options.onLogin?.(this.session));
+      },
+      fail: (error) => this.#fail(error),
+    };
+    const {
+      dir: _dir,
+      name: _name,
+      serverName: _serverName,
+      onMessage: _onMessage,
+      reconnect,
+      fsync: _fsync,
+      compactThreshold: _compactThreshold,
+      reset: _reset,
+      onLogin: _onLogin,
+      onFileError: _onFileError,
+      onSequenceMismatch: _onMismatch,
+      ...connectOptions
+    } = options;
+    try {
+      this.#client = new Client({
+        ...connectOptions,
+        reconnect: reconnect ?? true,
+        protocol: { create: (context) => new SessionClientHandler(link, context) },
+      });
+    } catch (error) {
+      this.session.close();
+      throw error;
+    }
+    this.#client.opened.catch((error) => this.#loggedIn.reject(error));
+    this.#ended = this.#client.ended.then((reason) => {
+      this.#loggedIn.reject(this.#fatal ?? reason ?? new Error("The session client was closed"));
+      if (!this.#fatal) return reason;
+      this.session.close();
+      return this.#fatal;
+    });
+  }
+
+  /** Whether the session is logged in over an open connection now. */
+  get connected(): boolean {
+    return this.session.connected;
+  }
+
+  /** Resolves at the first login; rejects when the client stops before it. */
+  get loggedIn(): Promise<void> {
+    return this.#loggedIn.promise;
+  }
+
+  /**
+   * Settles when the client has stopped for good: with `undefined` after
+   * {@linkcode SessionClient.close}, or with the error that stopped it (a rejected login, a
+   * sequence mismatch, or the connection's end when reconnecting is off).
+   */
+  get ended(): Promise<Error | undefined> {
+    return this.#ended;
+  }
+
+  /**
+   * Stores the session's state, sends the acknowledgement due, closes the connection once
+   * flushed, and closes the session file.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.session.close();
+      await this.#client.close();
+      await this.#ended;
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode SessionClient.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #loginFrame(): Uint8Array {
+    this.session.flush();
+    return encoder.encode(
+      FrameType.login,
+      encodeLogin({
+        name: this.#options.name,
+        serverName: this.#serverName,
+        ...this.session.sequences,
+      }),
+    );
+  }
+
+  /** Stops for good: the error is final. */
+  #fail(error: SessionError): void {
+    this.#fatal ??= error;
+    if (error instanceof SessionMismatchError) {
+      this.#hook(() => this.#options.onSequenceMismatch?.(error));
+    }
+    this.#report(error);
+    this.#client.close();
+  }
+
+  #hook(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #report(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    const onError = this.#options.onError;
+    if (onError === undefined) {
+      console.error(`speedo session: ${err.name}: ${err.message}`);
+      return;
+    }
+    try {
+      onError(err);
+    } catch (thrown) {
+      console.error("speedo session: onError threw", thrown);
+    }
+  }
+}
+
+/** What a client's connections use of it. */
+interface ClientLink {
+  readonly session: Session;
+  readonly connectionTimeout: number;
+  loginFrame(): Uint8Array;
+  loggedIn(): void;
+  fail(error: SessionError): void;
+}
+
+/**
+ * One connection of a session client:
+ *
+ * ```
+ * open (login sent) -> login reply: accepted -> data* -> close
+ *                                   └ rejected, mismatch: the client stops
+ * ```
+ */
+class SessionClientHandler implements ProtocolHandler {
+  readonly #client: ClientLink;
+  readonly #context: ProtocolContext;
+  readonly #decoder = new HeaderDecoder();
+  #attached = false;
+  #loginTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(client: ClientLink, context: ProtocolContext) {
+    this.#client = client;
+    this.#context = context;
+  }
+
+  open(): void {
+    this.#context.handle.write(this.#client.loginFrame());
+    this.#loginTimer = setTimeout(
+      () => this.#context.handle.close(),
+      this.#client.connectionTimeout,
+    );
+  }
+
+  data(chunk: Uint8Array): void {
+    const decoder = this.#decoder;
+    const session = this.#client.session;
+    decoder.feed(chunk);
+    try {
+      for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
+        if (this.#attached) session.receive(decoder.type, decoder.ackSeq, payload);
+        else if (!this.#loginReply(decoder.type, payload)) return;
+      }
+    } catch (error) {
+      // What was delivered before the fault is stored; the connection closes, and a new one
+      // resumes the session.
+      session.flush();
+      throw error;
+    }
+    session.flush();
+  }
+
+  close(): void {
+    clearTimeout(this.#loginTimer);
+    if (this.#attached) this.#client.session.detach(this.#context.handle);
+    this.#attached = false;
+  }
+
+  #loginReply(type: number, payload: Uint8Array): boolean {
+    const handle = this.#context.handle;
+    const client = this.#client;
+    const session = client.session;
+    const reply = type === FrameType.loginReply ? decodeLoginReply(payload) : undefined;
+    if (reply === undefined || typeof reply === "string") {
+      handle.close();
+      throw new Error(
+        `Expected a login reply, got ${reply ?? `a frame of type ${type}`}`,
+      );
+    }
+    clearTimeout(this.#loginTimer);
+    if (reply.status === LoginStatus.rejected) {
+      client.fail(new SessionRejectedError(reply.reason));
+      return false;
+    }
+    if (reply.status !== LoginStatus.accepted || !sequencesMatch(session.sequences, reply)) {
+      client.fail(new SessionMismatchError(session.peer, session.sequences, reply));
+      return false;
+    }
+    this.#attached = true;
+    session.attach(handle, reply.received);
+    client.loggedIn();
+    return true;
+  }
+}
+
+/**
+ * Opens a session with a session server: opens (or creates) its file under `dir`, connects,
+ * logs in with the client's name and numbers, and resumes: both sides send again what the
+ * other has not received. The client reconnects (by default) until it is closed.
+ *
+ * @param options Where to connect, the session's names and directory, the handler.
+ * @returns The client, once logged in.
+ * @throws {SessionFileError} When the session file is corrupt or truncated (reset it with the
+ *   `reset` option or {@linkcode resetSession}).
+ * @throws {SessionRejectedError} When the server refuses the login.
+ * @throws {SessionMismatchError} When the two sides' numbers contradict each other.
+ *
+ * @example Messages sent before a restart of the client are delivered once
+ * ```ts
+ * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const seen: number[] = [];
+ * await using server = sessionServer({ dir: `${dir}/server`, onMessage: (m) => void seen.push(m.seq) });
+ * const { port } = await server.listen();
+ * const options = { port, dir: `${dir}/client`, name: "c1", onMessage() {} };
+ * const first = await connectSession(options);
+ * first.session.send(1, new Uint8Array([1]));
+ * await first.session.whenAcknowledged(1);
+ * await first.close();
+ *
+ * const second = await connectSession(options);
+ * assertEquals(second.session.lastSentSeq, 1);
+ * second.session.send(1, new Uint8Array([2]));
+ * await second.session.whenAcknowledged(2);
+ * assertEquals(seen, [1, 2]);
+ * await second.close();
+ * await server.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function connectSession(options: SessionClientOptions): Promise<SessionClient> {
+  const client = new SessionClient(options);
+  try {
+    await client.loggedIn;
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return client;
+}

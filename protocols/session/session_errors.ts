@@ -1,0 +1,244 @@
+/**
+ * Typed errors of persistent sessions.
+ *
+ * @module
+ */
+
+/**
+ * Base class of the errors sessions raise.
+ *
+ * @example
+ * ```ts
+ * import { SessionError, SessionFullError } from "@speedo/speedo/session";
+ * import { assert } from "@std/assert";
+ *
+ * assert(new SessionFullError(10, 1024) instanceof SessionError);
+ * ```
+ */
+export class SessionError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message What went wrong.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SessionError";
+  }
+}
+
+/**
+ * Why a session file cannot be used:
+ *
+ * | reason       | meaning                                                                  |
+ * | ------------ | ------------------------------------------------------------------------ |
+ * | `"header"`   | it does not start with the session file's magic bytes                    |
+ * | `"truncated"`| a record runs past the end of the file (a partial write, a cut copy)     |
+ * | `"checksum"` | a record's CRC-32 does not match its bytes                               |
+ * | `"record"`   | a record has an unknown kind or a bad length                             |
+ * | `"names"`    | it belongs to other session names than the ones opening it               |
+ * | `"sequence"` | its sequence numbers contradict each other                               |
+ */
+export type SessionFileProblem =
+  | "header"
+  | "truncated"
+  | "checksum"
+  | "record"
+  | "names"
+  | "sequence";
+
+/**
+ * A session file is corrupt or truncated. The session refuses to start rather than deliver
+ * garbage; reset it (the `reset` option, or {@linkcode resetSession}) on both sides to start
+ * the session over.
+ *
+ * @example
+ * ```ts
+ * import { SessionFileError } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const error = new SessionFileError("/tmp/a.session", "checksum", 96, "checksum mismatch");
+ * assertEquals([error.problem, error.offset], ["checksum", 96]);
+ * assertEquals(
+ *   error.message,
+ *   "Session file /tmp/a.session is corrupt at byte 96: checksum mismatch; reset the session to start over",
+ * );
+ * ```
+ */
+export class SessionFileError extends SessionError {
+  /** The file's path. */
+  readonly path: string;
+  /** What is wrong. */
+  readonly problem: SessionFileProblem;
+  /** Where in the file, in bytes. */
+  readonly offset: number;
+
+  /**
+   * Makes the error.
+   *
+   * @param path The file's path.
+   * @param problem What is wrong.
+   * @param offset Where, in bytes from the start.
+   * @param detail A sentence saying what was found.
+   */
+  constructor(path: string, problem: SessionFileProblem, offset: number, detail: string) {
+    super(
+      `Session file ${path} is ${
+        problem === "truncated" ? "truncated" : "corrupt"
+      } at byte ${offset}: ${detail}; reset the session to start over`,
+    );
+    this.name = "SessionFileError";
+    this.path = path;
+    this.problem = problem;
+    this.offset = offset;
+  }
+}
+
+/**
+ * The server refused the login, with its reason (a bad name, the hook's reason, a corrupt
+ * session file on its side...). Retrying does not help: the client stops.
+ *
+ * @example
+ * ```ts
+ * import { SessionRejectedError } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(new SessionRejectedError("unknown client").message, "Login rejected: unknown client");
+ * ```
+ */
+export class SessionRejectedError extends SessionError {
+  /** The server's reason. */
+  readonly reason: string;
+
+  /**
+   * Makes the error.
+   *
+   * @param reason The server's reason.
+   */
+  constructor(reason: string) {
+    super(`Login rejected: ${reason}`);
+    this.name = "SessionRejectedError";
+    this.reason = reason;
+  }
+}
+
+/** One side's sequence numbers, as exchanged at login. */
+export interface SessionSequences {
+  /** The last sequence number received from the peer, in order. */
+  received: number;
+  /** The last of its own messages the peer acknowledged. */
+  acknowledged: number;
+  /** The last sequence number it sent (or stored to send). */
+  sent: number;
+}
+
+/**
+ * The two sides' sequence numbers contradict each other: one side claims to have received
+ * messages the other never sent, or needs messages the other already discarded (a session
+ * file lost or reset on one side only). Fix it by hand, or reset both sides.
+ *
+ * @example
+ * ```ts
+ * import { SessionMismatchError } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const error = new SessionMismatchError(
+ *   "client-1",
+ *   { received: 0, acknowledged: 0, sent: 0 },
+ *   { received: 5, acknowledged: 5, sent: 5 },
+ * );
+ * assertEquals(error.remote.received, 5);
+ * ```
+ */
+export class SessionMismatchError extends SessionError {
+  /** The peer's name. */
+  readonly peer: string;
+  /** This side's numbers. */
+  readonly local: SessionSequences;
+  /** The peer's numbers. */
+  readonly remote: SessionSequences;
+
+  /**
+   * Makes the error.
+   *
+   * @param peer The peer's name.
+   * @param local This side's numbers.
+   * @param remote The peer's numbers.
+   */
+  constructor(peer: string, local: SessionSequences, remote: SessionSequences) {
+    super(
+      `Sequence numbers of session "${peer}" do not match: here received ${local.received}, acknowledged ${local.acknowledged}, sent ${local.sent}; there received ${remote.received}, acknowledged ${remote.acknowledged}, sent ${remote.sent}`,
+    );
+    this.name = "SessionMismatchError";
+    this.peer = peer;
+    this.local = { received: local.received, acknowledged: local.acknowledged, sent: local.sent };
+    this.remote = {
+      received: remote.received,
+      acknowledged: remote.acknowledged,
+      sent: remote.sent,
+    };
+  }
+}
+
+/**
+ * The session holds `maxUnacked` messages (or `maxUnackedBytes`) that the peer has not
+ * acknowledged: wait with `whenWritable()` before sending more.
+ *
+ * @example
+ * ```ts
+ * import { SessionFullError } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(new SessionFullError(1024, 65_536).unacked, 1024);
+ * ```
+ */
+export class SessionFullError extends SessionError {
+  /** Messages waiting for an acknowledgement. */
+  readonly unacked: number;
+  /** Their bytes. */
+  readonly unackedBytes: number;
+
+  /**
+   * Makes the error.
+   *
+   * @param unacked Messages waiting for an acknowledgement.
+   * @param unackedBytes Their bytes.
+   */
+  constructor(unacked: number, unackedBytes: number) {
+    super(
+      `Session is full: ${unacked} messages (${unackedBytes} bytes) wait for an acknowledgement`,
+    );
+    this.name = "SessionFullError";
+    this.unacked = unacked;
+    this.unackedBytes = unackedBytes;
+  }
+}
+
+/**
+ * Nothing was read from the peer within `connectionTimeout` (heartbeats included): the
+ * connection is closed, and a client reconnects.
+ *
+ * @example
+ * ```ts
+ * import { SessionTimeoutError } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(new SessionTimeoutError(10_000).timeout, 10_000);
+ * ```
+ */
+export class SessionTimeoutError extends SessionError {
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Makes the error.
+   *
+   * @param timeout The timeout, in milliseconds.
+   */
+  constructor(timeout: number) {
+    super(`Nothing heard from the peer for ${timeout} ms`);
+    this.name = "SessionTimeoutError";
+    this.timeout = timeout;
+  }
+}

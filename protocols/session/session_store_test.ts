@@ -1,0 +1,189 @@
+import { assert, assertEquals, assertInstanceOf, assertLess, assertThrows } from "@std/assert";
+import { SessionFileError } from "./session_errors.ts";
+import { resetSession, SessionStore, type SessionStoreOptions } from "./session_store.ts";
+
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+
+async function withDir(run: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "speedo-store-" });
+  try {
+    await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function messages(from: number, to: number, size = 8) {
+  return Array.from({ length: to - from + 1 }, (_, i) => ({
+    seq: from + i,
+    type: 1 + (i % 3),
+    payload: new Uint8Array(size).fill((from + i) & 0xff),
+  }));
+}
+
+function refused(options: SessionStoreOptions): SessionFileError {
+  const error = assertThrows(() => SessionStore.open(options), SessionFileError);
+  assertInstanceOf(error, SessionFileError);
+  return error;
+}
+
+Deno.test(
+  "SessionStore reads back its numbers and unacknowledged messages",
+  SANITIZED,
+  () =>
+    withDir((dir) => {
+      const options = { dir, localName: "a", peerName: "b" };
+      const store = SessionStore.open(options);
+      store.append(messages(1, 5), 0, 0);
+      store.append(messages(6, 6), 3, 2);
+      store.append([], 4, 2);
+      store.close();
+      const again = SessionStore.open(options);
+      assertEquals([again.received, again.acknowledged, again.lastSent], [4, 2, 6]);
+      assertEquals(again.pending.map((m) => [m.seq, m.type, m.payload[0]]), [
+        [3, 3, 3],
+        [4, 1, 4],
+        [5, 2, 5],
+        [6, 1, 6],
+      ]);
+      assertEquals(again.message(4)?.seq, 4);
+      assertEquals(again.message(2), undefined);
+      assertEquals(again.pendingBytes, 32);
+      assertThrows(() => again.append(messages(8, 8), 4, 2), RangeError, "does not follow");
+      assertThrows(() => again.append([], 3, 2), RangeError, "cannot go back");
+      again.close();
+    }),
+);
+
+Deno.test(
+  "SessionStore compacts acknowledged records away and keeps the rest",
+  SANITIZED,
+  () =>
+    withDir((dir) => {
+      const options = { dir, localName: "a", peerName: "b", compactThreshold: 4096 };
+      const store = SessionStore.open(options);
+      let largest = 0;
+      for (let batch = 0; batch < 100; batch++) {
+        const from = batch * 10 + 1;
+        store.append(messages(from, from + 9, 32), from + 9, Math.max(0, from - 3));
+        largest = Math.max(largest, store.fileSize);
+      }
+      assertLess(largest, 3 * 4096, "the file never grows far past the threshold");
+      assertEquals(store.pendingCount, 12);
+      store.close();
+      const again = SessionStore.open(options);
+      assertEquals([again.received, again.acknowledged, again.lastSent], [1000, 988, 1000]);
+      assertEquals(again.pending.map((m) => m.seq), Array.from({ length: 12 }, (_, i) => 989 + i));
+      again.close();
+    }),
+);
+
+Deno.test(
+  "SessionStore refuses a file with a flipped byte, naming the record",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const options = { dir, localName: "a", peerName: "b" };
+      const store = SessionStore.open(options);
+      store.append(messages(1, 3), 0, 0);
+      store.close();
+      const bytes = await Deno.readFile(store.path);
+      // The second message record starts after magic 8 + hello 15 + cursor 21 + message 23.
+      bytes[8 + 15 + 21 + 23 + 12] ^= 1;
+      await Deno.writeFile(store.path, bytes);
+      const error = refused(options);
+      assertEquals([error.problem, error.offset, error.path], ["checksum", 65, store.path]);
+      assertEquals(error.name, "SessionFileError");
+    }),
+);
+
+Deno.test(
+  "SessionStore refuses a truncated file at every cut inside a record",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const options = { dir, localName: "a", peerName: "b" };
+      const store = SessionStore.open(options);
+      store.append(messages(1, 2), 0, 0);
+      store.close();
+      const bytes = await Deno.readFile(store.path);
+      // Cuts at the end of a cursor or a message leave a valid (shorter) file.
+      const ends = new Set([42, 65, 88]);
+      for (let cut = 0; cut < bytes.length; cut++) {
+        if (ends.has(cut)) continue;
+        await Deno.writeFile(store.path, bytes.subarray(0, cut));
+        const error = refused(options);
+        assert(
+          error.problem === "truncated" || (cut < 8 && error.problem === "header"),
+          `cut at ${cut}: ${error.message}`,
+        );
+      }
+    }),
+);
+
+Deno.test(
+  "SessionStore refuses another session's file and contradicting numbers",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const store = SessionStore.open({ dir, localName: "a", peerName: "b" });
+      store.append(messages(1, 1), 0, 0);
+      store.close();
+      assertEquals(refused({ dir, localName: "x", peerName: "b" }).problem, "names");
+      const bytes = await Deno.readFile(store.path);
+      await Deno.writeFile(store.path, new Uint8Array([...bytes, ...bytes.subarray(42, 65)]));
+      const error = refused({ dir, localName: "a", peerName: "b" });
+      assertEquals(error.problem, "sequence");
+      assertEquals(error.message.includes("message 1 does not follow message 1"), true);
+      await Deno.writeFile(store.path, new TextEncoder().encode("not a session file"));
+      assertEquals(refused({ dir, localName: "a", peerName: "b" }).problem, "header");
+    }),
+);
+
+Deno.test(
+  "SessionStore reset and resetSession start a session over",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const options = { dir, localName: "a", peerName: "b" };
+      const store = SessionStore.open(options);
+      store.append(messages(1, 2), 5, 1);
+      store.close();
+      await Deno.writeFile(store.path, new Uint8Array([1, 2, 3]));
+      refused(options);
+      const fresh = SessionStore.open({ ...options, reset: true });
+      assertEquals([fresh.received, fresh.acknowledged, fresh.lastSent], [0, 0, 0]);
+      fresh.close();
+      assertEquals(resetSession({ dir, peer: "b" }), true);
+      assertEquals(resetSession({ dir, peer: "b" }), false);
+    }),
+);
+
+Deno.test(
+  "SessionStore accepts each fsync policy and rejects bad options",
+  SANITIZED,
+  () =>
+    withDir((dir) => {
+      for (const fsync of ["never", "always", 5] as const) {
+        const store = SessionStore.open({ dir, localName: "a", peerName: `p${fsync}`, fsync });
+        store.append(messages(1, 3), 0, 0);
+        store.close();
+      }
+      assertThrows(
+        () =>
+          SessionStore.open({ dir, localName: "a", peerName: "b", fsync: "sometimes" as "never" }),
+        RangeError,
+        "fsync",
+      );
+      assertThrows(
+        () => SessionStore.open({ dir, localName: "a/b", peerName: "b" }),
+        RangeError,
+        "localName",
+      );
+      assertThrows(
+        () => SessionStore.open({ dir, localName: "a", peerName: ".." }),
+        RangeError,
+        "peer",
+      );
+    }),
+);

@@ -1,0 +1,353 @@
+/**
+ * Sessions over real loopback sockets, in one process: exactly-once delivery across restarts
+ * of either side, refusals (corrupt file, mismatch, hook), heartbeats and timeouts, bounds.
+ * Every wait has a deadline; nothing sleeps to synchronise.
+ */
+
+import {
+  assert,
+  assertEquals,
+  assertGreaterOrEqual,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import { waitFor, within } from "../../testing/_socket_client.ts";
+import { encodeLogin, FrameType } from "./_session_wire.ts";
+import {
+  connectSession,
+  type Session,
+  type SessionClientOptions,
+  type SessionFileError,
+  SessionFullError,
+  SessionMismatchError,
+  SessionRejectedError,
+  sessionServer,
+  type SessionServerOptions,
+  SessionTimeoutError,
+} from "./mod.ts";
+
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+function read(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+}
+
+/** A temporary directory, removed after `run`. */
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
+  try {
+    await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A server that answers each message with its payload and records what it got. */
+function echoServer(dir: string, extra: Partial<SessionServerOptions> = {}) {
+  const got: number[] = [];
+  const server = sessionServer({
+    dir: `${dir}/server`,
+    onMessage(message, session) {
+      got.push(read(message.payload));
+      session.send(1, message.payload);
+    },
+    onError: () => {},
+    ...extra,
+  });
+  return { server, got };
+}
+
+function clientOptions(
+  dir: string,
+  port: number,
+  answers: number[],
+  extra: Partial<SessionClientOptions> = {},
+): SessionClientOptions {
+  return {
+    port,
+    dir: `${dir}/client`,
+    name: "c1",
+    reconnect: { initialDelay: 10, maxDelay: 100 },
+    onMessage: (message) => void answers.push(read(message.payload)),
+    onError: () => {},
+    ...extra,
+  };
+}
+
+async function sendAll(session: Session, from: number, to: number): Promise<void> {
+  for (let i = from; i <= to; i++) {
+    if (session.full) await within(session.whenWritable(), "room in the session");
+    session.send(1, u32(i));
+  }
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test(
+  "Session delivers a stream exactly once, in order, across a client restart",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const { server, got } = echoServer(dir);
+      const { port } = await server.listen();
+      try {
+        const answers: number[] = [];
+        const first = await connectSession(clientOptions(dir, port, answers));
+        await sendAll(first.session, 1, 5000);
+        await within(first.session.whenAcknowledged(5000), "5000 acknowledged");
+        await first.close();
+
+        const second = await connectSession(clientOptions(dir, port, answers));
+        assertEquals(second.session.lastSentSeq, 5000, "the numbers come back from the file");
+        await sendAll(second.session, 5001, 10_000);
+        await waitFor(() => second.session.lastReceivedSeq === 10_000, "10,000 answers");
+        await within(second.session.whenAcknowledged(), "everything acknowledged");
+        assertEquals(got, range(1, 10_000));
+        assertEquals(
+          answers,
+          range(1, 10_000),
+          "answers once each, in order, over two processes' worth",
+        );
+        await second.close();
+        await waitFor(
+          () => server.session("c1")?.acknowledgedSeq === 10_000,
+          "the last acknowledgement",
+        );
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session keeps messages sent while the server is down and delivers them after its restart",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const first = echoServer(dir);
+      const { port } = await first.server.listen();
+      const answers: number[] = [];
+      const client = await connectSession(clientOptions(dir, port, answers));
+      try {
+        await sendAll(client.session, 1, 100);
+        await waitFor(() => answers.length === 100, "100 answers");
+        await first.server.close();
+        await waitFor(() => !client.connected, "the client to see the server go");
+        await sendAll(client.session, 101, 200);
+        assertEquals(client.session.unacked, 100);
+
+        const second = echoServer(dir, { port });
+        await second.server.listen();
+        await waitFor(
+          () => answers.length === 200,
+          "the messages sent while down to be answered",
+          10_000,
+        );
+        assertEquals(second.got, range(101, 200), "the restarted server got only what it lacked");
+        assertEquals(answers, range(1, 200));
+        await client.close();
+        await second.server.close();
+      } finally {
+        await client.close();
+        await first.server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session server refuses a client whose session file is corrupt, with the file's error",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const fileErrors: SessionFileError[] = [];
+      const { server } = echoServer(dir, { onFileError: (error) => void fileErrors.push(error) });
+      const { port } = await server.listen();
+      try {
+        const answers: number[] = [];
+        const client = await connectSession(clientOptions(dir, port, answers));
+        await sendAll(client.session, 1, 10);
+        await within(client.session.whenAcknowledged(10), "10 acknowledged");
+        await client.close();
+        await server.close();
+
+        const path = `${dir}/server/c1.session`;
+        const bytes = await Deno.readFile(path);
+        bytes[bytes.length - 30] ^= 0xff;
+        await Deno.writeFile(path, bytes);
+        const restarted = echoServer(dir, {
+          onFileError: (error) => void fileErrors.push(error),
+          port,
+        });
+        await restarted.server.listen();
+        try {
+          const error = await assertRejects(
+            () => connectSession(clientOptions(dir, port, answers)),
+            SessionRejectedError,
+          );
+          assertStringIncludes(error.reason, `Session file ${path} is corrupt at byte`);
+          assertStringIncludes(error.reason, "checksum mismatch");
+          assertEquals(fileErrors.length, 1);
+          assertEquals(fileErrors[0].problem, "checksum");
+        } finally {
+          await restarted.server.close();
+        }
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session login reports a sequence mismatch on both sides when one side was reset",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const mismatches: SessionMismatchError[] = [];
+      const { server } = echoServer(dir, {
+        onSequenceMismatch: (error) => void mismatches.push(error),
+      });
+      const { port } = await server.listen();
+      try {
+        const answers: number[] = [];
+        const client = await connectSession(clientOptions(dir, port, answers));
+        await sendAll(client.session, 1, 5);
+        await waitFor(() => answers.length === 5, "5 answers");
+        await client.close();
+        const clientSide: SessionMismatchError[] = [];
+        const error = await assertRejects(
+          () =>
+            connectSession(
+              clientOptions(dir, port, answers, {
+                reset: true,
+                onSequenceMismatch: (error) => void clientSide.push(error),
+              }),
+            ),
+          SessionMismatchError,
+        );
+        assertEquals(error.remote, { received: 5, acknowledged: 5, sent: 5 });
+        assertEquals(error.local, { received: 0, acknowledged: 0, sent: 0 });
+        assertEquals(mismatches.length, 1);
+        assertEquals(mismatches[0].local.sent, 5);
+        assertEquals(clientSide.length, 1);
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session server rejects logins by hook and by server name, with the reason",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const { server } = echoServer(dir, {
+        onLogin: (login) => login.name === "banned" ? "banned clients stay out" : undefined,
+      });
+      const { port } = await server.listen();
+      try {
+        const hooked = await assertRejects(
+          () => connectSession(clientOptions(dir, port, [], { name: "banned" })),
+          SessionRejectedError,
+        );
+        assertEquals(hooked.message, "Login rejected: banned clients stay out");
+        const named = await assertRejects(
+          () => connectSession(clientOptions(dir, port, [], { serverName: "other" })),
+          SessionRejectedError,
+        );
+        assertEquals(named.reason, 'This server is "server", not "other"');
+        assertEquals(server.sessions.length, 0);
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session heartbeats keep a quiet session up; a silent peer is cut after connectionTimeout",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const errors: Error[] = [];
+      const closes: string[] = [];
+      const { server } = echoServer(dir, {
+        heartbeatInterval: 30,
+        connectionTimeout: 150,
+        onError: (error) => void errors.push(error),
+        onSessionClose: (session) => void closes.push(session.peer),
+      });
+      const { port } = await server.listen();
+      try {
+        const answers: number[] = [];
+        const client = await connectSession(
+          clientOptions(dir, port, answers, { heartbeatInterval: 30, connectionTimeout: 150 }),
+        );
+        const started = performance.now();
+        await waitFor(
+          () => performance.now() - started > 450,
+          "three timeouts' worth of quiet",
+          2000,
+        );
+        assert(client.connected, "heartbeats kept the quiet session up");
+        assertEquals(closes, []);
+        await client.close();
+        await waitFor(() => closes.length === 1, "the client's close");
+
+        // A raw peer that logs in and then says nothing at all.
+        const raw = await Deno.connect({ hostname: "127.0.0.1", port });
+        try {
+          const login = encodeLogin({
+            name: "mute",
+            serverName: "server",
+            received: 0,
+            acknowledged: 0,
+            sent: 0,
+          });
+          await raw.write(new HeaderEncoder().encode(FrameType.login, login));
+          const cutAt = performance.now();
+          await waitFor(() => closes.includes("mute"), "the silent peer to be cut", 3000);
+          assertGreaterOrEqual(performance.now() - cutAt, 140);
+          assert(errors.some((error) => error instanceof SessionTimeoutError));
+        } finally {
+          raw.close();
+        }
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session bounds unacknowledged messages: SessionFullError, then whenWritable",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const { server } = echoServer(dir);
+      const { port } = await server.listen();
+      const answers: number[] = [];
+      const client = await connectSession(clientOptions(dir, port, answers, { maxUnacked: 8 }));
+      try {
+        for (let i = 1; i <= 8; i++) client.session.send(1, u32(i));
+        assert(client.session.full);
+        const error = assertThrows(() => client.session.send(1, u32(9)), SessionFullError);
+        assertEquals(error.unacked, 8);
+        await within(client.session.whenWritable(), "room again");
+        assert(!client.session.full);
+        assertThrows(() => client.session.send(0, u32(9)), RangeError, "got 0");
+        assertThrows(() => client.session.send(1, new Uint8Array(70_000)), RangeError, "exceeds");
+        await waitFor(() => answers.length === 8, "8 answers");
+      } finally {
+        await client.close();
+        await server.close();
+      }
+      assertEquals(await client.ended, undefined);
+    }),
+);

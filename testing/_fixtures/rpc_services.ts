@@ -1,0 +1,51 @@
+/**
+ * RPC services for tests and benches, as a handler module (its default export is the
+ * `Services`), so that workers can load it.
+ *
+ * | type | service   | does                                                              |
+ * | ---- | --------- | ----------------------------------------------------------------- |
+ * | 1    | `echo`    | answers the body                                                  |
+ * | 2    | `add`     | answers the sum of the body's u32 little-endian numbers, as u32   |
+ * | 3    | `fail`    | throws `RangeError("bad input: <body>")`                          |
+ * | 4    | `sleep`   | waits the body's u32 milliseconds, then answers "slept"           |
+ * | 5    | `worker`  | answers `worker <index>` (-1 inline)                              |
+ * | 6    | `crash`   | never settles and throws from a timer: its worker dies            |
+ *
+ * @module
+ */
+
+import { Services } from "../../protocols/rpc/services.ts";
+
+/** The service types of this fixture. */
+export const RpcFixture = { echo: 1, add: 2, fail: 3, sleep: 4, worker: 5, crash: 6 } as const;
+
+const text = new TextDecoder();
+
+function u32s(body: Uint8Array): number[] {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  return Array.from({ length: body.length >> 2 }, (_, i) => view.getUint32(i * 4, true));
+}
+
+const services: Services = new Services()
+  .service(RpcFixture.echo, ({ body }) => body)
+  .service(RpcFixture.add, ({ body }) => {
+    const sum = new Uint8Array(4);
+    new DataView(sum.buffer).setUint32(0, u32s(body).reduce((a, b) => a + b, 0), true);
+    return sum;
+  })
+  .service(RpcFixture.fail, ({ body }) => {
+    throw new RangeError(`bad input: ${text.decode(body)}`);
+  })
+  .service(RpcFixture.sleep, async ({ body }) => {
+    await new Promise((resolve) => setTimeout(resolve, u32s(body)[0] ?? 0));
+    return "slept";
+  })
+  .service(RpcFixture.worker, ({ context }) => `worker ${context.workerIndex}`)
+  .service(RpcFixture.crash, () =>
+    new Promise(() => {
+      setTimeout(() => {
+        throw new Error("crashed on purpose");
+      });
+    }));
+
+export default services;
