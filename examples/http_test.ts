@@ -1,0 +1,157 @@
+/**
+ * The HTTP example as a person uses it: a real browser (headless Chromium, driven by
+ * playwright-core) loads the page, which opens a WebSocket and shows the echoes; curl-like checks
+ * with fetch; flags and shutdown.
+ */
+
+import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+
+const root = new URL("../", import.meta.url);
+const decoder = new TextDecoder();
+const CHROMIUM = "/usr/bin/chromium";
+const HAS_CHROMIUM = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+/** Starts the example on a free port; resolves with the child and the port it printed. */
+async function start(...args: string[]): Promise<{
+  child: Deno.ChildProcess;
+  port: number;
+  output: () => Promise<string>;
+}> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/http.ts", "--port", "0", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await deadline(reader.read(), 20_000);
+    if (done) break;
+    text += decoder.decode(value);
+  }
+  const port = Number(/:(\d+)\//.exec(text)?.[1]);
+  const output = async () => {
+    for (;;) {
+      const { value, done } = await deadline(reader.read(), 20_000);
+      if (done) return text;
+      text += decoder.decode(value);
+    }
+  };
+  return { child, port, output };
+}
+
+Deno.test("examples/http.ts serves the page and its assets, then shuts down on SIGTERM", async () => {
+  const { child, port, output } = await start();
+  let text = "";
+  let status: Deno.CommandStatus | undefined;
+  try {
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
+    assertStringIncludes(await page.text(), "<title>Speedo: WebSocket echo</title>");
+    const script = await fetch(`http://127.0.0.1:${port}/app.js`);
+    assertEquals(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+    await script.body?.cancel();
+    const missing = await fetch(`http://127.0.0.1:${port}/nope.txt`);
+    assertEquals(missing.status, 404);
+    await missing.body?.cancel();
+    // An encoded slash cannot climb out of the folder (fetch would normalise "..", so raw bytes).
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /..%2fhttp.ts HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    const reply = new Uint8Array(1024);
+    const count = await deadline(conn.read(reply), 5000);
+    conn.close();
+    assertMatch(decoder.decode(reply.subarray(0, count ?? 0)), /^HTTP\/1\.1 403 /);
+  } finally {
+    child.kill("SIGTERM");
+    text = await output();
+    status = await child.status;
+  }
+  assertStringIncludes(text, "Speedo HTTP listening on http://127.0.0.1:");
+  assertMatch(text, /SIGTERM: closed after .* s: \d+ connections/);
+  assertEquals(status?.code, 0);
+});
+
+Deno.test("examples/http.ts rejects a bad flag with exit code 2", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/http.ts", "--dir", "/nonexistent/folder"],
+    cwd: root,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(code, 2);
+  assertStringIncludes(decoder.decode(stderr), '--dir must be a folder, got "/nonexistent/folder"');
+});
+
+Deno.test({
+  name: HAS_CHROMIUM
+    ? "examples/http.ts in headless Chromium: the page opens a WebSocket, sends and shows the echoes"
+    : "examples/http.ts in headless Chromium (ignored: chromium is not installed)",
+  ignore: !HAS_CHROMIUM,
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    // Loaded only when Chromium is there (a test-only dependency, mapped in deno.json).
+    const { chromium } = await import("playwright-core");
+    const { child, port, output } = await start();
+    const profile = await Deno.makeTempDir({ prefix: "speedo-chromium-" });
+    let context;
+    try {
+      context = await deadline(
+        chromium.launchPersistentContext(profile, {
+          executablePath: CHROMIUM,
+          headless: true,
+          args: [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        }),
+        30_000,
+      );
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${port}/`, { timeout: 15_000 });
+      await page.locator("#status", { hasText: "open" }).waitFor({ timeout: 10_000 });
+      for (const text of ["hello from Chromium", "ünïcödé ✓"]) {
+        await page.fill("#text", text);
+        await page.click("button[type=submit]");
+      }
+      await page.locator("#log li.received").nth(1).waitFor({ timeout: 10_000 });
+      const received = await page.locator("#log li.received").allTextContents();
+      assertEquals(received, ["← hello from Chromium", "← ünïcödé ✓"]);
+      // A message sent from the page's own script, bigger than one TCP segment.
+      const echoed = await page.evaluate(() =>
+        new Promise<number>((resolve) => {
+          const socket = new WebSocket(`ws://${location.host}/ws`);
+          socket.onopen = () => socket.send("z".repeat(50_000));
+          socket.onmessage = (event) => {
+            resolve(String(event.data).length);
+            socket.close();
+          };
+        })
+      );
+      assertEquals(echoed, 50_000);
+    } finally {
+      await context?.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      child.kill("SIGTERM");
+      await output();
+      await child.status;
+    }
+  },
+});

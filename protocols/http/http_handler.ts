@@ -1,0 +1,266 @@
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import type { Message } from "../../core/message.ts";
+import type { MessageHandler } from "../../core/message_handler.ts";
+import {
+  decodeHead,
+  headLength,
+  HTTP_METHODS,
+  HttpMessageFlag,
+  HttpMessageKind,
+  type RequestHead,
+} from "./http_message.ts";
+import { plainResponse, type ResponseContext, writeResponse } from "./_response_writer.ts";
+
+/** What a {@linkcode HttpFetchHandler} knows besides the request. */
+export interface HttpRequestInfo {
+  /** The connection the request came on (its `id`, to tell clients apart). */
+  readonly connection: ConnectionHandle;
+}
+
+/**
+ * Answers a request, as with `Deno.serve`: a web-standard `Request` in, a `Response` out.
+ *
+ * @param request The request.
+ * @param info The connection it came on.
+ * @returns The response, or a promise of it.
+ */
+export type HttpFetchHandler = (
+  request: Request,
+  info: HttpRequestInfo,
+) => Response | Promise<Response>;
+
+/** Options of {@linkcode httpHandler}. */
+export interface HttpHandlerOptions {
+  /**
+   * Answers a request whose handler threw or rejected (as `Deno.serve`'s `onError`). The
+   * connection stays open. If it throws too, the message fails: the protocol answers 500 and
+   * closes the connection.
+   *
+   * @default {logs the error with `console.error` and answers 500}
+   */
+  onError?: (error: unknown, request: Request) => Response | Promise<Response>;
+  /**
+   * Handles the messages of connections upgraded to WebSocket (types with
+   * {@linkcode HttpMessageFlag.websocket}); see `websocketHandler` in
+   * `@speedo/speedo/websocket`. Without it such messages close their connection.
+   */
+  websocket?: MessageHandler;
+}
+
+const BAD_URL = plainResponse(400, "400 Bad Request: the request's URL is invalid");
+
+/**
+ * Makes the HTTP message handler: it rebuilds each request message into a web-standard
+ * `Request`, calls `fetch`, and writes the `Response` (head and body in one write when the body's
+ * length is known; streamed bodies chunked). It also writes the protocol's own answers
+ * (`100 Continue`, error responses) in order with the responses.
+ *
+ * The same handler runs inline (`onMessage` of a server with `workers: 0`, what
+ * {@linkcode httpServer} does with a function) or in workers (the default export of a module given
+ * as the server's `handler`): the request crosses as bytes and becomes a `Request` on the thread
+ * that runs `fetch`.
+ *
+ * A `fetch` that throws or rejects is answered by `options.onError` (by default: logged, and
+ * a 500); the connection stays open.
+ *
+ * @param fetch The request handler.
+ * @param options Where WebSocket messages go.
+ * @returns The message handler.
+ *
+ * @example A handler module for workers
+ * ```ts
+ * import { httpHandler, httpProtocol } from "@speedo/speedo/http";
+ * import { runProtocol } from "@speedo/speedo/testing";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * const handler = httpHandler((request) => new Response(`hello ${new URL(request.url).pathname}`));
+ * export default handler; // pass this module's URL as httpServer's handler, with workers: 2
+ *
+ * const transport = runProtocol(httpProtocol(), "GET /you HTTP/1.1\r\nHost: a\r\n\r\n", { handler });
+ * await new Promise((resolve) => setTimeout(resolve, 10));
+ * assertStringIncludes(transport.text(), "hello /you");
+ * ```
+ */
+export function httpHandler(
+  fetch: HttpFetchHandler,
+  options: HttpHandlerOptions = {},
+): MessageHandler {
+  if (typeof fetch !== "function") {
+    throw new TypeError(`httpHandler needs a function (request) => Response, got ${typeof fetch}`);
+  }
+  const websocket = options.websocket;
+  const onError = options.onError ?? defaultOnError;
+  return {
+    onMessage(message, connection, context) {
+      const type = message.type;
+      if ((type & HttpMessageFlag.websocket) !== 0) {
+        if (websocket === undefined) {
+          connection.close();
+          return;
+        }
+        return websocket.onMessage(message, connection, context);
+      }
+      const kind = type & 0b11;
+      if (kind === HttpMessageKind.write) {
+        connection.write(message.payload);
+        return;
+      }
+      if (kind === HttpMessageKind.writeAndClose) {
+        connection.write(message.payload);
+        connection.close();
+        return;
+      }
+      return handleRequest(fetch, onError, message, connection);
+    },
+  };
+}
+
+function defaultOnError(error: unknown): Response {
+  console.error("speedo http: the request handler failed:", error);
+  return new Response("Internal Server Error\n", { status: 500 });
+}
+
+function handleRequest(
+  fetch: HttpFetchHandler,
+  onError: NonNullable<HttpHandlerOptions["onError"]>,
+  message: Message,
+  connection: ConnectionHandle,
+): Promise<void> | void {
+  const type = message.type;
+  let request: Request;
+  try {
+    request = buildRequest(message.payload, type);
+  } catch {
+    connection.write(BAD_URL);
+    connection.close();
+    return;
+  }
+  const context = {
+    head: (type & 0x0f00) === HEAD_METHOD,
+    keepAlive: (type & HttpMessageFlag.keepAlive) !== 0,
+    http10: (type & HttpMessageFlag.http10) !== 0,
+  };
+  let response: Response | Promise<Response>;
+  try {
+    response = fetch(request, { connection });
+  } catch (error) {
+    response = onError(error, request);
+  }
+  if (response instanceof Response) return writeResponse(connection, response, context);
+  return respondLater(response, onError, request, connection, context);
+}
+
+async function respondLater(
+  pending: Promise<Response>,
+  onError: NonNullable<HttpHandlerOptions["onError"]>,
+  request: Request,
+  connection: ConnectionHandle,
+  context: ResponseContext,
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await pending;
+    if (!(response instanceof Response)) {
+      throw new TypeError(`The handler must return a Response, got ${describe(response)}`);
+    }
+  } catch (error) {
+    response = await onError(error, request);
+  }
+  await writeResponse(connection, response, context);
+}
+
+/**
+ * Builds the web-standard `Request` of a request head (an upgrade hook can use it to hand the
+ * request to code written for `Request`s).
+ *
+ * @param head The request, read back from its message.
+ * @param scheme `"http"` or `"https"`.
+ * @returns The request.
+ * @throws {TypeError} When the URL is invalid.
+ *
+ * @example From a parsed request
+ * ```ts
+ * import { readRequest, RequestParser, toRequest } from "@speedo/speedo/http";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const parser = new RequestParser();
+ * parser.feed(new TextEncoder().encode("PUT /doc?v=2 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\n\r\nhi"));
+ * const request = toRequest(readRequest(parser.next()!, parser.lastType), "https");
+ * assertEquals([request.method, request.url], ["PUT", "https://example.com/doc?v=2"]);
+ * assertEquals(await request.text(), "hi");
+ * ```
+ */
+export function toRequest(head: RequestHead, scheme: "http" | "https" = "http"): Request {
+  const target = head.target;
+  const host = head.headers.host || "localhost";
+  const url = target.charCodeAt(0) === 0x2f
+    ? `${scheme}://${host}${target}`
+    : target === "*"
+    ? `${scheme}://${host}/*`
+    : target;
+  const method = head.method;
+  const hasBody = head.body !== null && method !== "GET" && method !== "HEAD";
+  // Headers appended after construction: measured ~30% faster than a `headers` init.
+  const request = method === "GET"
+    ? new Request(url)
+    : new Request(url, { method, body: hasBody ? head.body : undefined });
+  const headers = request.headers;
+  for (const name in head.headers) headers.append(name, head.headers[name]);
+  return request;
+}
+
+const HEAD_METHOD = HTTP_METHODS.indexOf("HEAD") << 8;
+const names: string[] = [];
+const values: string[] = [];
+
+/**
+ * The `Request` of a request message, built in one pass over its head (the same result as
+ * `toRequest(readRequest(payload, type))`, without the intermediate record).
+ */
+function buildRequest(payload: Uint8Array, type: number): Request {
+  const length = headLength(payload);
+  const head = decodeHead(payload.subarray(0, length - 4), type);
+  let at = head.indexOf("\r\n");
+  const requestLine = at < 0 ? head : head.slice(0, at);
+  const target = requestLine.slice(requestLine.indexOf(" ") + 1, requestLine.lastIndexOf(" "));
+  let host = "";
+  let count = 0;
+  if (at >= 0) {
+    at += 2;
+    while (at < head.length) {
+      let end = head.indexOf("\r\n", at);
+      if (end < 0) end = head.length;
+      const colon = head.indexOf(":", at);
+      const name = head.slice(at, colon);
+      const value = head.slice(colon + 1, end).trim();
+      if (name.length === 4 && name.toLowerCase() === "host") host = value;
+      names[count] = name;
+      values[count++] = value;
+      at = end + 2;
+    }
+  }
+  const scheme = (type & HttpMessageFlag.secure) !== 0 ? "https" : "http";
+  const url = target.charCodeAt(0) === 0x2f
+    ? `${scheme}://${host || "localhost"}${target}`
+    : target === "*"
+    ? `${scheme}://${host || "localhost"}/*`
+    : target;
+  const method = HTTP_METHODS[(type >> 8) & 0x0f];
+  let request: Request;
+  if (method === "GET") {
+    request = new Request(url);
+  } else {
+    const hasBody = length < payload.length && method !== "HEAD";
+    request = new Request(url, { method, body: hasBody ? payload.slice(length) : undefined });
+  }
+  const headers = request.headers;
+  for (let i = 0; i < count; i++) headers.append(names[i], values[i]);
+  names.length = values.length = 0;
+  return request;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return typeof value;
+}

@@ -1,0 +1,137 @@
+import type { MessageHandler } from "../../core/message_handler.ts";
+import { Server, type ServerOptions } from "../../core/server.ts";
+import { websocketHandler } from "../websocket/websocket_handler.ts";
+import { websocketUpgrade, type WebSocketUpgradeOptions } from "../websocket/websocket_upgrade.ts";
+import { type HttpFetchHandler, httpHandler } from "./http_handler.ts";
+import { httpProtocol, type HttpProtocolOptions } from "./http_protocol.ts";
+
+/** The port of the HTTP example: `curl http://localhost:8080/`. */
+export const HTTP_PORT = 8080;
+
+/** A WebSocket endpoint of an {@linkcode httpServer}. */
+export interface HttpWebSocketOptions extends WebSocketUpgradeOptions {
+  /**
+   * Handles the WebSocket messages (one message per WebSocket message, or the inner
+   * protocol's messages); its writes go out as WebSocket frames. Any Speedo message handler
+   * works, such as the echo handler.
+   */
+  onMessage: MessageHandler["onMessage"];
+}
+
+/** Options of {@linkcode httpServer}: the server's, less what HTTP sets, plus HTTP's. */
+export interface HttpServerOptions
+  extends
+    Omit<ServerOptions, "protocol" | "handler" | "onMessage" | "port">,
+    Omit<HttpProtocolOptions, "upgrade" | "secure"> {
+  /**
+   * Answers requests. A function runs inline on the I/O thread, as with `Deno.serve` (a
+   * `Request` cannot cross to a worker, and a function cannot either). A module URL runs in
+   * `workers` Web Workers: its default export is `httpHandler(fetch)`.
+   */
+  handler: HttpFetchHandler | string | URL;
+  /**
+   * Port to listen on; 0 picks a free one.
+   *
+   * @default {8080}
+   */
+  port?: number;
+  /**
+   * Workers running the handler module; must be 0 (the default) for a function.
+   *
+   * @default {0}
+   */
+  workers?: number;
+  /**
+   * Answers a request whose (function) handler threw or rejected, as `Deno.serve`'s `onError`;
+   * the connection stays open.
+   *
+   * @default {reports the error to `onError` (or `console.error`) and answers 500}
+   */
+  onRequestError?: (error: unknown, request: Request) => Response | Promise<Response>;
+  /** Serves WebSocket at a path (inline only: not with a handler module). */
+  websocket?: HttpWebSocketOptions;
+}
+
+/**
+ * Makes an HTTP/1.1 server: the HTTP protocol (bounded parser, pipelining, keep-alive, error
+ * statuses, timeouts) and a `Request` -> `Response` handler, as with `Deno.serve`. Call
+ * `listen()` to start it; over TLS with the server's `tls` option (URLs are then `https:`).
+ *
+ * Requests run inline by default: the I/O thread parses them and calls the handler, which is
+ * the fastest path and lets the handler be a closure. For CPU-heavy handlers, give a module URL
+ * and `workers`: each request crosses as bytes and becomes a `Request` in the worker.
+ *
+ * @param options Server, HTTP and WebSocket options; see {@linkcode HttpServerOptions}.
+ * @returns The server, not yet listening.
+ * @throws {TypeError} When a function handler is given with workers, or WebSocket with a module.
+ *
+ * @example Hello, over a real socket
+ * ```ts
+ * import { httpServer } from "@speedo/speedo/http";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = httpServer({ port: 0, handler: () => new Response("hello") });
+ * const { port } = await server.listen();
+ * const response = await fetch(`http://127.0.0.1:${port}/`);
+ * assertEquals(await response.text(), "hello");
+ * ```
+ */
+export function httpServer(options: HttpServerOptions): Server {
+  const {
+    handler,
+    websocket,
+    onRequestError,
+    maxHeaderSize,
+    maxUriLength,
+    maxBodySize,
+    maxHeaderCount,
+    headersTimeout,
+    requestTimeout,
+    ...serverOptions
+  } = options;
+  const workers = options.workers ?? 0;
+  let upgrade;
+  let websocketMessages: MessageHandler | undefined;
+  if (websocket !== undefined) {
+    if (typeof handler !== "function") {
+      throw new TypeError("websocket needs a function handler (WebSocket messages run inline)");
+    }
+    const { onMessage, ...upgradeOptions } = websocket;
+    upgrade = websocketUpgrade(upgradeOptions);
+    websocketMessages = websocketHandler({ onMessage }, upgradeOptions);
+  }
+  const protocol = httpProtocol({
+    maxHeaderSize,
+    maxUriLength,
+    maxBodySize,
+    maxHeaderCount,
+    headersTimeout,
+    requestTimeout,
+    upgrade,
+    secure: options.tls !== undefined,
+  });
+  const port = options.port ?? HTTP_PORT;
+  if (typeof handler === "function") {
+    if (workers !== 0) {
+      throw new TypeError(
+        `A function handler runs inline: give a module URL (default export httpHandler(fetch)) to use workers: ${workers}`,
+      );
+    }
+    const report = serverOptions.onError;
+    const onError = onRequestError ?? ((error: unknown) => {
+      const err = error instanceof Error ? error : new Error(String(error));
+      if (report !== undefined) report(err);
+      else console.error("speedo http: the request handler failed:", err);
+      return new Response("Internal Server Error\n", { status: 500 });
+    });
+    const messages = httpHandler(handler, { websocket: websocketMessages, onError });
+    return new Server({
+      ...serverOptions,
+      port,
+      workers: 0,
+      protocol,
+      onMessage: messages.onMessage,
+    });
+  }
+  return new Server({ ...serverOptions, port, workers, protocol, handler });
+}

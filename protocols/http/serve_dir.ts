@@ -1,0 +1,210 @@
+import { STATUS_TEXT } from "./_response_writer.ts";
+
+/** Content types by file extension (lower case, without the dot). */
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  html: "text/html; charset=utf-8",
+  htm: "text/html; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  json: "application/json",
+  map: "application/json",
+  txt: "text/plain; charset=utf-8",
+  md: "text/markdown; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+  xml: "application/xml",
+  svg: "image/svg+xml",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  avif: "image/avif",
+  ico: "image/x-icon",
+  wasm: "application/wasm",
+  pdf: "application/pdf",
+  zip: "application/zip",
+  gz: "application/gzip",
+  woff: "font/woff",
+  woff2: "font/woff2",
+  ttf: "font/ttf",
+  otf: "font/otf",
+  mp3: "audio/mpeg",
+  ogg: "audio/ogg",
+  wav: "audio/wav",
+  mp4: "video/mp4",
+  webm: "video/webm",
+};
+
+/**
+ * The content type of a file, from its extension.
+ *
+ * @param path A file name or path.
+ * @returns The type, or `application/octet-stream` for an unknown extension.
+ *
+ * @example
+ * ```ts
+ * import { contentType } from "@speedo/speedo/http";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(contentType("/app/index.HTML"), "text/html; charset=utf-8");
+ * assertEquals(contentType("data.bin"), "application/octet-stream");
+ * ```
+ */
+export function contentType(path: string): string {
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const dot = name.lastIndexOf(".");
+  if (dot < 0) return "application/octet-stream";
+  return CONTENT_TYPES[name.slice(dot + 1).toLowerCase()] ?? "application/octet-stream";
+}
+
+/** Options of {@linkcode serveDir}. */
+export interface ServeDirOptions {
+  /**
+   * The file served for a directory.
+   *
+   * @default {"index.html"}
+   */
+  index?: string;
+  /**
+   * Whether files and folders whose name starts with a dot (`.env`, `.git`) are served.
+   *
+   * @default {false}
+   */
+  dotfiles?: boolean;
+  /**
+   * Files up to this size are read whole and sent in one write; larger ones are streamed with
+   * their `content-length`.
+   *
+   * @default {1048576}
+   */
+  readWholeBelow?: number;
+  /**
+   * The `cache-control` header sent with files; none when empty.
+   *
+   * @default {""}
+   */
+  cacheControl?: string;
+}
+
+function status(code: number, extra: HeadersInit = {}): Response {
+  return new Response(`${code} ${STATUS_TEXT[code] ?? ""}\n`, {
+    status: code,
+    headers: { "content-type": "text/plain; charset=utf-8", ...extra },
+  });
+}
+
+/**
+ * Makes a request handler that serves the files under `root`: `GET` and `HEAD` only (405
+ * otherwise), content types by extension, `index.html` for folders (a path without its trailing
+ * slash is redirected to it), `ETag`/`Last-Modified` with `304 Not Modified`.
+ *
+ * Paths are refused with 403 when a segment decodes to `..`, or holds `/`, `\` or NUL (so
+ * `%2e%2e%2f` cannot climb), and when the file's real path (symbolic links resolved) lies
+ * outside the root's real path. Dotfiles are 404 unless `dotfiles` is set. A missing file is 404.
+ *
+ * @param root The folder to serve (a path or a `file:` URL).
+ * @param options Index file, dotfiles, streaming threshold, cache control.
+ * @returns The handler, for `httpServer`'s `handler` or to call from your own.
+ *
+ * @example
+ * ```ts
+ * import { serveDir } from "@speedo/speedo/http";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/hello.txt`, "hi");
+ * const serve = serveDir(root);
+ * const response = await serve(new Request("http://localhost/hello.txt"));
+ * assertEquals(response.headers.get("content-type"), "text/plain; charset=utf-8");
+ * assertEquals(await response.text(), "hi");
+ * const climb = await serve(new Request("http://localhost/..%2f..%2fetc%2fpasswd"));
+ * assertEquals(climb.status, 403);
+ * await climb.body?.cancel();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function serveDir(
+  root: string | URL,
+  options: ServeDirOptions = {},
+): (request: Request) => Promise<Response> {
+  const rootPath = root instanceof URL ? decodeURIComponent(root.pathname) : root;
+  const index = options.index ?? "index.html";
+  const dotfiles = options.dotfiles ?? false;
+  const readWholeBelow = options.readWholeBelow ?? 1024 * 1024;
+  const cacheControl = options.cacheControl ?? "";
+  if (!Number.isInteger(readWholeBelow) || readWholeBelow < 0) {
+    throw new RangeError(`readWholeBelow must be a non-negative integer, got ${readWholeBelow}`);
+  }
+  let realRoot: Promise<string> | undefined;
+
+  return async (request: Request): Promise<Response> => {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return status(405, { allow: "GET, HEAD" });
+    }
+    const pathname = new URL(request.url).pathname;
+    const segments: string[] = [];
+    for (const raw of pathname.split("/")) {
+      if (raw === "") continue;
+      let segment: string;
+      try {
+        segment = decodeURIComponent(raw);
+      } catch {
+        return status(400);
+      }
+      if (segment === ".." || /[\/\\\0]/.test(segment)) return status(403);
+      if (segment === ".") continue;
+      if (segment.startsWith(".") && !dotfiles) return status(404);
+      segments.push(segment);
+    }
+    realRoot ??= Deno.realPath(rootPath);
+    let base: string;
+    try {
+      base = await realRoot;
+    } catch {
+      realRoot = undefined;
+      return status(404);
+    }
+    let path = [base, ...segments].join("/");
+    try {
+      let info = await Deno.stat(path);
+      if (info.isDirectory) {
+        if (!pathname.endsWith("/")) {
+          return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
+        }
+        path = `${path}/${index}`;
+        info = await Deno.stat(path);
+        if (!info.isFile) return status(404);
+      } else if (!info.isFile) {
+        return status(404);
+      }
+      const real = await Deno.realPath(path);
+      if (real !== base && !real.startsWith(`${base}/`)) return status(403);
+      const etag = `W/"${info.size.toString(16)}-${(info.mtime?.getTime() ?? 0).toString(16)}"`;
+      const headers: Record<string, string> = {
+        "content-type": contentType(real),
+        etag,
+      };
+      if (info.mtime) headers["last-modified"] = info.mtime.toUTCString();
+      if (cacheControl !== "") headers["cache-control"] = cacheControl;
+      const ifNoneMatch = request.headers.get("if-none-match");
+      if (ifNoneMatch !== null && ifNoneMatch.split(",").some((tag) => tag.trim() === etag)) {
+        return new Response(null, { status: 304, headers });
+      }
+      if (request.method === "HEAD" || info.size <= readWholeBelow) {
+        headers["content-length"] = String(info.size);
+        if (request.method === "HEAD") return new Response(null, { headers });
+        return new Response(await Deno.readFile(real), { headers });
+      }
+      const file = await Deno.open(real, { read: true });
+      headers["content-length"] = String(info.size);
+      return new Response(file.readable, { headers });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        return status(404);
+      }
+      if (error instanceof Deno.errors.PermissionDenied) return status(403);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,105 @@
+import { assertEquals, assertMatch } from "@std/assert";
+import { contentType, serveDir } from "./serve_dir.ts";
+
+async function fixture(): Promise<{ root: string; outside: string; cleanup: () => Promise<void> }> {
+  const base = await Deno.makeTempDir({ prefix: "speedo-serve-dir-" });
+  const root = `${base}/public`;
+  const outside = `${base}/secret.txt`;
+  await Deno.mkdir(`${root}/docs`, { recursive: true });
+  await Deno.writeTextFile(`${root}/index.html`, "<h1>home</h1>");
+  await Deno.writeTextFile(`${root}/docs/index.html`, "<h1>docs</h1>");
+  await Deno.writeTextFile(`${root}/style.css`, "body{}");
+  await Deno.writeTextFile(`${root}/.env`, "TOKEN=1");
+  await Deno.writeFile(`${root}/big.bin`, new Uint8Array(300_000).fill(7));
+  await Deno.writeTextFile(outside, "secret");
+  await Deno.symlink(outside, `${root}/link.txt`);
+  return { root, outside, cleanup: () => Deno.remove(base, { recursive: true }) };
+}
+
+const get = (path: string, init?: RequestInit) => new Request(`http://localhost${path}`, init);
+
+Deno.test("serveDir serves files with content types, index.html for folders, and redirects to the slash", async () => {
+  const { root, cleanup } = await fixture();
+  try {
+    const serve = serveDir(root);
+    const home = await serve(get("/"));
+    assertEquals([home.status, home.headers.get("content-type"), await home.text()], [
+      200,
+      "text/html; charset=utf-8",
+      "<h1>home</h1>",
+    ]);
+    const css = await serve(get("/style.css"));
+    assertEquals([css.headers.get("content-type"), css.headers.get("content-length")], [
+      "text/css; charset=utf-8",
+      "6",
+    ]);
+    await css.body?.cancel();
+    const docs = await serve(get("/docs"));
+    assertEquals([docs.status, docs.headers.get("location")], [301, "/docs/"]);
+    assertEquals(await (await serve(get("/docs/"))).text(), "<h1>docs</h1>");
+    const big = await serve(get("/big.bin"));
+    assertEquals(big.headers.get("content-length"), "300000");
+    assertEquals((await big.bytes()).length, 300_000, "streamed above readWholeBelow");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("serveDir refuses path traversal, escaping symlinks and dotfiles", async () => {
+  const { root, cleanup } = await fixture();
+  try {
+    const serve = serveDir(root);
+    const cases: [string, number][] = [
+      ["/..%2fsecret.txt", 403],
+      ["/docs/..%2f..%2fsecret.txt", 403],
+      ["/..%5csecret.txt", 403],
+      ["/%2e%2e%2fsecret.txt", 403],
+      ["/a%00b", 403],
+      ["/link.txt", 403],
+      ["/.env", 404],
+      ["/docs/%2e%2e/.env", 404],
+      ["/%E0%A4%A", 400],
+      ["/missing.txt", 404],
+      ["/style.css/x", 404],
+    ];
+    for (const [path, status] of cases) {
+      const response = await serve(get(path));
+      assertEquals(response.status, status, path);
+      await response.body?.cancel();
+    }
+    // The URL parser already resolves plain and %2e dot segments before the handler sees them.
+    const normalised = await serve(new Request("http://localhost/docs/../../secret.txt"));
+    assertEquals(normalised.status, 404);
+    await normalised.body?.cancel();
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("serveDir answers HEAD without a body, 304 for a matching ETag, 405 for other methods", async () => {
+  const { root, cleanup } = await fixture();
+  try {
+    const serve = serveDir(root, { cacheControl: "max-age=60" });
+    const head = await serve(get("/index.html", { method: "HEAD" }));
+    assertEquals([head.status, head.headers.get("content-length"), head.body], [200, "13", null]);
+    const etag = head.headers.get("etag")!;
+    assertMatch(etag, /^W\/"[0-9a-f]+-[0-9a-f]+"$/);
+    assertEquals(head.headers.get("cache-control"), "max-age=60");
+    const cached = await serve(
+      get("/index.html", { headers: { "if-none-match": `"x", ${etag}` } }),
+    );
+    assertEquals([cached.status, cached.body], [304, null]);
+    const post = await serve(get("/index.html", { method: "POST", body: "x" }));
+    assertEquals([post.status, post.headers.get("allow")], [405, "GET, HEAD"]);
+    await post.body?.cancel();
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("contentType knows common extensions, in any case", () => {
+  assertEquals(contentType("a.JS"), "text/javascript; charset=utf-8");
+  assertEquals(contentType("x.wasm"), "application/wasm");
+  assertEquals(contentType("noext"), "application/octet-stream");
+  assertEquals(contentType(".hidden"), "application/octet-stream");
+});
