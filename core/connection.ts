@@ -168,8 +168,12 @@ export class Connection implements ProtocolContext, MessageSource {
     if (this.#state === "ending") this.#closeIfQuiet();
   }
 
-  /** A dispatched message failed: the handler tells its peer, or the connection closes. */
+  /**
+   * A dispatched message failed: it is reported, and the handler tells its peer, or the
+   * connection closes.
+   */
   messageFailed(error: MessageFailedError): void {
+    this.#host.error(error, this);
     if (!this.open) return;
     const handler = this.#handler;
     if (handler?.failed === undefined) {
@@ -430,7 +434,9 @@ function isRoutineDisconnect(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.BrokenPipe ||
     error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.NotConnected;
+    error instanceof Deno.errors.NotConnected ||
+    // TLS peers that close without close_notify (browsers, wrk) end this way.
+    error instanceof Deno.errors.UnexpectedEof;
 }
 
 /**

@@ -174,6 +174,9 @@ export interface ServerStats {
 
 type ServerState = "new" | "starting" | "running" | "closing" | "closed";
 
+/** Time the goodbyes of a shutdown get to reach the peers, in milliseconds. */
+const GOODBYE_GRACE = 1000;
+
 /** Idle time after which a connection gives back its spare buffers, in milliseconds. */
 const TRIM_AFTER_IDLE = 5000;
 
@@ -249,6 +252,8 @@ export class Server implements AsyncDisposable {
   #acceptLoop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #quietWaiter: (() => void) | undefined;
+  /** Resolves the wait for the goodbyes to flush at shutdown. */
+  #allClosed: (() => void) | undefined;
   #stats = {
     accepted: 0,
     refused: 0,
@@ -449,7 +454,17 @@ export class Server implements AsyncDisposable {
     }
     clearInterval(this.#reaper);
     clearInterval(this.#ticker);
+    // A last word for each peer (the protocol's goodbye), flushed for a short grace, then close.
     const reason = new ServerClosedError();
+    for (const connection of [...this.#table.values()]) connection.closeFor(reason);
+    if (this.#table.size > 0) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#allClosed = resolve;
+      const timer = setTimeout(resolve, GOODBYE_GRACE);
+      await promise;
+      clearTimeout(timer);
+      this.#allClosed = undefined;
+    }
     for (const connection of [...this.#table.values()]) connection.destroy(reason);
     await this.#pool?.close();
     this.#state = "closed";
@@ -586,6 +601,7 @@ export class Server implements AsyncDisposable {
         server.#table.remove(connection.id);
         server.#hook(() => server.#options.onClose?.(connection.handle, reason));
         server.#checkQuiet();
+        if (server.#table.size === 0) server.#allClosed?.();
       },
       error(error, connection) {
         server.#report(error, connection.handle);
@@ -610,8 +626,9 @@ export class Server implements AsyncDisposable {
         server.#table.get(id)?.close();
       },
       failed(error: MessageFailedError) {
-        server.#report(error, server.handle(error.connectionId));
-        server.#table.get(error.connectionId)?.messageFailed(error);
+        const connection = server.#table.get(error.connectionId);
+        if (connection === undefined) server.#report(error);
+        else connection.messageFailed(error);
       },
       error(error) {
         server.#report(error);

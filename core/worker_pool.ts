@@ -316,9 +316,9 @@ export class WorkerPool {
   }
 
   #fail(source: MessageSource, message: Message, reason: string): false {
-    const error = new MessageFailedError(message.connectionId, `${reason} to handle the message`);
-    source.messageFailed(error);
-    this.#sink.error(error);
+    source.messageFailed(
+      new MessageFailedError(message.connectionId, `${reason} to handle the message`),
+    );
     source.messageDone();
     return false;
   }

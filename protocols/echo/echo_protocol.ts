@@ -1,4 +1,4 @@
-import { FrameTooLongError } from "../../core/errors.ts";
+import { FrameTooLongError, ServerClosedError } from "../../core/errors.ts";
 import { DEFAULT_MAX_LINE_LENGTH, LineDecoder } from "../../core/framing/line_decoder.ts";
 import type {
   ProtocolContext,
@@ -61,7 +61,9 @@ class EchoProtocolHandler implements ProtocolHandler {
     this.#context.handle.write(`ERR ${error.message}\r\n`);
   }
 
-  goodbye(reason: Error): string {
+  goodbye(reason: Error): string | undefined {
+    // At shutdown every line read was answered: the stream simply ends, as echo's does.
+    if (reason instanceof ServerClosedError) return undefined;
     return `ERR ${reason.message}\r\n`;
   }
 }
