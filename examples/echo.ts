@@ -8,6 +8,7 @@
  * @module
  */
 
+import { closeOnSignal } from "./_close_on_signal.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { ECHO_PORT, echoServer } from "../protocols/echo/mod.ts";
 
@@ -44,24 +45,13 @@ const server = echoServer({
   workers: integerFlag("workers"),
   maxLineLength: integerFlag("max-line-length"),
 });
-const started = performance.now();
 const { hostname, port } = await server.listen();
 const mode = server.stats().workers > 0 ? `${server.stats().workers} workers` : "inline";
 console.log(
   `Speedo echo listening on ${hostname}:${port} (${mode}); try: telnet localhost ${port}`,
 );
 
-const shutdown = async (signal: string) => {
-  Deno.removeSignalListener("SIGINT", onInt);
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  await server.close();
+closeOnSignal(server, () => {
   const s = server.stats();
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(
-    `${signal}: closed after ${seconds} s: ${s.accepted} connections, ${s.messagesIn} lines in, ${s.messagesOut} answered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`,
-  );
-};
-const onInt = () => void shutdown("SIGINT");
-const onTerm = () => void shutdown("SIGTERM");
-Deno.addSignalListener("SIGINT", onInt);
-Deno.addSignalListener("SIGTERM", onTerm);
+  return `${s.accepted} connections, ${s.messagesIn} lines in, ${s.messagesOut} answered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
+});

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { closeOnSignal } from "./_close_on_signal.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import echoHandler from "../protocols/echo/echo_handler.ts";
 import { HTTP_PORT, httpServer, serveDir } from "../protocols/http/mod.ts";
@@ -49,23 +50,12 @@ const server = httpServer({
   // Each WebSocket message is echoed back as it came, by the echo protocol's message handler.
   websocket: { path: "/ws", onMessage: echoHandler.onMessage, maxMessageSize: 64 * 1024 },
 });
-const started = performance.now();
 const address = await server.listen();
 console.log(
   `Speedo HTTP listening on http://${address.hostname}:${address.port}/ (serving ${args.dir}, WebSocket echo at /ws)`,
 );
 
-const shutdown = async (signal: string) => {
-  Deno.removeSignalListener("SIGINT", onInt);
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  await server.close();
+closeOnSignal(server, () => {
   const s = server.stats();
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(
-    `${signal}: closed after ${seconds} s: ${s.accepted} connections, ${s.messagesIn} messages in, ${s.messagesOut} answered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`,
-  );
-};
-const onInt = () => void shutdown("SIGINT");
-const onTerm = () => void shutdown("SIGTERM");
-Deno.addSignalListener("SIGINT", onInt);
-Deno.addSignalListener("SIGTERM", onTerm);
+  return `${s.accepted} connections, ${s.messagesIn} messages in, ${s.messagesOut} answered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
+});

