@@ -61,8 +61,24 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
+/** TLS settings of a client: the server's certificate is checked against `caCerts`. */
+export interface ClientTlsOptions {
+  /**
+   * PEM certificates of the authorities to trust, for a server whose certificate no system
+   * root signs (a private CA in tests, say).
+   *
+   * @default {the system's roots}
+   */
+  caCerts?: string[];
+}
+
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions {
+  /**
+   * Connect over TLS (`Deno.connectTls`); the certificate must be valid for `hostname`. Every
+   * protocol runs over it unchanged.
+   */
+  tls?: ClientTlsOptions;
   /**
    * The server's address.
    *
@@ -400,7 +416,7 @@ export class Client implements AsyncDisposable {
     const stop = this.#stop.signal;
     while (!stop.aborted) {
       this.#state = "dialing";
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await this.#dial();
       } catch (error) {
@@ -437,7 +453,7 @@ export class Client implements AsyncDisposable {
   }
 
   /** Dials once, under `connectTimeout` and the stop signal. */
-  async #dial(): Promise<Deno.TcpConn> {
+  async #dial(): Promise<Deno.Conn> {
     const attempt = new AbortController();
     const onStop = () => attempt.abort(this.#stop.signal.reason);
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
@@ -449,12 +465,12 @@ export class Client implements AsyncDisposable {
       this.#connectTimeout,
     );
     try {
-      const conn = await Deno.connect({
-        hostname: this.#options.hostname ?? "127.0.0.1",
-        port: this.#options.port,
-        transport: "tcp",
-        signal: attempt.signal,
-      });
+      const hostname = this.#options.hostname ?? "127.0.0.1";
+      const port = this.#options.port;
+      const tls = this.#options.tls;
+      const conn = tls === undefined
+        ? await Deno.connect({ hostname, port, transport: "tcp", signal: attempt.signal })
+        : await abortable(handshake(hostname, port, tls), attempt.signal);
       if (attempt.signal.aborted) {
         closeQuietly(conn);
         throw attempt.signal.reason;
@@ -469,10 +485,11 @@ export class Client implements AsyncDisposable {
   }
 
   /** Runs one connection to its end; returns why it ended. */
-  async #serve(conn: Deno.TcpConn): Promise<Error | undefined> {
+  async #serve(conn: Deno.Conn): Promise<Error | undefined> {
     try {
       // Nagle would hold small writes back for the peer's delayed ACK.
-      conn.setNoDelay(true);
+      // (TLS connections have no such switch: a turn's writes already leave as one.)
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     } catch {
       // The peer is gone already; the read loop will see it.
     }
@@ -692,4 +709,49 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Closed already.
   }
+}
+
+/**
+ * Dials over TLS and completes the handshake, so a certificate the client does not trust fails
+ * the connect itself, not the first read.
+ */
+async function handshake(
+  hostname: string,
+  port: number,
+  tls: ClientTlsOptions,
+): Promise<Deno.TlsConn> {
+  const conn = await Deno.connectTls({ hostname, port, caCerts: tls.caCerts });
+  try {
+    await conn.handshake();
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
+  return conn;
+}
+
+/** Settles with `connecting`, or rejects when `signal` aborts first (closing a late connection). */
+function abortable(connecting: Promise<Deno.Conn>, signal: AbortSignal): Promise<Deno.Conn> {
+  if (signal.aborted) {
+    connecting.then(closeQuietly, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      connecting.then(closeQuietly, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    connecting.then(
+      (conn) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) closeQuietly(conn);
+        else resolve(conn);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }

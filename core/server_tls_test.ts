@@ -1,6 +1,9 @@
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertRejects } from "@std/assert";
+import { connect } from "./client.ts";
+import { LineDecoder } from "./framing/line_decoder.ts";
+import type { ProtocolContext } from "./protocol.ts";
 import { echoServer } from "../protocols/echo/mod.ts";
-import { within } from "../testing/_socket_client.ts";
+import { waitFor, within } from "../testing/_socket_client.ts";
 import { hasOpenssl, testCertificate } from "../testing/_tls.ts";
 
 const encoder = new TextEncoder();
@@ -73,5 +76,45 @@ Deno.test({
     assertEquals(await readExactly(conn, 7), "secure\n");
     conn.close();
     assertEquals(errors.length <= 1, true, `errors: ${errors.map((e) => e.message)}`);
+  },
+});
+
+Deno.test({
+  name: "connect with tls talks to a TLS server, and refuses a server it does not trust",
+  ignore,
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const { cert, key, ca } = await testCertificate();
+    await using server = echoServer({ port: 0, workers: 1, tls: { cert, key } });
+    const { port } = await server.listen();
+    const lines: string[] = [];
+    const protocol = {
+      create: (context: ProtocolContext) => {
+        const framer = new LineDecoder();
+        return {
+          open: () => void context.handle.write("over tls\n"),
+          data(chunk: Uint8Array) {
+            framer.feed(chunk);
+            for (let line = framer.next(); line !== null; line = framer.next()) {
+              lines.push(decoder.decode(line));
+            }
+          },
+        };
+      },
+    };
+    await using client = await connect({
+      hostname: "localhost",
+      port,
+      protocol,
+      tls: { caCerts: [ca] },
+    });
+    await waitFor(() => lines.length === 1, "the echo over TLS");
+    assertEquals(lines, ["over tls"]);
+    assertEquals(client.write("again\n"), true);
+    await waitFor(() => lines.length === 2, "a second echo");
+
+    // Without the test CA, the handshake fails: the certificate is checked.
+    await assertRejects(() => connect({ hostname: "localhost", port, protocol, tls: {} }));
   },
 });
