@@ -71,7 +71,7 @@ interface Wire {
 }
 
 /** Buffered reads for the set-up handshakes. */
-class Reader {
+export class Reader {
   readonly conn: Deno.Conn;
   #buffer = new Uint8Array(64 * 1024);
   #length = 0;
@@ -147,7 +147,8 @@ function respWire(payload: Uint8Array, subscribers: number): Wire {
 
 const CRLF = encoder.encode("\r\n");
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+/** The parts, one after the other, in one new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let at = 0;
   for (const part of parts) {
@@ -161,7 +162,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
  * Counts the deliveries of a subscriber's stream, chunk by chunk: one byte looked at per
  * delivery, control lines skipped (and a PING answered with a PONG).
  */
-class DeliveryCounter {
+export class DeliveryCounter {
   count = 0;
   readonly #size: number;
   readonly #start: number;
@@ -209,7 +210,8 @@ class DeliveryCounter {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes`, however many writes it takes. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
 }
 

@@ -7,7 +7,7 @@
  *
  * ```
  * deno run -A bench/pubsub_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
- *   [--subscribers 1,10] [--servers speedo,nats-server,redis]
+ *   [--subscribers 1,10] [--servers speedo,nats-server,redis] [--slow-seconds 10] [--skip-slow]
  * ```
  *
  * Each server is its own child process on 127.0.0.1 (a server missing here is skipped with a
@@ -18,11 +18,26 @@
  * at the end, on error and on SIGINT/SIGTERM; they also end on their own when this process dies.
  * The exit code is 0 when every run produced a complete result.
  *
+ * Then, unless `--skip-slow`, a slow-subscriber phase for each server that speaks the NATS
+ * protocol (Speedo, nats-server; `_pubsub_slow_client.ts`): one subscriber that sends `SUB` and
+ * never reads again, one that reads everything, and a publisher of 16 KiB payloads for
+ * `--slow-seconds`, with the server's RSS sampled every 100 ms. Before it, the same load
+ * without the slow subscriber gives the fast subscriber's rate to compare with. A Markdown
+ * table reports the RSS (at the start, the highest, when publishing stopped, once the phase's
+ * connections closed), the bytes published, what the slow subscriber found in its socket when
+ * read after the phase (how many messages, the server's last line, EOF) and when the server
+ * closed it, and the fast subscriber's rate; then a one-line verdict. A server's RSS is bounded
+ * when its highest sample stays within `RSS_BOUND` of its sample at the start: a few times the
+ * 64 MiB that Speedo (`maxWriteBuffer`) and nats-server (`max_pending`) let one connection
+ * hold, while gigabytes pass. An unbounded RSS, or a fast subscriber that did not get every
+ * message, also makes the exit code 1.
+ *
  * @module
  */
 
 import { parseArgs } from "@std/cli/parse-args";
 import type { PubSubLoadResult } from "./_pubsub_load_client.ts";
+import type { SlowSubscriberResult } from "./_pubsub_slow_client.ts";
 import {
   type BenchServer,
   missing,
@@ -38,10 +53,24 @@ const USAGE = `Usage: deno run -A bench/pubsub_load.ts [options]
   --rounds N         rounds, the median is reported (default 3; 1 with --quick)
   --quick            a smoke run: 1 s, 1 round
   --subscribers LIST comma-separated subscriber counts (default 1,10)
-  --servers LIST     comma-separated: speedo,nats-server,redis (default: all)`;
+  --servers LIST     comma-separated: speedo,nats-server,redis (default: all)
+  --slow-seconds N   seconds of the slow-subscriber phase (default 10; 3 with --quick)
+  --skip-slow        no slow-subscriber phase`;
 
 /** Time a run may take beyond its warm-up and window: start, drain, close. */
 const RUN_SLACK_SECONDS = 25;
+/** Payload of the slow-subscriber phase: large, so that gigabytes pass in seconds. */
+const SLOW_PAYLOAD = 16 * 1024;
+/** Seconds of the run without the slow subscriber, the fast subscriber's reference rate. */
+const SLOW_BASELINE_SECONDS = 3;
+/**
+ * Time a slow-subscriber run may take beyond its phase: a publisher write the server holds
+ * back, the fast subscriber's drain and the slow subscriber's read (up to 10 s each), close.
+ */
+const SLOW_SLACK_SECONDS = 45;
+/** Growth of the server's RSS over the phase beyond which it is not called bounded. */
+const RSS_BOUND = 256 * 2 ** 20;
+const MiB = 2 ** 20;
 
 const root = new URL("../", import.meta.url);
 const rootPath = decodeURIComponent(root.pathname);
@@ -53,15 +82,21 @@ interface Settings {
   rounds: number;
   subscribers: number[];
   servers: ServerKind[];
+  /** Seconds of the slow-subscriber phase; 0 skips it. */
+  slowSeconds: number;
 }
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
-    string: ["seconds", "warmup", "rounds", "subscribers", "servers"],
-    boolean: ["quick", "help"],
+    string: ["seconds", "warmup", "rounds", "subscribers", "servers", "slow-seconds"],
+    boolean: ["quick", "help", "skip-slow"],
   });
   if (args.help) return undefined;
-  const number = (name: "seconds" | "warmup" | "rounds", fallback: number, min: number) => {
+  const number = (
+    name: "seconds" | "warmup" | "rounds" | "slow-seconds",
+    fallback: number,
+    min: number,
+  ) => {
     const raw = args[name];
     if (raw === undefined) return fallback;
     const value = Number(raw);
@@ -89,6 +124,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
     subscribers,
     servers,
+    slowSeconds: args["skip-slow"] ? 0 : number("slow-seconds", args.quick ? 3 : 10, 1),
   };
 }
 
@@ -142,6 +178,162 @@ async function runLoad(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Runs one slow-subscriber phase (or its reference, without the slow one) in a child process. */
+async function runSlowPhase(
+  server: BenchServer,
+  seconds: number,
+  withSlow: boolean,
+): Promise<SlowSubscriberResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      `${rootPath}deno.json`,
+      `${rootPath}bench/_pubsub_slow_client.ts`,
+      "--port",
+      String(server.port),
+      "--server-pid",
+      String(server.pid),
+      "--seconds",
+      String(seconds),
+      "--payload",
+      String(SLOW_PAYLOAD),
+      ...(withSlow ? [] : ["--without-slow"]),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
+  }, (seconds + SLOW_SLACK_SECONDS) * 1000);
+  try {
+    const { code, stdout, stderr } = await child.output();
+    if (code !== 0) {
+      throw new Error(
+        `The slow-subscriber phase against ${server.label} failed (exit ${code}): ${
+          decoder.decode(stderr).slice(-800)
+        }`,
+      );
+    }
+    return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!) as SlowSubscriberResult;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The slow and the reference runs of one server. */
+interface SlowPhase {
+  server: BenchServer;
+  slow: SlowSubscriberResult;
+  reference: SlowSubscriberResult;
+}
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? "?" : (bytes / MiB).toFixed(0);
+}
+
+function gb(bytes: number): string {
+  return (bytes / 1e9).toFixed(bytes < 1e8 ? 3 : 1);
+}
+
+/** A ratio with two decimals, or one significant digit when below 0.1 (so never `0.00x`). */
+function ratio(value: number): string {
+  return `${value >= 0.1 ? value.toFixed(2) : value.toPrecision(1)}x`;
+}
+
+function count(value: number): string {
+  return Math.round(value).toLocaleString("en-US");
+}
+
+/** Whether the server's RSS stayed within `RSS_BOUND` of where it started. */
+function bounded(result: SlowSubscriberResult): boolean | undefined {
+  if (result.rssStart === undefined || result.rssMax === undefined) return undefined;
+  return result.rssMax - result.rssStart <= RSS_BOUND;
+}
+
+/** What the slow subscriber found in its socket, and when the server closed it. */
+function describeSlow(result: SlowSubscriberResult): { got: string; end: string; closed: string } {
+  const slow = result.slow;
+  if (slow === undefined) return { got: "-", end: "-", closed: "-" };
+  const cut = slow.received < result.published;
+  const got = `${count(slow.received)} of ${count(result.published)}` +
+    (slow.lastPublishedAt === undefined
+      ? ""
+      : `, the last published at ${slow.lastPublishedAt.toFixed(2)} s`);
+  const words = slow.lines.filter((line) => line.startsWith("-ERR"));
+  const end = [
+    words.length === 0 ? "no -ERR" : words.map((line) => `\`${line}\``).join(", "),
+    slow.truncated ? "a message cut short" : undefined,
+    slow.ending === "eof" ? "EOF" : slow.ending === "reset" ? "reset" : "still open",
+    cut ? undefined : "(not cut off)",
+  ].filter((part) => part !== undefined).join(", ");
+  const closed = slow.closedAt === undefined
+    ? `after it was read (${slow.stateAtEnd} until then)`
+    : slow.closedAt <= result.seconds
+    ? `at ${slow.closedAt.toFixed(2)} s`
+    : `at ${slow.closedAt.toFixed(2)} s, after the phase`;
+  return { got, end, closed };
+}
+
+function printSlowPhases(phases: SlowPhase[], seconds: number): string[] {
+  const notes: string[] = [];
+  console.log("");
+  console.log(
+    `## Slow subscriber: 1 that never reads, 1 that reads everything, ${
+      SLOW_PAYLOAD / 1024
+    } KiB payloads, ${seconds} s`,
+  );
+  console.log("");
+  console.log(
+    "| server | published | RSS start / max / end / closed (MiB) | slow subscriber got | then " +
+      "| server closed it | fast deliveries/s | lowest 1 s | without slow |",
+  );
+  console.log("| --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |");
+  for (const { server, slow, reference } of phases) {
+    const { got, end, closed } = describeSlow(slow);
+    const vs = `${count(reference.fastRate)} (${ratio(slow.fastRate / reference.fastRate)})`;
+    console.log(
+      `| ${server.label} | ${gb(slow.publishedBytes)} GB | ${mib(slow.rssStart)} / ${
+        mib(slow.rssMax)
+      } / ${mib(slow.rssEnd)} / ${mib(slow.rssAfter)} | ${got} | ${end} | ${closed} | ${
+        count(slow.fastRate)
+      } | ${slow.fastMinRate === undefined ? "-" : count(slow.fastMinRate)} | ${vs} |`,
+    );
+    if (!slow.fastComplete) {
+      notes.push(`${server.kind} slow phase: the fast subscriber missed messages`);
+    }
+  }
+  console.log("");
+  console.log(
+    "(GB = 10^9 payload bytes published; RSS = VmRSS every 100 ms: max from the start until " +
+      "the slow subscriber was read, end when publishing stopped, closed 0.5 s after every " +
+      'connection closed; "without slow": the same load without the slow subscriber, ' +
+      `${phases[0].reference.seconds.toFixed(0)} s, and the ratio to it)`,
+  );
+  const parts = phases.map(({ server, slow }) => {
+    const name = server.kind === "speedo" ? "Speedo" : server.kind;
+    return `${name} max ${mib(slow.rssMax)} MiB (from ${mib(slow.rssStart)}) while ${
+      gb(slow.publishedBytes)
+    } GB passed`;
+  });
+  const unbounded = phases.filter(({ slow }) => bounded(slow) === false);
+  const unknown = phases.some(({ slow }) => bounded(slow) === undefined);
+  const verdict = unbounded.length > 0
+    ? `RSS NOT bounded (grew more than ${RSS_BOUND / MiB} MiB): ${parts.join("; ")}`
+    : unknown
+    ? `RSS unknown (no /proc here): ${parts.join("; ")}`
+    : `RSS bounded: ${parts.join("; ")}`;
+  console.log(`verdict: ${verdict}`);
+  for (const { server } of unbounded) notes.push(`${server.kind} slow phase: RSS not bounded`);
+  return notes;
 }
 
 function median(values: number[]): number {
@@ -220,10 +412,21 @@ async function main(): Promise<number> {
       console.log(`server: ${server.label} on 127.0.0.1:${server.port}`);
     }
     const runs = settings.rounds * settings.subscribers.length * servers.length;
+    const slowServers = settings.slowSeconds > 0
+      ? servers.filter((server) => server.protocol === "nats")
+      : [];
+    for (const server of slowServers.filter((server) => server.pid === undefined)) {
+      notes.push(`${server.kind} slow phase skipped: its process id (for its RSS) is unknown`);
+      slowServers.splice(slowServers.indexOf(server), 1);
+    }
+    const slowEstimate = slowServers.length *
+      (settings.slowSeconds + Math.min(SLOW_BASELINE_SECONDS, settings.slowSeconds) + 4);
     console.log(
-      `runs: ${runs} (${settings.rounds} rounds x ${settings.subscribers.length} loads x ${servers.length} servers), ${settings.warmup} s warm-up + ${settings.seconds} s each; about ${
-        Math.ceil(runs * (settings.warmup + settings.seconds + 1.5))
-      } s`,
+      `runs: ${runs} (${settings.rounds} rounds x ${settings.subscribers.length} loads x ${servers.length} servers), ${settings.warmup} s warm-up + ${settings.seconds} s each${
+        slowServers.length === 0
+          ? ""
+          : `, then a ${settings.slowSeconds} s slow-subscriber phase x ${slowServers.length}`
+      }; about ${Math.ceil(runs * (settings.warmup + settings.seconds + 1.5) + slowEstimate)} s`,
     );
 
     const results = new Map<string, PubSubLoadResult[]>();
@@ -295,6 +498,37 @@ async function main(): Promise<number> {
     console.log(
       `(median of ${settings.rounds} rounds of ${settings.seconds} s; CPU in cores over the window)`,
     );
+
+    const phases: SlowPhase[] = [];
+    for (const server of slowServers) {
+      if (interrupted) break;
+      try {
+        // The reference first, so that the slow run starts from the RSS of a server that saw
+        // only well-behaved clients.
+        const reference = await runSlowPhase(
+          server,
+          Math.min(SLOW_BASELINE_SECONDS, settings.slowSeconds),
+          false,
+        );
+        const slow = await runSlowPhase(server, settings.slowSeconds, true);
+        phases.push({ server, slow, reference });
+        console.error(
+          `  slow subscriber: ${server.kind}: max RSS ${mib(slow.rssMax)} MiB, ${
+            gb(slow.publishedBytes)
+          } GB, fast ${count(slow.fastRate)} deliveries/s (${
+            count(reference.fastRate)
+          } without the slow one)`,
+        );
+      } catch (error) {
+        failures++;
+        notes.push(`${server.kind} slow phase: ${(error as Error).message}`);
+      }
+    }
+    if (phases.length > 0) {
+      const slowNotes = printSlowPhases(phases, settings.slowSeconds);
+      failures += slowNotes.length;
+      notes.push(...slowNotes);
+    }
     for (const note of notes) console.log(`note: ${note}`);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));

@@ -78,6 +78,8 @@ export class Connection implements ProtocolContext, MessageSource {
   lastActivity: number;
   /** When the write under way started, or -1. */
   writeStartedAt = -1;
+  /** When `closeFor` queued a goodbye, or -1: the reaper ends a goodbye that cannot drain. */
+  goodbyeSince = -1;
   /** The worker pool's routing state for this connection. */
   poolState: unknown = undefined;
   readonly #socket: Socket;
@@ -247,11 +249,16 @@ export class Connection implements ProtocolContext, MessageSource {
       this.destroy(reason);
       return;
     }
+    // Drop what was not handed to the socket, and the buffers that held it (a slow consumer's
+    // can be maxWriteBuffer large): the goodbye gets a small one of its own.
+    this.#out = EMPTY;
+    this.#spare = EMPTY;
     this.#outLength = 0;
     this.#state = "open";
     this.write(goodbye);
     this.#closeReason = reason;
     this.#state = "closing";
+    this.goodbyeSince = this.#host.now;
     this.#closeIfQuiet();
   }
 

@@ -554,7 +554,12 @@ export class Server implements AsyncDisposable {
   #reap(): void {
     const now = this.#clock = Date.now();
     for (const connection of this.#table.values()) {
-      if (connection.writeStartedAt >= 0 && now - connection.writeStartedAt > this.#writeTimeout) {
+      if (connection.goodbyeSince >= 0 && now - connection.goodbyeSince > GOODBYE_GRACE) {
+        // A peer that does not read its goodbye is not waited for: its socket closes now.
+        connection.destroy();
+      } else if (
+        connection.writeStartedAt >= 0 && now - connection.writeStartedAt > this.#writeTimeout
+      ) {
         connection.destroy(
           new SlowConsumerError(`A write waited more than writeTimeout (${this.#writeTimeout} ms)`),
         );
