@@ -24,6 +24,10 @@ export class BatchWriter {
   #view: DataView;
   #length = 0;
   #count = 0;
+  /** Offset of the last record if `append` may grow it, else -1. */
+  #last = -1;
+  #lastTag = 0;
+  #lastId = 0;
   readonly #initialSize: number;
 
   constructor(initialSize = 4096) {
@@ -39,6 +43,7 @@ export class BatchWriter {
   }
 
   add(tag: number, id: number, bytes?: Uint8Array): void {
+    this.#last = -1;
     const length = bytes === undefined ? 0 : bytes.length;
     this.#reserve(HEADER + length);
     const at = this.#length;
@@ -50,8 +55,29 @@ export class BatchWriter {
     this.#count++;
   }
 
+  /**
+   * Adds bytes as a record, or, when the last record has the same tag and id, grows that one:
+   * consecutive writes to one connection then cost the reader one record.
+   */
+  append(tag: number, id: number, bytes: Uint8Array): void {
+    const last = this.#last;
+    if (last >= 0 && this.#lastTag === tag && this.#lastId === id) {
+      this.#reserve(bytes.length);
+      this.#bytes.set(bytes, this.#length);
+      this.#length += bytes.length;
+      this.#view.setUint32(last + 10, this.#length - last - HEADER, true);
+      return;
+    }
+    const at = this.#length;
+    this.add(tag, id, bytes);
+    this.#last = at;
+    this.#lastTag = tag;
+    this.#lastId = id;
+  }
+
   /** Adds a record whose bytes are UTF-8 text, encoded in place. */
   addText(tag: number, id: number, text: string): void {
+    this.#last = -1;
     this.#reserve(HEADER + text.length * 3);
     const at = this.#length;
     const { written } = encoder.encodeInto(text, this.#bytes.subarray(at + HEADER));
@@ -73,6 +99,7 @@ export class BatchWriter {
     this.#view = new DataView(this.#buffer);
     this.#length = 0;
     this.#count = 0;
+    this.#last = -1;
     return batch;
   }
 

@@ -65,7 +65,7 @@ class WorkerConnectionHandle implements ConnectionHandle {
   write(data: Uint8Array | string): boolean {
     if (!isOpenIn(sequences, this.id)) return false;
     if (typeof data === "string") replies.addText(ReplyOp.write, this.id, data);
-    else replies.add(ReplyOp.write, this.id, data);
+    else replies.append(ReplyOp.write, this.id, data);
     scheduleFlush();
     return true;
   }
