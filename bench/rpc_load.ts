@@ -7,22 +7,48 @@
  * ```
  * deno run -A bench/rpc_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
  *   [--workers 2] [--callers 1,50] [--servers raw-deno,rpc-inline,rpc-workers]
- *   [--fsync never,100,always] [--session-seconds 3]
+ *   [--pin none|split|shared] [--fsync never,100,always] [--session-seconds 3]
  * ```
  *
  * Every server is its own child process on 127.0.0.1, port 0 (started and stopped with
  * `_server_process.ts`, watching its stdin), and so is the load generator of each run
  * (`_rpc_load_client.ts`, `_rpc_session_client.ts`). Rounds are interleaved and the median is
- * reported. A caller waits for its reply before its next call; the raw echo keeps as many
- * 32-byte requests outstanding. Session files go to a temporary directory, removed at the end.
- * The whole run is bounded in time; every child is stopped at the end, on error, and on
- * SIGINT/SIGTERM. The exit code is 0 when every run produced a result.
+ * reported. Session files go to a temporary directory, removed at the end. The whole run is
+ * bounded in time; every child is stopped at the end, on error, and on SIGINT/SIGTERM. The
+ * exit code is 0 when every run produced a result.
+ *
+ * What makes the rows comparable. Every RPC row and its raw baseline have the same shape: one
+ * connection, C requests outstanding on it (C callers each waiting for its reply before the
+ * next call, or the raw loop sending as many new requests as it read replies, in one write),
+ * 32 bytes each way per round trip (a 16-byte RPC header pair and a 16-byte body; the raw echo
+ * carries 32 bytes too), Nagle off on both ends, and the same clock: the raw loop reads the
+ * time once per read for all the replies in it, the RPC callers once per turn for all the
+ * callers that run in it (a reading per call would charge the RPC side alone ~80 ns per call).
+ * Three rows per server and load:
+ *
+ * - `raw Deno.listen echo`: the raw loop against a bare read-write echo; the ceiling.
+ * - `pipelined frames (no RpcClient)`: the same raw loop, sending pre-encoded RPC requests to
+ *   the Speedo RPC server: the server's cost alone, against the same client as the ceiling.
+ * - `RpcClient`: C callers on one `RpcClient`: the server's cost plus the client's per-call
+ *   work (a promise, the id map, a copy of each reply into a buffer of its own).
+ *
+ * With one connection and C outstanding, a run is a ping-pong of one batch of C requests: the
+ * rate is C divided by the batch's round trip, which is both sides' work plus two wake-ups of
+ * a sleeping process. Neither side saturates a core, and on a small VM a wake-up across cores
+ * costs tens of microseconds (more than 50 RPCs' work), while one on the same core costs a
+ * context switch: where the scheduler puts the two processes can change a rate fivefold, from
+ * one run to the next when other load comes and goes. `--pin` fixes the placement, the same
+ * for every row: `split` runs servers on CPU 0 and generators on CPU 1 (the wake-up latency
+ * dominates), `shared` runs both on CPU 0 (the CPU cost per round trip dominates); `none`
+ * (the default) leaves it to the scheduler. Pinning uses `taskset`; the workers of
+ * `rpc-workers` share their server's CPUs.
  *
  * @module
  */
 
 import { parseArgs } from "@std/cli/parse-args";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
+import { loadAverage } from "./_echo_servers.ts";
 import { type ServerCommand, type ServerProcess, startServer } from "./_server_process.ts";
 
 const USAGE = `Usage: deno run -A bench/rpc_load.ts [options]
@@ -34,6 +60,8 @@ const USAGE = `Usage: deno run -A bench/rpc_load.ts [options]
   --workers N          workers of the "rpc-workers" server (default 2)
   --callers LIST       comma-separated concurrent callers (default 1,50)
   --servers LIST       raw-deno,rpc-inline,rpc-workers (default: all)
+  --pin MODE           none (default), split (servers on CPU 0, generators on CPU 1) or
+                       shared (both on CPU 0), with taskset
   --fsync LIST         session fsync policies: never, always, or milliseconds (default never,100,always)
   --session-seconds N  measured seconds per session run (default 3; 1 with --quick)`;
 
@@ -48,6 +76,8 @@ const SERVER_IDS = ["raw-deno", "rpc-inline", "rpc-workers"] as const;
 /** Load shapes: the RpcClient's callers, or pre-encoded frames pipelined (server cost alone). */
 type Target = "raw" | "rpc" | "rpc-pipelined";
 type ServerId = typeof SERVER_IDS[number];
+const PIN_MODES = ["none", "split", "shared"] as const;
+type PinMode = typeof PIN_MODES[number];
 
 interface Settings {
   seconds: number;
@@ -56,6 +86,7 @@ interface Settings {
   workers: number;
   callers: number[];
   servers: ServerId[];
+  pin: PinMode;
   fsync: string[];
   sessionSeconds: number;
 }
@@ -69,6 +100,7 @@ function parseSettings(argv: string[]): Settings | undefined {
       "workers",
       "callers",
       "servers",
+      "pin",
       "fsync",
       "session-seconds",
     ],
@@ -90,6 +122,10 @@ function parseSettings(argv: string[]): Settings | undefined {
       throw new RangeError(`--servers: unknown server "${id}"; known: ${SERVER_IDS.join(",")}`);
     }
   }
+  const pin = (args.pin ?? "none") as PinMode;
+  if (!PIN_MODES.includes(pin)) {
+    throw new RangeError(`--pin must be one of ${PIN_MODES.join(", ")}, got "${args.pin}"`);
+  }
   const callers: number[] = (args.callers ?? "1,50").split(",").map((c: string) => Number(c));
   if (callers.some((c: number) => !Number.isInteger(c) || c < 1)) {
     throw new RangeError(`--callers must be positive integers, got "${args.callers}"`);
@@ -110,6 +146,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     workers: Math.floor(number("workers", 2, 1)),
     callers,
     servers,
+    pin,
     fsync,
     sessionSeconds: number("session-seconds", args.quick ? 1 : 3, 0.1),
   };
@@ -119,25 +156,52 @@ function deno(script: string, ...args: string[]): string[] {
   return ["run", "-A", "--config", `${rootPath}deno.json`, benchPath(script), ...args];
 }
 
-function serverCommand(id: ServerId, workers: number): ServerCommand {
+/** The CPUs of the servers and of the generators under a pin mode (`undefined`: any). */
+interface Placement {
+  readonly server: string | undefined;
+  readonly client: string | undefined;
+}
+
+function placementOf(pin: PinMode): Placement {
+  if (pin === "none") return { server: undefined, client: undefined };
+  if (pin === "split" && navigator.hardwareConcurrency < 2) {
+    throw new RangeError("--pin split needs at least 2 CPUs");
+  }
+  try {
+    new Deno.Command("taskset", { args: ["-c", "0", "true"], stdout: "null", stderr: "null" })
+      .outputSync();
+  } catch (error) {
+    throw new Error(`--pin ${pin} needs taskset: ${(error as Error).message}`);
+  }
+  return pin === "split" ? { server: "0", client: "1" } : { server: "0", client: "0" };
+}
+
+/** A Deno command, run on `cpu` through taskset (which execs it: the pid stays Deno's). */
+function denoCommand(cpu: string | undefined, args: string[]): { command: string; args: string[] } {
+  return cpu === undefined
+    ? { command: Deno.execPath(), args }
+    : { command: "taskset", args: ["-c", cpu, Deno.execPath(), ...args] };
+}
+
+function serverCommand(id: ServerId, workers: number, cpu: string | undefined): ServerCommand {
   switch (id) {
     case "raw-deno":
       return {
         name: "raw Deno.listen echo",
-        command: Deno.execPath(),
-        args: deno("_raw_deno_echo.ts", "--until-stdin-closes"),
+        ...denoCommand(cpu, deno("_raw_deno_echo.ts", "--until-stdin-closes")),
       };
     case "rpc-inline":
       return {
         name: "Speedo RPC inline",
-        command: Deno.execPath(),
-        args: deno("_rpc_server.ts", "--workers", "0", "--until-stdin-closes"),
+        ...denoCommand(cpu, deno("_rpc_server.ts", "--workers", "0", "--until-stdin-closes")),
       };
     case "rpc-workers":
       return {
         name: `Speedo RPC ${workers} workers`,
-        command: Deno.execPath(),
-        args: deno("_rpc_server.ts", "--workers", String(workers), "--until-stdin-closes"),
+        ...denoCommand(
+          cpu,
+          deno("_rpc_server.ts", "--workers", String(workers), "--until-stdin-closes"),
+        ),
       };
   }
 }
@@ -151,9 +215,14 @@ async function stopAll(): Promise<void> {
 }
 
 /** Runs a generator child to its JSON line; never throws. */
-async function runChild<T>(args: string[], limitSeconds: number): Promise<T | { error: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+async function runChild<T>(
+  args: string[],
+  limitSeconds: number,
+  cpu?: string,
+): Promise<T | { error: string }> {
+  const command = denoCommand(cpu, args);
+  const child = new Deno.Command(command.command, {
+    args: command.args,
     cwd: rootPath,
     stdin: "null",
     stdout: "piped",
@@ -259,6 +328,13 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  let placement: Placement;
+  try {
+    placement = placementOf(settings.pin);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
   const rpcRuns = settings.servers.reduce((sum, id) => sum + targetsOf(id).length, 0) *
     settings.callers.length * settings.rounds;
   const budget = rpcRuns * (settings.warmup + settings.seconds + 1) +
@@ -275,15 +351,23 @@ async function main(): Promise<number> {
     }; deno ${Deno.version.deno}; cores: ${navigator.hardwareConcurrency}`,
   );
   console.log(
-    `- RPC: ${settings.seconds} s measured after ${settings.warmup} s warm-up, median of ${settings.rounds} round(s); one connection, callers each waiting for their reply; 16-byte bodies (32-byte frames each way, the raw echo carries the same 32 bytes)`,
+    `- RPC: ${settings.seconds} s measured after ${settings.warmup} s warm-up, median of ${settings.rounds} round(s); one connection with C requests outstanding for every row (C callers each waiting for their reply, or the raw loop keeping C requests out); 16-byte bodies (32-byte frames each way, the raw echo carries the same 32 bytes); time read once per read (raw loop) or per turn (RPC callers)`,
   );
+  console.log(
+    `- placement (--pin ${settings.pin}): ${
+      settings.pin === "none"
+        ? "left to the scheduler"
+        : `servers on CPU ${placement.server}, load generators on CPU ${placement.client}`
+    }`,
+  );
+  console.log(`- load average (1 min) before: ${loadAverage()}`);
   console.log("");
 
   const servers = new Map<ServerId, ServerProcess>();
   const rows: Row[] = [];
   try {
     for (const id of settings.servers) {
-      const spec = serverCommand(id, settings.workers);
+      const spec = serverCommand(id, settings.workers, placement.server);
       try {
         const server = await startServer(spec, {
           cwd: rootPath,
@@ -333,6 +417,7 @@ async function main(): Promise<number> {
               String(server.pid),
             ),
             settings.warmup + settings.seconds + RUN_SLACK_SECONDS,
+            placement.client,
           );
           done++;
           if ("error" in result && result.error !== undefined) {
@@ -355,6 +440,8 @@ async function main(): Promise<number> {
   }
   console.log(rpcTable(rows));
   console.log("");
+  console.log(`- load average (1 min) after the RPC runs: ${loadAverage()}`);
+  console.log("");
 
   // Sessions: one server child and one client child per fsync policy, fresh files each.
   const dir = await Deno.makeTempDir({ prefix: "speedo-rpc-load-" });
@@ -373,14 +460,16 @@ async function main(): Promise<number> {
         try {
           server = await startServer({
             name: `session server (fsync ${policy})`,
-            command: Deno.execPath(),
-            args: deno(
-              "_rpc_session_server.ts",
-              "--dir",
-              `${runDir}/server`,
-              "--fsync",
-              policy,
-              "--until-stdin-closes",
+            ...denoCommand(
+              placement.server,
+              deno(
+                "_rpc_session_server.ts",
+                "--dir",
+                `${runDir}/server`,
+                "--fsync",
+                policy,
+                "--until-stdin-closes",
+              ),
             ),
           }, { cwd: rootPath, timeoutMs: SERVER_START_TIMEOUT_MS });
           running.add(server);
@@ -400,6 +489,7 @@ async function main(): Promise<number> {
               ...flags,
             ),
             settings.warmup + settings.sessionSeconds + RUN_SLACK_SECONDS,
+            placement.client,
           );
           if ("error" in result) {
             failures++;

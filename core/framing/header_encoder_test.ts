@@ -43,6 +43,10 @@ Deno.test("HeaderEncoder refuses payloads past maxFrameSize and fields out of ra
   assertThrows(() => encoder.encode(65536, new Uint8Array(0)), RangeError, "got 65536");
   assertThrows(() => encoder.encode(-1, new Uint8Array(0)), RangeError);
   assertThrows(() => encoder.encode(1, new Uint8Array(0), 2 ** 32), RangeError, "ackSeq");
+  for (const ackSeq of [-1, 1.5, NaN, Infinity]) {
+    assertThrows(() => encoder.encode(1, new Uint8Array(0), ackSeq), RangeError, "ackSeq");
+  }
+  assertEquals(encoder.encode(1, new Uint8Array(0), 2 ** 32 - 1)[7], 0xff);
   assertThrows(
     () => encoder.encodeInto(new Uint8Array(15), 0, 1, new Uint8Array(1)),
     RangeError,

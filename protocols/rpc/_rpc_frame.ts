@@ -54,16 +54,21 @@ export function decodeRpcError(body: Uint8Array): { name: string; message: strin
  */
 export class RpcFrameWriter {
   readonly #encoder: HeaderEncoder;
+  readonly #maxBodyLength: number;
   #buffer: Uint8Array;
+  /** The view last returned, reused while frames keep its length (a view per frame costs). */
+  #view: Uint8Array;
 
   constructor(maxFrameSize?: number) {
     this.#encoder = new HeaderEncoder({ maxFrameSize });
+    this.#maxBodyLength = this.#encoder.maxPayloadLength - RPC_HEADER_SIZE;
     this.#buffer = new Uint8Array(256);
+    this.#view = this.#buffer.subarray(0, 0);
   }
 
   /** Largest body a frame can carry. */
   get maxBodyLength(): number {
-    return this.#encoder.maxPayloadLength - RPC_HEADER_SIZE;
+    return this.#maxBodyLength;
   }
 
   /**
@@ -74,19 +79,18 @@ export class RpcFrameWriter {
   frame(type: number, kind: number, id: number, body: Uint8Array | string): Uint8Array {
     const start = HEADER_SIZE + RPC_HEADER_SIZE;
     // A string's UTF-8 form is at least as long as its UTF-16 length.
-    if (body.length > this.maxBodyLength) {
+    let length = body.length;
+    if (length > this.#maxBodyLength) {
       throw new RangeError(
-        `Body of at least ${body.length} bytes exceeds the limit of ${this.maxBodyLength} bytes`,
+        `Body of at least ${length} bytes exceeds the limit of ${this.#maxBodyLength} bytes`,
       );
     }
-    let length: number;
     if (typeof body === "string") {
-      this.#reserve(start + body.length * 3 + 8);
+      this.#reserve(start + length * 3 + 8);
       length = utf8.encodeInto(body, this.#buffer.subarray(start)).written;
     } else {
-      this.#reserve(start + body.length + 8);
+      this.#reserve(start + length + 8);
       this.#buffer.set(body, start);
-      length = body.length;
     }
     const buffer = this.#buffer;
     const frameLength = this.#encoder.writeHeader(buffer, 0, type, RPC_HEADER_SIZE + length);
@@ -96,7 +100,8 @@ export class RpcFrameWriter {
     buffer[13] = (id >>> 8) & 0xff;
     buffer[14] = (id >>> 16) & 0xff;
     buffer[15] = id >>> 24;
-    return buffer.subarray(0, frameLength);
+    if (this.#view.length !== frameLength) this.#view = buffer.subarray(0, frameLength);
+    return this.#view;
   }
 
   /** An error frame: the error's name (at most 255 bytes) and message, cut to fit a frame. */
@@ -117,5 +122,6 @@ export class RpcFrameWriter {
     let size = this.#buffer.length;
     while (size < length) size *= 2;
     this.#buffer = new Uint8Array(size);
+    this.#view = this.#buffer.subarray(0, 0);
   }
 }

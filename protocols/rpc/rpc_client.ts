@@ -74,8 +74,12 @@ interface PendingCall {
   readonly reject: (error: unknown) => void;
   /** The call's own timer, for a timeout other than the client's default. */
   readonly timer: ReturnType<typeof setTimeout> | undefined;
-  /** When a call with the default timeout expires (`performance.now()` time), else 0. */
-  readonly deadline: number;
+  /**
+   * When a call with the default timeout expires (`performance.now()` time): set at the end of
+   * the turn it was made in (see `#dateCalls`), `Infinity` until then; 0 for a call with its
+   * own timer.
+   */
+  deadline: number;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: (() => void) | undefined;
 }
@@ -123,6 +127,8 @@ export class RpcClient implements AsyncDisposable {
   #handle: ConnectionHandle | undefined;
   #nextId = 1;
   #sweeper: ReturnType<typeof setTimeout> | undefined;
+  /** Calls with the default timeout made in this turn, to date at its end. */
+  #undated: PendingCall[] = [];
   #closed = false;
 
   /**
@@ -192,7 +198,7 @@ export class RpcClient implements AsyncDisposable {
   call(
     type: number,
     body: Uint8Array | string = EMPTY,
-    options: RpcCallOptions = {},
+    options: RpcCallOptions = NO_OPTIONS,
   ): Promise<Uint8Array> {
     if (!Number.isInteger(type) || type < 1 || type > 0xffff) {
       return Promise.reject(
@@ -251,7 +257,7 @@ export class RpcClient implements AsyncDisposable {
    * assert(await rpc.ping() >= 0);
    * ```
    */
-  async ping(options: RpcCallOptions = {}): Promise<number> {
+  async ping(options: RpcCallOptions = NO_OPTIONS): Promise<number> {
     const started = performance.now();
     await this.#request(CONTROL_TYPE, EMPTY, options);
     return performance.now() - started;
@@ -317,15 +323,38 @@ export class RpcClient implements AsyncDisposable {
       if (this.#settle(id)) reject(signal.reason);
     };
     signal?.addEventListener("abort", onAbort!, { once: true });
-    const deadline = timer === undefined ? performance.now() + timeout : 0;
-    this.#pending.set(id, { type, resolve, reject, timer, deadline, signal, onAbort });
-    if (timer === undefined && this.#sweeper === undefined) this.#armSweeper(timeout);
+    const call: PendingCall = {
+      type,
+      resolve,
+      reject,
+      timer,
+      deadline: timer === undefined ? Infinity : 0,
+      signal,
+      onAbort,
+    };
+    this.#pending.set(id, call);
+    if (timer === undefined) {
+      if (this.#undated.push(call) === 1) queueMicrotask(this.#dateCalls);
+      if (this.#sweeper === undefined) this.#armSweeper(timeout);
+    }
     if (!handle.write(frame)) {
       this.#settle(id);
       reject(new RpcConnectionError("The connection closed before the call was sent"));
     }
     return promise;
   }
+
+  /**
+   * Dates the calls of the turn that just ran with one clock reading (a reading costs about as
+   * much as the rest of a call's bookkeeping, and 50 callers woken together make 50 calls in
+   * one turn). Read after the calls, it never makes a call expire early; their requests leave
+   * with the turn's writes anyway.
+   */
+  readonly #dateCalls = (): void => {
+    const deadline = performance.now() + this.#timeout;
+    for (const call of this.#undated) call.deadline = deadline;
+    this.#undated.length = 0;
+  };
 
   /** Arms the one timer of the calls with the default timeout. */
   #armSweeper(delay: number): void {
@@ -337,29 +366,43 @@ export class RpcClient implements AsyncDisposable {
     this.#sweeper = undefined;
     const now = performance.now();
     for (const [id, call] of this.#pending) {
-      if (call.deadline === 0) continue;
+      if (call.timer !== undefined) continue;
       if (call.deadline > now) {
-        this.#armSweeper(call.deadline - now);
+        // A call not yet dated (made in a timer callback before this one) waits a timeout.
+        this.#armSweeper(Math.min(call.deadline - now, this.#timeout));
         return;
       }
-      this.#settle(id);
+      this.#take(id);
       call.reject(new RpcTimeoutError(call.type, id, this.#timeout));
     }
   };
 
-  /** Removes a pending call and its timer; `undefined` when it was settled already. */
+  /**
+   * Removes a pending call, its timer and its abort listener, and stops the sweeper when no
+   * call is left; `undefined` when the call was settled already.
+   */
   #settle(id: number): PendingCall | undefined {
+    const call = this.#take(id);
+    if (call !== undefined) this.#stopSweeperIfIdle();
+    return call;
+  }
+
+  /** {@linkcode RpcClient.#settle} without the sweeper: replies stop it once per chunk. */
+  #take(id: number): PendingCall | undefined {
     const call = this.#pending.get(id);
     if (call === undefined) return undefined;
     this.#pending.delete(id);
     if (call.timer !== undefined) clearTimeout(call.timer);
+    if (call.onAbort !== undefined) call.signal!.removeEventListener("abort", call.onAbort);
+    return call;
+  }
+
+  readonly #stopSweeperIfIdle = (): void => {
     if (this.#pending.size === 0 && this.#sweeper !== undefined) {
       clearTimeout(this.#sweeper);
       this.#sweeper = undefined;
     }
-    if (call.onAbort !== undefined) call.signal!.removeEventListener("abort", call.onAbort);
-    return call;
-  }
+  };
 
   #takeId(): number {
     // Ids wrap at 2^32 - 1; 0 is the id of errors that belong to no call.
@@ -375,24 +418,33 @@ export class RpcClient implements AsyncDisposable {
     return {
       data: (chunk) => {
         decoder.feed(chunk);
-        while (true) {
-          let payload: Uint8Array | null;
-          try {
-            payload = decoder.next();
-          } catch (error) {
-            if (!(error instanceof MalformedFrameError)) throw error;
-            this.#report(error);
-            context.handle.close();
-            return;
+        try {
+          while (true) {
+            let payload: Uint8Array | null;
+            try {
+              payload = decoder.next();
+            } catch (error) {
+              if (!(error instanceof MalformedFrameError)) throw error;
+              this.#report(error);
+              context.handle.close();
+              return;
+            }
+            if (payload === null) return;
+            if (payload.length < RPC_HEADER_SIZE) continue;
+            if (payload[0] === RpcKind.reply) {
+              // A reply to a call that timed out or was aborted finds nothing: dropped.
+              this.#take(rpcId(payload))?.resolve(payload.slice(RPC_HEADER_SIZE));
+            } else {
+              this.#receive(decoder.type, payload[0], rpcId(payload), payload);
+            }
           }
-          if (payload === null) return;
-          if (payload.length < RPC_HEADER_SIZE) continue;
-          this.#receive(
-            decoder.type,
-            payload[0],
-            rpcId(payload),
-            payload.subarray(RPC_HEADER_SIZE),
-          );
+        } finally {
+          // The sweeper stops once no call is pending; checked after the callers that the
+          // replies woke have run, since most of them call again at once (a timer cleared and
+          // armed again per round trip would cost more than the rest of the call).
+          if (this.#pending.size === 0 && this.#sweeper !== undefined) {
+            queueMicrotask(this.#stopSweeperIfIdle);
+          }
         }
       },
       close: () => {
@@ -402,18 +454,14 @@ export class RpcClient implements AsyncDisposable {
     };
   }
 
-  #receive(type: number, kind: number, id: number, body: Uint8Array): void {
-    if (kind === RpcKind.reply) {
-      // A reply to a call that timed out or was aborted finds nothing: dropped.
-      this.#settle(id)?.resolve(body.slice());
-      return;
-    }
+  /** Handles a frame other than a reply: an error, for a call or for no call (id 0). */
+  #receive(type: number, kind: number, id: number, payload: Uint8Array): void {
     if (kind !== RpcKind.error) return;
-    const { name, message } = decodeRpcError(body);
+    const { name, message } = decodeRpcError(payload.subarray(RPC_HEADER_SIZE));
     const error = name === "RpcUnknownTypeError"
       ? new RpcUnknownTypeError(type, message)
       : new RpcRemoteError(type, name, message);
-    const call = id === 0 ? undefined : this.#settle(id);
+    const call = id === 0 ? undefined : this.#take(id);
     if (call !== undefined) call.reject(error);
     else if (id === 0) this.#report(error);
   }
@@ -469,6 +517,7 @@ export async function connectRpc(options: ConnectRpcOptions): Promise<RpcClient>
 const ownClients = new WeakMap<RpcClient, Client>();
 
 const EMPTY = new Uint8Array(0);
+const NO_OPTIONS: RpcCallOptions = Object.freeze({});
 
 function checkTimeout(timeout: number): number {
   if (!Number.isFinite(timeout) || timeout < 1 || timeout > 0x7fffffff) {

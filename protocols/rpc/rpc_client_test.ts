@@ -86,6 +86,73 @@ Deno.test(
 );
 
 Deno.test(
+  "RpcClient times calls with the default timeout from the end of their turn, never early",
+  SANITIZED,
+  async () => {
+    const { rpc } = connected({ timeout: 30 });
+    // A call of an earlier turn arms the timer, so that the calls below start none.
+    const earlier = rpc.call(1, "earlier");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const first = performance.now();
+    const a = rpc.call(1, "a");
+    // A long turn: the second call is made 20 ms after the first, before the turn ends.
+    while (performance.now() - first < 20) {
+      // busy
+    }
+    const second = performance.now();
+    const b = rpc.call(1, "b");
+    const rejectedAt = (call: Promise<unknown>) =>
+      call.then(() => NaN, (error) => {
+        assertInstanceOf(error, RpcTimeoutError);
+        return performance.now();
+      });
+    const [, aAt, bAt] = await Promise.all([earlier, a, b].map(rejectedAt));
+    assert(aAt - first >= 30, `the first call expired after ${aAt - first} ms`);
+    assert(bAt - second >= 30, `the second call expired after ${bAt - second} ms`);
+    assertEquals(rpc.pending, 0);
+  },
+);
+
+Deno.test(
+  "RpcClient keeps one timeout timer through back-to-back calls, and none once idle",
+  SANITIZED,
+  async () => {
+    // The op sanitizer fails this test if the timer outlives the last reply.
+    const { rpc, transport, handler } = connected();
+    for (let i = 1; i <= 5; i++) {
+      const call = rpc.call(1, `call ${i}`);
+      const [, , id] = requests(transport)[i - 1];
+      handler.data(reply(1, id, `reply ${i}`));
+      assertEquals(text.decode(await call), `reply ${i}`);
+    }
+    const last = rpc.call(1, "errs");
+    handler.data(writer.errorFrame(1, 6, "Error", "no").slice());
+    await assertRejects(() => last, RpcRemoteError);
+    assertEquals(rpc.pending, 0);
+  },
+);
+
+Deno.test(
+  "RpcClient gives each reply a buffer of its own",
+  SANITIZED,
+  async () => {
+    const { rpc, handler } = connected();
+    const calls = [rpc.call(1, "a"), rpc.call(1, "b")];
+    const chunk = new Uint8Array([...reply(1, 1, "first"), ...reply(1, 2, "second")]);
+    handler.data(chunk);
+    chunk.fill(0);
+    const [a, b] = await Promise.all(calls);
+    assertEquals([text.decode(a), text.decode(b)], ["first", "second"]);
+    assertEquals([a.byteOffset, a.buffer.byteLength, b.byteOffset, b.buffer.byteLength], [
+      0,
+      5,
+      0,
+      6,
+    ]);
+  },
+);
+
+Deno.test(
   "RpcClient rejects with RpcRemoteError carrying the remote name and message",
   SANITIZED,
   async () => {

@@ -70,6 +70,9 @@ export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcRes
 export class Services implements MessageHandler {
   readonly #handlers = new Map<number, ServiceHandler>();
   readonly #writer: RpcFrameWriter;
+  /** The type last looked up, with its handler (-1 before the first). */
+  #lastType = -1;
+  #lastHandler: ServiceHandler | undefined;
 
   /**
    * Makes an empty table.
@@ -169,7 +172,15 @@ export class Services implements MessageHandler {
     }
     const kind = payload[0];
     const id = kind === RpcKind.request ? rpcId(payload) : 0;
-    const handler = this.#handlers.get(type);
+    // Calls come in runs of one type: the last lookup answers most of them.
+    let handler = this.#lastHandler;
+    if (type !== this.#lastType) {
+      handler = this.#handlers.get(type);
+      if (handler !== undefined) {
+        this.#lastType = type;
+        this.#lastHandler = handler;
+      }
+    }
     if (handler === undefined) {
       connection.write(
         this.#writer.errorFrame(
@@ -184,7 +195,11 @@ export class Services implements MessageHandler {
     const request: RpcRequest = {
       type,
       id,
-      body: payload.subarray(RPC_HEADER_SIZE),
+      body: new Uint8Array(
+        payload.buffer,
+        payload.byteOffset + RPC_HEADER_SIZE,
+        payload.length - RPC_HEADER_SIZE,
+      ),
       connection,
       context,
     };
