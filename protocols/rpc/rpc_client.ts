@@ -72,8 +72,8 @@ interface PendingCall {
   readonly type: number;
   readonly resolve: (body: Uint8Array) => void;
   readonly reject: (error: unknown) => void;
-  /** The call's own timer, for a timeout other than the client's default. */
-  readonly timer: ReturnType<typeof setTimeout> | undefined;
+  /** The call's own timer, for a timeout other than the client's default (armed after the write). */
+  timer: ReturnType<typeof setTimeout> | undefined;
   /**
    * When a call with the default timeout expires (`performance.now()` time): set at the end of
    * the turn it was made in (see `#dateCalls`), `Infinity` until then; 0 for a call with its
@@ -81,7 +81,7 @@ interface PendingCall {
    */
   deadline: number;
   readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 const DEFAULT_TIMEOUT = 15_000;
@@ -314,32 +314,38 @@ export class RpcClient implements AsyncDisposable {
       return Promise.reject(error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
-    // Calls with the default timeout expire in the order they were made: one timer, armed for
-    // the oldest, serves them all (a timer per call costs more than the rest of the call).
-    const timer = timeout === this.#timeout ? undefined : setTimeout(() => {
-      if (this.#settle(id)) reject(new RpcTimeoutError(type, id, timeout));
-    }, timeout);
-    const onAbort = signal === undefined ? undefined : () => {
-      if (this.#settle(id)) reject(signal.reason);
-    };
-    signal?.addEventListener("abort", onAbort!, { once: true });
     const call: PendingCall = {
       type,
       resolve,
       reject,
-      timer,
-      deadline: timer === undefined ? Infinity : 0,
+      timer: undefined,
+      deadline: timeout === this.#timeout ? Infinity : 0,
       signal,
-      onAbort,
+      onAbort: undefined,
     };
     this.#pending.set(id, call);
-    if (timer === undefined) {
-      if (this.#undated.push(call) === 1) queueMicrotask(this.#dateCalls);
-      if (this.#sweeper === undefined) this.#armSweeper(timeout);
-    }
+    // The frame lives in a shared scratch buffer: write it (the write copies it) before anything
+    // that could run other code, such as arming a timer, can reuse that buffer.
     if (!handle.write(frame)) {
       this.#settle(id);
       reject(new RpcConnectionError("The connection closed before the call was sent"));
+      return promise;
+    }
+    // Calls with the default timeout expire in the order they were made: one timer, armed for
+    // the oldest, serves them all (a timer per call costs more than the rest of the call).
+    if (timeout !== this.#timeout) {
+      call.timer = setTimeout(() => {
+        if (this.#settle(id)) reject(new RpcTimeoutError(type, id, timeout));
+      }, timeout);
+    } else {
+      if (this.#undated.push(call) === 1) queueMicrotask(this.#dateCalls);
+      if (this.#sweeper === undefined) this.#armSweeper(timeout);
+    }
+    if (signal !== undefined) {
+      call.onAbort = () => {
+        if (this.#settle(id)) reject(signal.reason);
+      };
+      signal.addEventListener("abort", call.onAbort, { once: true });
     }
     return promise;
   }
