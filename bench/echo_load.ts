@@ -23,6 +23,7 @@
  * @module
  */
 
+import { runBench, running, stopAll } from "./_bench_main.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
 import {
@@ -107,9 +108,6 @@ function parseSettings(argv: string[]): Settings | undefined {
     loads,
   };
 }
-
-/** Children of this process that are running now, to end on a signal. */
-const running = new Set<{ stop(): Promise<void> }>();
 
 /** Runs one load against one server in a generator child; never throws. */
 async function runLoad(
@@ -243,11 +241,6 @@ function table(rows: Row[], baselineName: string): string {
   return lines.join("\n");
 }
 
-async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((child) => child.stop()));
-  running.clear();
-}
-
 async function main(): Promise<number> {
   let settings: Settings | undefined;
   try {
@@ -364,21 +357,4 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-// Ctrl-C or a kill must not leave servers behind.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    console.error(`echo_load: ${signal}, stopping the servers`);
-    stopAll().finally(() => Deno.exit(130));
-  });
-}
-
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  console.error("echo_load failed:", error);
-} finally {
-  await stopAll();
-}
-// Exit now rather than wait for the signal listeners, which would keep this process alive.
-Deno.exit(code);
+await runBench("echo_load", main);

@@ -20,6 +20,7 @@
  * @module
  */
 
+import { runBench, running, stopAll } from "./_bench_main.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { processCpuSeconds } from "./_process_cpu.ts";
 import { type ServerCommand, type ServerProcess, startServer } from "./_server_process.ts";
@@ -243,13 +244,6 @@ function kill(child: Deno.ChildProcess): void {
   }
 }
 
-const running = new Set<{ stop(): Promise<void> }>();
-
-async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((child) => child.stop()));
-  running.clear();
-}
-
 function median(values: number[]): number {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
@@ -398,19 +392,4 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    console.error(`http_load: ${signal}, stopping the servers`);
-    stopAll().finally(() => Deno.exit(130));
-  });
-}
-
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  console.error("http_load failed:", error);
-} finally {
-  await stopAll();
-}
-Deno.exit(code);
+await runBench("http_load", main);

@@ -46,6 +46,7 @@
  * @module
  */
 
+import { runBench, running, stopAll } from "./_bench_main.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
 import { loadAverage } from "./_echo_servers.ts";
@@ -204,14 +205,6 @@ function serverCommand(id: ServerId, workers: number, cpu: string | undefined): 
         ),
       };
   }
-}
-
-/** Children running now, to stop on a signal. */
-const running = new Set<{ stop(): Promise<void> }>();
-
-async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((child) => child.stop()));
-  running.clear();
 }
 
 /** Runs a generator child to its JSON line; never throws. */
@@ -537,19 +530,4 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    console.error(`rpc_load: ${signal}, stopping the children`);
-    stopAll().finally(() => Deno.exit(130));
-  });
-}
-
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  console.error("rpc_load failed:", error);
-} finally {
-  await stopAll();
-}
-Deno.exit(code);
+await runBench("rpc_load", main);
