@@ -10,8 +10,11 @@ function decode(chunks: Uint8Array[], options?: LineDecoderOptions): string[] {
   const decoder = new LineDecoder(options);
   const out: string[] = [];
   for (const chunk of chunks) {
-    // A fresh copy per chunk, wiped after use, catches lines that outlive their chunk.
-    const copy = chunk.slice();
+    // A fresh copy per chunk, wiped after use, catches lines that outlive their chunk; it keeps
+    // the chunk's alignment in its buffer (the decoder reads long lines a word at a time).
+    const align = chunk.byteOffset & 7;
+    const copy = new Uint8Array(chunk.length + align).subarray(align);
+    copy.set(chunk);
     decoder.feed(copy);
     while (true) {
       try {
@@ -106,4 +109,28 @@ Deno.test("LineDecoder bounds what it buffers by maxLineLength", () => {
 Deno.test("LineDecoder rejects a bad maxLineLength with a RangeError", () => {
   assertThrows(() => new LineDecoder({ maxLineLength: 0 }), RangeError, "got 0");
   assertThrows(() => new LineDecoder({ maxLineLength: 1.5 }), RangeError);
+});
+
+Deno.test("LineDecoder finds every ending in long lines, at every offset and alignment", () => {
+  // Long lines take the word-at-a-time scan: put each kind of ending (and a lone NUL, which is
+  // content) at every position of a word, in chunks that start at every byte alignment.
+  const lines: string[] = [];
+  for (let length = 300; length < 312; length++) {
+    // NUL is content unless after CR; 0x02 and 0x08 look like candidates to the word scan.
+    lines.push("x".repeat(length >> 1) + "\0\x02\b" + "y".repeat(length >> 1));
+  }
+  const input = lines.map((line, i) => line + ["\n", "\r\n", "\r\0"][i % 3]).join("");
+  const bytes = new TextEncoder().encode(input);
+  for (const chunkSize of [bytes.length, 4096, 1000, 333, 257]) {
+    for (let align = 0; align < 4; align++) {
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < bytes.length; at += chunkSize) {
+        const part = bytes.subarray(at, at + chunkSize);
+        const holder = new Uint8Array(part.length + align);
+        holder.set(part, align);
+        chunks.push(holder.subarray(align));
+      }
+      assertEquals(decode(chunks), lines, `chunks of ${chunkSize}, alignment ${align}`);
+    }
+  }
 });
