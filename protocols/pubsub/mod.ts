@@ -36,6 +36,15 @@
  * says so before the close (nats-server closes without a word). Not supported: authentication,
  * TLS, clustering, JetStream.
  *
+ * ## Over WebSocket, for browsers
+ *
+ * As nats-server's `websocket` listener (and the `nats.ws` client) do it: the same text protocol
+ * carried in WebSocket messages, whose payloads form one byte stream, the server's in binary
+ * frames. {@linkcode pubsubWebSocket} makes the endpoint for `httpServer`'s `websocket` option (a
+ * path beside the pages); `pubsubServer({ websocket: {} })` serves it on a port of its own. Give
+ * the TCP server and the WebSocket endpoint the same {@linkcode SubjectRouter} (the `router`
+ * option), and a TCP publisher reaches a browser subscriber.
+ *
  * ## Where routing runs, and why
  *
  * ```
@@ -75,5 +84,6 @@ export * from "./pubsub_errors.ts";
 export * from "./pubsub_parser.ts";
 export * from "./pubsub_protocol.ts";
 export * from "./pubsub_server.ts";
+export * from "./pubsub_websocket.ts";
 export * from "./subject.ts";
 export * from "./subject_router.ts";

@@ -28,7 +28,8 @@ export const PUBSUB_SERVER_VERSION = "2.10.0";
 export interface PubSubProtocolOptions extends PubSubParserOptions {
   /**
    * The router that owns the subscriptions. Give one to read its counters, or to share it
-   * between protocol instances of the same server.
+   * between protocol instances of one process: a TCP server's and a WebSocket endpoint's
+   * (`pubsubWebSocket`), whose clients then share one subject space.
    *
    * @default {a new SubjectRouter}
    */

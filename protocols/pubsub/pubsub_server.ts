@@ -1,8 +1,23 @@
+import type { ProtocolHandlerFactory } from "../../core/protocol.ts";
 import { Server, type ServerOptions } from "../../core/server.ts";
+import {
+  websocketProtocol,
+  type WebSocketProtocolOptions,
+} from "../websocket/websocket_protocol.ts";
 import { pubsubProtocol, type PubSubProtocolOptions } from "./pubsub_protocol.ts";
+import { pubsubWebSocket, type PubSubWebSocketOptions } from "./pubsub_websocket.ts";
 
 /** The port of the pub/sub example, NATS's: `telnet localhost 4222`. */
 export const PUBSUB_PORT = 4222;
+
+/**
+ * The `websocket` option of {@linkcode pubsubServer}: the WebSocket endpoint and its handshake's
+ * bounds.
+ */
+export interface PubSubServerWebSocketOptions
+  extends
+    Pick<PubSubWebSocketOptions, "path" | "protocols" | "maxMessageSize" | "writeType">,
+    Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {}
 
 /** Options of {@linkcode pubsubServer}: the server's and the protocol's, in one object. */
 export interface PubSubServerOptions
@@ -36,12 +51,23 @@ export interface PubSubServerOptions
    * @default {65536}
    */
   readBufferSize?: number;
+  /**
+   * Speak NATS over WebSocket on this port instead of plain TCP, as nats-server's `websocket`
+   * listener does (`{}` for the defaults): browsers and NATS WebSocket clients (`nats.ws`,
+   * `wsconnect`) connect to `ws://host:port/`. Give the same `router` as a TCP server's for
+   * both to share one subject space. See {@linkcode pubsubWebSocket}.
+   */
+  websocket?: PubSubServerWebSocketOptions;
 }
 
 /**
  * Makes a pub/sub server: the {@linkcode pubsubProtocol} on a {@linkcode Server} without message
  * handlers (the protocol routes every message itself, on the I/O thread). Call `listen()` to
  * start it. NATS clients connect to it unchanged.
+ *
+ * With `websocket`, the server speaks NATS over WebSocket instead, as nats-server's websocket
+ * listener: browsers and NATS WebSocket clients connect to it. Give two servers (one TCP, one
+ * WebSocket) the same `router`, and they share one subject space.
  *
  * @param options Server and protocol options; see {@linkcode PubSubServerOptions}.
  * @returns The server, not yet listening.
@@ -74,6 +100,29 @@ export interface PubSubServerOptions
  * subscriber.close();
  * publisher.close();
  * ```
+ *
+ * @example NATS over WebSocket on a port of its own, sharing subjects with a TCP server
+ * ```ts
+ * import { pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const router = new SubjectRouter();
+ * await using tcp = pubsubServer({ port: 0, router });
+ * await using ws = pubsubServer({ port: 0, router, websocket: {} });
+ * await tcp.listen();
+ * const { port } = await ws.listen();
+ *
+ * // Each WebSocket message carries NATS operations; the server answers in binary frames.
+ * const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+ * socket.binaryType = "arraybuffer";
+ * const info = new Promise<string>((resolve) =>
+ *   socket.onmessage = (event) => resolve(new TextDecoder().decode(event.data))
+ * );
+ * assertEquals((await info).slice(0, 5), "INFO ");
+ * const closed = new Promise((resolve) => socket.onclose = resolve);
+ * socket.close();
+ * await closed;
+ * ```
  */
 export function pubsubServer(options: PubSubServerOptions = {}): Server {
   const {
@@ -86,10 +135,11 @@ export function pubsubServer(options: PubSubServerOptions = {}): Server {
     serverId,
     version,
     onProtocolError,
+    websocket,
     ...serverOptions
   } = options;
   let server: Server | undefined = undefined;
-  const protocol = pubsubProtocol({
+  const protocolOptions: PubSubProtocolOptions = {
     maxControlLine,
     maxPayload,
     router,
@@ -100,7 +150,27 @@ export function pubsubServer(options: PubSubServerOptions = {}): Server {
     version,
     onProtocolError,
     address: () => server?.address,
-  });
+  };
+  let protocol: ProtocolHandlerFactory;
+  let onMessage: ServerOptions["onMessage"];
+  if (websocket === undefined) {
+    protocol = pubsubProtocol(protocolOptions);
+  } else {
+    const { maxHeaderSize, maxUriLength, headersTimeout, ...endpointOptions } = websocket;
+    const { onMessage: writeHandshake, ...endpoint } = pubsubWebSocket({
+      ...protocolOptions,
+      ...endpointOptions,
+    });
+    protocol = websocketProtocol({
+      ...endpoint,
+      maxHeaderSize,
+      maxUriLength,
+      headersTimeout,
+      secure: serverOptions.tls !== undefined,
+    });
+    // The WebSocket handshake's answers and close frames are dispatched, to keep their order.
+    onMessage = writeHandshake;
+  }
   server = new Server({
     ...serverOptions,
     port: options.port ?? PUBSUB_PORT,
@@ -108,6 +178,8 @@ export function pubsubServer(options: PubSubServerOptions = {}): Server {
     idleTimeout: options.idleTimeout ?? 0,
     readBufferSize: options.readBufferSize ?? 64 * 1024,
     protocol,
+    onMessage,
+    workers: 0,
   });
   return server;
 }

@@ -179,11 +179,25 @@ export class WebSocketSession implements ProtocolHandler {
     this.#fail(CloseCode.internalError, "Message handler failed");
   }
 
+  /**
+   * The close frame for `reason` (1008 for a slow consumer, 1001 otherwise), after the inner
+   * protocol's own last word as a data frame in stream mode (pub/sub's `-ERR 'Slow Consumer'`,
+   * as nats-server sends it over WebSocket).
+   */
   goodbye(reason: Error): Uint8Array {
     const code = reason instanceof SlowConsumerError
       ? CloseCode.policyViolation
       : CloseCode.goingAway;
-    return encodeFrame(Opcode.close, closePayload(code, reason.message));
+    const close = encodeFrame(Opcode.close, closePayload(code, reason.message));
+    const last = this.#inner?.goodbye?.(reason);
+    if (last === undefined) return close;
+    const bytes = typeof last === "string" ? new TextEncoder().encode(last) : last;
+    if (bytes.length === 0) return close;
+    const data = encodeFrame(this.#settings.writeOpcode, bytes);
+    const both = new Uint8Array(data.length + close.length);
+    both.set(data);
+    both.set(close, data.length);
+    return both;
   }
 
   close(reason?: Error): void {
