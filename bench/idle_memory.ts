@@ -1,12 +1,18 @@
 /**
  * Memory of idle connections: for each echo server (raw `Deno.listen` with a 64 KiB buffer per
- * connection, Node `net`, Speedo inline, Speedo with workers), opens N connections from this
- * process, makes each echo one line (so the server has set it up fully), then reads the
- * server's resident memory and reports KB per connection.
+ * connection, Node `net`, Speedo inline, Speedo with workers, and `raw-deno-64`: raw
+ * `Deno.listen` with a 64-byte buffer, the floor of what an idle Deno connection with a pending
+ * read costs), opens N connections from this process, makes each echo one line (so the server
+ * has set it up fully), waits `--settle` seconds, then reads the server's resident memory and
+ * reports KB per connection.
  *
  * ```
- * deno run -A bench/idle_memory.ts [--connections 10000] [--servers raw-deno,node,speedo-inline,speedo-workers]
+ * deno run -A bench/idle_memory.ts [--connections 10000] [--settle 1]
+ *   [--servers raw-deno,node,speedo-inline,speedo-workers,raw-deno-64]
  * ```
+ *
+ * V8's flags change the figures (its young generation grows to tens of MB by default): run with
+ * `DENO_V8_FLAGS=--max-semi-space-size=1` to see them with a 1 MiB semi-space, in every child.
  *
  * 127.0.0.1 only; every socket and child is closed at the end.
  *
@@ -23,17 +29,42 @@ import {
   SERVER_IDS,
   type ServerId,
 } from "./_echo_servers.ts";
-import { startServer } from "./_server_process.ts";
+import { type ServerCommand, startServer } from "./_server_process.ts";
+
+/** Raw `Deno.listen` echo with a 64-byte buffer per connection: Deno's own floor. */
+const FLOOR = "raw-deno-64";
+
+/** The command of a server of this bench. */
+function serverCommand(id: ServerId | typeof FLOOR): ServerCommand {
+  if (id !== FLOOR) return echoServerCommand(id, workers);
+  const raw = echoServerCommand("raw-deno", 0);
+  return {
+    ...raw,
+    name: "raw Deno.listen, 64 B buffer",
+    args: [...raw.args, "--buffer-size", "64"],
+  };
+}
 
 const args = parseArgs(Deno.args, {
-  string: ["connections", "servers", "workers"],
-  default: { connections: "10000", servers: SERVER_IDS.join(","), workers: "2" },
+  string: ["connections", "servers", "workers", "settle"],
+  default: {
+    connections: "10000",
+    servers: [...SERVER_IDS, FLOOR].join(","),
+    workers: "2",
+    settle: "1",
+  },
 });
 const count = Number(args.connections);
 const workers = Number(args.workers);
-const servers = args.servers.split(",") as ServerId[];
+const settleSeconds = Number(args.settle);
+const servers = args.servers.split(",") as (ServerId | typeof FLOOR)[];
 for (const id of servers) {
-  if (!SERVER_IDS.includes(id)) throw new Error(`Unknown server "${id}"; known: ${SERVER_IDS}`);
+  if (id !== FLOOR && !SERVER_IDS.includes(id)) {
+    throw new Error(`Unknown server "${id}"; known: ${SERVER_IDS},${FLOOR}`);
+  }
+}
+if (!(settleSeconds >= 0 && settleSeconds <= 60)) {
+  throw new RangeError(`--settle must be from 0 to 60 seconds, got ${args.settle}`);
 }
 if (!Number.isInteger(count) || count < 1 || count > 15_000) {
   throw new RangeError(`--connections must be from 1 to 15000, got ${args.connections}`);
@@ -68,7 +99,10 @@ console.log(`- date: ${new Date().toISOString()}`);
 console.log(
   `- deno: ${Deno.version.deno}; node: ${node ?? "none"}; cores: ${navigator.hardwareConcurrency}`,
 );
-console.log(`- connections: ${count}, each echoed one 16-byte line, then left idle`);
+console.log(
+  `- connections: ${count}, each echoed one 16-byte line, then left idle ${settleSeconds} s`,
+);
+console.log(`- DENO_V8_FLAGS: ${Deno.env.get("DENO_V8_FLAGS") ?? "(none)"}`);
 console.log(`- load average (1 min) before: ${loadAverage()}\n`);
 console.log("| server | RSS before (MB) | RSS with connections (MB) | KB per connection |");
 console.log("| --- | ---: | ---: | ---: |");
@@ -78,7 +112,7 @@ for (const id of servers) {
     console.log("| Node net | - | - | skipped: no node on PATH |");
     continue;
   }
-  const server = await startServer(echoServerCommand(id, workers), {
+  const server = await startServer(serverCommand(id), {
     cwd: rootPath,
     timeoutMs: 15_000,
   });
@@ -95,8 +129,9 @@ for (const id of servers) {
       conns.push(...made);
       opened += batch;
     }
-    // Let the server settle (GC, freed transient buffers) before reading its memory.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Let the server settle (GC, freed transient buffers; Speedo trims buffers of connections
+    // idle for 5 s) before reading its memory.
+    await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
     const after = rssKiB(server.pid);
     const perConnection = ((after - before) * 1024) / count / 1000;
     console.log(

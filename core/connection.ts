@@ -20,6 +20,7 @@ import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type { ProtocolContext, ProtocolHandler, ProtocolHandlerFactory } from "./protocol.ts";
 import type { MessageSource } from "./worker_pool.ts";
+import { giveBuffer, MAX_POOLED_SIZE, takeBuffer } from "./_buffer_pool.ts";
 
 /** The part of a `Deno.Conn` a connection uses. */
 export interface Socket {
@@ -65,8 +66,6 @@ const encoder = new TextEncoder();
 const INITIAL_READ_SIZE = 64;
 /** Reads of at most 1/8 of the buffer in a row after which it halves. */
 const SHRINK_AFTER_SMALL_READS = 16;
-/** Output buffers up to this size are kept for the next flush; larger ones are released. */
-const KEEP_OUTPUT_BUFFER = 64 * 1024;
 
 /** The I/O-thread side of one socket. */
 export class Connection implements ProtocolContext, MessageSource {
@@ -92,8 +91,10 @@ export class Connection implements ProtocolContext, MessageSource {
   #smallReads = 0;
   #parked = false;
   #reading = false;
+  /** Output not yet handed to the socket: a buffer of the thread's pool, or EMPTY. */
   #out: Uint8Array = EMPTY;
   #outLength = 0;
+  /** A buffer larger than the pool keeps, held while large writes are what this connection does. */
   #spare: Uint8Array = EMPTY;
   /** Bytes handed to the socket and not yet confirmed written. */
   #inWrite = 0;
@@ -251,8 +252,7 @@ export class Connection implements ProtocolContext, MessageSource {
     }
     // Drop what was not handed to the socket, and the buffers that held it (a slow consumer's
     // can be maxWriteBuffer large): the goodbye gets a small one of its own.
-    this.#out = EMPTY;
-    this.#spare = EMPTY;
+    this.#releaseOutput();
     this.#outLength = 0;
     this.#state = "open";
     this.write(goodbye);
@@ -271,9 +271,7 @@ export class Connection implements ProtocolContext, MessageSource {
     } catch {
       // Closed already (by the peer's reset, say): nothing to release.
     }
-    this.#out = EMPTY;
-    this.#spare = EMPTY;
-    this.#outLength = 0;
+    this.#releaseOutput();
     this.#readBuffer = undefined;
     this.#handle.detach();
     try {
@@ -285,11 +283,11 @@ export class Connection implements ProtocolContext, MessageSource {
   }
 
   /**
-   * Gives back buffers an idle connection holds: the spare output buffer, and (from its next
-   * read on) a large read buffer. The server's reaper calls it for connections idle a while.
+   * Gives back buffers an idle connection holds: a large output buffer kept for large writes,
+   * and (from its next read on) a large read buffer. The server's reaper calls it for connections idle a while.
    */
   trim(): void {
-    if (this.#outLength === 0 && this.#inWrite === 0) this.#out = EMPTY;
+    if (this.#outLength === 0) this.#releaseOutput();
     this.#spare = EMPTY;
     this.#readSize = Math.min(INITIAL_READ_SIZE, this.#limits.readBufferSize);
   }
@@ -397,9 +395,9 @@ export class Connection implements ProtocolContext, MessageSource {
     while (this.#outLength > 0 && this.#state !== "closed") {
       const buffer = this.#out;
       const length = this.#outLength;
-      this.#out = this.#spare;
+      // Writes made while this one is under way go to another buffer.
+      this.#out = EMPTY;
       this.#outLength = 0;
-      this.#spare = EMPTY;
       this.#inWrite = length;
       this.writeStartedAt = this.#host.now;
       try {
@@ -417,23 +415,36 @@ export class Connection implements ProtocolContext, MessageSource {
       this.writeStartedAt = -1;
       this.lastActivity = this.#host.now;
       this.#host.countBytes(0, length);
-      // Keep the buffer for the next flush if it is small, or if large writes are what this
-      // connection does now (trim() gives it back once the connection idles).
-      const keep = buffer.length <= KEEP_OUTPUT_BUFFER || length >= buffer.length >> 2;
-      // Writes made meanwhile went to the other buffer: the two alternate.
-      if (keep) this.#spare = buffer;
+      // The socket has it all: a small buffer goes back to the pool (an idle connection holds
+      // none); a large one stays while large writes are what this connection does (trim()
+      // lets it go once the connection idles).
+      if (buffer.length <= MAX_POOLED_SIZE) giveBuffer(buffer);
+      else if (length >= buffer.length >> 2) this.#spare = buffer;
     }
     if (this.#state === "closing" || this.#state === "ending") this.#closeIfQuiet();
     else if (this.#parked) this.resume();
   }
 
   #grow(extra: number): void {
-    const needed = this.#outLength + extra;
-    let size = Math.max(256, this.#out.length * 2);
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.#out.subarray(0, this.#outLength));
+    const size = Math.max(this.#outLength + extra, this.#out.length * 2);
+    let grown: Uint8Array;
+    if (this.#spare.length >= size) {
+      grown = this.#spare;
+      this.#spare = EMPTY;
+    } else {
+      grown = takeBuffer(size);
+    }
+    if (this.#outLength > 0) grown.set(this.#out.subarray(0, this.#outLength));
+    if (this.#out !== EMPTY) giveBuffer(this.#out);
     this.#out = grown;
+  }
+
+  /** Drops the output not yet handed to the socket; its buffers go back to the pool. */
+  #releaseOutput(): void {
+    if (this.#out !== EMPTY) giveBuffer(this.#out);
+    this.#out = EMPTY;
+    this.#outLength = 0;
+    this.#spare = EMPTY;
   }
 }
 
