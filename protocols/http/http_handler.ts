@@ -3,13 +3,12 @@ import type { Message } from "../../core/message.ts";
 import type { MessageHandler } from "../../core/message_handler.ts";
 import {
   decodeHead,
-  headLength,
   HTTP_METHODS,
   HttpMessageFlag,
   HttpMessageKind,
   type RequestHead,
 } from "./http_message.ts";
-import { plainResponse, type ResponseContext, writeResponse } from "./_response_writer.ts";
+import { plainResponse, writeResponse } from "./_response_writer.ts";
 
 /** What a {@linkcode HttpFetchHandler} knows besides the request. */
 export interface HttpRequestInfo {
@@ -135,19 +134,14 @@ function handleRequest(
     connection.close();
     return;
   }
-  const context = {
-    head: (type & 0x0f00) === HEAD_METHOD,
-    keepAlive: (type & HttpMessageFlag.keepAlive) !== 0,
-    http10: (type & HttpMessageFlag.http10) !== 0,
-  };
   let response: Response | Promise<Response>;
   try {
     response = fetch(request, { connection });
   } catch (error) {
     response = onError(error, request);
   }
-  if (response instanceof Response) return writeResponse(connection, response, context);
-  return respondLater(response, onError, request, connection, context);
+  if (response instanceof Response) return writeResponse(connection, response, type);
+  return respondLater(response, onError, request, connection, type);
 }
 
 async function respondLater(
@@ -155,7 +149,7 @@ async function respondLater(
   onError: NonNullable<HttpHandlerOptions["onError"]>,
   request: Request,
   connection: ConnectionHandle,
-  context: ResponseContext,
+  type: number,
 ): Promise<void> {
   let response: Response;
   try {
@@ -166,7 +160,7 @@ async function respondLater(
   } catch (error) {
     response = await onError(error, request);
   }
-  await writeResponse(connection, response, context);
+  await writeResponse(connection, response, type);
 }
 
 /**
@@ -209,35 +203,44 @@ export function toRequest(head: RequestHead, scheme: "http" | "https" = "http"):
   return request;
 }
 
-const HEAD_METHOD = HTTP_METHODS.indexOf("HEAD") << 8;
+// Field lines of the request being built; entries past its count are stale, not cleared.
 const names: string[] = [];
 const values: string[] = [];
 
 /**
  * The `Request` of a request message, built in one pass over its head (the same result as
- * `toRequest(readRequest(payload, type))`, without the intermediate record).
+ * `toRequest(readRequest(payload, type))`, without the intermediate record). The parser checked
+ * the head: CRLF line ends, one colon after each name, the target between the first and the last
+ * space of the request line.
  */
 function buildRequest(payload: Uint8Array, type: number): Request {
-  const length = headLength(payload);
-  const head = decodeHead(payload.subarray(0, length - 4), type);
-  let at = head.indexOf("\r\n");
-  const requestLine = at < 0 ? head : head.slice(0, at);
-  const target = requestLine.slice(requestLine.indexOf(" ") + 1, requestLine.lastIndexOf(" "));
+  // The ends of the lines, from the bytes: the head is decoded once, up to its empty line.
+  const requestLineEnd = payload.indexOf(LF) - 1;
+  let headEnd = requestLineEnd + 2;
+  while (headEnd < payload.length && payload[headEnd] !== CR) {
+    const lf = payload.indexOf(LF, headEnd);
+    if (lf < 0) break;
+    headEnd = lf + 1;
+  }
+  const head = decodeHead(payload.subarray(0, headEnd), type);
+  const target = head.slice(head.indexOf(" ") + 1, head.lastIndexOf(" ", requestLineEnd));
   let host = "";
   let count = 0;
-  if (at >= 0) {
-    at += 2;
-    while (at < head.length) {
-      let end = head.indexOf("\r\n", at);
-      if (end < 0) end = head.length;
-      const colon = head.indexOf(":", at);
-      const name = head.slice(at, colon);
-      const value = head.slice(colon + 1, end).trim();
-      if (name.length === 4 && name.toLowerCase() === "host") host = value;
-      names[count] = name;
-      values[count++] = value;
-      at = end + 2;
-    }
+  for (let at = requestLineEnd + 2; at < headEnd;) {
+    let end = head.indexOf("\r\n", at);
+    if (end < 0) end = head.length;
+    const colon = head.indexOf(":", at);
+    // OWS around the value skipped here: one slice, no trim.
+    let valueStart = colon + 1;
+    let valueEnd = end;
+    while (isOws(head.charCodeAt(valueStart)) && valueStart < valueEnd) valueStart++;
+    while (valueEnd > valueStart && isOws(head.charCodeAt(valueEnd - 1))) valueEnd--;
+    const name = head.slice(at, colon);
+    const value = head.slice(valueStart, valueEnd);
+    if (name.length === 4 && name.toLowerCase() === "host") host = value;
+    names[count] = name;
+    values[count++] = value;
+    at = end + 2;
   }
   const scheme = (type & HttpMessageFlag.secure) !== 0 ? "https" : "http";
   const url = target.charCodeAt(0) === 0x2f
@@ -250,13 +253,20 @@ function buildRequest(payload: Uint8Array, type: number): Request {
   if (method === "GET") {
     request = new Request(url);
   } else {
-    const hasBody = length < payload.length && method !== "HEAD";
-    request = new Request(url, { method, body: hasBody ? payload.slice(length) : undefined });
+    const bodyStart = headEnd + 2;
+    const hasBody = bodyStart < payload.length && method !== "HEAD";
+    request = new Request(url, { method, body: hasBody ? payload.slice(bodyStart) : undefined });
   }
   const headers = request.headers;
   for (let i = 0; i < count; i++) headers.append(names[i], values[i]);
-  names.length = values.length = 0;
   return request;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+function isOws(char: number): boolean {
+  return char === 0x20 || char === 0x09;
 }
 
 function describe(value: unknown): string {

@@ -130,3 +130,23 @@ Deno.test("httpProtocol serves an upgrade request nobody takes as a plain reques
   ]);
   assertEquals(responses(transport).map((r) => r.split("\r\n\r\n")[1]), ["GET /a ", "GET /b "]);
 });
+
+Deno.test("httpHandler keeps Latin-1 header bytes both ways and trims the values' whitespace", async () => {
+  const transport = new MemoryTransport();
+  const protocol = httpProtocol({ headersTimeout: 0, requestTimeout: 0 }).create(transport);
+  const echo = httpHandler((request) =>
+    new Response(`[${request.headers.get("x-a")}][${request.headers.get("host")}]`, {
+      headers: { "x-name": request.headers.get("x-name")! },
+    })
+  );
+  // "X-Name: café" with é as the single byte 0xE9 (obs-text), and OWS around the values.
+  const head = new TextEncoder().encode("GET / HTTP/1.1\r\nHost:\t h \r\nX-A:  1\t\r\nX-Name: caf");
+  protocol.data(new Uint8Array([...head, 0xe9, 0x0d, 0x0a, 0x0d, 0x0a]));
+  await echo.onMessage(transport.messages[0], transport.handle, transport.context);
+  protocol.close?.();
+  const bytes = transport.bytes();
+  const text = Array.from(bytes, (byte) => String.fromCharCode(byte)).join("");
+  assertMatch(text, /\r\nx-name: caf\u00e9\r\n/, "one byte 0xE9, not UTF-8");
+  assertEquals(text.split("\r\n\r\n")[1], "[1][h]");
+  assertMatch(text, /\r\ncontent-length: 6\r\n/);
+});
