@@ -52,8 +52,10 @@ export interface ServerOptions {
    * The message handler module, as a URL (`new URL("./handler.ts", import.meta.url)`), or a
    * path resolved against the working directory. Its default export is a
    * {@linkcode MessageHandler}. It runs in every worker, or on the I/O thread with `workers: 0`.
+   * A {@linkcode MessageHandler} object runs on the I/O thread only (`workers: 0`), like
+   * `onMessage`, with its options (`keepsPayload`).
    */
-  handler?: string | URL;
+  handler?: string | URL | MessageHandler;
   /**
    * Handles messages on the I/O thread, instead of a `handler` module (needs `workers: 0`).
    */
@@ -286,10 +288,14 @@ export class Server implements AsyncDisposable {
       throw new TypeError("Give either a handler module or onMessage, not both");
     }
     const workers = options.workers ?? 0;
-    if (workers > 0 && options.handler === undefined) {
+    const handlerObject = typeof options.handler === "object" && !(options.handler instanceof URL);
+    if (workers > 0 && (options.handler === undefined || handlerObject)) {
       throw new TypeError(
-        `workers: ${workers} needs a handler module (the URL of a module whose default export is a MessageHandler); onMessage runs inline only`,
+        `workers: ${workers} needs a handler module (the URL of a module whose default export is a MessageHandler); onMessage and handler objects run inline only`,
       );
+    }
+    if (handlerObject && typeof (options.handler as MessageHandler).onMessage !== "function") {
+      throw new TypeError("A handler object needs an onMessage function");
     }
     this.#options = options;
     this.#maxConnections = positiveInteger("maxConnections", options.maxConnections ?? 16_384);
@@ -327,7 +333,9 @@ export class Server implements AsyncDisposable {
     this.#host = this.#makeHost();
     this.#sink = this.#makeSink();
     const handler: string | URL | MessageHandler | undefined = options.handler !== undefined
-      ? resolveModule(options.handler)
+      ? handlerObject
+        ? options.handler as MessageHandler
+        : resolveModule(options.handler as string | URL)
       : options.onMessage !== undefined
       ? { onMessage: options.onMessage }
       : undefined;

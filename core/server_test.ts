@@ -121,6 +121,17 @@ Deno.test("Server rejects contradictory or out-of-range options", () => {
     TypeError,
     "not both",
   );
+  assertThrows(
+    () => new Server({ protocol: lines, handler: { onMessage: () => {} }, workers: 1 }),
+    TypeError,
+    "run inline only",
+  );
+  assertThrows(
+    // @ts-expect-error: no onMessage
+    () => new Server({ protocol: lines, handler: { keepsPayload: false } }),
+    TypeError,
+    "needs an onMessage",
+  );
   assertThrows(() => new Server({ protocol: lines, maxConnections: 0 }), RangeError, "got 0");
   assertThrows(() => new Server({ protocol: lines, idleTimeout: -1 }), RangeError, "got -1");
   assertThrows(

@@ -385,7 +385,7 @@ export class WorkerPool {
         this.#inlineSettled(source, pin);
       },
     );
-    return true;
+    return this.#inline!.keepsPayload !== false;
   }
 
   #inlineSettled(source: MessageSource, pin: Pin): void {

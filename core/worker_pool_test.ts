@@ -5,6 +5,7 @@ import { ConnectionTable } from "./_connection_table.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { Message } from "./message.ts";
+import type { MessageHandler } from "./message_handler.ts";
 import { MessageQueue } from "./message_queue.ts";
 import {
   type MessageSource,
@@ -52,7 +53,7 @@ class RecordingSink implements ReplySink {
 function setup(
   size: number,
   connections = 4,
-  handler: string | URL = HANDLER,
+  handler: string | URL | MessageHandler = HANDLER,
   transport: WorkerTransport = "batch",
 ) {
   const table = new ConnectionTable<string>(connections);
@@ -163,6 +164,61 @@ Deno.test("WorkerPool with the ring transport passes messages larger than the ri
   await waitFor(() => sink.completed === 3, "3 messages");
   assertEquals(sink.replies.get(ids[0]), [big, big + "y"]);
   assertEquals(sink.replies.get(ids[1]), ["small"]);
+  await pool.close();
+});
+
+for (const keepsPayload of [undefined, false]) {
+  Deno.test(`WorkerPool inline: an async handler with keepsPayload ${keepsPayload} and the read buffer`, async () => {
+    const handler: MessageHandler = {
+      async onMessage(message, connection) {
+        // Copied before the first await, as keepsPayload: false promises; the default keeps
+        // the view, which must stay intact until the promise settles.
+        const copy = keepsPayload === false ? message.payload.slice() : message.payload;
+        await delay(1);
+        connection.write(copy);
+      },
+      keepsPayload,
+    };
+    const { ids, sink, pool } = setup(0, 1, handler);
+    await pool.start();
+    const source = {
+      id: ids[0],
+      handle: sink.handle(ids[0]),
+      poolState: undefined,
+      messageDone: () => sink.completed++,
+      messageFailed: (error: MessageFailedError) => sink.failed(error),
+    };
+    const payload = encoder.encode("kept?");
+    const kept = pool.submit(source, payload, 0);
+    // What a connection does with its read buffer when the pool did not keep it: reads again.
+    if (!kept) payload.fill(0x7e);
+    assertEquals(kept, keepsPayload !== false);
+    await waitFor(() => sink.completed === 1, "the message");
+    assertEquals(sink.replies.get(ids[0]), ["kept?"]);
+    await pool.close();
+  });
+}
+
+Deno.test("WorkerPool ring workers run their timers while batches keep coming", async () => {
+  // A ring worker waits for batches blocked on the ring when it can: its event loop must still
+  // get turns under a stream that never lets the ring stay quiet.
+  const { ids, sink, pool, send } = setup(1, 2, HANDLER, "ring");
+  await pool.start();
+  send(ids[0], "later");
+  const turn = new MessageChannel();
+  const nextTurn = () =>
+    new Promise((resolve) => (turn.port1.onmessage = resolve, turn.port2.postMessage(0)));
+  const started = performance.now();
+  let sent = 0;
+  while (sink.replies.get(ids[0]) === undefined && performance.now() - started < 5_000) {
+    for (let i = 0; i < 100; i++) send(ids[1], "x");
+    sent += 100;
+    await nextTurn();
+  }
+  turn.port1.close();
+  turn.port2.close();
+  assertEquals(sink.replies.get(ids[0]), ["later"], "the timer's write, during the stream");
+  await waitFor(() => sink.completed === sent + 1, "every message");
   await pool.close();
 });
 

@@ -24,6 +24,8 @@ const echoHandler: MessageHandler = {
   onMessage(message, connection) {
     connection.write(message.payload);
   },
+  // The write copies the payload: nothing reads it after the call (WebSocket echo relies on it).
+  keepsPayload: false,
 };
 
 export default echoHandler;

@@ -111,6 +111,9 @@ export function httpHandler(
       }
       return handleRequest(fetch, onError, message, connection);
     },
+    // A request's head is decoded and its body copied before `fetch` is called: the payload
+    // is not read after that, unless WebSocket messages go to a handler that keeps theirs.
+    keepsPayload: websocket !== undefined && websocket.keepsPayload !== false,
   };
 }
 

@@ -130,7 +130,7 @@ export function httpServer(options: HttpServerOptions): Server {
       port,
       workers: 0,
       protocol,
-      onMessage: messages.onMessage,
+      handler: messages,
     });
   }
   return new Server({ ...serverOptions, port, workers, protocol, handler });

@@ -77,5 +77,7 @@ export function websocketHandler(
         framedContext(context, writeOpcode),
       );
     },
+    // Its own reads of the payload are done when it returns: the inner handler's are what count.
+    keepsPayload: inner.keepsPayload,
   };
 }
