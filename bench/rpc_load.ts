@@ -30,7 +30,7 @@
  * - `pipelined frames (no RpcClient)`: the same raw loop, sending pre-encoded RPC requests to
  *   the Speedo RPC server: the server's cost alone, against the same client as the ceiling.
  * - `RpcClient`: C callers on one `RpcClient`: the server's cost plus the client's per-call
- *   work (a promise, the id map, a copy of each reply into a buffer of its own).
+ *   work (a promise, the table of pending calls by id, a copy of each reply's body).
  *
  * With one connection and C outstanding, a run is a ping-pong of one batch of C requests: the
  * rate is C divided by the batch's round trip, which is both sides' work plus two wake-ups of

@@ -30,6 +30,8 @@ export interface HeaderDecoderOptions {
  * {@linkcode HeaderDecoder.ackSeq} and {@linkcode HeaderDecoder.size}. The payload is a view
  * into the chunk when the whole frame lies in it (no copy), or into the decoder's own buffer
  * when it was assembled from several chunks: either way it is valid only until the next call.
+ * {@linkcode HeaderDecoder.advance} frames without making that view, for loops that read a few
+ * bytes of each payload: it gives the payload's length, and where it lies.
  *
  * A malformed header (size below 8, above `maxFrameSize`, or non-zero padding) cannot be
  * skipped, since the next frame's start is unknown: `next` throws
@@ -82,6 +84,9 @@ export class HeaderDecoder {
   #size = 0;
   #type = 0;
   #ackSeq = 0;
+  /** Where the payload last framed lies: the chunk, or `#partial`, from `#payloadStart`. */
+  #source: Uint8Array = EMPTY;
+  #payloadStart = 0;
 
   /**
    * Makes a decoder.
@@ -207,16 +212,46 @@ export class HeaderDecoder {
    * ```
    */
   next(): Uint8Array | null {
+    const length = this.advance();
+    if (length < 0) return null;
+    const source = this.#source;
+    // The constructor makes a view faster than `subarray`, which looks up the species.
+    return new Uint8Array(source.buffer, source.byteOffset + this.#payloadStart, length);
+  }
+
+  /**
+   * Frames the next complete frame as {@linkcode HeaderDecoder.next} does, without making a
+   * view of its payload (a view costs more than the rest of the framing): the payload is the
+   * `length` bytes of {@linkcode HeaderDecoder.source} from
+   * {@linkcode HeaderDecoder.payloadStart}, valid until the next call on this decoder.
+   *
+   * @returns The payload's length, or -1 when the chunk fed is used up.
+   * @throws {MalformedFrameError} When a header is malformed; the stream cannot go on.
+   *
+   * @example
+   * ```ts
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new HeaderDecoder();
+   * decoder.feed(new HeaderEncoder().encode(2, new Uint8Array([1, 2, 3])));
+   * const length = decoder.advance();
+   * const start = decoder.payloadStart;
+   * assertEquals(decoder.source.subarray(start, start + length), new Uint8Array([1, 2, 3]));
+   * assertEquals(decoder.advance(), -1);
+   * ```
+   */
+  advance(): number {
     if (this.#error !== undefined) throw this.#error;
     if (this.#partialLength > 0) return this.#continuePartial();
     const chunk = this.#chunk;
     const start = this.#pos;
     const available = chunk.length - start;
-    if (available === 0) return null;
+    if (available === 0) return -1;
     if (available < HEADER_SIZE) {
       this.#append(chunk.subarray(start));
       this.#pos = chunk.length;
-      return null;
+      return -1;
     }
     const size = chunk[start] | (chunk[start + 1] << 8);
     this.#check(size);
@@ -224,7 +259,7 @@ export class HeaderDecoder {
     if (available < length) {
       this.#append(chunk.subarray(start));
       this.#pos = chunk.length;
-      return null;
+      return -1;
     }
     this.#checkPadding(chunk, start + size, start + length, size);
     this.#size = size;
@@ -232,18 +267,60 @@ export class HeaderDecoder {
     this.#ackSeq = (chunk[start + 4] | (chunk[start + 5] << 8) | (chunk[start + 6] << 16) |
       (chunk[start + 7] << 24)) >>> 0;
     this.#pos = start + length;
-    // The constructor makes a view faster than `subarray`, which looks up the species.
-    return new Uint8Array(chunk.buffer, chunk.byteOffset + start + HEADER_SIZE, size - HEADER_SIZE);
+    this.#source = chunk;
+    this.#payloadStart = start + HEADER_SIZE;
+    return size - HEADER_SIZE;
+  }
+
+  /**
+   * The bytes that hold the payload last framed by {@linkcode HeaderDecoder.advance}: the chunk
+   * fed, or the decoder's own buffer for a frame assembled from several chunks.
+   *
+   * @example
+   * ```ts
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const chunk = new HeaderEncoder().encode(1, new Uint8Array([5]));
+   * const decoder = new HeaderDecoder();
+   * decoder.feed(chunk);
+   * decoder.advance();
+   * assertEquals(decoder.source, chunk);
+   * ```
+   */
+  get source(): Uint8Array {
+    return this.#source;
+  }
+
+  /**
+   * Where the payload last framed by {@linkcode HeaderDecoder.advance} starts in
+   * {@linkcode HeaderDecoder.source}.
+   *
+   * @example
+   * ```ts
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const encoder = new HeaderEncoder();
+   * const decoder = new HeaderDecoder();
+   * decoder.feed(new Uint8Array([...encoder.encode(1, new Uint8Array(1)), ...encoder.encode(1, new Uint8Array(1))]));
+   * decoder.advance();
+   * decoder.advance();
+   * assertEquals(decoder.payloadStart, 24);
+   * ```
+   */
+  get payloadStart(): number {
+    return this.#payloadStart;
   }
 
   /** Completes the frame begun in earlier chunks from the current chunk. */
-  #continuePartial(): Uint8Array | null {
+  #continuePartial(): number {
     const chunk = this.#chunk;
     if (this.#partialLength < HEADER_SIZE) {
       const take = Math.min(HEADER_SIZE - this.#partialLength, chunk.length - this.#pos);
       this.#append(chunk.subarray(this.#pos, this.#pos + take));
       this.#pos += take;
-      if (this.#partialLength < HEADER_SIZE) return null;
+      if (this.#partialLength < HEADER_SIZE) return -1;
     }
     const partial = this.#partial;
     const size = partial[0] | (partial[1] << 8);
@@ -252,14 +329,16 @@ export class HeaderDecoder {
     const take = Math.min(length - this.#partialLength, chunk.length - this.#pos);
     this.#append(chunk.subarray(this.#pos, this.#pos + take));
     this.#pos += take;
-    if (this.#partialLength < length) return null;
+    if (this.#partialLength < length) return -1;
     const frame = this.#partial;
     this.#checkPadding(frame, size, length, size);
     this.#size = size;
     this.#type = frame[2] | (frame[3] << 8);
     this.#ackSeq = (frame[4] | (frame[5] << 8) | (frame[6] << 16) | (frame[7] << 24)) >>> 0;
     this.#partialLength = 0;
-    return frame.subarray(HEADER_SIZE, size);
+    this.#source = frame;
+    this.#payloadStart = HEADER_SIZE;
+    return size - HEADER_SIZE;
   }
 
   #check(size: number): void {

@@ -8,16 +8,30 @@ import { HeaderEncoder } from "./header_encoder.ts";
 const encoder = new HeaderEncoder();
 const text = new TextEncoder();
 
-/** Decodes chunks into "type:ackSeq:payload-bytes" entries; a malformed header ends the list. */
-function decode(chunks: Uint8Array[], options?: HeaderDecoderOptions): string[] {
+/**
+ * Decodes chunks into "type:ackSeq:payload-bytes" entries; a malformed header ends the list.
+ * With `advance`, frames with {@linkcode HeaderDecoder.advance} instead of `next`.
+ */
+function decode(
+  chunks: Uint8Array[],
+  options?: HeaderDecoderOptions,
+  advance = false,
+): string[] {
   const decoder = new HeaderDecoder(options);
   const out: string[] = [];
+  const nextPayload = (): Uint8Array | null => {
+    if (!advance) return decoder.next();
+    const length = decoder.advance();
+    if (length < 0) return null;
+    const start = decoder.payloadStart;
+    return decoder.source.subarray(start, start + length);
+  };
   for (const chunk of chunks) {
     // A fresh copy per chunk, wiped after use, catches payloads that outlive their chunk.
     const copy = chunk.slice();
     decoder.feed(copy);
     try {
-      for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
+      for (let payload = nextPayload(); payload !== null; payload = nextPayload()) {
         out.push(`${decoder.type}:${decoder.ackSeq}:${decoder.size}:${payload.join(",")}`);
       }
     } catch (error) {
@@ -153,4 +167,26 @@ Deno.test("HeaderDecoder rejects a bad maxFrameSize with a RangeError", () => {
   assertThrows(() => new HeaderDecoder({ maxFrameSize: 7 }), RangeError, "got 7");
   assertThrows(() => new HeaderDecoder({ maxFrameSize: 65536 }), RangeError, "got 65536");
   assertThrows(() => new HeaderDecoder({ maxFrameSize: 8.5 }), RangeError);
+});
+
+Deno.test("HeaderDecoder.advance frames as next does, at every chunk size", () => {
+  const input = join(
+    encoder.encode(1, text.encode("hello"), 7),
+    encoder.encode(2, new Uint8Array(0), 8),
+    encoder.encode(3, new Uint8Array(300).fill(5), 9),
+    new Uint8Array([9, 0, 1, 0, 0, 0, 0, 0, 0x61, 0, 0, 0, 0, 0, 0, 1]),
+  );
+  forEachChunkSize(input, (chunks, size) => {
+    const framed = decode(chunks, undefined, true);
+    assertEquals(framed, decode(chunks), `chunk size ${size}`);
+    assertEquals(framed.length, 4, `chunk size ${size}`);
+    assertEquals(framed[3], "!misaligned:9");
+  });
+  // A frame in one chunk lies in that chunk: no copy.
+  const decoder = new HeaderDecoder();
+  decoder.feed(input);
+  assertEquals(decoder.advance(), 5);
+  assertEquals([decoder.source === input, decoder.payloadStart], [true, 8]);
+  assertEquals(decoder.advance(), 0);
+  assertEquals(decoder.payloadStart, 24);
 });

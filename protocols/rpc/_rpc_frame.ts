@@ -34,9 +34,10 @@ export const CONTROL_TYPE = 0;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-/** The id of an RPC payload. */
-export function rpcId(payload: Uint8Array): number {
-  return (payload[4] | (payload[5] << 8) | (payload[6] << 16) | (payload[7] << 24)) >>> 0;
+/** The id of the RPC payload at `start` in `bytes`. */
+export function rpcId(bytes: Uint8Array, start = 0): number {
+  return (bytes[start + 4] | (bytes[start + 5] << 8) | (bytes[start + 6] << 16) |
+    (bytes[start + 7] << 24)) >>> 0;
 }
 
 /** Reads an error body. */

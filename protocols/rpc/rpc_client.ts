@@ -15,6 +15,8 @@ import {
   rpcId,
   RpcKind,
 } from "./_rpc_frame.ts";
+import { PendingCall, PendingCalls } from "./_pending_calls.ts";
+import { ReplyCopies } from "./_reply_copies.ts";
 import {
   RpcConnectionError,
   RpcOverloadError,
@@ -68,22 +70,6 @@ export interface RpcCallOptions {
 export interface ConnectRpcOptions
   extends RpcClientOptions, Omit<ConnectOptions, "protocol" | "onMessage" | "onError"> {}
 
-interface PendingCall {
-  readonly type: number;
-  readonly resolve: (body: Uint8Array) => void;
-  readonly reject: (error: unknown) => void;
-  /** The call's own timer, for a timeout other than the client's default (armed after the write). */
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * When a call with the default timeout expires (`performance.now()` time): set at the end of
-   * the turn it was made in (see `#dateCalls`), `Infinity` until then; 0 for a call with its
-   * own timer.
-   */
-  deadline: number;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 const DEFAULT_TIMEOUT = 15_000;
 
 /**
@@ -96,7 +82,8 @@ const DEFAULT_TIMEOUT = 15_000;
  * with `new` exposes its {@linkcode RpcClient.protocol} to run over any connection, such as a
  * `MemoryTransport` in tests. Calls made while no connection is open reject at once; calls
  * pending when a connection closes reject, and are not sent again (the server may have run
- * them).
+ * them). A reply's body is a view that may share its `.buffer` with other replies (see
+ * {@linkcode RpcClient.call}).
  *
  * @example A call over an in-memory connection
  * ```ts
@@ -122,14 +109,15 @@ export class RpcClient implements AsyncDisposable {
   readonly #maxPending: number;
   readonly #maxFrameSize: number;
   readonly #writer: RpcFrameWriter;
-  readonly #pending = new Map<number, PendingCall>();
+  readonly #calls = new PendingCalls();
   readonly #onError: ((error: Error) => void) | undefined;
   #handle: ConnectionHandle | undefined;
-  #nextId = 1;
   #sweeper: ReturnType<typeof setTimeout> | undefined;
   /** Calls with the default timeout made in this turn, to date at its end. */
-  #undated: PendingCall[] = [];
+  #undated: (PendingCall | undefined)[] = [];
+  #undatedCount = 0;
   #closed = false;
+  readonly #replies = new ReplyCopies();
 
   /**
    * Makes a client; run its {@linkcode RpcClient.protocol} over a connection, or use
@@ -162,7 +150,7 @@ export class RpcClient implements AsyncDisposable {
 
   /** Calls waiting for their replies. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#calls.size;
   }
 
   /** The largest request body a call can send. */
@@ -176,7 +164,12 @@ export class RpcClient implements AsyncDisposable {
    * @param type The message type, 1 to 65535.
    * @param body The request's body: bytes, or text sent as UTF-8.
    * @param options A timeout, and a signal to abort the call.
-   * @returns The reply's body (owned by the caller).
+   * @returns The reply's body, owned by the caller: no other reply shares its bytes, but bodies
+   *   up to 1 KiB are copied side by side into shared 8 KiB buffers (one allocation for many
+   *   replies), so its `.buffer` may hold other replies too. Read it through the view (`new
+   *   DataView(body.buffer, body.byteOffset, body.length)`, not `new DataView(body.buffer)`).
+   *   A small body kept long keeps its whole shared buffer: keep `body.slice()` instead, a
+   *   buffer of its own.
    * @throws {RpcTimeoutError} When no reply comes in time.
    * @throws {RpcRemoteError} When the remote handler failed ({@linkcode RpcUnknownTypeError}
    *   when the server has no such service).
@@ -193,6 +186,23 @@ export class RpcClient implements AsyncDisposable {
    * const rpc = new RpcClient();
    * rpc.protocol.create(new MemoryTransport());
    * await assertRejects(() => rpc.call(1, "no reply comes", { timeout: 10 }), RpcTimeoutError);
+   * ```
+   *
+   * @example Reading a reply through its view
+   * ```ts
+   * import { RpcClient } from "@speedo/speedo/rpc";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const rpc = new RpcClient();
+   * const handler = rpc.protocol.create(new MemoryTransport());
+   * const [a, b] = [rpc.call(1), rpc.call(1)];
+   * // Two replies in one chunk (type 1, kind 2, ids 1 and 2), bodies u32 7 and u32 9.
+   * const frame = (id: number, value: number) => [20, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, id, 0, 0, 0, value, 0, 0, 0, 0, 0, 0, 0];
+   * handler.data(new Uint8Array([...frame(1, 7), ...frame(2, 9)]));
+   * const [first, second] = await Promise.all([a, b]);
+   * assertEquals(new DataView(first.buffer, first.byteOffset, first.length).getUint32(0, true), 7);
+   * assertEquals(new DataView(second.buffer, second.byteOffset, second.length).getUint32(0, true), 9);
    * ```
    */
   call(
@@ -301,53 +311,48 @@ export class RpcClient implements AsyncDisposable {
         new RpcConnectionError(this.#closed ? "The RPC client is closed" : "Not connected"),
       );
     }
-    if (this.#pending.size >= this.#maxPending) {
+    const calls = this.#calls;
+    if (calls.size >= this.#maxPending) {
       return Promise.reject(new RpcOverloadError(this.#maxPending));
     }
-    let timeout: number;
+    let timeout = this.#timeout;
     let frame: Uint8Array;
-    const id = this.#takeId();
+    const id = calls.nextId();
     try {
-      timeout = options.timeout === undefined ? this.#timeout : checkTimeout(options.timeout);
+      if (options.timeout !== undefined) timeout = checkTimeout(options.timeout);
       frame = this.#writer.frame(type, RpcKind.request, id, body);
     } catch (error) {
       return Promise.reject(error);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
-    const call: PendingCall = {
-      type,
-      resolve,
-      reject,
-      timer: undefined,
-      deadline: timeout === this.#timeout ? Infinity : 0,
-      signal,
-      onAbort: undefined,
-    };
-    this.#pending.set(id, call);
+    const call = new PendingCall(id, type);
+    const dated = timeout === this.#timeout;
+    calls.add(call, dated);
     // The frame lives in a shared scratch buffer: write it (the write copies it) before anything
     // that could run other code, such as arming a timer, can reuse that buffer.
     if (!handle.write(frame)) {
-      this.#settle(id);
-      reject(new RpcConnectionError("The connection closed before the call was sent"));
-      return promise;
+      this.#settle(call);
+      call.reject(new RpcConnectionError("The connection closed before the call was sent"));
+      return call.promise;
     }
     // Calls with the default timeout expire in the order they were made: one timer, armed for
     // the oldest, serves them all (a timer per call costs more than the rest of the call).
-    if (timeout !== this.#timeout) {
+    if (!dated) {
       call.timer = setTimeout(() => {
-        if (this.#settle(id)) reject(new RpcTimeoutError(type, id, timeout));
+        if (this.#settle(call)) call.reject(new RpcTimeoutError(type, id, timeout));
       }, timeout);
     } else {
-      if (this.#undated.push(call) === 1) queueMicrotask(this.#dateCalls);
+      this.#undated[this.#undatedCount++] = call;
+      if (this.#undatedCount === 1) queueMicrotask(this.#dateCalls);
       if (this.#sweeper === undefined) this.#armSweeper(timeout);
     }
     if (signal !== undefined) {
+      call.signal = signal;
       call.onAbort = () => {
-        if (this.#settle(id)) reject(signal.reason);
+        if (this.#settle(call)) call.reject(signal.reason);
       };
       signal.addEventListener("abort", call.onAbort, { once: true });
     }
-    return promise;
+    return call.promise;
   }
 
   /**
@@ -358,8 +363,12 @@ export class RpcClient implements AsyncDisposable {
    */
   readonly #dateCalls = (): void => {
     const deadline = performance.now() + this.#timeout;
-    for (const call of this.#undated) call.deadline = deadline;
-    this.#undated.length = 0;
+    const undated = this.#undated;
+    for (let i = 0; i < this.#undatedCount; i++) {
+      undated[i]!.deadline = deadline;
+      undated[i] = undefined;
+    }
+    this.#undatedCount = 0;
   };
 
   /** Arms the one timer of the calls with the default timeout. */
@@ -371,52 +380,54 @@ export class RpcClient implements AsyncDisposable {
   readonly #sweep = (): void => {
     this.#sweeper = undefined;
     const now = performance.now();
-    for (const [id, call] of this.#pending) {
-      if (call.timer !== undefined) continue;
+    for (let call = this.#calls.oldest(); call !== undefined; call = this.#calls.oldest()) {
       if (call.deadline > now) {
         // A call not yet dated (made in a timer callback before this one) waits a timeout.
         this.#armSweeper(Math.min(call.deadline - now, this.#timeout));
         return;
       }
-      this.#take(id);
-      call.reject(new RpcTimeoutError(call.type, id, this.#timeout));
+      this.#forget(call);
+      call.reject(new RpcTimeoutError(call.type, call.id, this.#timeout));
     }
   };
 
   /**
    * Removes a pending call, its timer and its abort listener, and stops the sweeper when no
-   * call is left; `undefined` when the call was settled already.
+   * call is left; `false` when the call was settled already.
    */
-  #settle(id: number): PendingCall | undefined {
-    const call = this.#take(id);
-    if (call !== undefined) this.#stopSweeperIfIdle();
+  #settle(call: PendingCall): boolean {
+    if (!this.#calls.delete(call)) return false;
+    this.#release(call);
+    this.#stopSweeperIfIdle();
+    return true;
+  }
+
+  /** Removes the pending call of `id`, without the sweeper: replies stop it once per chunk. */
+  #take(id: number): PendingCall | undefined {
+    const call = this.#calls.take(id);
+    if (call !== undefined && (call.timer !== undefined || call.onAbort !== undefined)) {
+      this.#release(call);
+    }
     return call;
   }
 
-  /** {@linkcode RpcClient.#settle} without the sweeper: replies stop it once per chunk. */
-  #take(id: number): PendingCall | undefined {
-    const call = this.#pending.get(id);
-    if (call === undefined) return undefined;
-    this.#pending.delete(id);
+  /** Removes a call known to be pending, without the sweeper. */
+  #forget(call: PendingCall): void {
+    this.#calls.delete(call);
+    this.#release(call);
+  }
+
+  #release(call: PendingCall): void {
     if (call.timer !== undefined) clearTimeout(call.timer);
     if (call.onAbort !== undefined) call.signal!.removeEventListener("abort", call.onAbort);
-    return call;
   }
 
   readonly #stopSweeperIfIdle = (): void => {
-    if (this.#pending.size === 0 && this.#sweeper !== undefined) {
+    if (this.#calls.size === 0 && this.#sweeper !== undefined) {
       clearTimeout(this.#sweeper);
       this.#sweeper = undefined;
     }
   };
-
-  #takeId(): number {
-    // Ids wrap at 2^32 - 1; 0 is the id of errors that belong to no call.
-    let id = this.#nextId;
-    while (id === 0 || this.#pending.has(id)) id = (id + 1) >>> 0;
-    this.#nextId = (id + 1) >>> 0;
-    return id;
-  }
 
   #attach(context: ProtocolContext): ProtocolHandler {
     this.#handle = context.handle;
@@ -424,31 +435,42 @@ export class RpcClient implements AsyncDisposable {
     return {
       data: (chunk) => {
         decoder.feed(chunk);
+        const replies = this.#replies;
         try {
           while (true) {
-            let payload: Uint8Array | null;
+            let length: number;
             try {
-              payload = decoder.next();
+              length = decoder.advance();
             } catch (error) {
               if (!(error instanceof MalformedFrameError)) throw error;
               this.#report(error);
               context.handle.close();
               return;
             }
-            if (payload === null) return;
-            if (payload.length < RPC_HEADER_SIZE) continue;
-            if (payload[0] === RpcKind.reply) {
+            if (length < 0) return;
+            if (length < RPC_HEADER_SIZE) continue;
+            const source = decoder.source;
+            const start = decoder.payloadStart;
+            const kind = source[start];
+            const id = rpcId(source, start);
+            if (kind === RpcKind.reply) {
               // A reply to a call that timed out or was aborted finds nothing: dropped.
-              this.#take(rpcId(payload))?.resolve(payload.slice(RPC_HEADER_SIZE));
-            } else {
-              this.#receive(decoder.type, payload[0], rpcId(payload), payload);
+              this.#take(id)?.resolve(
+                replies.copy(source, start + RPC_HEADER_SIZE, length - RPC_HEADER_SIZE),
+              );
+            } else if (kind === RpcKind.error) {
+              this.#fail(
+                decoder.type,
+                id,
+                source.subarray(start + RPC_HEADER_SIZE, start + length),
+              );
             }
           }
         } finally {
           // The sweeper stops once no call is pending; checked after the callers that the
           // replies woke have run, since most of them call again at once (a timer cleared and
           // armed again per round trip would cost more than the rest of the call).
-          if (this.#pending.size === 0 && this.#sweeper !== undefined) {
+          if (this.#calls.size === 0 && this.#sweeper !== undefined) {
             queueMicrotask(this.#stopSweeperIfIdle);
           }
         }
@@ -460,10 +482,9 @@ export class RpcClient implements AsyncDisposable {
     };
   }
 
-  /** Handles a frame other than a reply: an error, for a call or for no call (id 0). */
-  #receive(type: number, kind: number, id: number, payload: Uint8Array): void {
-    if (kind !== RpcKind.error) return;
-    const { name, message } = decodeRpcError(payload.subarray(RPC_HEADER_SIZE));
+  /** Handles an error frame: for a call, or for no call (id 0). */
+  #fail(type: number, id: number, body: Uint8Array): void {
+    const { name, message } = decodeRpcError(body);
     const error = name === "RpcUnknownTypeError"
       ? new RpcUnknownTypeError(type, message)
       : new RpcRemoteError(type, name, message);
@@ -473,7 +494,10 @@ export class RpcClient implements AsyncDisposable {
   }
 
   #rejectAll(error: Error): void {
-    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(error);
+    const calls = this.#calls.takeAll();
+    for (const call of calls) this.#release(call);
+    this.#stopSweeperIfIdle();
+    for (const call of calls) call.reject(error);
   }
 
   #report(error: Error): void {

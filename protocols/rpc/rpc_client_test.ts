@@ -133,22 +133,60 @@ Deno.test(
 );
 
 Deno.test(
-  "RpcClient gives each reply a buffer of its own",
+  "RpcClient gives each reply bytes of its own, which outlive the chunk they came in",
   SANITIZED,
   async () => {
     const { rpc, handler } = connected();
-    const calls = [rpc.call(1, "a"), rpc.call(1, "b")];
+    const calls = [rpc.call(1, "a"), rpc.call(1, "b"), rpc.call(1, "c")];
+    const large = "L".repeat(2000);
     const chunk = new Uint8Array([...reply(1, 1, "first"), ...reply(1, 2, "second")]);
     handler.data(chunk);
     chunk.fill(0);
-    const [a, b] = await Promise.all(calls);
-    assertEquals([text.decode(a), text.decode(b)], ["first", "second"]);
-    assertEquals([a.byteOffset, a.buffer.byteLength, b.byteOffset, b.buffer.byteLength], [
-      0,
-      5,
-      0,
-      6,
-    ]);
+    // A large reply split across chunks, each chunk overwritten once handled.
+    const frame = reply(1, 3, large);
+    for (let i = 0; i < frame.length; i += 500) {
+      const part = frame.slice(i, i + 500);
+      handler.data(part);
+      part.fill(0);
+    }
+    const [a, b, c] = await Promise.all(calls);
+    assertEquals([text.decode(a), text.decode(b), text.decode(c)], ["first", "second", large]);
+    // Small replies may share a buffer, never bytes: a write to one stays in it.
+    a.fill(0x2a);
+    assertEquals(text.decode(b), "second");
+    assertEquals([c.byteOffset, c.buffer.byteLength], [0, 2000]);
+  },
+);
+
+Deno.test(
+  "RpcClient keeps many calls apart, answered in any order or timing out oldest first",
+  SANITIZED,
+  async () => {
+    const { rpc, transport, handler } = connected({ timeout: 40 });
+    // 300 calls (past the first table size); every fifth has a timeout of its own.
+    const calls = Array.from(
+      { length: 300 },
+      (_, i) => rpc.call(1, `${i}`, i % 5 === 0 ? { timeout: 30 } : undefined),
+    );
+    const sent = requests(transport);
+    assertEquals(new Set(sent.map(([, , id]) => id)).size, 300);
+    // Replies, last first, to all but the first ten calls of each kind.
+    const answered = sent.filter((_, i) => i >= 50);
+    for (const [type, , id, body] of answered.toReversed()) handler.data(reply(type, id, body));
+    assertEquals(rpc.pending, 50);
+    const settled = await Promise.allSettled(calls);
+    for (const [i, result] of settled.entries()) {
+      if (i >= 50) {
+        assertEquals(result.status, "fulfilled");
+        assertEquals(text.decode((result as PromiseFulfilledResult<Uint8Array>).value), `${i}`);
+      } else {
+        assertEquals(result.status, "rejected");
+        const error = (result as PromiseRejectedResult).reason;
+        assertInstanceOf(error, RpcTimeoutError);
+        assertEquals(error.timeout, i % 5 === 0 ? 30 : 40);
+      }
+    }
+    assertEquals(rpc.pending, 0);
   },
 );
 

@@ -48,7 +48,7 @@ for (const workers of [1, 0]) {
       });
       await within(Promise.all(callers), "1000 calls", 15_000);
       const sum = await shared.call(RpcFixture.add, new Uint8Array([...u32(40), ...u32(2)]));
-      assertEquals(new DataView(sum.buffer).getUint32(0, true), 42);
+      assertEquals(new DataView(sum.buffer, sum.byteOffset).getUint32(0, true), 42);
       assertEquals(shared.pending, 0);
       assertEquals(srv.stats().messagesIn, 1001);
     },
