@@ -10,6 +10,7 @@
  * | `worker` | answers `worker <index>\r\n` (-1 inline), to see which worker runs it    |
  * | `slow`   | echoes after 100 ms                                                      |
  * | `mute`   | answers nothing, after 100 ms                                            |
+ * | `later`  | answers `later` from a timer after 20 ms, not waited for (fire and forget) |
  *
  * @module
  */
@@ -41,6 +42,9 @@ const faultyHandler: MessageHandler = {
             resolve();
           }, 100);
         });
+      case "later":
+        setTimeout(() => connection.write("later"), 20);
+        return;
       case "mute":
         return new Promise((resolve) => setTimeout(resolve, 100));
       default:
