@@ -58,7 +58,7 @@ export function echoServerCommand(
       };
     case "speedo-workers":
       return {
-        name: `Speedo ${workers} workers`,
+        name: `Speedo ${workers} workers, batch`,
         command: Deno.execPath(),
         args: deno("_speedo_echo.ts", "--workers", String(workers), ...speedoArgs),
       };

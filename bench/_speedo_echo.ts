@@ -26,10 +26,16 @@ if (args["until-stdin-closes"]) exitWhenStdinCloses();
 
 // idleTimeout 0: a connection that waits through a long run of other servers must not be reaped.
 const maxLineLength = Number(args["max-line-length"]);
+const transport = args.transport;
+if (transport !== "batch" && transport !== "ring") {
+  console.error(`--transport must be batch or ring, got "${transport}"`);
+  Deno.exit(2);
+}
 const server = echoServer({
   hostname: "127.0.0.1",
   port: 0,
   workers,
+  workerTransport: transport,
   idleTimeout: 0,
   maxLineLength,
 });

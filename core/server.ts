@@ -68,11 +68,12 @@ export interface ServerOptions {
    */
   workers?: number;
   /**
-   * How message batches cross to the workers and back: `"batch"` (one transferred buffer per
-   * worker per turn in `postMessage`) or `"ring"` (shared-memory rings woken by atomics). See
+   * How message batches cross to the workers and back: `"ring"` (shared-memory rings woken by
+   * atomics; faster for small messages) or `"batch"` (one transferred buffer per worker per turn
+   * in `postMessage`; faster for messages of hundreds of KiB). See
    * {@linkcode WorkerPoolOptions.transport}.
    *
-   * @default {"batch"}
+   * @default {"ring"}
    */
   workerTransport?: WorkerTransport;
   /**

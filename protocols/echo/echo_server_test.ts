@@ -214,7 +214,9 @@ for (const workers of [2, 0]) {
       assertEquals(log.closesOf(slowId).length, 1);
       assertInstanceOf(log.closesOf(slowId)[0], SlowConsumerError);
       assert(server.stats().bytesIn > 64 * 1024, "the slow client sent more than the bounds");
-      assert(latencies.length >= 3, `only ${latencies.length} round trips meanwhile`);
+      // With workers, replies to lines already dispatched can pass maxWriteBuffer at once: the
+      // cut can come after a single round trip of the fast client.
+      assert(latencies.length >= 1, "no round trip while the slow client flooded");
       assertLess(Math.max(...latencies), 1000);
       assertEquals(await fast.request("still here\n"), "still here\n");
       assertEquals(server.stats().connections, 1);
