@@ -1,7 +1,7 @@
 /**
  * The Speedo echo server under test in `echo_load.ts`: `echoServer` with the idle timeout off.
  *
- * `deno run -A bench/_speedo_echo.ts [--workers 2] [--transport batch|ring] [--max-line-length N] [--until-stdin-closes]` listens on
+ * `deno run -A bench/_speedo_echo.ts [--workers N] [--transport batch|ring] [--max-line-length N] [--until-stdin-closes]` listens on
  * 127.0.0.1, on a free port, and prints the port as the first line of stdout. `--workers 0`
  * echoes inline on the I/O thread.
  *
@@ -9,13 +9,18 @@
  */
 
 import { parseArgs } from "@std/cli/parse-args";
+import { defaultWorkerCount } from "../core/worker_pool.ts";
 import { echoServer } from "../protocols/echo/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 
 const args = parseArgs(Deno.args, {
   string: ["workers", "max-line-length", "transport"],
   boolean: ["until-stdin-closes"],
-  default: { workers: "2", "max-line-length": "65536", transport: "batch" },
+  default: {
+    workers: String(defaultWorkerCount()),
+    "max-line-length": "65536",
+    transport: "batch",
+  },
 });
 const workers = Number(args.workers);
 if (!Number.isInteger(workers) || workers < 0) {

@@ -5,7 +5,7 @@
  *
  * ```
  * deno run -A bench/echo_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
- *   [--workers 2] [--servers raw-deno,node,speedo-inline,speedo-workers,speedo-ring]
+ *   [--workers N] [--servers raw-deno,node,speedo-inline,speedo-workers,speedo-ring]
  *   [--loads 1x1,50x1,50x16,200x1]
  * ```
  *
@@ -25,6 +25,7 @@
 
 import { runBench, running, stopAll } from "./_bench_main.ts";
 import { parseArgs } from "@std/cli/parse-args";
+import { defaultWorkerCount } from "../core/worker_pool.ts";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
 import {
   benchPath,
@@ -43,7 +44,7 @@ const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
   --warmup N      unmeasured seconds before each run's window (default 1; 0.5 with --quick)
   --rounds N      rounds, the median is reported (default 3; 1 with --quick)
   --quick         a smoke run: 1 s, 1 round
-  --workers N     workers of the "Speedo workers" server (default 2)
+  --workers N     workers of the "Speedo workers" servers (default: cores - 1, at least 1)
   --servers LIST  comma-separated: raw-deno,node,speedo-inline,speedo-workers,speedo-ring (default: all)
   --loads LIST    comma-separated CONNECTIONSxDEPTH (default 1x1,50x1,50x16,200x1)`;
 
@@ -103,7 +104,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     seconds: number("seconds", args.quick ? 1 : 3, 0.1),
     warmup: number("warmup", args.quick ? 0.5 : 1, 0),
     rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
-    workers: Math.floor(number("workers", 2, 1)),
+    workers: Math.floor(number("workers", defaultWorkerCount(), 1)),
     servers,
     loads,
   };

@@ -20,6 +20,7 @@
  */
 
 import { parseArgs } from "@std/cli/parse-args";
+import { defaultWorkerCount } from "../core/worker_pool.ts";
 import { deadline } from "@std/async/deadline";
 import {
   echoServerCommand,
@@ -50,7 +51,7 @@ const args = parseArgs(Deno.args, {
   default: {
     connections: "10000",
     servers: [...SERVER_IDS, FLOOR].join(","),
-    workers: "2",
+    workers: String(defaultWorkerCount()),
     settle: "1",
   },
 });

@@ -13,6 +13,7 @@
  */
 
 import { parseArgs } from "@std/cli/parse-args";
+import { defaultWorkerCount } from "../core/worker_pool.ts";
 import {
   echoServerCommand,
   loadAverage,
@@ -27,7 +28,13 @@ const LINE_BYTES = 1024 * 1024;
 
 const args = parseArgs(Deno.args, {
   string: ["seconds", "rounds", "window", "servers", "workers"],
-  default: { seconds: "3", rounds: "3", window: "8", servers: SERVER_IDS.join(","), workers: "2" },
+  default: {
+    seconds: "3",
+    rounds: "3",
+    window: "8",
+    servers: SERVER_IDS.join(","),
+    workers: String(defaultWorkerCount()),
+  },
 });
 const seconds = Number(args.seconds);
 const rounds = Number(args.rounds);

@@ -6,7 +6,7 @@
  *
  * ```
  * deno run -A bench/rpc_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
- *   [--workers 2] [--callers 1,50] [--servers raw-deno,rpc-inline,rpc-workers]
+ *   [--workers N] [--callers 1,50] [--servers raw-deno,rpc-inline,rpc-workers]
  *   [--pin none|split|shared] [--fsync never,100,always] [--session-seconds 3]
  * ```
  *
@@ -48,6 +48,7 @@
 
 import { runBench, running, stopAll } from "./_bench_main.ts";
 import { parseArgs } from "@std/cli/parse-args";
+import { defaultWorkerCount } from "../core/worker_pool.ts";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
 import { loadAverage } from "./_echo_servers.ts";
 import { type ServerCommand, type ServerProcess, startServer } from "./_server_process.ts";
@@ -58,7 +59,7 @@ const USAGE = `Usage: deno run -A bench/rpc_load.ts [options]
   --warmup N           unmeasured seconds before each window (default 1; 0.5 with --quick)
   --rounds N           rounds of RPC runs, the median is reported (default 3; 1 with --quick)
   --quick              a smoke run: 1 s, 1 round
-  --workers N          workers of the "rpc-workers" server (default 2)
+  --workers N          workers of the "rpc-workers" server (default: cores - 1, at least 1)
   --callers LIST       comma-separated concurrent callers (default 1,50)
   --servers LIST       raw-deno,rpc-inline,rpc-workers (default: all)
   --pin MODE           none (default), split (servers on CPU 0, generators on CPU 1) or
@@ -144,7 +145,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     seconds: number("seconds", args.quick ? 1 : 3, 0.1),
     warmup: number("warmup", args.quick ? 0.5 : 1, 0),
     rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
-    workers: Math.floor(number("workers", 2, 1)),
+    workers: Math.floor(number("workers", defaultWorkerCount(), 1)),
     callers,
     servers,
     pin,

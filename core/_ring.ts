@@ -35,6 +35,23 @@ const MORE = 1;
 /** Default bytes of a ring's data area: 1 MiB per direction per worker. */
 export const DEFAULT_RING_CAPACITY = 1 << 20;
 
+/**
+ * Stands in the ring for a blob that crossed by `postMessage` instead: a blob longer than a
+ * quarter of the ring is transferred (no copy), where the ring would copy it in and out, in
+ * parts. The mark keeps its place in the order; a batch is never one byte long.
+ */
+export const POSTED_MARK: Uint8Array = new Uint8Array([0xff]);
+
+/** Whether a blob of `length` bytes crosses by `postMessage` past a ring of `capacity` bytes. */
+export function crossesByPost(length: number, capacity: number): boolean {
+  return length > capacity >> 2;
+}
+
+/** Whether a blob read from a ring is {@linkcode POSTED_MARK}. */
+export function isPostedMark(blob: Uint8Array): boolean {
+  return blob.length === 1;
+}
+
 /** One end (producer or consumer) of a ring over shared memory. */
 export class ByteRing {
   /** The shared memory, to post to the other thread. */
@@ -73,6 +90,11 @@ export class ByteRing {
     this.#data = new Uint8Array(buffer, CONTROL_BYTES);
     this.#words = new DataView(buffer, CONTROL_BYTES);
     this.#capacity = buffer.byteLength - CONTROL_BYTES;
+  }
+
+  /** Bytes of the data area. */
+  get capacity(): number {
+    return this.#capacity;
   }
 
   /** Consumer: whether records came in since `read` last looked. */

@@ -11,15 +11,18 @@
  * | ----- | ----------------------------------------------- | ---------------------------- |
  * | pool  | `{ t: "init", module, index, sequences, rings? }` | load the handler module    |
  * | here  | `{ t: "ready" }` / `{ t: "fatal", message }`    | loaded / cannot run          |
- * | pool  | `{ t: "batch", buffer, length }` (batch only)   | messages to handle, in order |
- * | here  | `{ t: "replies", buffer, length }` (batch only) | replies                      |
+ * | pool  | `{ t: "batch", buffer, length }`                | messages to handle, in order |
+ * | here  | `{ t: "replies", buffer, length }`              | replies                      |
+ *
+ * With the ring transport a batch longer than a quarter of the ring is posted too, and a
+ * one-byte mark holds its place in the ring's order.
  *
  * @module
  */
 
 import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
 import { isOpenIn } from "./_connection_table.ts";
-import { ByteRing } from "./_ring.ts";
+import { ByteRing, crossesByPost, isPostedMark, POSTED_MARK } from "./_ring.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
 
@@ -53,6 +56,9 @@ let output: ByteRing | undefined;
 /** Reply blobs waiting for room in the output ring, in order. */
 const outgoing: Uint8Array[] = [];
 let sending = false;
+/** Ring transport: batches that crossed by `postMessage`, until their mark is read. */
+const posted: BatchRequest[] = [];
+let postedWaiter: (() => void) | undefined;
 
 class WorkerConnectionHandle implements ConnectionHandle {
   readonly id: number;
@@ -90,11 +96,13 @@ function flush(): void {
   if (done > 0) replies.add(ReplyOp.done, done);
   done = 0;
   const { buffer, length } = replies.take();
-  if (output === undefined) {
+  if (output === undefined || crossesByPost(length, output.capacity)) {
     scope.postMessage({ t: "replies", buffer, length }, [buffer]);
-    return;
+    if (output === undefined) return;
+    outgoing.push(POSTED_MARK);
+  } else {
+    outgoing.push(new Uint8Array(buffer, 0, length));
   }
-  outgoing.push(new Uint8Array(buffer, 0, length));
   if (!sending) send(output);
 }
 
@@ -122,7 +130,12 @@ async function receive(ring: ByteRing): Promise<void> {
   while (!ring.closed) {
     const blob = ring.read();
     if (blob === null) await ring.waitForData();
-    else await handleBatch({ t: "batch", buffer: blob.buffer as ArrayBuffer, length: blob.length });
+    else if (!isPostedMark(blob)) {
+      await handleBatch({ t: "batch", buffer: blob.buffer as ArrayBuffer, length: blob.length });
+    } else {
+      while (posted.length === 0) await new Promise<void>((resolve) => postedWaiter = resolve);
+      await handleBatch(posted.shift()!);
+    }
   }
 }
 
@@ -180,5 +193,10 @@ async function handleBatch(request: BatchRequest): Promise<void> {
 scope.onmessage = (event: MessageEvent<InitRequest | BatchRequest>) => {
   const request = event.data;
   if (request.t === "init") chain = init(request);
-  else chain = chain.then(() => handleBatch(request));
+  else if (input !== undefined) {
+    // Handled when the ring reaches its mark, in order.
+    posted.push(request);
+    postedWaiter?.();
+    postedWaiter = undefined;
+  } else chain = chain.then(() => handleBatch(request));
 };

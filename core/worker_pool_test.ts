@@ -8,6 +8,7 @@ import type { Message } from "./message.ts";
 import type { MessageHandler } from "./message_handler.ts";
 import { MessageQueue } from "./message_queue.ts";
 import {
+  defaultWorkerCount,
   type MessageSource,
   type ReplySink,
   WorkerPool,
@@ -75,7 +76,8 @@ function setup(
     sink,
     sequences: table.sequences,
     transport,
-    // A small ring, so that batches wrap around and large ones pass in parts.
+    // A small ring, so that batches wrap around and pass in parts, and batches over 1 KiB
+    // cross by postMessage.
     ringCapacity: 4096,
   });
   const send = (id: number, text: string) => {
@@ -164,6 +166,25 @@ Deno.test("WorkerPool with the ring transport passes messages larger than the ri
   await waitFor(() => sink.completed === 3, "3 messages");
   assertEquals(sink.replies.get(ids[0]), [big, big + "y"]);
   assertEquals(sink.replies.get(ids[1]), ["small"]);
+  await pool.close();
+});
+
+Deno.test("WorkerPool with the ring transport keeps order between ring and posted batches", async () => {
+  const { ids, sink, pool, send } = setup(1, 2, HANDLER, "ring");
+  await pool.start();
+  // Each turn's batch alternates between the ring (small) and postMessage (over 1 KiB); the
+  // replies come back the same way, so both directions mix the two paths.
+  const expected: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const text = i % 2 === 0 ? `small ${i}` : `${i} ${"z".repeat(1500 + i)}`;
+    expected.push(text);
+    send(ids[0], text);
+    if (i % 3 === 0) send(ids[1], `other ${i}`);
+    await delay(0);
+  }
+  await waitFor(() => sink.completed === 40 + 14, "every message");
+  assertEquals(sink.replies.get(ids[0]), expected);
+  assertEquals(sink.replies.get(ids[1])?.length, 14);
   await pool.close();
 });
 
@@ -270,4 +291,13 @@ Deno.test("WorkerPool refuses a handler object for workers and bad sizes", () =>
     RangeError,
     "got -1",
   );
+});
+
+Deno.test("defaultWorkerCount leaves one core to the I/O thread and rejects bad counts", () => {
+  assertEquals(defaultWorkerCount(2), 1);
+  assertEquals(defaultWorkerCount(16), 15);
+  assertEquals(defaultWorkerCount(1), 1);
+  assertEquals(defaultWorkerCount(), Math.max(1, navigator.hardwareConcurrency - 1));
+  assertThrows(() => defaultWorkerCount(0), RangeError, "got 0");
+  assertThrows(() => defaultWorkerCount(1.5), RangeError, "got 1.5");
 });

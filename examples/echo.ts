@@ -2,7 +2,7 @@
  * The echo server: `deno run -A examples/echo.ts`, then `telnet localhost 9292`.
  *
  * Flags: `--port` (9292), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--workers`
- * (one per core; 0 echoes on the I/O thread), `--max-line-length` (65536).
+ * (one per core but the I/O thread's; 0 echoes on the I/O thread), `--max-line-length` (65536).
  * Ctrl-C or SIGTERM shuts down gracefully and prints a summary.
  *
  * @module
@@ -11,6 +11,7 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { ECHO_PORT, echoServer } from "../protocols/echo/mod.ts";
+import { defaultWorkerCount } from "../core/worker_pool.ts";
 
 const args = parseArgs(Deno.args, {
   string: ["port", "hostname", "workers", "max-line-length"],
@@ -18,7 +19,7 @@ const args = parseArgs(Deno.args, {
   default: {
     port: String(ECHO_PORT),
     hostname: "127.0.0.1",
-    workers: String(navigator.hardwareConcurrency),
+    workers: String(defaultWorkerCount()),
     "max-line-length": "65536",
   },
 });

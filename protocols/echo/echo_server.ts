@@ -1,4 +1,5 @@
 import { Server, type ServerOptions } from "../../core/server.ts";
+import { defaultWorkerCount } from "../../core/worker_pool.ts";
 import { echoProtocol, type EchoProtocolOptions } from "./echo_protocol.ts";
 
 /** The port of the echo example: `telnet localhost 9292`. */
@@ -16,14 +17,14 @@ export interface EchoServerOptions
   /**
    * Workers that echo the lines; 0 echoes inline on the I/O thread.
    *
-   * @default {navigator.hardwareConcurrency}
+   * @default {defaultWorkerCount()}
    */
   workers?: number;
 }
 
 /**
  * Makes an echo server: the echo protocol, and the echo handler in a worker pool (one worker
- * per core by default) or inline with `workers: 0`. Call `listen()` to start it.
+ * per core but the I/O thread's by default) or inline with `workers: 0`. Call `listen()` to start it.
  *
  * @param options Server options; see {@linkcode EchoServerOptions}.
  * @returns The server, not yet listening.
@@ -49,7 +50,7 @@ export function echoServer(options: EchoServerOptions = {}): Server {
   return new Server({
     ...serverOptions,
     port: options.port ?? ECHO_PORT,
-    workers: options.workers ?? navigator.hardwareConcurrency,
+    workers: options.workers ?? defaultWorkerCount(),
     protocol: echoProtocol({ maxLineLength }),
     handler: new URL("./echo_handler.ts", import.meta.url),
   });
