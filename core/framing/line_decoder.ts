@@ -284,10 +284,10 @@ const HIGHS = 0x80808080 | 0;
 const WORD_SCAN_MIN = 256;
 
 /**
- * Index of the first LF or NUL in `bytes` from `from`, or -1. Reads aligned 32-bit words, two at
+ * Index of the first LF or NUL in `bytes` from `from`, or -1. Reads aligned 32-bit words, four at
  * a time, masks each byte so that only 0x00, 0x02, 0x08 and 0x0a become zero, and flags a word
  * holding a zero byte (`(w - 0x01..) & ~w & 0x80..`, exact as to whether one exists); the bytes
- * of a flagged pair are then checked one by one, so the result does not depend on byte order.
+ * of a flagged group are then checked one by one, so the result does not depend on byte order.
  * Measured 4x faster than an indexOf for LF and another for NUL over a 64 KiB chunk.
  */
 function findLfOrNul(bytes: Uint8Array, from: number): number {
@@ -302,19 +302,23 @@ function findLfOrNul(bytes: Uint8Array, from: number): number {
         if (byte === LF || byte === NUL) return i;
       }
     }
-    const pairs = (end - i) >>> 3;
-    const words = new Int32Array(bytes.buffer, bytes.byteOffset + i, pairs << 1);
-    for (let w = 0; w < words.length; w += 2) {
+    const quads = (end - i) >>> 4;
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset + i, quads << 2);
+    for (let w = 0; w < words.length; w += 4) {
       const a = words[w] & MASK;
       const b = words[w + 1] & MASK;
-      if ((((a - ONES) & ~a) | ((b - ONES) & ~b)) & HIGHS) {
-        for (let j = i + (w << 2), stop = j + 8; j < stop; j++) {
+      const c = words[w + 2] & MASK;
+      const d = words[w + 3] & MASK;
+      if (
+        (((a - ONES) & ~a) | ((b - ONES) & ~b) | ((c - ONES) & ~c) | ((d - ONES) & ~d)) & HIGHS
+      ) {
+        for (let j = i + (w << 2), stop = j + 16; j < stop; j++) {
           const byte = bytes[j];
           if (byte === LF || byte === NUL) return j;
         }
       }
     }
-    from = i + (pairs << 3);
+    from = i + (quads << 4);
   }
   for (let i = from; i < end; i++) {
     const byte = bytes[i];
