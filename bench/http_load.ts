@@ -5,8 +5,15 @@
  *
  * ```
  * deno run -A bench/http_load.ts [--seconds 5] [--connections 50] [--rounds 1] [--warmup 1]
- *   [--servers speedo,deno-serve,node-http] [--tls] [--quick]
+ *   [--servers speedo,deno-serve,node-http,floor-io,floor-objects] [--tls] [--quick]
  * ```
+ *
+ * Two floors run with them (`_http_floor.ts`): `Deno.listen` servers that parse nothing and
+ * answer each request head with the same response, one as fixed bytes (the reads and writes
+ * alone), one through a `Request` and a `Response` built per request (the least a
+ * `Request` -> `Response` API costs over `Deno.listen`). Speedo's ratio to the objects floor
+ * is the cost of its parser and writer; the floor's ratio to `Deno.serve` bounds what any such
+ * server can reach.
  *
  * Every server is its own child process on 127.0.0.1, port 0 (`_http_*.ts`, `_http_node.mjs`),
  * started through `_server_process.ts`; wrk (`-t1 -cN -dS --latency`) runs against each in turn,
@@ -31,11 +38,12 @@ const USAGE = `Usage: deno run -A bench/http_load.ts [options]
   --warmup N        unmeasured seconds before each server's first run (default 1)
   --connections N   wrk connections (default 50)
   --rounds N        rounds, the median is reported (default 1)
-  --servers LIST    comma-separated: speedo,deno-serve,node-http (default: all)
+  --servers LIST    comma-separated: speedo,deno-serve,node-http,floor-io,floor-objects
+                    (default: all)
   --tls             every server over TLS (needs openssl)
   --quick           a smoke run: 2 s`;
 
-const SERVER_IDS = ["speedo", "deno-serve", "node-http"] as const;
+const SERVER_IDS = ["speedo", "deno-serve", "node-http", "floor-io", "floor-objects"] as const;
 type ServerId = typeof SERVER_IDS[number];
 
 const root = new URL("../", import.meta.url);
@@ -93,7 +101,7 @@ function parseSettings(argv: string[]): Settings | undefined {
 }
 
 function serverCommand(id: ServerId, tlsArgs: string[]): ServerCommand {
-  const deno = (script: string): string[] => [
+  const deno = (script: string, ...args: string[]): string[] => [
     "run",
     "-A",
     "--config",
@@ -101,12 +109,25 @@ function serverCommand(id: ServerId, tlsArgs: string[]): ServerCommand {
     benchPath(script),
     "--until-stdin-closes",
     ...tlsArgs,
+    ...args,
   ];
   switch (id) {
     case "speedo":
       return { name: "Speedo http", command: Deno.execPath(), args: deno("_http_speedo.ts") };
     case "deno-serve":
       return { name: "Deno.serve", command: Deno.execPath(), args: deno("_http_deno_serve.ts") };
+    case "floor-io":
+      return {
+        name: "floor: Deno.listen, fixed bytes",
+        command: Deno.execPath(),
+        args: deno("_http_floor.ts", "--mode", "io"),
+      };
+    case "floor-objects":
+      return {
+        name: "floor: Deno.listen, Request and Response",
+        command: Deno.execPath(),
+        args: deno("_http_floor.ts", "--mode", "objects"),
+      };
     case "node-http":
       return {
         name: "Node http",
@@ -349,10 +370,11 @@ async function main(): Promise<number> {
   const rate = (id: ServerId) => median((results.get(id) ?? []).map((r) => r.rate));
   const denoRate = rate("deno-serve");
   const nodeRate = rate("node-http");
+  const floorRate = rate("floor-objects");
   console.log(
-    "| server | req/s | avg (ms) | p50 (ms) | p99 (ms) | vs Deno.serve | vs Node http | server CPU | wrk CPU |",
+    "| server | req/s | avg (ms) | p50 (ms) | p99 (ms) | vs Deno.serve | vs Node http | vs objects floor | server CPU | wrk CPU |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const [id, server] of servers) {
     const runs = results.get(id)!;
     const value = (pick: (r: WrkResult) => number | null) =>
@@ -363,9 +385,9 @@ async function main(): Promise<number> {
         fixed(value((x) => x.avg), 3)
       } | ${fixed(value((x) => x.p50), 3)} | ${fixed(value((x) => x.p99), 3)} | ${
         fixed(r / denoRate, 2, "x")
-      } | ${fixed(r / nodeRate, 2, "x")} | ${fixed(value((x) => x.serverCpu), 2)} | ${
-        fixed(value((x) => x.clientCpu), 2)
-      } |`,
+      } | ${fixed(r / nodeRate, 2, "x")} | ${fixed(r / floorRate, 2, "x")} | ${
+        fixed(value((x) => x.serverCpu), 2)
+      } | ${fixed(value((x) => x.clientCpu), 2)} |`,
     );
   }
   console.log("");
