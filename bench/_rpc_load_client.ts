@@ -5,12 +5,16 @@
  * (`--target raw`, the same 32 bytes per request and reply: a 16-byte frame header and a
  * 16-byte body, C requests kept outstanding), or against the Speedo RPC server with that same
  * pipelining loop sending pre-encoded request frames (`--target rpc-pipelined`: the server's
- * cost alone, without the `RpcClient`'s per-call work). Both loops read the clock the same way:
+ * cost alone, without the `RpcClient`'s per-call work), or against the raw echo server with C
+ * callers that each await a promise per request (`--target raw-calls`: requests written once per
+ * turn, replies resolved in order; the least any call API that returns a promise costs, with no
+ * ids, framing or copies). The loops read the clock the same way:
  * the raw loop once per read, for every reply in it; the RPC callers once per turn, shared by
  * every caller that runs in it.
  *
  * ```
- * deno run -A bench/_rpc_load_client.ts --port P --target rpc|raw|rpc-pipelined --callers 50 \
+ * deno run -A bench/_rpc_load_client.ts --port P --target rpc|raw|raw-calls|rpc-pipelined \
+ *   --callers 50 \
  *   [--warmup 1] [--seconds 3] [--server-pid PID]
  * ```
  *
@@ -86,6 +90,66 @@ async function rpcLoad(run: Run): Promise<void> {
   }
 }
 
+/** C callers, each awaiting a promise per raw 32-byte request; replies resolve them in order. */
+async function rawCallsLoad(run: Run): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  const requests = new Uint8Array(REQUEST * callers).fill(0x61);
+  const waiting: (() => void)[] = [];
+  let head = 0;
+  let unsent = 0;
+  let flushing = false;
+  const flush = async () => {
+    while (unsent > 0) {
+      const bytes = requests.subarray(0, unsent * REQUEST);
+      unsent = 0;
+      for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+    }
+    flushing = false;
+  };
+  const call = (): Promise<void> => {
+    unsent++;
+    if (!flushing) {
+      flushing = true;
+      queueMicrotask(flush);
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const reader = (async () => {
+    const buffer = new Uint8Array(64 * 1024);
+    let partial = 0;
+    while (!run.stopping) {
+      const count = await conn.read(buffer);
+      if (count === null) throw new Error("The server closed the connection");
+      const total = partial + count;
+      partial = total % REQUEST;
+      for (let i = Math.floor(total / REQUEST); i > 0; i--) waiting[head++]();
+      if (head > 1024 && head * 2 > waiting.length) {
+        waiting.splice(0, head);
+        head = 0;
+      }
+    }
+  })();
+  try {
+    await Promise.race([
+      reader,
+      Promise.all(Array.from({ length: callers }, async () => {
+        while (!run.stopping) {
+          const started = turnNow();
+          await call();
+          if (run.measuring) {
+            run.completed++;
+            run.histogram.record(turnNow() - started);
+          }
+        }
+      })),
+    ]);
+  } finally {
+    conn.close();
+    await reader.catch(() => {});
+  }
+}
+
 /** C request frames of the echo service, ready to write: 32 bytes each. */
 function rpcRequests(): Uint8Array {
   const writer = new HeaderEncoder();
@@ -150,7 +214,11 @@ async function main(): Promise<EchoLoadResult> {
     completed: 0,
     histogram: new LatencyHistogram(),
   };
-  const load = args.target === "rpc" ? rpcLoad(run) : rawLoad(run, args.target === "rpc-pipelined");
+  const load = args.target === "rpc"
+    ? rpcLoad(run)
+    : args.target === "raw-calls"
+    ? rawCallsLoad(run)
+    : rawLoad(run, args.target === "rpc-pipelined");
   let failure: unknown;
   load.catch((error) => {
     failure = error;

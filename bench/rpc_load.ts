@@ -76,7 +76,7 @@ const benchPath = (file: string): string => `${rootPath}bench/${file}`;
 
 const SERVER_IDS = ["raw-deno", "rpc-inline", "rpc-workers"] as const;
 /** Load shapes: the RpcClient's callers, or pre-encoded frames pipelined (server cost alone). */
-type Target = "raw" | "rpc" | "rpc-pipelined";
+type Target = "raw" | "raw-calls" | "rpc" | "rpc-pipelined";
 type ServerId = typeof SERVER_IDS[number];
 const PIN_MODES = ["none", "split", "shared"] as const;
 type PinMode = typeof PIN_MODES[number];
@@ -272,12 +272,14 @@ interface Row {
 }
 
 function targetsOf(id: ServerId): Target[] {
-  return id === "raw-deno" ? ["raw"] : ["rpc", "rpc-pipelined"];
+  return id === "raw-deno" ? ["raw", "raw-calls"] : ["rpc", "rpc-pipelined"];
 }
 
 function rowName(server: ServerProcess, target: Target): string {
   return target === "rpc-pipelined"
     ? `${server.name}, pipelined frames (no RpcClient)`
+    : target === "raw-calls"
+    ? `${server.name}, a promise per call (floor of a call API)`
     : target === "rpc"
     ? `${server.name}, RpcClient`
     : server.name;
@@ -291,7 +293,7 @@ function rpcTable(rows: Row[]): string {
   const rate = (row: Row) => median(row.results.map((r) => r.rate));
   for (const row of rows) {
     const value = rate(row);
-    const baseline = rows.find((r) => r.server === "raw-deno" && r.callers === row.callers);
+    const baseline = rows.find((r) => r.target === "raw" && r.callers === row.callers);
     const rates = row.results.map((r) => r.rate);
     const spread = rates.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / value * 100 : NaN;
     const cpu = (pick: (r: EchoLoadResult) => number | null) =>
