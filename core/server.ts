@@ -69,8 +69,8 @@ export interface ServerOptions {
   workers?: number;
   /**
    * How message batches cross to the workers and back: `"ring"` (shared-memory rings woken by
-   * atomics; faster for small messages) or `"batch"` (one transferred buffer per worker per turn
-   * in `postMessage`; faster for messages of hundreds of KiB). See
+   * atomics, large batches transferred by `postMessage` in their place; faster for small
+   * messages) or `"batch"` (one transferred buffer per worker per turn in `postMessage`). See
    * {@linkcode WorkerPoolOptions.transport}.
    *
    * @default {"ring"}

@@ -75,10 +75,11 @@ export interface WorkerPoolOptions {
   /**
    * How batches cross to and from workers: `"ring"` writes them into two shared-memory rings
    * per worker, woken with `Atomics.waitAsync`; `"batch"` posts one transferred buffer per
-   * worker per turn. Measured with echo on 2 cores, the ring was 10-30% faster for small
-   * messages (16-byte lines: 0.71x raw Deno against 0.54x at 1 connection, 0.63x against 0.58x
-   * at 50) and slower for large ones (1 MiB lines: 0.34x against 0.57x: a message larger than
-   * the ring is copied through it in parts, where a transferred buffer is not copied).
+   * worker per turn. The ring still posts a batch over a quarter of its capacity (a mark keeps
+   * its place in the ring's order), since copying it through would cost more than the post.
+   * Measured with echo through 1 worker on 2 cores, the ring was 15-45% faster for small
+   * messages (16-byte lines: 0.32x raw Deno against 0.22x at 1 connection, 0.82x against 0.67x
+   * at 50, 0.65x against 0.56x at 50x16) and even with batch for 1 MiB lines (0.27x, 0.28x).
    *
    * @default {"ring"}
    */
