@@ -52,6 +52,47 @@ export function isPostedMark(blob: Uint8Array): boolean {
   return blob.length === 1;
 }
 
+/** A batch that crossed by `postMessage`: its transferred buffer and its length. */
+export interface PostedBatch {
+  buffer: ArrayBuffer;
+  length: number;
+}
+
+/**
+ * The consumer's side of the posted batches: they arrive by `postMessage`, in order, and wait
+ * here until the ring reader reaches their marks.
+ */
+export class PostedBatches {
+  #batches: PostedBatch[] = [];
+  #waiter: (() => void) | undefined;
+  #closed = false;
+
+  /** A batch arrived by `postMessage`. */
+  push(batch: PostedBatch): void {
+    this.#batches.push(batch);
+    this.#wake();
+  }
+
+  /** The batch of the mark just read, once it arrived; `undefined` once closed. */
+  async take(): Promise<PostedBatch | undefined> {
+    while (this.#batches.length === 0 && !this.#closed) {
+      await new Promise<void>((resolve) => this.#waiter = resolve);
+    }
+    return this.#closed ? undefined : this.#batches.shift();
+  }
+
+  /** Ends a pending `take`: the other thread is gone. */
+  close(): void {
+    this.#closed = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#waiter?.();
+    this.#waiter = undefined;
+  }
+}
+
 /** One end (producer or consumer) of a ring over shared memory. */
 export class ByteRing {
   /** The shared memory, to post to the other thread. */

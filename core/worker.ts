@@ -22,7 +22,7 @@
 
 import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
 import { isOpenIn } from "./_connection_table.ts";
-import { ByteRing, crossesByPost, isPostedMark, POSTED_MARK } from "./_ring.ts";
+import { ByteRing, crossesByPost, isPostedMark, POSTED_MARK, PostedBatches } from "./_ring.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
 
@@ -57,8 +57,7 @@ let output: ByteRing | undefined;
 const outgoing: Uint8Array[] = [];
 let sending = false;
 /** Ring transport: batches that crossed by `postMessage`, until their mark is read. */
-const posted: BatchRequest[] = [];
-let postedWaiter: (() => void) | undefined;
+const posted = new PostedBatches();
 
 class WorkerConnectionHandle implements ConnectionHandle {
   readonly id: number;
@@ -133,8 +132,8 @@ async function receive(ring: ByteRing): Promise<void> {
     else if (!isPostedMark(blob)) {
       await handleBatch({ t: "batch", buffer: blob.buffer as ArrayBuffer, length: blob.length });
     } else {
-      while (posted.length === 0) await new Promise<void>((resolve) => postedWaiter = resolve);
-      await handleBatch(posted.shift()!);
+      const batch = await posted.take();
+      if (batch !== undefined) await handleBatch({ t: "batch", ...batch });
     }
   }
 }
@@ -196,7 +195,5 @@ scope.onmessage = (event: MessageEvent<InitRequest | BatchRequest>) => {
   else if (input !== undefined) {
     // Handled when the ring reaches its mark, in order.
     posted.push(request);
-    postedWaiter?.();
-    postedWaiter = undefined;
   } else chain = chain.then(() => handleBatch(request));
 };

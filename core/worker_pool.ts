@@ -5,6 +5,7 @@ import {
   DEFAULT_RING_CAPACITY,
   isPostedMark,
   POSTED_MARK,
+  PostedBatches,
 } from "./_ring.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { MessageFailedError, WorkerStartError } from "./errors.ts";
@@ -97,7 +98,7 @@ export interface WorkerPoolOptions {
 /**
  * The worker count that fits the machine: one worker per core but one, since the I/O thread
  * keeps a core busy itself, and at least one. On 2 cores with the load generator on the same
- * box, echo through 1 worker measured 0.83-0.91x raw Deno at 50 connections, against 0.68x
+ * box, echo through 1 worker measured 0.81-0.91x raw Deno at 50 connections, against 0.68x
  * with 2 workers: every thread more than the cores costs wake-ups and preemptions.
  *
  * @param cores The cores to count on.
@@ -135,10 +136,7 @@ interface PoolWorker {
   overflow: Uint8Array[];
   overflowOffset: number;
   /** Ring transport: reply batches that crossed by `postMessage`, until their mark is read. */
-  postedReplies: ArrayBuffer[];
-  postedLengths: number[];
-  /** The ring drain waiting for the posted batch of a mark it read. */
-  postedWaiter: (() => void) | undefined;
+  readonly postedReplies: PostedBatches;
   /** The sources of the messages posted and not yet done, oldest first. */
   inFlight: MessageSource[];
   inFlightHead: number;
@@ -409,11 +407,9 @@ export class WorkerPool {
       else if (!isPostedMark(blob)) {
         this.#onReplies(worker, blob.buffer as ArrayBuffer, blob.length);
       } else {
-        while (worker.postedReplies.length === 0 && worker.state !== "dead") {
-          await new Promise<void>((resolve) => worker.postedWaiter = resolve);
-        }
-        if (worker.state === "dead") return;
-        this.#onReplies(worker, worker.postedReplies.shift()!, worker.postedLengths.shift()!);
+        const posted = await worker.postedReplies.take();
+        if (posted === undefined) return;
+        this.#onReplies(worker, posted.buffer, posted.length);
       }
     }
   }
@@ -510,9 +506,7 @@ export class WorkerPool {
       rings,
       overflow: [],
       overflowOffset: 0,
-      postedReplies: [],
-      postedLengths: [],
-      postedWaiter: undefined,
+      postedReplies: new PostedBatches(),
       inFlight: [],
       inFlightHead: 0,
       state: "starting",
@@ -527,13 +521,8 @@ export class WorkerPool {
       const data = event.data;
       if (data.t === "replies") {
         if (rings === undefined) this.#onReplies(worker, data.buffer, data.length);
-        else {
-          // Handled when the drain reaches its mark in the ring, in order.
-          worker.postedReplies.push(data.buffer);
-          worker.postedLengths.push(data.length);
-          worker.postedWaiter?.();
-          worker.postedWaiter = undefined;
-        }
+        // Handled when the drain reaches its mark in the ring, in order.
+        else worker.postedReplies.push(data);
       } else if (data.t === "ready") {
         clearTimeout(timer);
         if (worker.state === "starting") worker.state = "ready";
@@ -625,8 +614,7 @@ export class WorkerPool {
     worker.worker.terminate();
     worker.rings?.toWorker.close();
     worker.rings?.toPool.close();
-    worker.postedWaiter?.();
-    worker.postedWaiter = undefined;
+    worker.postedReplies.close();
     this.#workers = this.#workers.filter((w) => w !== worker);
     const lost = worker.inFlight.length - worker.inFlightHead;
     if (lost === 0) return;
