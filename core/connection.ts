@@ -56,6 +56,8 @@ export interface ConnectionLimits {
   readBufferSize: number;
   writeHighWater: number;
   maxWriteBuffer: number;
+  /** Output pending in a turn that starts its write at once (`Infinity`: at the turn's end). */
+  earlyFlushBytes: number;
 }
 
 type State = "open" | "ending" | "closing" | "closed";
@@ -99,6 +101,8 @@ export class Connection implements ProtocolContext, MessageSource {
   /** Bytes handed to the socket and not yet confirmed written. */
   #inWrite = 0;
   #flushScheduled = false;
+  /** Whether the handler's `data` is running: its writes are answers to the chunk read. */
+  #handlingData = false;
   #pendingMessages = 0;
   /** Why the server is closing this connection, once it said goodbye. */
   #closeReason: Error | undefined;
@@ -218,9 +222,17 @@ export class Connection implements ProtocolContext, MessageSource {
       this.#out.set(data, this.#outLength);
       this.#outLength += maxLength;
     }
-    if (this.#inWrite === 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
+    if (this.#inWrite === 0) {
+      if (this.#handlingData && this.#outLength >= this.#limits.earlyFlushBytes) {
+        // Answers to the chunk being handled, enough for the peer to start on: write them
+        // now, and the rest of the turn's output when this write returns (the flush loop
+        // takes it), so two writes at most. Only answers: writes from elsewhere (fan-out to
+        // subscribers, a worker's batch) wait for the turn's end, as throughput wants.
+        this.#flush();
+      } else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(this.#flushTask);
+      }
     }
     return true;
   }
@@ -329,7 +341,12 @@ export class Connection implements ProtocolContext, MessageSource {
         }
         this.lastActivity = this.#host.now;
         this.#host.countBytes(count, 0);
-        this.#handler!.data(buffer.subarray(0, count));
+        this.#handlingData = true;
+        try {
+          this.#handler!.data(buffer.subarray(0, count));
+        } finally {
+          this.#handlingData = false;
+        }
         this.#fitReadBuffer(count);
       }
     } catch (error) {

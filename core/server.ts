@@ -111,6 +111,21 @@ export interface ServerOptions {
    */
   maxWriteBuffer?: number;
   /**
+   * Answers to one chunk read, in bytes, at which a connection's write starts at once; 0
+   * turns it off. A turn's writes to a connection are coalesced into one socket write at the
+   * turn's end; once the protocol handler has answered the chunk it is handling with this
+   * much, the write starts now and the rest follows at the end (two writes at most), so a peer
+   * that sent a batch of requests starts on the answers while the rest are made. With 50 RPC
+   * callers on one connection this measured +25% round trips (`deno task bench:rpc`). Writes
+   * made outside the handler's `data` (fan-out to other connections, a worker's replies) keep
+   * one write per turn: there an extra write costs a CPU-bound server throughput (pub/sub
+   * fan-out measured -7 to -20% when they split too). Always off over TLS: there Nagle cannot
+   * be turned off, and a second small write would wait for the peer's delayed ACK.
+   *
+   * @default {1024}
+   */
+  earlyFlushBytes?: number;
+  /**
    * Time a write may wait for the peer to read before the connection is closed as a slow
    * consumer, in milliseconds.
    *
@@ -309,6 +324,7 @@ export class Server implements AsyncDisposable {
       readBufferSize: positiveInteger("readBufferSize", options.readBufferSize ?? 64 * 1024),
       writeHighWater: positiveInteger("writeHighWater", options.writeHighWater ?? 4 * 1024 * 1024),
       maxWriteBuffer: positiveInteger("maxWriteBuffer", options.maxWriteBuffer ?? 16 * 1024 * 1024),
+      earlyFlushBytes: earlyFlushLimit(options),
     };
     if (this.#limits.maxWriteBuffer < this.#limits.writeHighWater) {
       throw new RangeError(
@@ -680,6 +696,12 @@ function resolveModule(specifier: string | URL): string {
   if (specifier instanceof URL) return specifier.href;
   if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return specifier;
   return new URL(specifier, `file://${Deno.cwd()}/`).href;
+}
+
+/** The connections' early-flush size: `Infinity` when off (asked, or over TLS). */
+function earlyFlushLimit(options: ServerOptions): number {
+  const bytes = nonNegativeInteger("earlyFlushBytes", options.earlyFlushBytes ?? 1024);
+  return bytes === 0 || options.tls !== undefined ? Infinity : bytes;
 }
 
 function positiveInteger(name: string, value: number): number {

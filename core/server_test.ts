@@ -135,6 +135,11 @@ Deno.test("Server rejects contradictory or out-of-range options", () => {
   assertThrows(() => new Server({ protocol: lines, maxConnections: 0 }), RangeError, "got 0");
   assertThrows(() => new Server({ protocol: lines, idleTimeout: -1 }), RangeError, "got -1");
   assertThrows(
+    () => new Server({ protocol: lines, earlyFlushBytes: 0.5 }),
+    RangeError,
+    "earlyFlushBytes",
+  );
+  assertThrows(
     () => new Server({ protocol: lines, writeHighWater: 10, maxWriteBuffer: 5 }),
     RangeError,
     "at least writeHighWater",

@@ -1,0 +1,116 @@
+import { assertEquals } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import {
+  Connection,
+  type ConnectionHost,
+  type ConnectionLimits,
+  type Socket,
+} from "./connection.ts";
+
+/** A socket that reads one chunk, then nothing until closed, and records its writes. */
+class RecordingSocket implements Socket {
+  /** The length of each write, in the order made. */
+  readonly writes: number[] = [];
+  #chunk: Uint8Array | undefined;
+  readonly #closed = Promise.withResolvers<null>();
+
+  constructor(chunk: Uint8Array) {
+    this.#chunk = chunk;
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    const chunk = this.#chunk;
+    if (chunk === undefined) return this.#closed.promise;
+    this.#chunk = undefined;
+    buffer.set(chunk.subarray(0, buffer.length));
+    return Promise.resolve(Math.min(chunk.length, buffer.length));
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.writes.push(bytes.length);
+    return Promise.resolve(bytes.length);
+  }
+
+  close(): void {
+    this.#closed.resolve(null);
+  }
+}
+
+const host: ConnectionHost = {
+  now: 0,
+  readsPaused: false,
+  dispatch: () => false,
+  messageDone: () => {},
+  closed: () => {},
+  error: (error) => {
+    throw error;
+  },
+  countBytes: () => {},
+};
+
+function limits(earlyFlushBytes: number): ConnectionLimits {
+  return {
+    readBufferSize: 1024,
+    writeHighWater: 1 << 20,
+    maxWriteBuffer: 1 << 20,
+    earlyFlushBytes,
+  };
+}
+
+/**
+ * Runs a connection whose handler answers its one chunk with three writes of 600 bytes, in one
+ * turn; returns the socket writes seen as each write returned, and all of them at the end.
+ */
+async function threeWrites(earlyFlushBytes: number): Promise<[number[][], number[]]> {
+  const socket = new RecordingSocket(new Uint8Array([1]));
+  const connection = new Connection(socket, 1, host, limits(earlyFlushBytes));
+  const seen: number[][] = [];
+  const answered = Promise.withResolvers<void>();
+  connection.start({
+    create: (context) => ({
+      data() {
+        for (let i = 0; i < 3; i++) {
+          context.handle.write(new Uint8Array(600));
+          seen.push([...socket.writes]);
+        }
+        answered.resolve();
+      },
+    }),
+  });
+  await deadline(answered.promise, 2000);
+  // The writes of the turn are flushed within a few microtasks of its end.
+  for (let i = 0; i < 10 && socket.writes.reduce((a, b) => a + b, 0) < 1800; i++) {
+    await Promise.resolve();
+  }
+  const writes = [...socket.writes];
+  connection.destroy();
+  return [seen, writes];
+}
+
+Deno.test("Connection writes a turn's output once, at the turn's end, below earlyFlushBytes", async () => {
+  const [seen, writes] = await threeWrites(Infinity);
+  assertEquals(seen, [[], [], []]);
+  assertEquals(writes, [1800]);
+});
+
+Deno.test("Connection starts writing once a turn's output reaches earlyFlushBytes, then sends the rest at its end", async () => {
+  const [seen, writes] = await threeWrites(1024);
+  // 600 bytes wait; 1200 reach the limit and go at once; the last 600 follow the turn.
+  assertEquals(seen, [[], [1200], [1200]]);
+  assertEquals(writes, [1200, 600]);
+});
+
+Deno.test("Connection keeps one write per turn for writes made outside the handler's data", async () => {
+  const socket = new RecordingSocket(new Uint8Array(0));
+  const connection = new Connection(socket, 1, host, limits(1024));
+  connection.start({ create: () => ({ data() {} }) });
+  const seen: number[][] = [];
+  for (let i = 0; i < 3; i++) {
+    connection.handle.write(new Uint8Array(600));
+    seen.push([...socket.writes]);
+  }
+  for (let i = 0; i < 10 && socket.writes.length === 0; i++) await Promise.resolve();
+  assertEquals(seen, [[], [], []]);
+  assertEquals(socket.writes, [1800]);
+  connection.destroy();
+});
