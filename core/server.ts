@@ -583,7 +583,9 @@ export class Server implements AsyncDisposable {
         // A peer that does not read its goodbye is not waited for: its socket closes now.
         connection.destroy();
       } else if (
-        connection.writeStartedAt >= 0 && now - connection.writeStartedAt > this.#writeTimeout
+        // Stamped with the coarse clock too: never cut a write early.
+        connection.writeStartedAt >= 0 &&
+        now - connection.writeStartedAt > this.#writeTimeout + this.#reaperPeriod
       ) {
         connection.destroy(
           new SlowConsumerError(`A write waited more than writeTimeout (${this.#writeTimeout} ms)`),
