@@ -195,7 +195,8 @@ export class Connection implements ProtocolContext, MessageSource {
   }
 
   /**
-   * Queues bytes to send; they are copied into the output buffer and flushed once per turn.
+   * Queues bytes to send; they are copied into the output buffer and flushed once per turn
+   * (answers to the chunk being handled start at once past `earlyFlushBytes`).
    *
    * @returns `false` when the connection no longer accepts writes or is cut off as a slow consumer.
    */
