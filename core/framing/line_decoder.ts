@@ -1,4 +1,5 @@
 import { FrameTooLongError } from "../errors.ts";
+import { findLfOrNul } from "./_find_lf_or_nul.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -275,55 +276,4 @@ export class LineDecoder {
     this.#partial.set(bytes, this.#partialLength);
     this.#partialLength = needed;
   }
-}
-
-/** Keeps a byte zero only when it was 0x00, 0x02, 0x08 or 0x0a (LF and NUL among them). */
-const MASK = 0xf5f5f5f5 | 0;
-const ONES = 0x01010101;
-const HIGHS = 0x80808080 | 0;
-/** Below this many bytes a word view costs more than it saves. */
-const WORD_SCAN_MIN = 256;
-
-/**
- * Index of the first LF or NUL in `bytes` from `from`, or -1. Reads aligned 32-bit words, four at
- * a time, masks each byte so that only 0x00, 0x02, 0x08 and 0x0a become zero, and flags a word
- * holding a zero byte (`(w - 0x01..) & ~w & 0x80..`, exact as to whether one exists); the bytes
- * of a flagged group are then checked one by one, so the result does not depend on byte order.
- * Measured 4x faster than an indexOf for LF and another for NUL over a 64 KiB chunk.
- */
-function findLfOrNul(bytes: Uint8Array, from: number): number {
-  const end = bytes.length;
-  if (end - from >= WORD_SCAN_MIN) {
-    // Bytes up to the first word boundary of the underlying buffer.
-    const misalign = (bytes.byteOffset + from) & 3;
-    let i = from;
-    if (misalign !== 0) {
-      for (const stop = from + 4 - misalign; i < stop; i++) {
-        const byte = bytes[i];
-        if (byte === LF || byte === NUL) return i;
-      }
-    }
-    const quads = (end - i) >>> 4;
-    const words = new Int32Array(bytes.buffer, bytes.byteOffset + i, quads << 2);
-    for (let w = 0; w < words.length; w += 4) {
-      const a = words[w] & MASK;
-      const b = words[w + 1] & MASK;
-      const c = words[w + 2] & MASK;
-      const d = words[w + 3] & MASK;
-      if (
-        (((a - ONES) & ~a) | ((b - ONES) & ~b) | ((c - ONES) & ~c) | ((d - ONES) & ~d)) & HIGHS
-      ) {
-        for (let j = i + (w << 2), stop = j + 16; j < stop; j++) {
-          const byte = bytes[j];
-          if (byte === LF || byte === NUL) return j;
-        }
-      }
-    }
-    from = i + (quads << 4);
-  }
-  for (let i = from; i < end; i++) {
-    const byte = bytes[i];
-    if (byte === LF || byte === NUL) return i;
-  }
-  return -1;
 }
