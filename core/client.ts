@@ -505,6 +505,8 @@ export class Client implements AsyncDisposable {
     } catch {
       // The peer is gone already; the read loop will see it.
     }
+    // The coarse clock starts now: the connection stamps its first activity with it.
+    this.#clock = Date.now();
     const connection = new Connection(
       conn,
       this.#nextId++,
@@ -517,7 +519,6 @@ export class Client implements AsyncDisposable {
     this.#connectionClosed = closed;
     this.#state = "open";
     this.#stats.connects++;
-    this.#clock = Date.now();
     const watchdog = setInterval(() => this.#watch(connection), this.#watchPeriod);
     connection.start(this.#options.protocol);
     if (connection.open) {
