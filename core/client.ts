@@ -568,12 +568,15 @@ export class Client implements AsyncDisposable {
         return client.#clock;
       },
       readsPaused: false,
-      dispatch(connection, payload, type) {
+      dispatch(connection, payload, type, inReadBuffer) {
         const onMessage = client.#options.onMessage;
         if (onMessage === undefined) {
           throw new TypeError("This client has no onMessage to handle dispatched messages");
         }
         client.#stats.messages++;
+        // A view of a decoder's buffer (a frame assembled from several chunks) is overwritten by
+        // later chunks, which a handler's pending promise could still be reading: copy it.
+        if (!inReadBuffer) payload = payload.slice();
         let result: void | Promise<void>;
         try {
           result = onMessage({ connectionId: connection.id, type, payload }, connection.handle);

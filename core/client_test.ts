@@ -225,3 +225,46 @@ Deno.test("backoffDelay grows exponentially, caps at maxDelay, and draws jitter 
   assertEquals(backoffDelay(0, { jitter: 1 }, () => 0.999999), 0);
   assertEquals(backoffDelay(1000, { jitter: 0 }), 5000, "the default cap");
 });
+
+Deno.test(
+  "Client keeps a message assembled from several reads intact while onMessage's promise is pending",
+  SANITIZED,
+  async () => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const messages: string[] = [];
+    let received = 0;
+    await using _client = await connect({
+      port: listener.addr.port,
+      protocol: {
+        create(context: ProtocolContext) {
+          const framer = new LineDecoder();
+          return {
+            data(chunk: Uint8Array) {
+              received += chunk.length;
+              framer.feed(chunk);
+              for (let line = framer.next(); line !== null; line = framer.next()) {
+                context.dispatch(line);
+              }
+            },
+          };
+        },
+      },
+      onMessage: async (message: Message) => {
+        if (message.payload[0] === 0x61) await gate;
+        messages.push(decoder.decode(message.payload));
+      },
+    });
+    using peer = await listener.accept();
+    // Each part is read alone: the lines are assembled in the decoder's buffer.
+    let sent = 0;
+    for (const part of ["aaaa", "aaaa\n", "bbbb", "bb\n"]) {
+      sent += await peer.write(new TextEncoder().encode(part));
+      await waitFor(() => received === sent, "the client to read each part alone");
+    }
+    open();
+    await waitFor(() => messages.length === 2, "two messages");
+    assertEquals(messages, ["bbbbbb", "aaaaaaaa"]);
+  },
+);

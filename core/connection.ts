@@ -38,9 +38,17 @@ export interface ConnectionHost {
   /**
    * Hands a message to the message handlers.
    *
+   * @param inReadBuffer Whether `payload` lies in the connection's read buffer (which the
+   *   connection replaces when the payload is kept); other views are copied before a handler
+   *   keeps them.
    * @returns Whether `payload`, a view of the read buffer, is kept past this call.
    */
-  dispatch(connection: Connection, payload: Uint8Array, type: number): boolean;
+  dispatch(
+    connection: Connection,
+    payload: Uint8Array,
+    type: number,
+    inReadBuffer: boolean,
+  ): boolean;
   /** A message of this connection is done. */
   messageDone(): void;
   /** The connection is closed. */
@@ -165,7 +173,9 @@ export class Connection implements ProtocolContext, MessageSource {
     this.#pendingMessages++;
     // An inline handler still running on a view of the read buffer keeps that buffer: read
     // into a new one (rare: only handlers that return a promise do it).
-    if (this.#host.dispatch(this, payload, type)) this.#readBuffer = undefined;
+    const inReadBuffer = this.#readBuffer !== undefined &&
+      payload.buffer === this.#readBuffer.buffer;
+    if (this.#host.dispatch(this, payload, type, inReadBuffer)) this.#readBuffer = undefined;
   }
 
   /** A dispatched message is done; an ending connection may now close. */

@@ -617,12 +617,12 @@ export class Server implements AsyncDisposable {
       get readsPaused() {
         return server.#draining || server.#queue.full;
       },
-      dispatch(connection, payload, type) {
+      dispatch(connection, payload, type, inReadBuffer) {
         if (server.#pool === undefined) {
           throw new TypeError("This server has no message handler: give it a handler or onMessage");
         }
         server.#stats.messagesIn++;
-        return server.#pool.submit(connection, payload, type);
+        return server.#pool.submit(connection, payload, type, inReadBuffer);
       },
       messageDone() {
         server.#stats.messagesOut++;

@@ -294,10 +294,15 @@ export class WorkerPool {
    * @param source The connection it comes from.
    * @param payload The framed bytes; a view that may be reused once this returns `false`.
    * @param type The message type.
+   * @param keepable Whether an inline handler may keep `payload` as it is: `true` for a view
+   *   of the caller's read buffer, which the caller gives up when this returns `true`, or for
+   *   bytes nobody reuses. `false` (the default) for a view of a buffer that later chunks
+   *   overwrite, such as a decoder's buffer of a frame assembled from several chunks: an
+   *   inline handler that keeps payloads gets a copy.
    * @returns Whether the pool kept `payload` itself (an inline handler still running on it):
    *   the caller must then not reuse its buffer.
    */
-  submit(source: MessageSource, payload: Uint8Array, type: number): boolean {
+  submit(source: MessageSource, payload: Uint8Array, type: number, keepable = false): boolean {
     let pin = source.poolState as Pin | undefined;
     if (pin === undefined) {
       pin = { target: this.#pick(), inFlight: 0, waiting: undefined };
@@ -309,7 +314,7 @@ export class WorkerPool {
       (pin.waiting ??= []).push({ connectionId: source.id, type, payload: payload.slice() });
       return false;
     }
-    return this.#route(source, pin, message);
+    return this.#route(source, pin, message, keepable);
   }
 
   /**
@@ -331,11 +336,20 @@ export class WorkerPool {
   }
 
   /** Routes a message that nothing of its connection waits ahead of; see `submit`. */
-  #route(source: MessageSource, pin: Pin, message: Message): boolean {
+  #route(source: MessageSource, pin: Pin, message: Message, keepable: boolean): boolean {
     if (pin.inFlight === 0 && !this.#isCurrent(pin.target)) pin.target = this.#pick();
     const target = pin.target;
     if (target === INLINE) {
       if (this.#inline === undefined) return this.#fail(source, message, "No worker is running");
+      if (!keepable && this.#inline.keepsPayload !== false) {
+        // The handler may read the payload after it returns, and the buffer it lies in is
+        // not the caller's to give up: later chunks would overwrite it under the handler.
+        message = {
+          connectionId: message.connectionId,
+          type: message.type,
+          payload: message.payload.slice(),
+        };
+      }
       return this.#runInline(source, pin, message);
     }
     if (!isLive(target)) return this.#fail(source, message, "No worker is running");
@@ -453,7 +467,7 @@ export class WorkerPool {
       if (pin.waiting.length === 0) pin.waiting = undefined;
       // It was admitted when it began to wait; routing admits it again if it stays in flight.
       this.#queue.complete(1);
-      this.#route(source, pin, message);
+      this.#route(source, pin, message, true); // its payload is the pool's own copy
     }
   }
 
