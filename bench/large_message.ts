@@ -2,6 +2,9 @@
  * Large messages: for each echo server, one connection streams 1 MiB lines (keeping a window
  * of them in flight) and reads the echo back; reports MB/s and the ratio to raw `Deno.listen`.
  * Speedo runs with a 2 MiB line limit, so every line is framed, handled and echoed whole.
+ * `raw-deno-lines` is the floor of that: raw `Deno.listen` that frames whole lines too, reads
+ * into each line's own buffer and writes it whole, with nothing else
+ * (`_raw_deno_line_echo.ts`).
  *
  * ```
  * deno run -A bench/large_message.ts [--seconds 3] [--rounds 3] [--window 8] [--servers ...]
@@ -32,16 +35,22 @@ const args = parseArgs(Deno.args, {
     seconds: "3",
     rounds: "3",
     window: "8",
-    servers: SERVER_IDS.join(","),
+    servers: "",
     workers: String(defaultWorkerCount()),
   },
 });
 const seconds = Number(args.seconds);
 const rounds = Number(args.rounds);
 const window = Number(args.window);
-const servers = args.servers.split(",") as ServerId[];
+/** The echo servers, and the floor of framing whole lines. */
+const LARGE_SERVER_IDS = ["raw-deno", "raw-deno-lines", ...SERVER_IDS.slice(1)] as const;
+type LargeServerId = ServerId | "raw-deno-lines";
+const servers =
+  (args.servers === "" ? [...LARGE_SERVER_IDS] : args.servers.split(",")) as LargeServerId[];
 for (const id of servers) {
-  if (!SERVER_IDS.includes(id)) throw new Error(`Unknown server "${id}"; known: ${SERVER_IDS}`);
+  if (!(LARGE_SERVER_IDS as readonly string[]).includes(id)) {
+    throw new Error(`Unknown server "${id}"; known: ${LARGE_SERVER_IDS}`);
+  }
 }
 if (!(seconds > 0 && seconds <= 30) || !(rounds >= 1 && rounds <= 10) || !(window >= 1)) {
   throw new RangeError("--seconds must be in (0, 30], --rounds in [1, 10], --window >= 1");
@@ -92,12 +101,25 @@ console.log(
 console.log(`- ${seconds} s per run, median of ${rounds}, window of ${window} lines in flight`);
 console.log(`- load average (1 min) before: ${loadAverage()}\n`);
 
-const results = new Map<ServerId, number[]>();
-const names = new Map<ServerId, string>();
+const results = new Map<LargeServerId, number[]>();
+const names = new Map<LargeServerId, string>();
 for (let round = 0; round < rounds; round++) {
   for (const id of servers) {
     if (id === "node" && node === undefined) continue;
-    const command = echoServerCommand(id, Number(args.workers), ["--max-line-length", "2097152"]);
+    const command = id === "raw-deno-lines"
+      ? {
+        name: "raw Deno.listen, whole lines (floor)",
+        command: Deno.execPath(),
+        args: [
+          "run",
+          "-A",
+          "--config",
+          `${rootPath}deno.json`,
+          `${rootPath}bench/_raw_deno_line_echo.ts`,
+          "--until-stdin-closes",
+        ],
+      }
+      : echoServerCommand(id, Number(args.workers), ["--max-line-length", "2097152"]);
     const server = await startServer(command, { cwd: rootPath, timeoutMs: 15_000 });
     names.set(id, server.name);
     try {
