@@ -108,6 +108,8 @@ export class Connection implements ProtocolContext, MessageSource {
   #spare: Uint8Array = EMPTY;
   /** Bytes handed to the socket and not yet confirmed written. */
   #inWrite = 0;
+  /** Bytes of the last write, up to a pooled buffer's size: the next turn's likely output. */
+  #lastWriteLength = 0;
   #flushScheduled = false;
   /** Whether the handler's `data` is running: its writes are answers to the chunk read. */
   #handlingData = false;
@@ -427,6 +429,7 @@ export class Connection implements ProtocolContext, MessageSource {
       this.#out = EMPTY;
       this.#outLength = 0;
       this.#inWrite = length;
+      this.#lastWriteLength = length;
       this.writeStartedAt = this.#host.now;
       try {
         let offset = 0;
@@ -454,7 +457,11 @@ export class Connection implements ProtocolContext, MessageSource {
   }
 
   #grow(extra: number): void {
-    const size = Math.max(this.#outLength + extra, this.#out.length * 2);
+    // A turn's first write takes a buffer the size of the last turn's output at once: 50
+    // small replies would otherwise grow it four times from 256 bytes, each a copy and a
+    // trip to the pool.
+    const hint = this.#out === EMPTY ? Math.min(this.#lastWriteLength, MAX_POOLED_SIZE) : 0;
+    const size = Math.max(this.#outLength + extra, this.#out.length * 2, hint);
     let grown: Uint8Array;
     if (this.#spare.length >= size) {
       grown = this.#spare;
