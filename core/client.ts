@@ -98,7 +98,8 @@ export interface ConnectOptions {
   reconnect?: boolean | ReconnectOptions;
   /**
    * Handles the messages the protocol handler dispatches, on the I/O thread. The payload is a
-   * view of the read buffer, valid during the call (or until a returned promise settles).
+   * view of the read buffer (or a copy, for a frame assembled from several reads), valid
+   * during the call and until a returned promise settles.
    * Without it, a dispatch throws.
    */
   onMessage?(message: Message, connection: ConnectionHandle): void | Promise<void>;

@@ -41,7 +41,8 @@ export interface ConnectionHost {
    * @param inReadBuffer Whether `payload` lies in the connection's read buffer (which the
    *   connection replaces when the payload is kept); other views are copied before a handler
    *   keeps them.
-   * @returns Whether `payload`, a view of the read buffer, is kept past this call.
+   * @returns Whether `payload` is kept past this call as it is (the connection then reads
+   *   into a new buffer, if `payload` lies in its read buffer).
    */
   dispatch(
     connection: Connection,
@@ -76,6 +77,8 @@ const encoder = new TextEncoder();
 const INITIAL_READ_SIZE = 64;
 /** Reads of at most 1/8 of the buffer in a row after which it halves. */
 const SHRINK_AFTER_SMALL_READS = 16;
+/** The largest first output buffer a turn takes from the size of the last write. */
+const MAX_OUTPUT_HINT = 16 * 1024;
 
 /** The I/O-thread side of one socket. */
 export class Connection implements ProtocolContext, MessageSource {
@@ -97,6 +100,8 @@ export class Connection implements ProtocolContext, MessageSource {
   #handler: ProtocolHandler | undefined;
   #state: State = "open";
   #readBuffer: Uint8Array | undefined;
+  /** The memory of the chunk the handler's `data` is handling: views of it need no copy. */
+  #chunkBuffer: ArrayBufferLike | undefined;
   #readSize: number;
   #smallReads = 0;
   #parked = false;
@@ -108,7 +113,7 @@ export class Connection implements ProtocolContext, MessageSource {
   #spare: Uint8Array = EMPTY;
   /** Bytes handed to the socket and not yet confirmed written. */
   #inWrite = 0;
-  /** Bytes of the last write, up to a pooled buffer's size: the next turn's likely output. */
+  /** Bytes of the last socket write: the size of the next turn's first output buffer. */
   #lastWriteLength = 0;
   #flushScheduled = false;
   /** Whether the handler's `data` is running: its writes are answers to the chunk read. */
@@ -175,9 +180,10 @@ export class Connection implements ProtocolContext, MessageSource {
     this.#pendingMessages++;
     // An inline handler still running on a view of the read buffer keeps that buffer: read
     // into a new one (rare: only handlers that return a promise do it).
-    const inReadBuffer = this.#readBuffer !== undefined &&
-      payload.buffer === this.#readBuffer.buffer;
-    if (this.#host.dispatch(this, payload, type, inReadBuffer)) this.#readBuffer = undefined;
+    const inReadBuffer = payload.buffer === this.#chunkBuffer;
+    if (this.#host.dispatch(this, payload, type, inReadBuffer) && inReadBuffer) {
+      this.#readBuffer = undefined;
+    }
   }
 
   /** A dispatched message is done; an ending connection may now close. */
@@ -355,10 +361,12 @@ export class Connection implements ProtocolContext, MessageSource {
         this.lastActivity = this.#host.now;
         this.#host.countBytes(count, 0);
         this.#handlingData = true;
+        this.#chunkBuffer = buffer.buffer;
         try {
           this.#handler!.data(buffer.subarray(0, count));
         } finally {
           this.#handlingData = false;
+          this.#chunkBuffer = undefined;
         }
         this.#fitReadBuffer(count);
       }
@@ -457,10 +465,11 @@ export class Connection implements ProtocolContext, MessageSource {
   }
 
   #grow(extra: number): void {
-    // A turn's first write takes a buffer the size of the last turn's output at once: 50
-    // small replies would otherwise grow it four times from 256 bytes, each a copy and a
-    // trip to the pool.
-    const hint = this.#out === EMPTY ? Math.min(this.#lastWriteLength, MAX_POOLED_SIZE) : 0;
+    // A turn's first write takes a buffer the size of the last socket write at once (up to
+    // MAX_OUTPUT_HINT): 50 small replies would otherwise grow it four times from 256 bytes,
+    // each a copy and a trip to the pool. Capped low, so a connection that once wrote much
+    // does not take a large buffer for a small answer.
+    const hint = this.#out === EMPTY ? Math.min(this.#lastWriteLength, MAX_OUTPUT_HINT) : 0;
     const size = Math.max(this.#outLength + extra, this.#out.length * 2, hint);
     let grown: Uint8Array;
     if (this.#spare.length >= size) {
@@ -476,6 +485,7 @@ export class Connection implements ProtocolContext, MessageSource {
 
   /** Drops the output not yet handed to the socket; its buffers go back to the pool. */
   #releaseOutput(): void {
+    this.#lastWriteLength = 0; // a goodbye after this gets a small buffer
     if (this.#out !== EMPTY) giveBuffer(this.#out);
     this.#out = EMPTY;
     this.#outLength = 0;

@@ -114,3 +114,31 @@ Deno.test("Connection keeps one write per turn for writes made outside the handl
   assertEquals(socket.writes, [1800]);
   connection.destroy();
 });
+
+Deno.test("Connection tells the host whether a dispatched payload lies in the chunk it read", async () => {
+  const seen: boolean[] = [];
+  const dispatched = Promise.withResolvers<void>();
+  const recording: ConnectionHost = {
+    ...host,
+    dispatch(_connection, _payload, _type, inReadBuffer) {
+      seen.push(inReadBuffer);
+      if (seen.length === 2) dispatched.resolve();
+      return false;
+    },
+  };
+  const socket = new RecordingSocket(new Uint8Array([1, 2, 3, 4]));
+  const connection = new Connection(socket, 1, recording, limits(1024));
+  const own = new Uint8Array(4);
+  connection.start({
+    create: (context) => ({
+      data(chunk: Uint8Array) {
+        context.dispatch(chunk.subarray(1, 3)); // a view of the read buffer: no copy needed
+        own.set(chunk);
+        context.dispatch(own); // the handler's own buffer, which it will overwrite
+      },
+    }),
+  });
+  await deadline(dispatched.promise, 2000);
+  assertEquals(seen, [true, false]);
+  connection.destroy();
+});

@@ -13,8 +13,9 @@ export interface ProtocolContext {
   /** The connection's handle, to write, close, or pass to others. */
   readonly handle: ConnectionHandle;
   /**
-   * Queues a message for the message handlers (in the worker pool, or inline). The payload is
-   * copied, so a view of the chunk given to `data` is safe to pass.
+   * Queues a message for the message handlers (in the worker pool, or inline). The payload
+   * need only be valid during the call: a view of the chunk given to `data`, or of the
+   * handler's own buffer, is safe to pass (it is copied where it must outlive the call).
    *
    * Replies to dispatched messages keep the order of dispatch per connection. A direct
    * `handle.write` does not wait for them: to answer in order with replies (an error line

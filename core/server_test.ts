@@ -197,7 +197,7 @@ Deno.test("Server keeps a line assembled from several reads intact under an inli
     }
     await waitFor(() => server.stats().messagesIn === 2, "both lines dispatched");
     open();
-    assertEquals(await readBytes(client, 16), "aaaaaaaa\nbbbbbb\n");
+    assertEquals(await deadline(readBytes(client, 16), 5000), "aaaaaaaa\nbbbbbb\n");
   } finally {
     client.close();
   }

@@ -159,7 +159,8 @@ interface Pin {
  * - A connection's messages all go to one target (its pin: a worker picked round-robin at its
  *   first message, or the I/O thread), so its replies keep their order. Messages are routed
  *   as they are submitted: packed into the target worker's batch (the one copy), or handled
- *   inline at once with the payload as a view of the read buffer (no copy).
+ *   inline at once with the payload as a view of the read buffer (no copy; a frame that
+ *   lies elsewhere, such as one a decoder assembled, is copied for a handler that keeps it).
  * - Crossings are batched: a turn's messages for a worker are packed into one blob, and its
  *   replies come back the same way, through two shared-memory rings per worker (the default)
  *   or one transferred buffer per `postMessage` (`transport: "batch"`).
@@ -299,8 +300,8 @@ export class WorkerPool {
    *   bytes nobody reuses. `false` (the default) for a view of a buffer that later chunks
    *   overwrite, such as a decoder's buffer of a frame assembled from several chunks: an
    *   inline handler that keeps payloads gets a copy.
-   * @returns Whether the pool kept `payload` itself (an inline handler still running on it):
-   *   the caller must then not reuse its buffer.
+   * @returns Whether an inline handler is still running on the message: with `keepable`, on
+   *   `payload` itself, whose buffer the caller must then not reuse (without it, on a copy).
    */
   submit(source: MessageSource, payload: Uint8Array, type: number, keepable = false): boolean {
     let pin = source.poolState as Pin | undefined;

@@ -81,9 +81,10 @@ function setup(
     ringCapacity: 4096,
   });
   const send = (id: number, text: string) => {
-    // A reused buffer, overwritten after the call, catches a pool that keeps a view it must not.
+    // A reused read buffer, overwritten after the call unless the pool kept it, catches a pool
+    // that keeps a view it must not.
     const payload = encoder.encode(text);
-    if (!pool.submit(sources.get(id)!, payload, 0)) payload.fill(0x7e);
+    if (!pool.submit(sources.get(id)!, payload, 0, true)) payload.fill(0x7e);
   };
   return { table, ids, queue, sink, pool, send };
 }
@@ -210,7 +211,7 @@ for (const keepsPayload of [undefined, false]) {
       messageFailed: (error: MessageFailedError) => sink.failed(error),
     };
     const payload = encoder.encode("kept?");
-    const kept = pool.submit(source, payload, 0);
+    const kept = pool.submit(source, payload, 0, true);
     // What a connection does with its read buffer when the pool did not keep it: reads again.
     if (!kept) payload.fill(0x7e);
     assertEquals(kept, keepsPayload !== false);
@@ -219,6 +220,34 @@ for (const keepsPayload of [undefined, false]) {
     await pool.close();
   });
 }
+
+Deno.test("WorkerPool inline copies a payload that is not keepable for a handler that keeps payloads", async () => {
+  let seen: Uint8Array | undefined;
+  const handler: MessageHandler = {
+    async onMessage(message, connection) {
+      seen = message.payload;
+      await delay(1);
+      connection.write(message.payload);
+    },
+  };
+  const { ids, sink, pool } = setup(0, 1, handler);
+  await pool.start();
+  const source = {
+    id: ids[0],
+    handle: sink.handle(ids[0]),
+    poolState: undefined,
+    messageDone: () => sink.completed++,
+    messageFailed: (error: MessageFailedError) => sink.failed(error),
+  };
+  // A decoder's buffer: overwritten by the next chunk whatever submit returns.
+  const payload = encoder.encode("assembled");
+  pool.submit(source, payload, 0);
+  payload.fill(0x7e);
+  assert(seen !== payload, "the handler got a copy");
+  await waitFor(() => sink.completed === 1, "the message");
+  assertEquals(sink.replies.get(ids[0]), ["assembled"]);
+  await pool.close();
+});
 
 Deno.test("WorkerPool ring workers run their timers while batches keep coming", async () => {
   // A ring worker waits for batches blocked on the ring when it can: its event loop must still
