@@ -2,9 +2,10 @@
  * Speedo RPC: typed services over the 8-byte message header, with request ids, per-call
  * timeouts, typed errors and cancellation.
  *
- * - Server: declare a {@linkcode Services} table (one handler per message type) as the
- *   default export of a module, and serve it with {@linkcode rpcServer} in the worker pool, or
- *   pass the object itself to run it inline. {@linkcode rpcProtocol} is the framing alone.
+ * - Server: {@linkcode rpcServer} serves one handler per message type. Inline, register them
+ *   on the server (`rpcServer().service(type, handler)`) or pass a {@linkcode Services} table;
+ *   in the worker pool, declare the table as the default export of a module and pass its URL.
+ *   {@linkcode rpcProtocol} is the framing alone.
  * - Client: {@linkcode connectRpc} gives an {@linkcode RpcClient}: `call(type, body, { timeout,
  *   signal })` resolves with the reply's body or rejects with {@linkcode RpcTimeoutError},
  *   {@linkcode RpcRemoteError}, {@linkcode RpcUnknownTypeError}, {@linkcode RpcConnectionError}
@@ -26,17 +27,16 @@
  *
  * @example
  * ```ts
- * import { connectRpc, RpcRemoteError, rpcServer, Services } from "@speedo/speedo/rpc";
+ * import { connectRpc, RpcRemoteError, rpcServer } from "@speedo/speedo/rpc";
  * import { assertEquals, assertRejects } from "@std/assert";
  *
  * const Add = 1;
  * const Fail = 2;
- * const services = new Services()
+ * await using server = rpcServer()
  *   .service(Add, ({ body }) => new Uint8Array([body[0] + body[1]]))
  *   .service(Fail, () => {
  *     throw new RangeError("no");
  *   });
- * await using server = rpcServer({ services });
  * const { port } = await server.listen();
  * await using rpc = await connectRpc({ port });
  * assertEquals(await rpc.call(Add, new Uint8Array([2, 3])), new Uint8Array([5]));

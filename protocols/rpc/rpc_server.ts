@@ -1,6 +1,6 @@
 import { Server, type ServerOptions } from "../../core/server.ts";
 import { rpcProtocol, type RpcProtocolOptions } from "./rpc_protocol.ts";
-import { Services } from "./services.ts";
+import { type ServiceHandler, Services } from "./services.ts";
 
 /** Options of {@linkcode rpcServer}: the server's, less what the RPC protocol sets. */
 export interface RpcServerOptions
@@ -8,9 +8,79 @@ export interface RpcServerOptions
   /**
    * The services: a {@linkcode Services} object, run inline on the I/O thread (`workers: 0`),
    * or the URL of a module whose default export is one, run in every worker (or inline with
-   * `workers: 0`).
+   * `workers: 0`). Without it the server starts with an empty table, run inline, that
+   * {@linkcode RpcServer.service} fills.
    */
-  services: Services | string | URL;
+  services?: Services | string | URL;
+}
+
+/**
+ * A {@linkcode Server} that speaks Speedo RPC: the {@linkcode rpcProtocol} framing, and its
+ * services in the worker pool or inline. Made by {@linkcode rpcServer}.
+ */
+export class RpcServer extends Server {
+  /** The inline table, or `undefined` when the services run from a module. */
+  readonly #services: Services | undefined;
+
+  /**
+   * Makes the server; call `listen()` to start it.
+   *
+   * @param options The services, and the server's options.
+   * @throws {TypeError} When a `Services` object is given with `workers` above 0 (a worker
+   *   needs the module's URL), or `services` is of another kind.
+   */
+  constructor(options: RpcServerOptions = {}) {
+    const { services = new Services(), maxFrameSize, ...serverOptions } = options;
+    const protocol = rpcProtocol({ maxFrameSize });
+    if (services instanceof Services) {
+      if ((options.workers ?? 0) > 0) {
+        throw new TypeError(
+          "A Services object runs inline only: give workers the URL of a module whose default export is the Services",
+        );
+      }
+      super({ ...serverOptions, protocol, onMessage: services.onMessage });
+      this.#services = services;
+      return;
+    }
+    if (typeof services !== "string" && !(services instanceof URL)) {
+      throw new TypeError("rpcServer needs services: a Services object or a module URL");
+    }
+    super({ ...serverOptions, protocol, handler: services });
+    this.#services = undefined;
+  }
+
+  /**
+   * Registers the handler of a message type in the server's inline table (before or after
+   * `listen()`). Services that run in workers are registered in their module instead: a
+   * function cannot be sent to a worker.
+   *
+   * @param type The message type, 1 to 65535 (0 is the RPC layer's own).
+   * @param handler Answers the requests of that type.
+   * @returns This server, to chain registrations.
+   * @throws {TypeError} When the server's services come from a module, the type has a handler
+   *   already, or `handler` is no function.
+   * @throws {RangeError} When the type is out of range.
+   *
+   * @example
+   * ```ts
+   * import { connectRpc, rpcServer } from "@speedo/speedo/rpc";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using server = rpcServer().service(1, ({ body }) => body.toReversed());
+   * const { port } = await server.listen();
+   * await using rpc = await connectRpc({ port });
+   * assertEquals(await rpc.call(1, new Uint8Array([1, 2, 3])), new Uint8Array([3, 2, 1]));
+   * ```
+   */
+  service(type: number, handler: ServiceHandler): this {
+    if (this.#services === undefined) {
+      throw new TypeError(
+        `Service ${type} cannot be added to a server whose services run from a module: register it in the module's Services`,
+      );
+    }
+    this.#services.service(type, handler);
+    return this;
+  }
 }
 
 /**
@@ -20,7 +90,7 @@ export interface RpcServerOptions
  * @param options The services, and the server's options.
  * @returns The server, not yet listening.
  * @throws {TypeError} When a `Services` object is given with `workers` above 0 (a worker
- *   needs the module's URL), or `services` is missing.
+ *   needs the module's URL), or `services` is of another kind.
  *
  * @example Inline services
  * ```ts
@@ -42,19 +112,6 @@ export interface RpcServerOptions
  * await server.listen();
  * ```
  */
-export function rpcServer(options: RpcServerOptions): Server {
-  const { services, maxFrameSize, ...serverOptions } = options;
-  const protocol = rpcProtocol({ maxFrameSize });
-  if (services instanceof Services) {
-    if ((options.workers ?? 0) > 0) {
-      throw new TypeError(
-        "A Services object runs inline only: give workers the URL of a module whose default export is the Services",
-      );
-    }
-    return new Server({ ...serverOptions, protocol, onMessage: services.onMessage });
-  }
-  if (typeof services !== "string" && !(services instanceof URL)) {
-    throw new TypeError("rpcServer needs services: a Services object or a module URL");
-  }
-  return new Server({ ...serverOptions, protocol, handler: services });
+export function rpcServer(options: RpcServerOptions = {}): RpcServer {
+  return new RpcServer(options);
 }

@@ -3,7 +3,7 @@
  * inline. Every wait has a deadline; nothing sleeps to synchronise.
  */
 
-import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
 import type { Server } from "../../core/server.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
 import fixtureServices, { RpcFixture } from "../../testing/_fixtures/rpc_services.ts";
@@ -129,3 +129,22 @@ Deno.test("RpcClient reconnects after the server restarts and calls again", SANI
   await waitFor(() => rpc.connected, "the client to reconnect");
   assertEquals(text.decode(await rpc.call(RpcFixture.echo, "two")), "two");
 });
+
+Deno.test(
+  "RpcServer.service registers inline handlers before and after listen, not on a module's server",
+  SANITIZED,
+  async () => {
+    await using srv = rpcServer().service(1, ({ body }) => `${body.length} bytes`);
+    const { port } = await srv.listen();
+    await using rpc = await connectRpc({ port });
+    assertEquals(text.decode(await rpc.call(1, "four")), "4 bytes");
+    await assertRejects(() => rpc.call(2, "later"), RpcUnknownTypeError);
+    srv.service(2, ({ body }) => text.decode(body).toUpperCase());
+    assertEquals(text.decode(await rpc.call(2, "later")), "LATER");
+    assertThrows(() => srv.service(2, () => "again"), TypeError, "already");
+    assertThrows(() => srv.service(0, () => {}), RangeError);
+    const fromModule = rpcServer({ services: FIXTURE, workers: 1 });
+    assertThrows(() => fromModule.service(3, () => {}), TypeError, "module");
+    assertThrows(() => rpcServer({ services: fixtureServices, workers: 1 }), TypeError, "inline");
+  },
+);

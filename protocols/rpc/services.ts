@@ -33,10 +33,9 @@ export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcRes
  * the default export of a module and pass the module's URL as the server's `services`, and it
  * runs in every worker of the pool; or pass the object itself to run it inline (`workers: 0`).
  *
- * Why a module rather than `server.service(type, fn)` calls on the server object: workers load
- * code by URL, and a function cannot be sent to them. Registering in the handler module keeps
- * one way to declare services, whatever the number of workers (0 included), and the whole
- * table reads in one place.
+ * Workers load code by URL and a function cannot be sent to them, so services that run in
+ * workers are declared in their module; inline, `rpcServer().service(type, fn)` fills the
+ * server's own table (`RpcServer.service`).
  *
  * A connection's requests are handled one at a time, in order (as every message handler's
  * messages are): an async handler holds the next request of its connection until it settles,
