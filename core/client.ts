@@ -660,20 +660,24 @@ export class Client implements AsyncDisposable {
  * import { connect, type ProtocolHandler } from "@speedo/speedo";
  * import { echoServer } from "@speedo/speedo/echo";
  * import { assertEquals } from "@std/assert";
+ * import { deadline } from "@std/async/deadline";
  *
  * const first = echoServer({ port: 0, workers: 0 });
  * const { port } = await first.listen();
  * const opened: number[] = [];
+ * const reopened = Promise.withResolvers<void>();
  * await using client = await connect({
  *   port,
  *   protocol: { create: (): ProtocolHandler => ({ data() {} }) },
  *   reconnect: { initialDelay: 10, maxDelay: 50 },
- *   onOpen: (connection) => void opened.push(connection.id),
+ *   onOpen: (connection) => {
+ *     if (opened.push(connection.id) === 2) reopened.resolve();
+ *   },
  * });
  * await first.close();
  * await using second = echoServer({ port, workers: 0 });
  * await second.listen();
- * while (opened.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+ * await deadline(reopened.promise, 5000);
  * assertEquals(opened, [1, 2]);
  * ```
  */

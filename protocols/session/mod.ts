@@ -31,6 +31,7 @@
  * ```ts
  * import { connectSession, sessionServer } from "@speedo/speedo/session";
  * import { assertEquals } from "@std/assert";
+ * import { deadline } from "@std/async/deadline";
  *
  * const dir = await Deno.makeTempDir();
  * await using server = sessionServer({
@@ -38,17 +39,16 @@
  *   onMessage: (message, session) => void session.send(1, message.payload),
  * });
  * const { port } = await server.listen();
- * const replies: number[] = [];
+ * const reply = Promise.withResolvers<number>();
  * const client = await connectSession({
  *   port,
  *   dir: `${dir}/client`,
  *   name: "client-1",
- *   onMessage: (message) => void replies.push(message.seq),
+ *   onMessage: (message) => reply.resolve(message.seq),
  * });
  * client.session.send(1, new Uint8Array([42]));
  * await client.session.whenAcknowledged(1);
- * while (replies.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
- * assertEquals(replies, [1]);
+ * assertEquals(await deadline(reply.promise, 5000), 1);
  * await client.close();
  * await server.close();
  * await Deno.remove(dir, { recursive: true });

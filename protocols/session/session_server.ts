@@ -419,6 +419,7 @@ class SessionServerHandler implements ProtocolHandler {
  * ```ts
  * import { connectSession, sessionServer } from "@speedo/speedo/session";
  * import { assertEquals } from "@std/assert";
+ * import { deadline } from "@std/async/deadline";
  *
  * const dir = await Deno.makeTempDir();
  * await using server = sessionServer({
@@ -427,15 +428,18 @@ class SessionServerHandler implements ProtocolHandler {
  * });
  * const { port } = await server.listen();
  * const answers: number[] = [];
+ * const allAnswered = Promise.withResolvers<void>();
  * const client = await connectSession({
  *   port,
  *   dir: `${dir}/client`,
  *   name: "client-1",
- *   onMessage: (message) => void answers.push(message.payload[0]),
+ *   onMessage: (message) => {
+ *     if (answers.push(message.payload[0]) === 3) allAnswered.resolve();
+ *   },
  * });
  * for (let i = 1; i <= 3; i++) client.session.send(1, new Uint8Array([i]));
  * await client.session.whenAcknowledged(3);
- * while (answers.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+ * await deadline(allAnswered.promise, 5000);
  * assertEquals(answers, [1, 2, 3]);
  * await client.close();
  * await server.close();

@@ -179,6 +179,7 @@ export class SessionStore {
   #fileSize = 0;
   #liveBytes = 0;
   #dirty = false;
+  #syncs = 0;
   #syncTimer: ReturnType<typeof setInterval> | undefined;
   #buffer = new Uint8Array(4096);
   #view = new DataView(this.#buffer.buffer);
@@ -352,10 +353,21 @@ export class SessionStore {
     this.#file = Deno.openSync(this.path, { append: true });
   }
 
+  /**
+   * How many times the file was flushed to the disk (the `fsync` policy's cost, as a count):
+   * none under `"never"`, one per {@linkcode SessionStore.append} under `"always"`, at most
+   * one per period otherwise, and one at close when anything is left to flush.
+   */
+  get syncs(): number {
+    return this.#syncs;
+  }
+
   /** Flushes what was written to the disk (`fsync` of the data). */
   sync(): void {
     this.#dirty = false;
-    this.#file?.syncDataSync();
+    if (this.#file === undefined) return;
+    this.#file.syncDataSync();
+    this.#syncs++;
   }
 
   /** Flushes (unless the policy is `"never"`) and closes the file. Safe to call twice. */

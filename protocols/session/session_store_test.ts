@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertInstanceOf, assertLess, assertThrows } from "@std/assert";
+import { waitFor } from "../../testing/_socket_client.ts";
 import { SessionFileError } from "./session_errors.ts";
 import { resetSession, SessionStore, type SessionStoreOptions } from "./session_store.ts";
 
@@ -160,15 +161,33 @@ Deno.test(
 );
 
 Deno.test(
-  "SessionStore accepts each fsync policy and rejects bad options",
+  "SessionStore flushes to the disk as each fsync policy says and rejects bad options",
   SANITIZED,
   () =>
-    withDir((dir) => {
-      for (const fsync of ["never", "always", 5] as const) {
-        const store = SessionStore.open({ dir, localName: "a", peerName: `p${fsync}`, fsync });
-        store.append(messages(1, 3), 0, 0);
-        store.close();
-      }
+    withDir(async (dir) => {
+      const never = SessionStore.open({ dir, localName: "a", peerName: "never", fsync: "never" });
+      never.append(messages(1, 3), 0, 0);
+      never.append(messages(4, 5), 0, 0);
+      never.close();
+      assertEquals(never.syncs, 0);
+      const always = SessionStore.open({
+        dir,
+        localName: "a",
+        peerName: "always",
+        fsync: "always",
+      });
+      always.append(messages(1, 3), 0, 0);
+      always.append(messages(4, 5), 0, 0);
+      assertEquals(always.syncs, 2);
+      always.close();
+      assertEquals(always.syncs, 2, "nothing left to flush at close");
+      const timed = SessionStore.open({ dir, localName: "a", peerName: "timed", fsync: 5 });
+      timed.append(messages(1, 3), 0, 0);
+      assertEquals(timed.syncs, 0, "the period's timer flushes, not the append");
+      await waitFor(() => timed.syncs === 1, "the period's flush");
+      timed.append(messages(4, 5), 0, 0);
+      timed.close();
+      assertEquals(timed.syncs, 2, "the second append flushed by the timer or at close, once");
       assertThrows(
         () =>
           SessionStore.open({ dir, localName: "a", peerName: "b", fsync: "sometimes" as "never" }),

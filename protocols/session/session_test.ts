@@ -207,6 +207,49 @@ Deno.test(
 );
 
 Deno.test(
+  "Session client refuses to start on a corrupt or truncated file of its own, through onFileError",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const { server } = echoServer(dir);
+      const { port } = await server.listen();
+      try {
+        const answers: number[] = [];
+        const client = await connectSession(clientOptions(dir, port, answers));
+        await sendAll(client.session, 1, 10);
+        await within(client.session.whenAcknowledged(10), "10 acknowledged");
+        await client.close();
+
+        const path = `${dir}/client/server.session`;
+        const original = await Deno.readFile(path);
+        const fileErrors: SessionFileError[] = [];
+        const onFileError = (error: SessionFileError) => void fileErrors.push(error);
+        const corrupt = original.slice();
+        corrupt[corrupt.length - 6] ^= 0x40;
+        await Deno.writeFile(path, corrupt);
+        const refused = await assertRejects(
+          () => connectSession(clientOptions(dir, port, answers, { onFileError })),
+          Error,
+          `Session file ${path} is corrupt at byte`,
+        );
+        assertEquals(fileErrors.map((error) => error.problem), ["checksum"]);
+        assertEquals(refused, fileErrors[0]);
+
+        await Deno.writeFile(path, original.subarray(0, original.length - 3));
+        await assertRejects(
+          () => connectSession(clientOptions(dir, port, answers, { onFileError })),
+          Error,
+          `Session file ${path} is truncated at byte`,
+        );
+        assertEquals(fileErrors.map((error) => error.problem), ["checksum", "truncated"]);
+        assertEquals(server.stats().accepted, 1, "no refused client connected");
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
   "Session login reports a sequence mismatch on both sides when one side was reset",
   SANITIZED,
   () =>
