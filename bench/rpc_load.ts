@@ -6,7 +6,7 @@
  *
  * ```
  * deno run -A bench/rpc_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
- *   [--workers N] [--callers 1,50] [--servers raw-deno,rpc-inline,rpc-workers]
+ *   [--workers N] [--callers 1,50] [--servers raw-deno,rpc-inline,rpc-workers,rpc-workers-ordered]
  *   [--pin none|split|shared] [--fsync never,100,always] [--session-seconds 3]
  * ```
  *
@@ -61,7 +61,8 @@ const USAGE = `Usage: deno run -A bench/rpc_load.ts [options]
   --quick              a smoke run: 1 s, 1 round
   --workers N          workers of the "rpc-workers" server (default: cores - 1, at least 1)
   --callers LIST       comma-separated concurrent callers (default 1,50)
-  --servers LIST       raw-deno,rpc-inline,rpc-workers (default: all)
+  --servers LIST       raw-deno,rpc-inline,rpc-workers (the default), rpc-workers-ordered
+                       (workers with concurrency 1: requests of a connection one at a time)
   --pin MODE           none (default), split (servers on CPU 0, generators on CPU 1) or
                        shared (both on CPU 0), with taskset
   --fsync LIST         session fsync policies: never, always, or milliseconds (default never,100,always)
@@ -74,7 +75,9 @@ const root = new URL("../", import.meta.url);
 const rootPath = decodeURIComponent(root.pathname);
 const benchPath = (file: string): string => `${rootPath}bench/${file}`;
 
-const SERVER_IDS = ["raw-deno", "rpc-inline", "rpc-workers"] as const;
+const SERVER_IDS = ["raw-deno", "rpc-inline", "rpc-workers", "rpc-workers-ordered"] as const;
+/** What runs without --servers: `rpc-workers-ordered` (concurrency 1) is there to compare. */
+const DEFAULT_SERVERS = ["raw-deno", "rpc-inline", "rpc-workers"] as const;
 /** Load shapes: the RpcClient's callers, or pre-encoded frames pipelined (server cost alone). */
 type Target = "raw" | "raw-calls" | "rpc" | "rpc-pipelined";
 type ServerId = typeof SERVER_IDS[number];
@@ -118,7 +121,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     }
     return value;
   };
-  const servers = (args.servers?.split(",") ?? [...SERVER_IDS]) as ServerId[];
+  const servers = (args.servers?.split(",") ?? [...DEFAULT_SERVERS]) as ServerId[];
   for (const id of servers) {
     if (!SERVER_IDS.includes(id)) {
       throw new RangeError(`--servers: unknown server "${id}"; known: ${SERVER_IDS.join(",")}`);
@@ -203,6 +206,21 @@ function serverCommand(id: ServerId, workers: number, cpu: string | undefined): 
         ...denoCommand(
           cpu,
           deno("_rpc_server.ts", "--workers", String(workers), "--until-stdin-closes"),
+        ),
+      };
+    case "rpc-workers-ordered":
+      return {
+        name: `Speedo RPC ${workers} workers, concurrency 1`,
+        ...denoCommand(
+          cpu,
+          deno(
+            "_rpc_server.ts",
+            "--workers",
+            String(workers),
+            "--concurrency",
+            "1",
+            "--until-stdin-closes",
+          ),
         ),
       };
   }

@@ -9,13 +9,15 @@
  *
  * Towards a worker the tag is the message type; back from it, a {@linkcode ReplyOp} (a `fail`
  * record carries the error text, in order with the writes around it; a `done` record, last,
- * carries in its id how many messages are done).
+ * carries in its id how many messages are done, in the order they came; a `doneFor` record,
+ * where messages finish in any order, how many messages of the connection in its id are done,
+ * as a u32).
  */
 
 const HEADER = 14;
 
 /** What a record from a worker asks of the I/O thread. */
-export const ReplyOp = { write: 1, close: 2, fail: 3, done: 4 } as const;
+export const ReplyOp = { write: 1, close: 2, fail: 3, done: 4, doneFor: 5 } as const;
 
 /** Accumulates records into a growable buffer; `take` hands the buffer over for transfer. */
 export class BatchWriter {

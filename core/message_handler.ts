@@ -23,8 +23,10 @@ export interface MessageHandlerContext {
  *
  * A worker handles its messages one at a time, in order: when `onMessage` returns a promise,
  * the worker waits for it before the next message. All messages of a connection go to the same
- * worker, so replies keep the connection's order. A handler that throws or rejects fails that
- * message only (see {@linkcode ProtocolHandler.failed}).
+ * worker, so replies keep the connection's order. With the server's `concurrency` above 1, a
+ * promise holds nothing: up to that many messages of a connection run at once and replies
+ * leave as they finish. A handler that throws or rejects fails that message only (see
+ * {@linkcode ProtocolHandler.failed}).
  *
  * @example An upper-casing handler module
  * ```ts

@@ -77,6 +77,16 @@ export interface ServerOptions {
    */
   workerTransport?: WorkerTransport;
   /**
+   * Messages of one connection the message handler may handle at once. 1 keeps a
+   * connection's messages in order: a handler's promise holds the next one (in a worker, the
+   * worker's next message). Above 1, replies leave as handlers finish, in any order: for
+   * protocols whose replies name their request, such as RPC. See
+   * {@linkcode WorkerPoolOptions.concurrency}.
+   *
+   * @default {1}
+   */
+  concurrency?: number;
+  /**
    * Most connections open at once; the next one is told (see
    * {@linkcode ProtocolHandlerFactory.refusal}) and closed. At most 1,048,576.
    *
@@ -363,6 +373,7 @@ export class Server implements AsyncDisposable {
       sink: this.#sink,
       sequences: this.#table.sequences,
       transport: options.workerTransport,
+      concurrency: options.concurrency,
     });
   }
 

@@ -2,14 +2,16 @@
  * The script each worker of a {@linkcode WorkerPool} runs: it loads the user's message handler
  * module, handles batches of messages one message at a time, and sends back one batch of
  * replies per batch received: writes, closes and failures in order, then a `done` record with
- * how many messages are done.
+ * how many messages are done. With the pool's concurrency above 1, a handler's promise does
+ * not hold the next message: each message's end is told by a `doneFor` record of its own,
+ * when its promise settles.
  *
  * Batches cross either as transferred buffers in `postMessage` (`batch` transport) or through
  * two shared-memory rings (`ring` transport, see `_ring.ts`):
  *
  * | from  | message                                         | meaning                      |
  * | ----- | ----------------------------------------------- | ---------------------------- |
- * | pool  | `{ t: "init", module, index, sequences, rings? }` | load the handler module    |
+ * | pool  | `{ t: "init", module, index, sequences, concurrency, rings? }` | load the handler |
  * | here  | `{ t: "ready" }` / `{ t: "fatal", message }`    | loaded / cannot run          |
  * | pool  | `{ t: "batch", buffer, length }`                | messages to handle, in order |
  * | here  | `{ t: "replies", buffer, length }`              | replies                      |
@@ -31,6 +33,8 @@ interface InitRequest {
   module: string;
   index: number;
   sequences: SharedArrayBuffer;
+  /** Messages of a connection handled at once: 1 keeps them in order. */
+  concurrency: number;
   /** Present for the ring transport: the memory of both rings. */
   rings?: { toWorker: SharedArrayBuffer; toPool: SharedArrayBuffer };
 }
@@ -50,6 +54,13 @@ let sequences: Int32Array<ArrayBufferLike> = new Int32Array(0);
 let handler: MessageHandler;
 let context: MessageHandlerContext;
 let chain: Promise<void> = Promise.resolve();
+/** Whether a handler's promise leaves the next messages to run (the pool's concurrency > 1). */
+let concurrent = false;
+/** Concurrency above 1: a run of messages of one connection done, not yet recorded. */
+let doneRunId = -1;
+let doneRunCount = 0;
+const doneRunBytes = new Uint8Array(4);
+const doneRunView = new DataView(doneRunBytes.buffer);
 /** The ring transport's rings, or undefined with the batch transport. */
 let input: ByteRing | undefined;
 let output: ByteRing | undefined;
@@ -91,6 +102,7 @@ function scheduleFlush(): void {
 
 function flush(): void {
   flushScheduled = false;
+  recordDoneRun();
   if (replies.count === 0 && done === 0) return;
   if (done > 0) replies.add(ReplyOp.done, done);
   done = 0;
@@ -140,6 +152,7 @@ async function receive(ring: ByteRing): Promise<void> {
 
 async function init(request: InitRequest): Promise<void> {
   sequences = new Int32Array(request.sequences);
+  concurrent = request.concurrency > 1;
   context = {
     workerIndex: request.index,
     handle: (id: number) => new WorkerConnectionHandle(id),
@@ -172,6 +185,11 @@ async function handleBatch(request: BatchRequest): Promise<void> {
       try {
         const result = handler.onMessage(message, new WorkerConnectionHandle(id), context);
         if (result instanceof Promise) {
+          if (concurrent) {
+            // The pool bounds how many of a connection's messages run at once.
+            result.then(() => settled(id, false, undefined), (error) => settled(id, true, error));
+            continue;
+          }
           // Replies written while waiting must not sit until the batch ends.
           handling = false;
           await result;
@@ -179,14 +197,48 @@ async function handleBatch(request: BatchRequest): Promise<void> {
         }
       } catch (error) {
         handling = true;
-        replies.addText(ReplyOp.fail, id, error instanceof Error ? error.message : String(error));
+        replies.addText(ReplyOp.fail, id, errorText(error));
       }
-      done++;
+      if (concurrent) doneFor(id);
+      else done++;
     }
   } finally {
     handling = false;
   }
   flush();
+}
+
+/** A message whose handler returned a promise is done (concurrency above 1). */
+function settled(id: number, failed: boolean, error: unknown): void {
+  if (failed) replies.addText(ReplyOp.fail, id, errorText(error));
+  doneFor(id);
+  scheduleFlush();
+}
+
+/**
+ * A message of connection `id` is done (concurrency above 1): a run of them for one
+ * connection, as a batch of a busy connection brings, costs one `doneFor` record.
+ */
+function doneFor(id: number): void {
+  if (id === doneRunId) {
+    doneRunCount++;
+    return;
+  }
+  recordDoneRun();
+  doneRunId = id;
+  doneRunCount = 1;
+}
+
+function recordDoneRun(): void {
+  if (doneRunCount === 0) return;
+  doneRunView.setUint32(0, doneRunCount, true);
+  replies.add(ReplyOp.doneFor, doneRunId, doneRunBytes);
+  doneRunId = -1;
+  doneRunCount = 0;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 scope.onmessage = (event: MessageEvent<InitRequest | BatchRequest>) => {

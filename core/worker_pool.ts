@@ -93,6 +93,18 @@ export interface WorkerPoolOptions {
    * @default {1048576}
    */
   ringCapacity?: number;
+  /**
+   * Messages of one connection that may be handled at once. 1: a worker handles its messages
+   * one at a time (a handler's promise holds the next message), inline a connection's next
+   * message waits for its promise, and replies keep the order of the messages. Above 1: a
+   * handler's promise holds nothing; up to this many messages of a connection run at once and
+   * their replies leave as each finishes, in any order (for protocols whose replies name their
+   * request, such as RPC ids). A message still counts against the queue until its promise
+   * settles, and a connection that ends waits for all of them.
+   *
+   * @default {1}
+   */
+  concurrency?: number;
 }
 
 /**
@@ -137,9 +149,14 @@ interface PoolWorker {
   overflowOffset: number;
   /** Ring transport: reply batches that crossed by `postMessage`, until their mark is read. */
   readonly postedReplies: PostedBatches;
-  /** The sources of the messages posted and not yet done, oldest first. */
+  /** The sources of the messages posted and not yet done, oldest first (concurrency 1). */
   inFlight: MessageSource[];
   inFlightHead: number;
+  /**
+   * With concurrency above 1, where messages finish in any order: the connections with
+   * messages on this worker, by id (each pin's `inFlight` counts them).
+   */
+  readonly sources: Map<number, MessageSource>;
   state: "starting" | "ready" | "retiring" | "dead";
 }
 
@@ -157,7 +174,9 @@ interface Pin {
  * is 0.
  *
  * - A connection's messages all go to one target (its pin: a worker picked round-robin at its
- *   first message, or the I/O thread), so its replies keep their order. Messages are routed
+ *   first message, or the I/O thread), so its replies keep their order (with `concurrency`
+ *   1; above it, up to that many messages of a connection run at once, finishing in any
+ *   order, and the next wait for one of them to finish). Messages are routed
  *   as they are submitted: packed into the target worker's batch (the one copy), or handled
  *   inline at once with the payload as a view of the read buffer (no copy; a frame that
  *   lies elsewhere, such as one a decoder assembled, is copied for a handler that keeps it).
@@ -205,6 +224,7 @@ export class WorkerPool {
   readonly #transport: WorkerTransport;
   readonly #ringCapacity: number;
   readonly #inlineContext: MessageHandlerContext;
+  readonly #concurrency: number;
   #workers: PoolWorker[] = [];
   #nextWorkerIndex = 0;
   #roundRobin = 0;
@@ -237,6 +257,11 @@ export class WorkerPool {
     this.#ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
     if (this.#transport === "ring") ByteRing.create(this.#ringCapacity); // checks the capacity
     this.#size = options.size;
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_536) {
+      throw new RangeError(`concurrency must be an integer from 1 to 65536, got ${concurrency}`);
+    }
+    this.#concurrency = concurrency;
     this.#inlineContext = { workerIndex: -1, handle: (id) => this.#sink.handle(id) };
   }
 
@@ -253,7 +278,10 @@ export class WorkerPool {
   /** Messages posted to workers and not yet done. */
   get inFlight(): number {
     let count = 0;
-    for (const worker of this.#workers) count += worker.inFlight.length - worker.inFlightHead;
+    for (const worker of this.#workers) {
+      count += worker.inFlight.length - worker.inFlightHead;
+      for (const source of worker.sources.values()) count += (source.poolState as Pin).inFlight;
+    }
     return count;
   }
 
@@ -332,8 +360,10 @@ export class WorkerPool {
   /** Whether the pin's target can take another message now, keeping order. */
   #canTake(pin: Pin): boolean {
     const target = pin.target;
-    if (target === INLINE) return false; // inline runs one message of a connection at a time
-    return isLive(target) && this.#size > 0;
+    // Concurrency 1: inline runs one message of a connection at a time; a worker queues them.
+    if (target === INLINE) return pin.inFlight < this.#concurrency;
+    return isLive(target) && this.#size > 0 &&
+      (this.#concurrency === 1 || pin.inFlight < this.#concurrency);
   }
 
   /** Routes a message that nothing of its connection waits ahead of; see `submit`. */
@@ -356,7 +386,8 @@ export class WorkerPool {
     if (!isLive(target)) return this.#fail(source, message, "No worker is running");
     pin.inFlight++;
     this.#queue.admit(1);
-    target.inFlight.push(source);
+    if (this.#concurrency === 1) target.inFlight.push(source);
+    else if (pin.inFlight === 1) target.sources.set(source.id, source); // its first one there
     target.batch.add(message.type, source.id, message.payload);
     if (!this.#postScheduled) {
       this.#postScheduled = true;
@@ -524,6 +555,7 @@ export class WorkerPool {
       postedReplies: new PostedBatches(),
       inFlight: [],
       inFlightHead: 0,
+      sources: new Map(),
       state: "starting",
     };
     this.#workers.push(worker);
@@ -568,6 +600,7 @@ export class WorkerPool {
       module: String(this.#handler),
       index,
       sequences: this.#sequences.buffer,
+      concurrency: this.#concurrency,
       rings: rings && { toWorker: rings.toWorker.buffer, toPool: rings.toPool.buffer },
     });
     return promise;
@@ -580,15 +613,27 @@ export class WorkerPool {
       const tag = reader.tag;
       if (tag === ReplyOp.write) this.#sink.write(reader.id, reader.bytes);
       else if (tag === ReplyOp.done) this.#finish(worker, reader.id);
+      else if (tag === ReplyOp.doneFor) this.#finishFor(worker, reader.id, readCount(reader.bytes));
       else if (tag === ReplyOp.close) this.#sink.close(reader.id);
       else if (tag === ReplyOp.fail) {
         const text = decoder.decode(reader.bytes);
         this.#sink.failed(new MessageFailedError(reader.id, `Message handler failed: ${text}`));
       }
     }
-    if (worker.state === "retiring" && worker.inFlight.length === worker.inFlightHead) {
-      this.#kill(worker, "retired");
-    }
+    if (worker.state === "retiring" && isIdle(worker)) this.#kill(worker, "retired");
+  }
+
+  /** Marks `count` messages of connection `id` on `worker` as done (concurrency above 1). */
+  #finishFor(worker: PoolWorker, id: number, count: number): void {
+    const source = worker.sources.get(id);
+    if (source === undefined) return;
+    const pin = source.poolState as Pin;
+    count = Math.min(count, pin.inFlight);
+    pin.inFlight -= count;
+    if (pin.inFlight === 0) worker.sources.delete(id);
+    for (let i = 0; i < count; i++) source.messageDone();
+    this.#queue.complete(count);
+    if (pin.waiting !== undefined) this.#release(source, pin);
   }
 
   /** Marks the `count` oldest messages in flight on `worker` as done. */
@@ -618,7 +663,7 @@ export class WorkerPool {
   }
 
   #retire(worker: PoolWorker): void {
-    if (worker.inFlight.length === worker.inFlightHead) this.#kill(worker, "retired");
+    if (isIdle(worker)) this.#kill(worker, "retired");
     else worker.state = "retiring";
   }
 
@@ -631,6 +676,12 @@ export class WorkerPool {
     worker.rings?.toPool.close();
     worker.postedReplies.close();
     this.#workers = this.#workers.filter((w) => w !== worker);
+    for (const source of [...worker.sources.values()]) {
+      for (let i = (source.poolState as Pin).inFlight; i > 0; i--) {
+        source.messageFailed(new MessageFailedError(source.id, reason));
+        this.#finishFor(worker, source.id, 1);
+      }
+    }
     const lost = worker.inFlight.length - worker.inFlightHead;
     if (lost === 0) return;
     for (let i = worker.inFlightHead; i < worker.inFlight.length; i++) {
@@ -639,6 +690,16 @@ export class WorkerPool {
     }
     this.#finish(worker, lost);
   }
+}
+
+/** The count of a `doneFor` record: a u32, little-endian. */
+function readCount(bytes: Uint8Array): number {
+  return (bytes[0] | bytes[1] << 8 | bytes[2] << 16 | bytes[3] << 24) >>> 0;
+}
+
+/** Whether no message posted to the worker is still to be done. */
+function isIdle(worker: PoolWorker): boolean {
+  return worker.inFlight.length === worker.inFlightHead && worker.sources.size === 0;
 }
 
 function isLive(worker: PoolWorker): boolean {

@@ -56,6 +56,7 @@ function setup(
   connections = 4,
   handler: string | URL | MessageHandler = HANDLER,
   transport: WorkerTransport = "batch",
+  concurrency = 1,
 ) {
   const table = new ConnectionTable<string>(connections);
   const ids: number[] = [];
@@ -79,6 +80,7 @@ function setup(
     // A small ring, so that batches wrap around and pass in parts, and batches over 1 KiB
     // cross by postMessage.
     ringCapacity: 4096,
+    concurrency,
   });
   const send = (id: number, text: string) => {
     // A reused read buffer, overwritten after the call unless the pool kept it, catches a pool
@@ -156,6 +158,64 @@ for (const transport of ["batch", "ring"] as const) {
     await pool.close();
   });
 }
+
+for (const [size, transport] of [[0, "batch"], [1, "batch"], [1, "ring"]] as const) {
+  Deno.test(`WorkerPool with concurrency runs a connection's messages side by side, each done when it settles (workers: ${size}, ${transport})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(size, 4, HANDLER, transport, 2);
+    await pool.start();
+    const [a, b, c] = ids;
+    // Two holds fill a's share; its third message waits (a copy) for one of them to finish.
+    send(a, "hold");
+    send(a, "hold");
+    send(a, "x");
+    assertEquals([pool.inFlight, queue.outstanding], [size === 0 ? 0 : 2, 3]);
+    if (size > 0) await waitFor(() => sink.replies.size === 0 && pool.inFlight === 2, "holds");
+    // A rejection fails its message only; it is done once it settles. A run of messages done
+    // together counts each of them.
+    send(b, "reject");
+    for (let i = 0; i < 10; i++) send(b, `y${i}`);
+    await waitFor(() => sink.failures.length === 1 && sink.completed === 11, "b's messages");
+    assertEquals(sink.replies.get(b)!.join(""), "y0y1y2y3y4y5y6y7y8y9");
+    assertMatch(sink.failures[0].message, /rejected on purpose/);
+    // Another connection's release lets the holds finish: with concurrency 1 in a worker, the
+    // first hold would keep the release from ever running.
+    send(c, "release");
+    await waitFor(() => sink.completed === 15, "15 messages done");
+    assertEquals(sink.replies.get(a)!.join(""), "holdholdx"); // writes to one connection may merge
+    assertEquals(sink.replies.get(c), ["released"]);
+    assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+    await pool.close();
+  });
+}
+
+Deno.test("WorkerPool with concurrency fails every message a dying worker held", async () => {
+  const { ids, queue, sink, pool, send } = setup(1, 4, HANDLER, "batch", 4);
+  await pool.start();
+  send(ids[0], "hold");
+  send(ids[1], "hold");
+  send(ids[1], "crash");
+  await waitFor(() => sink.completed === 3, "3 messages failed", 10_000);
+  assertEquals(
+    sink.failures.map((failure) => failure.connectionId).sort(),
+    [
+      ids[0],
+      ids[1],
+      ids[1],
+    ].sort(),
+  );
+  assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+  await waitFor(() => pool.running === 1, "the replacement worker");
+  send(ids[2], "worker");
+  await waitFor(() => sink.completed === 4, "a message on the new worker");
+  assertEquals(sink.replies.get(ids[2]), ["worker 1\r\n"]);
+  await pool.close();
+});
+
+Deno.test("WorkerPool refuses a concurrency out of range", () => {
+  for (const concurrency of [0, 1.5, 70_000]) {
+    assertThrows(() => setup(0, 1, HANDLER, "batch", concurrency), RangeError, "concurrency");
+  }
+});
 
 Deno.test("WorkerPool with the ring transport passes messages larger than the ring", async () => {
   const { ids, sink, pool, send } = setup(1, 2, HANDLER, "ring");

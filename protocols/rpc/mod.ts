@@ -21,9 +21,9 @@
  *  error body: ┌ name length u8 ┬ name UTF-8 ┬ message UTF-8 ┐    id 0: about no one call
  * ```
  *
- * A body is at most 65,519 bytes (a frame's `size` is a u16). A connection's requests are
- * handled in order, one at a time (replies keep the order of requests); many connections, or
- * many workers, give parallelism.
+ * A body is at most 65,519 bytes (a frame's `size` is a u16). Up to 100 requests of a
+ * connection are handled at once (the server's `concurrency`), and replies leave as they are
+ * ready, matched to calls by id; many connections, or many workers, give parallelism.
  *
  * @example
  * ```ts

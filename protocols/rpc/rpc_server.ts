@@ -12,7 +12,17 @@ export interface RpcServerOptions
    * {@linkcode RpcServer.service} fills.
    */
   services?: Services | string | URL;
+  /**
+   * Requests of one connection handled at once; replies leave as each finishes and are
+   * matched to calls by id. 1 handles a connection's requests one at a time, in order.
+   *
+   * @default {100}
+   */
+  concurrency?: number;
 }
+
+/** Requests of one connection handled at once by default, as HTTP/2 servers commonly allow streams. */
+const DEFAULT_CONCURRENCY = 100;
 
 /**
  * A {@linkcode Server} that speaks Speedo RPC: the {@linkcode rpcProtocol} framing, and its
@@ -30,7 +40,13 @@ export class RpcServer extends Server {
    *   needs the module's URL), or `services` is of another kind.
    */
   constructor(options: RpcServerOptions = {}) {
-    const { services = new Services(), maxFrameSize, ...serverOptions } = options;
+    const {
+      services = new Services(),
+      maxFrameSize,
+      concurrency = DEFAULT_CONCURRENCY,
+      ...rest
+    } = options;
+    const serverOptions = { ...rest, concurrency };
     const protocol = rpcProtocol({ maxFrameSize });
     if (services instanceof Services) {
       if ((options.workers ?? 0) > 0) {

@@ -20,10 +20,14 @@ const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 const FIXTURE = new URL("../../testing/_fixtures/rpc_services.ts", import.meta.url);
 const text = new TextDecoder();
 
-function server(workers: number, options: { port?: number } = {}): Server {
+function server(
+  workers: number,
+  options: { port?: number; concurrency?: number } = {},
+): Server {
+  const common = { port: options.port ?? 0, concurrency: options.concurrency, onError: () => {} };
   return workers === 0
-    ? rpcServer({ services: fixtureServices, port: options.port ?? 0, onError: () => {} })
-    : rpcServer({ services: FIXTURE, workers, port: options.port ?? 0, onError: () => {} });
+    ? rpcServer({ services: fixtureServices, ...common })
+    : rpcServer({ services: FIXTURE, workers, ...common });
 }
 
 function u32(value: number): Uint8Array {
@@ -87,7 +91,6 @@ for (const workers of [1, 0]) {
       controller.abort(new Error("not needed"));
       await assertRejects(() => aborted, Error, "not needed");
       assertEquals(rpc.pending, 0);
-      // Requests of a connection run in order: this one waits for the sleeps before it.
       assertEquals(
         text.decode(await rpc.call(RpcFixture.echo, "after", { timeout: 5000 })),
         "after",
@@ -97,11 +100,54 @@ for (const workers of [1, 0]) {
   );
 }
 
+for (const workers of [1, 0]) {
+  Deno.test(
+    `RPC answers a connection's calls as they finish: a held call does not hold the calls behind it (workers: ${workers})`,
+    SANITIZED,
+    async () => {
+      await using srv = server(workers);
+      const { port } = await srv.listen();
+      await using rpc = await connectRpc({ port });
+      const settled: string[] = [];
+      const held = ["first", "second"].map((body) =>
+        rpc.call(RpcFixture.hold, body).then((reply) => void settled.push(text.decode(reply)))
+      );
+      // Later reads must not overwrite the held requests' bodies (inline, a view of the read
+      // buffer): many calls arrive behind them.
+      for (let i = 0; i < 20; i++) {
+        assertEquals(text.decode(await rpc.call(RpcFixture.echo, `fast ${i}`)), `fast ${i}`);
+      }
+      assertEquals(settled, []);
+      assertEquals(text.decode(await rpc.call(RpcFixture.release)), "2");
+      await within(Promise.all(held), "the held calls", 5000);
+      assertEquals(settled.sort(), ["first", "second"]);
+      await waitFor(() => srv.stats().queueDepth === 0, "every message done");
+    },
+  );
+
+  Deno.test(
+    `RPC with concurrency 1 answers a connection's calls in order (workers: ${workers})`,
+    SANITIZED,
+    async () => {
+      await using srv = server(workers, { concurrency: 1 });
+      const { port } = await srv.listen();
+      await using rpc = await connectRpc({ port });
+      const order: string[] = [];
+      // The sleep ends 100 ms later; the echo behind it is ready at once but waits its turn.
+      const slow = rpc.call(RpcFixture.sleep, u32(100)).then(() => void order.push("slept"));
+      const behind = rpc.call(RpcFixture.echo, "behind").then(() => void order.push("behind"));
+      await within(Promise.all([slow, behind]), "both calls", 5000);
+      assertEquals(order, ["slept", "behind"]);
+    },
+  );
+}
+
 Deno.test(
   "RPC fails the calls of a connection whose worker died (workers: 1)",
   SANITIZED,
   async () => {
-    await using srv = server(1);
+    // One at a time, so the call behind the crash is surely still held when the worker dies.
+    await using srv = server(1, { concurrency: 1 });
     const { port } = await srv.listen();
     const errors: Error[] = [];
     await using rpc = await connectRpc({ port, onError: (error) => void errors.push(error) });

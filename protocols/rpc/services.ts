@@ -37,9 +37,10 @@ export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcRes
  * workers are declared in their module; inline, `rpcServer().service(type, fn)` fills the
  * server's own table (`RpcServer.service`).
  *
- * A connection's requests are handled one at a time, in order (as every message handler's
- * messages are): an async handler holds the next request of its connection until it settles,
- * and replies leave in request order. Other connections go on meanwhile.
+ * Async handlers of one connection run side by side, up to the server's `concurrency` (100 by
+ * default with {@linkcode rpcServer}), and each reply leaves when its handler settles: a slow
+ * call does not hold the calls behind it. With `concurrency: 1`, requests are handled one at
+ * a time and replies keep the order of requests.
  *
  * - A request of a type with no service gets an error reply (`RpcUnknownTypeError`).
  * - A one-way message gets no reply, unless its type is unknown or its handler fails: then an
@@ -137,8 +138,7 @@ export class Services implements MessageHandler {
    * @param message The message (its type picks the service; its payload is an RPC payload).
    * @param connection The caller's connection.
    * @param context Where the handler runs.
-   * @returns A promise when the service is async: the pool then waits for it, which keeps
-   *   the connection's replies in order.
+   * @returns A promise when the service is async: the message is done when it settles.
    *
    * @example
    * ```ts

@@ -11,6 +11,8 @@
  * | `slow`   | echoes after 100 ms                                                      |
  * | `mute`   | answers nothing, after 100 ms                                            |
  * | `later`  | answers `later` from a timer after 20 ms, not waited for (fire and forget) |
+ * | `hold`   | echoes once a `release` comes (to this thread, from any connection)       |
+ * | `release`| answers `released`, then lets every `hold` waiting in this thread echo    |
  *
  * @module
  */
@@ -18,6 +20,8 @@
 import type { MessageHandler } from "../../core/message_handler.ts";
 
 const decoder = new TextDecoder();
+/** The `hold` messages waiting for a `release`. */
+let held: (() => void)[] = [];
 
 const faultyHandler: MessageHandler = {
   onMessage(message, connection, context) {
@@ -45,6 +49,20 @@ const faultyHandler: MessageHandler = {
       case "later":
         setTimeout(() => connection.write("later"), 20);
         return;
+      case "hold":
+        return new Promise((resolve) => {
+          held.push(() => {
+            connection.write(message.payload);
+            resolve();
+          });
+        });
+      case "release": {
+        connection.write("released");
+        const waiting = held;
+        held = [];
+        for (const release of waiting) release();
+        return;
+      }
       case "mute":
         return new Promise((resolve) => setTimeout(resolve, 100));
       default:

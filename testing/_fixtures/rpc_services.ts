@@ -10,6 +10,8 @@
  * | 4    | `sleep`   | waits the body's u32 milliseconds, then answers "slept"           |
  * | 5    | `worker`  | answers `worker <index>` (-1 inline)                              |
  * | 6    | `crash`   | never settles and throws from a timer: its worker dies            |
+ * | 7    | `hold`    | answers the body once a `release` comes (to this thread)          |
+ * | 8    | `release` | lets every `hold` waiting in this thread answer; answers how many |
  *
  * @module
  */
@@ -17,9 +19,20 @@
 import { Services } from "../../protocols/rpc/services.ts";
 
 /** The service types of this fixture. */
-export const RpcFixture = { echo: 1, add: 2, fail: 3, sleep: 4, worker: 5, crash: 6 } as const;
+export const RpcFixture = {
+  echo: 1,
+  add: 2,
+  fail: 3,
+  sleep: 4,
+  worker: 5,
+  crash: 6,
+  hold: 7,
+  release: 8,
+} as const;
 
 const text = new TextDecoder();
+/** The `hold` calls waiting for a `release`. */
+let held: (() => void)[] = [];
 
 function u32s(body: Uint8Array): number[] {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -46,6 +59,13 @@ const services: Services = new Services()
       setTimeout(() => {
         throw new Error("crashed on purpose");
       });
-    }));
+    }))
+  .service(RpcFixture.hold, ({ body }) => new Promise((resolve) => held.push(() => resolve(body))))
+  .service(RpcFixture.release, () => {
+    const waiting = held;
+    held = [];
+    for (const release of waiting) release();
+    return String(waiting.length);
+  });
 
 export default services;
