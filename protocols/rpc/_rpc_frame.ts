@@ -24,6 +24,8 @@ export const RpcKind = {
   error: 3,
   /** A one-way message: no reply unless it fails. */
   notify: 4,
+  /** The caller gave up on the request of this id: its handler's signal aborts; no reply. */
+  cancel: 5,
 } as const;
 
 /** Bytes of the RPC header in a frame's payload. */

@@ -62,7 +62,10 @@ export interface RpcCallOptions {
    * @default {the client's timeout, 15000}
    */
   timeout?: number;
-  /** Aborts the call: it rejects with the signal's reason, and a later reply is dropped. */
+  /**
+   * Aborts the call: it rejects with the signal's reason, the server is told (its handler's
+   * `request.signal` aborts; so it does when the call times out), and a later reply is dropped.
+   */
   signal?: AbortSignal;
 }
 
@@ -338,7 +341,9 @@ export class RpcClient implements AsyncDisposable {
     // the oldest, serves them all (a timer per call costs more than the rest of the call).
     if (!dated) {
       call.timer = setTimeout(() => {
-        if (this.#settle(call)) call.reject(new RpcTimeoutError(type, id, timeout));
+        if (!this.#settle(call)) return;
+        this.#cancelRemote(call);
+        call.reject(new RpcTimeoutError(type, id, timeout));
       }, timeout);
     } else {
       this.#undated[this.#undatedCount++] = call;
@@ -348,7 +353,9 @@ export class RpcClient implements AsyncDisposable {
     if (signal !== undefined) {
       call.signal = signal;
       call.onAbort = () => {
-        if (this.#settle(call)) call.reject(signal.reason);
+        if (!this.#settle(call)) return;
+        this.#cancelRemote(call);
+        call.reject(signal.reason);
       };
       signal.addEventListener("abort", call.onAbort, { once: true });
     }
@@ -371,6 +378,14 @@ export class RpcClient implements AsyncDisposable {
     this.#undatedCount = 0;
   };
 
+  /** Tells the server that the call was given up on: its handler's signal aborts. */
+  #cancelRemote(call: PendingCall): void {
+    const handle = this.#handle;
+    if (handle !== undefined && handle.open) {
+      handle.write(this.#writer.frame(call.type, RpcKind.cancel, call.id, EMPTY));
+    }
+  }
+
   /** Arms the one timer of the calls with the default timeout. */
   #armSweeper(delay: number): void {
     this.#sweeper = setTimeout(this.#sweep, Math.max(0, Math.ceil(delay)));
@@ -387,6 +402,7 @@ export class RpcClient implements AsyncDisposable {
         return;
       }
       this.#forget(call);
+      this.#cancelRemote(call);
       call.reject(new RpcTimeoutError(call.type, call.id, this.#timeout));
     }
   };

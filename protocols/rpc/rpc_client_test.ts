@@ -66,7 +66,7 @@ Deno.test(
 );
 
 Deno.test(
-  "RpcClient rejects a call with RpcTimeoutError and drops its late reply",
+  "RpcClient rejects a call with RpcTimeoutError, cancels it on the server, and drops its late reply",
   SANITIZED,
   async () => {
     const { rpc, transport, handler } = connected({ timeout: 20 });
@@ -76,10 +76,16 @@ Deno.test(
     assertEquals([error.type, error.id, error.timeout], [7, 1, 20]);
     assertEquals(error.message, "Call 1 to service 7 got no reply within 20 ms");
     assertEquals(rpc.pending, 0);
+    assertEquals(requests(transport)[1], [7, RpcKind.cancel, 1, ""]);
     handler.data(reply(7, 1, "late"));
     const next = rpc.call(7, "fast", { timeout: 1000 });
-    const [, , id] = requests(transport)[1];
-    assertEquals(id, 2);
+    const timedOut = rpc.call(7, "own timer", { timeout: 5 });
+    await assertRejects(() => timedOut, RpcTimeoutError);
+    assertEquals(requests(transport).slice(2).map(([, kind, id]) => [kind, id]), [
+      [RpcKind.request, 2],
+      [RpcKind.request, 3],
+      [RpcKind.cancel, 3],
+    ]);
     handler.data(reply(7, 2, "on time"));
     assertEquals(text.decode(await next), "on time");
   },
@@ -216,7 +222,7 @@ Deno.test(
 );
 
 Deno.test(
-  "RpcClient aborts a call with the signal's reason, before and after sending",
+  "RpcClient aborts a call with the signal's reason, before and after sending, and cancels it on the server",
   SANITIZED,
   async () => {
     const { rpc, transport, handler } = connected();
@@ -232,7 +238,10 @@ Deno.test(
       Error,
       "changed my mind",
     );
-    assertEquals(transport.writes.length, 1, "an aborted signal sends nothing");
+    assertEquals(requests(transport).map(([, kind, id]) => [kind, id]), [
+      [RpcKind.request, 1],
+      [RpcKind.cancel, 1],
+    ], "the cancel of the call sent; an aborted signal sends nothing");
     const timeout = AbortSignal.timeout(10);
     const error = await assertRejects(() => rpc.call(1, "c", { signal: timeout }));
     assertInstanceOf(error, DOMException);

@@ -61,7 +61,10 @@ class RpcProtocolHandler implements ProtocolHandler {
         }
         continue;
       }
-      if (kind === RpcKind.request || kind === RpcKind.notify) context.dispatch(payload, type);
+      if (kind === RpcKind.request || kind === RpcKind.notify || kind === RpcKind.cancel) {
+        // A cancel goes where its request went (the connection's worker, or inline).
+        context.dispatch(payload, type);
+      }
       // Replies and errors from a client are not part of the protocol: ignored.
     }
   }
@@ -95,7 +98,8 @@ const EMPTY = new Uint8Array(0);
  * ```
  *  frame: ┌ size u16 ┬ type u16 ┬ ackSeq u32 ┬ kind u8 ┬ 0 0 0 ┬ id u32 ┬ body … ┬ padding ┐
  *         0          2          4            8         9       12       16
- *  kind: 1 request, 2 reply, 3 error (body: name length u8, name, message), 4 one-way
+ *  kind: 1 request, 2 reply, 3 error (body: name length u8, name, message), 4 one-way,
+ *        5 cancel (the caller gave up on request `id`)
  * ```
  *
  * @param options The frame size limit.

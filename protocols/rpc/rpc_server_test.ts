@@ -126,6 +126,32 @@ for (const workers of [1, 0]) {
   );
 
   Deno.test(
+    `RPC tells the server of a call aborted or timed out: its handler's signal aborts (workers: ${workers})`,
+    SANITIZED,
+    async () => {
+      await using srv = server(workers);
+      const { port } = await srv.listen();
+      await using rpc = await connectRpc({ port, timeout: 50 });
+      const cancelledSoFar = async () => text.decode(await rpc.call(RpcFixture.cancelled));
+      const controller = new AbortController();
+      const aborted = rpc.call(RpcFixture.untilCancelled, "", { signal: controller.signal });
+      controller.abort(new Error("changed my mind"));
+      await assertRejects(() => aborted, Error, "changed my mind");
+      // The cancel left before the next call, on the same connection: it is handled first.
+      assertEquals(await cancelledSoFar(), "1");
+      await assertRejects(
+        () => rpc.call(RpcFixture.untilCancelled, "", { timeout: 30 }),
+        RpcTimeoutError,
+      );
+      assertEquals(await cancelledSoFar(), "2");
+      // The client's default timeout (50 ms here), which one timer serves for many calls.
+      await assertRejects(() => rpc.call(RpcFixture.untilCancelled), RpcTimeoutError);
+      assertEquals(await cancelledSoFar(), "3");
+      await waitFor(() => srv.stats().queueDepth === 0, "the cancelled calls done");
+    },
+  );
+
+  Deno.test(
     `RPC with concurrency 1 answers a connection's calls in order (workers: ${workers})`,
     SANITIZED,
     async () => {

@@ -15,6 +15,61 @@ export interface RpcRequest {
   readonly connection: ConnectionHandle;
   /** Where the handler runs (`workerIndex`), and handles to other connections. */
   readonly context: MessageHandlerContext;
+  /**
+   * Aborts, with an `AbortError` `DOMException`, when the caller gives up on the call (its
+   * abort signal, or its timeout: the client then sends a cancel). An async handler sees it
+   * while its promise is pending; the reply of a cancelled call is not sent. Made when first
+   * read, so handlers that never look cost nothing.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** A request as {@linkcode Services} hands it to a handler, cancellable while it runs. */
+class ServiceRequest implements RpcRequest {
+  readonly type: number;
+  readonly id: number;
+  readonly body: Uint8Array;
+  readonly connection: ConnectionHandle;
+  readonly context: MessageHandlerContext;
+  #controller: AbortController | undefined = undefined;
+  #cancelled = false;
+
+  constructor(
+    type: number,
+    id: number,
+    body: Uint8Array,
+    connection: ConnectionHandle,
+    context: MessageHandlerContext,
+  ) {
+    this.type = type;
+    this.id = id;
+    this.body = body;
+    this.connection = connection;
+    this.context = context;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#cancelled) this.#controller.abort(cancelReason());
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the caller cancelled it. */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#controller?.abort(cancelReason());
+  }
+}
+
+function cancelReason(): DOMException {
+  return new DOMException("The caller cancelled the call", "AbortError");
 }
 
 /** What a service handler answers: bytes, text (sent as UTF-8), or nothing (an empty body). */
@@ -69,6 +124,8 @@ export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcRes
  */
 export class Services implements MessageHandler {
   readonly #handlers = new Map<number, ServiceHandler>();
+  /** The requests whose async handlers are running, by connection id, then request id. */
+  readonly #running = new Map<number, Map<number, ServiceRequest>>();
   readonly #writer: RpcFrameWriter;
   /** The type last looked up, with its handler (-1 before the first). */
   #lastType = -1;
@@ -170,6 +227,10 @@ export class Services implements MessageHandler {
       return;
     }
     const kind = payload[0];
+    if (kind === RpcKind.cancel) {
+      this.#running.get(connection.id)?.get(rpcId(payload))?.cancel();
+      return;
+    }
     const id = kind === RpcKind.request ? rpcId(payload) : 0;
     // Calls come in runs of one type: the last lookup answers most of them.
     let handler = this.#lastHandler;
@@ -191,17 +252,17 @@ export class Services implements MessageHandler {
       );
       return;
     }
-    const request: RpcRequest = {
+    const request = new ServiceRequest(
       type,
       id,
-      body: new Uint8Array(
+      new Uint8Array(
         payload.buffer,
         payload.byteOffset + RPC_HEADER_SIZE,
         payload.length - RPC_HEADER_SIZE,
       ),
       connection,
       context,
-    };
+    );
     let result: RpcResult | Promise<RpcResult>;
     try {
       result = handler(request);
@@ -210,12 +271,38 @@ export class Services implements MessageHandler {
       return;
     }
     if (result instanceof Promise) {
+      if (kind !== RpcKind.request) {
+        return result.then(undefined, (error) => this.#fail(connection, type, id, error));
+      }
+      this.#track(request);
       return result.then(
-        (value) => this.#reply(connection, type, id, kind, value),
-        (error) => this.#fail(connection, type, id, error),
+        (value) => {
+          this.#untrack(request);
+          if (!request.cancelled) this.#reply(connection, type, id, kind, value);
+        },
+        (error) => {
+          this.#untrack(request);
+          if (!request.cancelled) this.#fail(connection, type, id, error);
+        },
       );
     }
     this.#reply(connection, type, id, kind, result);
+  }
+
+  /** Keeps a running request where a cancel of its connection can find it. */
+  #track(request: ServiceRequest): void {
+    const connectionId = request.connection.id;
+    let requests = this.#running.get(connectionId);
+    if (requests === undefined) this.#running.set(connectionId, requests = new Map());
+    requests.set(request.id, request);
+  }
+
+  #untrack(request: ServiceRequest): void {
+    const connectionId = request.connection.id;
+    const requests = this.#running.get(connectionId);
+    if (requests === undefined || requests.get(request.id) !== request) return;
+    requests.delete(request.id);
+    if (requests.size === 0) this.#running.delete(connectionId);
   }
 
   #reply(

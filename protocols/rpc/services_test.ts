@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { MemoryTransport } from "../../testing/memory_transport.ts";
 import { decodeRpcError, RpcKind } from "./_rpc_frame.ts";
@@ -126,4 +126,61 @@ Deno.test("Services refuses bad registrations", () => {
     "must be a function",
   );
   assertEquals(services.types, [1]);
+});
+
+Deno.test("Services aborts a running request's signal on its cancel, and sends no reply for it", async () => {
+  const reasons: unknown[] = [];
+  const services = new Services().service(
+    1,
+    ({ signal, body }) =>
+      new Promise((resolve, reject) => {
+        if (text.decode(body) === "finish") queueMicrotask(() => resolve("finished"));
+        signal.addEventListener("abort", () => {
+          reasons.push(signal.reason);
+          reject(signal.reason);
+        });
+      }),
+  );
+  const transport = new MemoryTransport();
+  const message = (kind: number, id: number, body = "") => ({
+    connectionId: transport.id,
+    type: 1,
+    payload: payload(kind, id, body),
+  });
+  const cancelled = services.onMessage(
+    message(RpcKind.request, 7),
+    transport.handle,
+    transport.context,
+  );
+  const other = services.onMessage(
+    message(RpcKind.request, 8, "finish"),
+    transport.handle,
+    transport.context,
+  );
+  // A cancel of an id that is not running (done, or never sent) changes nothing.
+  services.onMessage(message(RpcKind.cancel, 99), transport.handle, transport.context);
+  services.onMessage(message(RpcKind.cancel, 7), transport.handle, transport.context);
+  await Promise.all([cancelled, other]);
+  assertEquals(reasons.length, 1);
+  assertInstanceOf(reasons[0], DOMException);
+  assertEquals((reasons[0] as DOMException).name, "AbortError");
+  assertEquals(replies(transport), [[1, RpcKind.reply, 8, "finished"]]);
+  // Its signal, read only after the cancel, is aborted already.
+  let late: AbortSignal | undefined;
+  const held = new Services().service(2, (request) =>
+    new Promise<void>((resolve) => {
+      queueMicrotask(() => {
+        late = request.signal;
+        resolve();
+      });
+    }));
+  const running = held.onMessage(
+    { ...message(RpcKind.request, 9), type: 2 },
+    transport.handle,
+    transport.context,
+  );
+  held.onMessage({ ...message(RpcKind.cancel, 9), type: 2 }, transport.handle, transport.context);
+  await running;
+  assertEquals(late?.aborted, true);
+  assertEquals(replies(transport).length, 1, "no reply for the cancelled call");
 });

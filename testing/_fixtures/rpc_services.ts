@@ -12,6 +12,8 @@
  * | 6    | `crash`   | never settles and throws from a timer: its worker dies            |
  * | 7    | `hold`    | answers the body once a `release` comes (to this thread)          |
  * | 8    | `release` | lets every `hold` waiting in this thread answer; answers how many |
+ * | 9    | `untilCancelled` | waits until the caller cancels the call (its signal aborts)  |
+ * | 10   | `cancelled` | answers how many calls of this thread were cancelled so far     |
  *
  * @module
  */
@@ -28,11 +30,14 @@ export const RpcFixture = {
   crash: 6,
   hold: 7,
   release: 8,
+  untilCancelled: 9,
+  cancelled: 10,
 } as const;
 
 const text = new TextDecoder();
 /** The `hold` calls waiting for a `release`. */
 let held: (() => void)[] = [];
+let cancelled = 0;
 
 function u32s(body: Uint8Array): number[] {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -66,6 +71,14 @@ const services: Services = new Services()
     held = [];
     for (const release of waiting) release();
     return String(waiting.length);
-  });
+  })
+  .service(RpcFixture.untilCancelled, ({ signal }) =>
+    new Promise((_, reject) => {
+      signal.addEventListener("abort", () => {
+        cancelled++;
+        reject(signal.reason);
+      });
+    }))
+  .service(RpcFixture.cancelled, () => String(cancelled));
 
 export default services;
