@@ -88,3 +88,22 @@ Deno.test("examples/upper.ts upper-cases lines, and README shows it as it is", a
     .replace('"../mod.ts"', '"@speedo/speedo"');
   assertStringIncludes(readme, "```ts\n" + example + "```");
 });
+
+Deno.test("examples/rpc.ts calls each service, sees a timed-out call cancelled on the server, and exits 0", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/rpc.ts"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const lines = decoder.decode(stdout).trim().split("\n");
+  assertEquals(code, 0, decoder.decode(stderr));
+  assertMatch(lines[0], /^Speedo RPC listening on 127\.0\.0\.1:\d+ /);
+  assertEquals(lines.slice(1), [
+    'upper("hello speedo") -> "HELLO SPEEDO"',
+    "add(2, 40) -> 42",
+    "100 calls side by side -> 100 answers",
+    "wait(10000 ms), timeout 100 ms -> RpcTimeoutError; the server's handler was cancelled",
+    "type 99 -> RpcUnknownTypeError: No service for message type 99",
+  ]);
+});

@@ -1,0 +1,115 @@
+/**
+ * RPC in one run: `deno run -A examples/rpc.ts` starts an RPC server with three services on
+ * 127.0.0.1 (a free port, or `--port`), calls each with an `RpcClient`, prints what came back,
+ * and exits 0 when every answer was the expected one.
+ *
+ * ```
+ * $ deno run -A examples/rpc.ts
+ * Speedo RPC listening on 127.0.0.1:40001 (services: 1 upper, 2 add, 3 wait)
+ * upper("hello speedo") -> "HELLO SPEEDO"
+ * add(2, 40) -> 42
+ * 100 calls side by side -> 100 answers
+ * wait(10000 ms), timeout 100 ms -> RpcTimeoutError; the server's handler was cancelled
+ * type 99 -> RpcUnknownTypeError: No service for message type 99
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli/parse-args";
+import { deadline } from "@std/async/deadline";
+import {
+  connectRpc,
+  rpcServer,
+  RpcTimeoutError,
+  RpcUnknownTypeError,
+} from "../protocols/rpc/mod.ts";
+
+const args = parseArgs(Deno.args, { string: ["port"], default: { port: "0" } });
+const port = Number(args.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`--port must be an integer from 0 to 65535, got "${args.port}"`);
+  Deno.exit(2);
+}
+
+const Upper = 1;
+const Add = 2;
+const Wait = 3;
+const text = new TextDecoder();
+const cancelled = Promise.withResolvers<void>();
+
+await using server = rpcServer({ port })
+  .service(Upper, ({ body }) => text.decode(body).toUpperCase())
+  .service(Add, ({ body }) => {
+    const view = new DataView(body.buffer, body.byteOffset, body.length);
+    const sum = new Uint8Array(4);
+    new DataView(sum.buffer).setUint32(0, view.getUint32(0, true) + view.getUint32(4, true), true);
+    return sum;
+  })
+  // Waits the body's milliseconds, or until the caller gives up (its signal aborts).
+  .service(Wait, ({ body, signal }) =>
+    new Promise<string>((resolve, reject) => {
+      const ms = new DataView(body.buffer, body.byteOffset, body.length).getUint32(0, true);
+      const timer = setTimeout(() => resolve("waited"), ms);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        cancelled.resolve();
+        reject(signal.reason);
+      });
+    }));
+const address = await server.listen();
+console.log(
+  `Speedo RPC listening on ${address.hostname}:${address.port} (services: 1 upper, 2 add, 3 wait)`,
+);
+
+const u32s = (...values: number[]) => {
+  const bytes = new Uint8Array(values.length * 4);
+  values.forEach((value, i) => new DataView(bytes.buffer).setUint32(i * 4, value, true));
+  return bytes;
+};
+let failures = 0;
+const expect = (label: string, got: string, wanted: string) => {
+  console.log(`${label} -> ${got}`);
+  if (got !== wanted) {
+    failures++;
+    console.error(`  expected ${wanted}`);
+  }
+};
+
+await using rpc = await connectRpc({ port: address.port, timeout: 5000 });
+expect(
+  'upper("hello speedo")',
+  JSON.stringify(text.decode(await rpc.call(Upper, "hello speedo"))),
+  '"HELLO SPEEDO"',
+);
+const sum = await rpc.call(Add, u32s(2, 40));
+expect("add(2, 40)", String(new DataView(sum.buffer, sum.byteOffset).getUint32(0, true)), "42");
+const answers = await Promise.all(
+  Array.from({ length: 100 }, (_, i) => rpc.call(Upper, `call ${i}`)),
+);
+const right = answers.filter((body, i) => text.decode(body) === `CALL ${i}`).length;
+expect("100 calls side by side", `${right} answers`, "100 answers");
+try {
+  await rpc.call(Wait, u32s(10_000), { timeout: 100 });
+  expect("wait(10000 ms), timeout 100 ms", "an answer", "RpcTimeoutError");
+} catch (error) {
+  const seen = await deadline(cancelled.promise, 5000).then(() => true, () => false);
+  expect(
+    "wait(10000 ms), timeout 100 ms",
+    `${error instanceof RpcTimeoutError ? "RpcTimeoutError" : error}; ${
+      seen ? "the server's handler was cancelled" : "the server never heard"
+    }`,
+    "RpcTimeoutError; the server's handler was cancelled",
+  );
+}
+try {
+  await rpc.call(99, "?");
+  expect("type 99", "an answer", "RpcUnknownTypeError");
+} catch (error) {
+  expect(
+    "type 99",
+    error instanceof RpcUnknownTypeError ? `${error.name}: ${error.remoteMessage}` : String(error),
+    "RpcUnknownTypeError: No service for message type 99",
+  );
+}
+if (failures > 0) Deno.exitCode = 1;
