@@ -361,7 +361,8 @@ export class WorkerPool {
   #canTake(pin: Pin): boolean {
     const target = pin.target;
     // Concurrency 1: inline runs one message of a connection at a time; a worker queues them.
-    if (target === INLINE) return pin.inFlight < this.#concurrency;
+    // A target no longer current (the pool resized) takes nothing until its messages are done.
+    if (target === INLINE) return this.#size === 0 && pin.inFlight < this.#concurrency;
     return isLive(target) && this.#size > 0 &&
       (this.#concurrency === 1 || pin.inFlight < this.#concurrency);
   }

@@ -356,6 +356,17 @@ Deno.test("WorkerPool resizes at runtime, down to inline and back", async () => 
   await pool.close();
 });
 
+Deno.test("WorkerPool with concurrency moves a connection to a new worker only once its inline messages are done", async () => {
+  const { ids, sink, pool, send } = setup(0, 2, HANDLER, "batch", 2);
+  await pool.start();
+  send(ids[0], "slow");
+  await pool.resize(1);
+  send(ids[0], "worker");
+  await waitFor(() => sink.completed === 2, "both messages", 10_000);
+  assertEquals(sink.replies.get(ids[0]), ["slow", "worker 0\r\n"]);
+  await pool.close();
+});
+
 Deno.test("WorkerPool refuses a module that cannot load with WorkerStartError", async () => {
   const missing = new URL("../testing/_fixtures/missing_handler.ts", import.meta.url);
   for (const size of [0, 1]) {
