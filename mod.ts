@@ -38,6 +38,11 @@ export * from "./core/framing/message_header.ts";
 export type { Message } from "./core/message.ts";
 export type { MessageHandler, MessageHandlerContext } from "./core/message_handler.ts";
 export * from "./core/message_queue.ts";
-export type { ProtocolContext, ProtocolHandler, ProtocolHandlerFactory } from "./core/protocol.ts";
+export type {
+  DispatchOptions,
+  ProtocolContext,
+  ProtocolHandler,
+  ProtocolHandlerFactory,
+} from "./core/protocol.ts";
 export * from "./core/server.ts";
 export * from "./core/worker_pool.ts";

@@ -18,7 +18,12 @@
 
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, SlowConsumerError } from "./errors.ts";
-import type { ProtocolContext, ProtocolHandler, ProtocolHandlerFactory } from "./protocol.ts";
+import type {
+  DispatchOptions,
+  ProtocolContext,
+  ProtocolHandler,
+  ProtocolHandlerFactory,
+} from "./protocol.ts";
 import type { MessageSource } from "./worker_pool.ts";
 import { giveBuffer, MAX_POOLED_SIZE, takeBuffer } from "./_buffer_pool.ts";
 
@@ -41,6 +46,7 @@ export interface ConnectionHost {
    * @param inReadBuffer Whether `payload` lies in the connection's read buffer (which the
    *   connection replaces when the payload is kept); other views are copied before a handler
    *   keeps them.
+   * @param overtake Whether it goes ahead of the connection's messages waiting their turn.
    * @returns Whether `payload` is kept past this call as it is (the connection then reads
    *   into a new buffer, if `payload` lies in its read buffer).
    */
@@ -49,6 +55,7 @@ export interface ConnectionHost {
     payload: Uint8Array,
     type: number,
     inReadBuffer: boolean,
+    overtake: boolean,
   ): boolean;
   /** A message of this connection is done. */
   messageDone(): void;
@@ -173,7 +180,7 @@ export class Connection implements ProtocolContext, MessageSource {
     this.#readLoop();
   }
 
-  dispatch(payload: Uint8Array, type = 0): void {
+  dispatch(payload: Uint8Array, type = 0, options?: DispatchOptions): void {
     if ((type & 0xffff) !== type) {
       throw new RangeError(`Message type must be an integer from 0 to 65535, got ${type}`);
     }
@@ -181,7 +188,8 @@ export class Connection implements ProtocolContext, MessageSource {
     // An inline handler still running on a view of the read buffer keeps that buffer: read
     // into a new one (rare: only handlers that return a promise do it).
     const inReadBuffer = payload.buffer === this.#chunkBuffer;
-    if (this.#host.dispatch(this, payload, type, inReadBuffer) && inReadBuffer) {
+    const overtake = options?.overtake === true;
+    if (this.#host.dispatch(this, payload, type, inReadBuffer, overtake) && inReadBuffer) {
       this.#readBuffer = undefined;
     }
   }

@@ -1,6 +1,20 @@
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageFailedError } from "./errors.ts";
 
+/** Options of one {@linkcode ProtocolContext.dispatch}. */
+export interface DispatchOptions {
+  /**
+   * The message goes to its connection's message handler at once, ahead of the messages of
+   * the connection that wait for a place (the server's `concurrency`): for control messages
+   * about messages being handled, such as the cancel of a call. It cannot overtake a
+   * message a worker is handling at concurrency 1 (the worker waits for that one), nor go to
+   * a worker that is being replaced.
+   *
+   * @default {false}
+   */
+  overtake?: boolean;
+}
+
 /**
  * What a {@linkcode ProtocolHandler} sees of its connection: the handle to write and close,
  * and `dispatch` to hand a framed message to the message handlers.
@@ -23,8 +37,9 @@ export interface ProtocolContext {
    *
    * @param payload The framed bytes.
    * @param type A protocol-defined kind, 0 to 65535.
+   * @param options Whether it overtakes the messages waiting for their turn.
    */
-  dispatch(payload: Uint8Array, type?: number): void;
+  dispatch(payload: Uint8Array, type?: number, options?: DispatchOptions): void;
 }
 
 /**

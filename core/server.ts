@@ -628,12 +628,12 @@ export class Server implements AsyncDisposable {
       get readsPaused() {
         return server.#draining || server.#queue.full;
       },
-      dispatch(connection, payload, type, inReadBuffer) {
+      dispatch(connection, payload, type, inReadBuffer, overtake) {
         if (server.#pool === undefined) {
           throw new TypeError("This server has no message handler: give it a handler or onMessage");
         }
         server.#stats.messagesIn++;
-        return server.#pool.submit(connection, payload, type, inReadBuffer);
+        return server.#pool.submit(connection, payload, type, inReadBuffer, overtake);
       },
       messageDone() {
         server.#stats.messagesOut++;

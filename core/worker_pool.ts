@@ -328,17 +328,28 @@ export class WorkerPool {
    *   bytes nobody reuses. `false` (the default) for a view of a buffer that later chunks
    *   overwrite, such as a decoder's buffer of a frame assembled from several chunks: an
    *   inline handler that keeps payloads gets a copy.
+   * @param overtake Whether it goes ahead of the connection's messages waiting their turn (to
+   *   a target that is current; see `DispatchOptions.overtake`).
    * @returns Whether an inline handler is still running on the message: with `keepable`, on
    *   `payload` itself, whose buffer the caller must then not reuse (without it, on a copy).
    */
-  submit(source: MessageSource, payload: Uint8Array, type: number, keepable = false): boolean {
+  submit(
+    source: MessageSource,
+    payload: Uint8Array,
+    type: number,
+    keepable = false,
+    overtake = false,
+  ): boolean {
     let pin = source.poolState as Pin | undefined;
     if (pin === undefined) {
       pin = { target: this.#pick(), inFlight: 0, waiting: undefined };
       source.poolState = pin;
     }
     const message: Message = { connectionId: source.id, type, payload };
-    if (pin.waiting !== undefined || (pin.inFlight > 0 && !this.#canTake(pin))) {
+    if (
+      (pin.waiting !== undefined || (pin.inFlight > 0 && !this.#canTake(pin))) &&
+      !(overtake && this.#isCurrent(pin.target))
+    ) {
       this.#queue.admit(1);
       (pin.waiting ??= []).push({ connectionId: source.id, type, payload: payload.slice() });
       return false;

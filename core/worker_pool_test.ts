@@ -82,11 +82,11 @@ function setup(
     ringCapacity: 4096,
     concurrency,
   });
-  const send = (id: number, text: string) => {
+  const send = (id: number, text: string, overtake = false) => {
     // A reused read buffer, overwritten after the call unless the pool kept it, catches a pool
     // that keeps a view it must not.
     const payload = encoder.encode(text);
-    if (!pool.submit(sources.get(id)!, payload, 0, true)) payload.fill(0x7e);
+    if (!pool.submit(sources.get(id)!, payload, 0, true, overtake)) payload.fill(0x7e);
   };
   return { table, ids, queue, sink, pool, send };
 }
@@ -183,6 +183,21 @@ for (const [size, transport] of [[0, "batch"], [1, "batch"], [1, "ring"]] as con
     await waitFor(() => sink.completed === 15, "15 messages done");
     assertEquals(sink.replies.get(a)!.join(""), "holdholdx"); // writes to one connection may merge
     assertEquals(sink.replies.get(c), ["released"]);
+    assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+    await pool.close();
+  });
+}
+
+for (const [size, concurrency] of [[0, 1], [0, 2], [1, 2]] as const) {
+  Deno.test(`WorkerPool lets a message overtake the connection's waiting ones (workers: ${size}, concurrency: ${concurrency})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(size, 2, HANDLER, "ring", concurrency);
+    await pool.start();
+    const [a] = ids;
+    for (let i = 0; i < concurrency; i++) send(a, "hold");
+    send(a, "x"); // waits for a place, behind the holds
+    send(a, "release", true);
+    await waitFor(() => sink.completed === concurrency + 2, "every message", 10_000);
+    assertEquals(sink.replies.get(a)!.join(""), `released${"hold".repeat(concurrency)}x`);
     assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
     await pool.close();
   });

@@ -3,7 +3,7 @@ import type { ConnectionHandle } from "../core/connection_handle.ts";
 import type { MessageFailedError } from "../core/errors.ts";
 import type { Message } from "../core/message.ts";
 import type { MessageHandlerContext } from "../core/message_handler.ts";
-import type { ProtocolContext } from "../core/protocol.ts";
+import type { DispatchOptions, ProtocolContext } from "../core/protocol.ts";
 import type { MessageSource, ReplySink } from "../core/worker_pool.ts";
 
 const encoder = new TextEncoder();
@@ -108,8 +108,9 @@ export class MemoryTransport implements ProtocolContext, MessageSource {
    *
    * @param payload The framed bytes.
    * @param type The message type.
+   * @param _options Whether it overtakes waiting messages (no queue here: recorded in order).
    */
-  dispatch(payload: Uint8Array, type = 0): void {
+  dispatch(payload: Uint8Array, type = 0, _options?: DispatchOptions): void {
     this.messages.push({ connectionId: this.id, type, payload: payload.slice() });
   }
 

@@ -2,6 +2,7 @@ import type { MessageFailedError } from "../../core/errors.ts";
 import { MalformedFrameError } from "../../core/framing/framing_errors.ts";
 import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import type {
+  DispatchOptions,
   ProtocolContext,
   ProtocolHandler,
   ProtocolHandlerFactory,
@@ -61,9 +62,11 @@ class RpcProtocolHandler implements ProtocolHandler {
         }
         continue;
       }
-      if (kind === RpcKind.request || kind === RpcKind.notify || kind === RpcKind.cancel) {
-        // A cancel goes where its request went (the connection's worker, or inline).
-        context.dispatch(payload, type);
+      if (kind === RpcKind.request || kind === RpcKind.notify) context.dispatch(payload, type);
+      else if (kind === RpcKind.cancel) {
+        // A cancel goes where its request went (the connection's worker, or inline), ahead of
+        // the requests waiting for a place: the one it cancels may be what holds them.
+        context.dispatch(payload, type, OVERTAKE);
       }
       // Replies and errors from a client are not part of the protocol: ignored.
     }
@@ -88,6 +91,7 @@ class RpcProtocolHandler implements ProtocolHandler {
 }
 
 const EMPTY = new Uint8Array(0);
+const OVERTAKE: DispatchOptions = Object.freeze({ overtake: true });
 
 /**
  * The server side of Speedo RPC: frames each connection's bytes with the 8-byte message

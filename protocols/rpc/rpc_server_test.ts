@@ -9,6 +9,7 @@ import { waitFor, within } from "../../testing/_socket_client.ts";
 import fixtureServices, { RpcFixture } from "../../testing/_fixtures/rpc_services.ts";
 import {
   connectRpc,
+  type RpcClient,
   RpcConnectionError,
   RpcRemoteError,
   rpcServer,
@@ -28,6 +29,12 @@ function server(
   return workers === 0
     ? rpcServer({ services: fixtureServices, ...common })
     : rpcServer({ services: FIXTURE, workers, ...common });
+}
+
+/** The fixture's `cancelled/started` counts of `untilCancelled` calls in the services' thread. */
+async function cancelCounts(rpc: RpcClient): Promise<[number, number]> {
+  const [cancelled, started] = text.decode(await rpc.call(RpcFixture.cancelled)).split("/");
+  return [Number(cancelled), Number(started)];
 }
 
 function u32(value: number): Uint8Array {
@@ -132,24 +139,59 @@ for (const workers of [1, 0]) {
       await using srv = server(workers);
       const { port } = await srv.listen();
       await using rpc = await connectRpc({ port, timeout: 50 });
-      const cancelledSoFar = async () => text.decode(await rpc.call(RpcFixture.cancelled));
+      // Inline, the fixture's counts are this process's: count from what they are now.
+      const [cancelled0, started0] = await cancelCounts(rpc);
+      const cancelledSoFar = async () => {
+        const [cancelled, started] = await cancelCounts(rpc);
+        return `${cancelled - cancelled0}/${started - started0}`;
+      };
       const controller = new AbortController();
       const aborted = rpc.call(RpcFixture.untilCancelled, "", { signal: controller.signal });
       controller.abort(new Error("changed my mind"));
       await assertRejects(() => aborted, Error, "changed my mind");
       // The cancel left before the next call, on the same connection: it is handled first.
-      assertEquals(await cancelledSoFar(), "1");
+      assertEquals(await cancelledSoFar(), "1/1");
       await assertRejects(
         () => rpc.call(RpcFixture.untilCancelled, "", { timeout: 30 }),
         RpcTimeoutError,
       );
-      assertEquals(await cancelledSoFar(), "2");
+      assertEquals(await cancelledSoFar(), "2/2");
       // The client's default timeout (50 ms here), which one timer serves for many calls.
       await assertRejects(() => rpc.call(RpcFixture.untilCancelled), RpcTimeoutError);
-      assertEquals(await cancelledSoFar(), "3");
+      assertEquals(await cancelledSoFar(), "3/3");
       await waitFor(() => srv.stats().queueDepth === 0, "the cancelled calls done");
     },
   );
+
+  // A worker at concurrency 1 waits for the call it runs: no cancel can reach it there.
+  for (const concurrency of workers === 0 ? [1, 2] : [2]) {
+    Deno.test(
+      `RPC cancels calls that fill the connection's places, and the call waiting behind them never runs (workers: ${workers}, concurrency: ${concurrency})`,
+      SANITIZED,
+      async () => {
+        await using srv = server(workers, { concurrency });
+        const { port } = await srv.listen();
+        await using rpc = await connectRpc({ port });
+        await using other = await connectRpc({ port });
+        const [cancelled0, started0] = await cancelCounts(other);
+        // `concurrency` calls run; one more waits for a place. The cancels overtake it.
+        const calls = Array.from({ length: concurrency + 1 }, () =>
+          assertRejects(
+            () => rpc.call(RpcFixture.untilCancelled, "", { timeout: 50 }),
+            RpcTimeoutError,
+          ));
+        await within(Promise.all(calls), "the calls to time out", 5000);
+        await waitFor(() => srv.stats().queueDepth === 0, "every message done");
+        const [cancelled, started] = await cancelCounts(other);
+        assertEquals(
+          [cancelled - cancelled0, started - started0],
+          [concurrency, concurrency],
+          "the running calls cancelled; the waiting one never started",
+        );
+        assertEquals(text.decode(await rpc.call(RpcFixture.echo, "still open")), "still open");
+      },
+    );
+  }
 
   Deno.test(
     `RPC with concurrency 1 answers a connection's calls in order (workers: ${workers})`,

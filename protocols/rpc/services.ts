@@ -126,6 +126,13 @@ export class Services implements MessageHandler {
   readonly #handlers = new Map<number, ServiceHandler>();
   /** The requests whose async handlers are running, by connection id, then request id. */
   readonly #running = new Map<number, Map<number, ServiceRequest>>();
+  /**
+   * Cancels of no running request, by connection id: a cancel overtakes the requests waiting
+   * for a place, so its request may start later (then it does not run). Most are cancels of
+   * calls already answered; past {@linkcode EARLY_CANCELS} they are forgotten at once.
+   */
+  readonly #earlyCancels = new Map<number, Set<number>>();
+  #earlyCancelCount = 0;
   readonly #writer: RpcFrameWriter;
   /** The type last looked up, with its handler (-1 before the first). */
   #lastType = -1;
@@ -228,10 +235,12 @@ export class Services implements MessageHandler {
     }
     const kind = payload[0];
     if (kind === RpcKind.cancel) {
-      this.#running.get(connection.id)?.get(rpcId(payload))?.cancel();
+      this.#cancel(connection.id, rpcId(payload));
       return;
     }
     const id = kind === RpcKind.request ? rpcId(payload) : 0;
+    // Cancelled before it started (it waited for a place): the caller gave up, nothing runs.
+    if (this.#earlyCancelCount > 0 && id !== 0 && this.#takeEarlyCancel(connection.id, id)) return;
     // Calls come in runs of one type: the last lookup answers most of them.
     let handler = this.#lastHandler;
     if (type !== this.#lastType) {
@@ -289,6 +298,32 @@ export class Services implements MessageHandler {
     this.#reply(connection, type, id, kind, result);
   }
 
+  #cancel(connectionId: number, id: number): void {
+    const running = this.#running.get(connectionId)?.get(id);
+    if (running !== undefined) {
+      running.cancel();
+      return;
+    }
+    if (this.#earlyCancelCount >= EARLY_CANCELS) {
+      this.#earlyCancels.clear();
+      this.#earlyCancelCount = 0;
+    }
+    let ids = this.#earlyCancels.get(connectionId);
+    if (ids === undefined) this.#earlyCancels.set(connectionId, ids = new Set());
+    if (!ids.has(id)) {
+      ids.add(id);
+      this.#earlyCancelCount++;
+    }
+  }
+
+  #takeEarlyCancel(connectionId: number, id: number): boolean {
+    const ids = this.#earlyCancels.get(connectionId);
+    if (ids === undefined || !ids.delete(id)) return false;
+    this.#earlyCancelCount--;
+    if (ids.size === 0) this.#earlyCancels.delete(connectionId);
+    return true;
+  }
+
   /** Keeps a running request where a cancel of its connection can find it. */
   #track(request: ServiceRequest): void {
     const connectionId = request.connection.id;
@@ -331,3 +366,5 @@ export class Services implements MessageHandler {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Cancels of no running request remembered at most (see `#earlyCancels`). */
+const EARLY_CANCELS = 1024;

@@ -13,7 +13,7 @@
  * | 7    | `hold`    | answers the body once a `release` comes (to this thread)          |
  * | 8    | `release` | lets every `hold` waiting in this thread answer; answers how many |
  * | 9    | `untilCancelled` | waits until the caller cancels the call (its signal aborts)  |
- * | 10   | `cancelled` | answers how many calls of this thread were cancelled so far     |
+ * | 10   | `cancelled` | answers `<cancelled>/<started>`: `untilCancelled` calls of this thread |
  *
  * @module
  */
@@ -38,6 +38,7 @@ const text = new TextDecoder();
 /** The `hold` calls waiting for a `release`. */
 let held: (() => void)[] = [];
 let cancelled = 0;
+let started = 0;
 
 function u32s(body: Uint8Array): number[] {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -74,11 +75,12 @@ const services: Services = new Services()
   })
   .service(RpcFixture.untilCancelled, ({ signal }) =>
     new Promise((_, reject) => {
+      started++;
       signal.addEventListener("abort", () => {
         cancelled++;
         reject(signal.reason);
       });
     }))
-  .service(RpcFixture.cancelled, () => String(cancelled));
+  .service(RpcFixture.cancelled, () => `${cancelled}/${started}`);
 
 export default services;
