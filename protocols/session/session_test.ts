@@ -89,6 +89,14 @@ async function sendAll(session: Session, from: number, to: number): Promise<void
   }
 }
 
+/** A session that sends 10 messages, has them acknowledged, and closes: files on both sides. */
+async function sessionOfTen(options: SessionClientOptions): Promise<void> {
+  const client = await connectSession(options);
+  await sendAll(client.session, 1, 10);
+  await within(client.session.whenAcknowledged(10), "10 acknowledged");
+  await client.close();
+}
+
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -173,10 +181,7 @@ Deno.test(
       const { port } = await server.listen();
       try {
         const answers: number[] = [];
-        const client = await connectSession(clientOptions(dir, port, answers));
-        await sendAll(client.session, 1, 10);
-        await within(client.session.whenAcknowledged(10), "10 acknowledged");
-        await client.close();
+        await sessionOfTen(clientOptions(dir, port, answers));
         await server.close();
 
         const path = `${dir}/server/c1.session`;
@@ -215,10 +220,7 @@ Deno.test(
       const { port } = await server.listen();
       try {
         const answers: number[] = [];
-        const client = await connectSession(clientOptions(dir, port, answers));
-        await sendAll(client.session, 1, 10);
-        await within(client.session.whenAcknowledged(10), "10 acknowledged");
-        await client.close();
+        await sessionOfTen(clientOptions(dir, port, answers));
 
         const path = `${dir}/client/server.session`;
         const original = await Deno.readFile(path);
