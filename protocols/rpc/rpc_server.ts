@@ -46,23 +46,22 @@ export class RpcServer extends Server {
       concurrency = DEFAULT_CONCURRENCY,
       ...rest
     } = options;
-    const serverOptions = { ...rest, concurrency };
-    const protocol = rpcProtocol({ maxFrameSize });
-    if (services instanceof Services) {
-      if ((options.workers ?? 0) > 0) {
-        throw new TypeError(
-          "A Services object runs inline only: give workers the URL of a module whose default export is the Services",
-        );
-      }
-      super({ ...serverOptions, protocol, onMessage: services.onMessage });
-      this.#services = services;
-      return;
+    const inline = services instanceof Services;
+    if (inline && (options.workers ?? 0) > 0) {
+      throw new TypeError(
+        "A Services object runs inline only: give workers the URL of a module whose default export is the Services",
+      );
     }
-    if (typeof services !== "string" && !(services instanceof URL)) {
+    if (!inline && typeof services !== "string" && !(services instanceof URL)) {
       throw new TypeError("rpcServer needs services: a Services object or a module URL");
     }
-    super({ ...serverOptions, protocol, handler: services });
-    this.#services = undefined;
+    super({
+      ...rest,
+      concurrency,
+      protocol: rpcProtocol({ maxFrameSize }),
+      ...(inline ? { onMessage: services.onMessage } : { handler: services }),
+    });
+    this.#services = inline ? services : undefined;
   }
 
   /**
