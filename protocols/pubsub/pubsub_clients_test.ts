@@ -250,6 +250,32 @@ const CASES: Record<string, Case> = {
     }
   },
 
+  "shares a queue group's work evenly across distinct subjects and subscription churn": async (
+    connect,
+  ) => {
+    const members = await Promise.all([connect(), connect()]);
+    const publisher = await connect();
+    try {
+      const subs = members.map((member) => member.subscribe("orders.*", { queue: "workers" }));
+      for (const member of members) await member.flush();
+      // Distinct subjects, then one subject with an unrelated SUB/UNSUB between publishes.
+      for (let i = 0; i < 400; i++) publisher.publish(`orders.${i}`, "x");
+      for (let i = 0; i < 400; i++) {
+        publisher.subscribe(`unrelated.${i}`).unsubscribe();
+        publisher.publish("orders.one", "y");
+      }
+      await publisher.flush();
+      for (const member of members) await member.flush();
+      const counts = subs.map((sub) => sub.received.length);
+      assertEquals(counts[0] + counts[1], 800);
+      // Fair shares are 400 each (nats-server picks at random: about 400 +- 14); the defect
+      // gave one member all 800.
+      for (const count of counts) assert(count >= 300, `queue members got ${counts}`);
+    } finally {
+      await Promise.all([...members, publisher].map((nc) => nc.close()));
+    }
+  },
+
   "publishes with and without headers": async (connect) => {
     const nc = await connect();
     try {

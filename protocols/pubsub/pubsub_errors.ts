@@ -315,3 +315,36 @@ export class StaleConnectionError extends PubSubError {
     this.pingsOut = pingsOut;
   }
 }
+
+/**
+ * A `SUB` past the connection's `maxSubscriptions`. The subscription is not made; the peer is
+ * told `-ERR 'maximum subscriptions exceeded'` (nats-server's words) and stays connected.
+ *
+ * @example
+ * ```ts
+ * import { TooManySubscriptionsError } from "@speedo/speedo/pubsub";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const error = new TooManySubscriptionsError(10_000);
+ * assertEquals(error.maxSubscriptions, 10_000);
+ * assertEquals(error.errText, "maximum subscriptions exceeded");
+ * ```
+ */
+export class TooManySubscriptionsError extends PubSubError {
+  /** The limit. */
+  readonly maxSubscriptions: number;
+
+  /**
+   * Makes the error.
+   *
+   * @param maxSubscriptions The limit.
+   */
+  constructor(maxSubscriptions: number) {
+    super(
+      `A connection may hold at most ${maxSubscriptions} subscriptions`,
+      "maximum subscriptions exceeded",
+    );
+    this.name = "TooManySubscriptionsError";
+    this.maxSubscriptions = maxSubscriptions;
+  }
+}

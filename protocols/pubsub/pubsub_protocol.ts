@@ -11,6 +11,7 @@ import {
   InvalidSubjectError,
   PubSubError,
   StaleConnectionError,
+  TooManySubscriptionsError,
 } from "./pubsub_errors.ts";
 import {
   DEFAULT_MAX_CONTROL_LINE,
@@ -20,6 +21,9 @@ import {
   type PubSubParserOptions,
 } from "./pubsub_parser.ts";
 import { type PubSubClient, SubjectRouter } from "./subject_router.ts";
+
+/** The default {@linkcode PubSubProtocolOptions.maxSubscriptions}. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 10_000;
 
 /** The protocol version Speedo announces in `INFO`; NATS clients read features from it. */
 export const PUBSUB_SERVER_VERSION = "2.10.0";
@@ -34,6 +38,15 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    * @default {a new SubjectRouter}
    */
   router?: SubjectRouter;
+  /**
+   * Subscriptions one connection may hold, as nats-server's `max_subscriptions`; a `SUB` past
+   * it is answered `-ERR 'maximum subscriptions exceeded'` and not made (the connection stays).
+   * 0 sets no limit. Each subscription costs the server about 1 KiB, so the default bounds a
+   * connection near 10 MiB.
+   *
+   * @default {10000}
+   */
+  maxSubscriptions?: number;
   /**
    * Period of the server's PINGs to connections that sent nothing meanwhile, in milliseconds;
    * 0 sends none. One timer serves every connection of the protocol.
@@ -99,6 +112,8 @@ interface Shared {
   readonly info: (id: number) => string;
   readonly onProtocolError: PubSubProtocolOptions["onProtocolError"];
   readonly maxPingsOut: number;
+  /** Subscriptions a connection may hold; `Infinity` for no limit. */
+  readonly maxSubscriptions: number;
   add(connection: PubSubConnection): void;
   delete(connection: PubSubConnection): void;
 }
@@ -219,6 +234,11 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   }
 
   #subscribe(op: PubSubOp): void {
+    const max = this.#shared.maxSubscriptions;
+    if (this.#router.subscriptionsOf(this) >= max) {
+      this.#tell(new TooManySubscriptionsError(max));
+      return;
+    }
     try {
       this.#router.subscribe(
         this,
@@ -340,6 +360,12 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
   if (!Number.isInteger(maxPingsOut) || maxPingsOut < 1) {
     throw new RangeError(`maxPingsOut must be a positive integer, got ${maxPingsOut}`);
   }
+  const maxSubscriptions = options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS;
+  if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 0) {
+    throw new RangeError(
+      `maxSubscriptions must be a non-negative integer, got ${maxSubscriptions}`,
+    );
+  }
   const version = options.version ?? PUBSUB_SERVER_VERSION;
   const semver = /^(\d+)\.\d+\.\d+/.exec(version);
   if (semver === null || Number(semver[1]) < 2) {
@@ -378,6 +404,7 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     info,
     onProtocolError: options.onProtocolError,
     maxPingsOut,
+    maxSubscriptions: maxSubscriptions === 0 ? Infinity : maxSubscriptions,
     add(connection) {
       live.add(connection);
       // One timer for all connections, running only while there are some.

@@ -15,6 +15,7 @@ import {
   PayloadTooLargeError,
   type PubSubError,
   StaleConnectionError,
+  TooManySubscriptionsError,
   UnknownOperationError,
 } from "./pubsub_errors.ts";
 import { pubsubProtocol, type PubSubProtocolOptions } from "./pubsub_protocol.ts";
@@ -137,6 +138,21 @@ Deno.test("pubsubProtocol tells an invalid SUB subject and keeps the connection"
   assertInstanceOf(errors[0], InvalidSubjectError);
 });
 
+Deno.test("pubsubProtocol refuses a SUB past maxSubscriptions and keeps the connection", () => {
+  const input = QUIET +
+    "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nUNSUB 1\r\nSUB d 4\r\nPUB c 1\r\nx\r\nPUB d 1\r\ny\r\n";
+  forEachChunkSize(input, (_chunks, chunkSize) => {
+    const { text, closed, errors } = converse(input, { maxSubscriptions: 2 }, chunkSize);
+    // The third SUB is refused; after an UNSUB there is room again.
+    assertEquals(text, "-ERR 'maximum subscriptions exceeded'\r\nMSG d 4 1\r\ny\r\n");
+    assertEquals(closed, false);
+    assertEquals(errors.length, 1);
+    assertInstanceOf(errors[0], TooManySubscriptionsError);
+  });
+  const unlimited = converse(QUIET + "SUB a 1\r\nSUB b 2\r\nPING\r\n", { maxSubscriptions: 0 });
+  assertEquals(unlimited.text, "PONG\r\n");
+});
+
 Deno.test("pubsubProtocol ends the connection with -ERR on bad input, and stops reading it", () => {
   const cases: [string, string, new (...args: never[]) => PubSubError][] = [
     ["FOO bar\r\n", "Unknown Protocol Operation", UnknownOperationError],
@@ -248,4 +264,6 @@ Deno.test("pubsubProtocol checks its options at construction", () => {
   assertThrows(() => pubsubProtocol({ maxPingsOut: 0 }), RangeError, "maxPingsOut");
   assertThrows(() => pubsubProtocol({ version: "1.9.0" }), RangeError, "version");
   assertThrows(() => pubsubProtocol({ maxPayload: 0 }), RangeError, "maxPayload");
+  assertThrows(() => pubsubProtocol({ maxSubscriptions: -1 }), RangeError, "maxSubscriptions");
+  assertThrows(() => pubsubProtocol({ maxSubscriptions: 1.5 }), RangeError, "maxSubscriptions");
 });

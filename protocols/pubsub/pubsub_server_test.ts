@@ -10,11 +10,13 @@ import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { SlowConsumerError } from "../../core/errors.ts";
 import type { Server } from "../../core/server.ts";
 import { SocketClient, waitFor, within } from "../../testing/_socket_client.ts";
+import { NATS_SERVER_PATH, startNatsServer } from "../../testing/_fixtures/nats_server.ts";
 import {
   ControlLineTooLongError,
   PayloadTooLargeError,
   type PubSubError,
   StaleConnectionError,
+  TooManySubscriptionsError,
   UnknownOperationError,
 } from "./pubsub_errors.ts";
 import { pubsubServer, type PubSubServerOptions } from "./pubsub_server.ts";
@@ -364,3 +366,50 @@ Deno.test(
     }
   },
 );
+
+/** One client's SUBs past a limit of 2, as the same bytes on Speedo and on nats-server. */
+async function subscribePastTheLimit(port: number): Promise<void> {
+  using client = await SocketClient.connect(port);
+  // nats-server ends its INFO line with a space.
+  assertMatch(await client.readLine(), /^INFO \{.*\} ?\r\n$/);
+  await client.write('CONNECT {"verbose":false,"pedantic":false}\r\n');
+  assertEquals(await client.request("SUB a 1\r\nSUB b 2\r\nPING\r\n"), "PONG\r\n");
+  assertEquals(await client.request("SUB c 3\r\n"), "-ERR 'maximum subscriptions exceeded'\r\n");
+  // The connection stays, and an UNSUB makes room.
+  assertEquals(await client.request("UNSUB 1\r\nSUB d 4\r\nPING\r\n"), "PONG\r\n");
+  await client.write("PUB c 1\r\nx\r\nPUB d 1\r\ny\r\n");
+  assertEquals(await client.readLines(2), ["MSG d 4 1\r\n", "y\r\n"]);
+}
+
+Deno.test(
+  "pubsubServer refuses a SUB past maxSubscriptions with -ERR and keeps the connection",
+  SANITIZED,
+  async () => {
+    const { server, port, closes, protocolErrors } = await start({ maxSubscriptions: 2 });
+    try {
+      using others = await bystanders(port);
+      await subscribePastTheLimit(port);
+      assertInstanceOf(protocolErrors[0], TooManySubscriptionsError);
+      await others.check("after too many subscriptions");
+      assertEquals(closes.filter((close) => close.reason !== undefined), []);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+Deno.test({
+  name: `nats-server refuses a SUB past max_subscriptions the same way${
+    NATS_SERVER_PATH === undefined ? " (ignored: nats-server not installed)" : ""
+  }`,
+  ignore: NATS_SERVER_PATH === undefined,
+  ...SANITIZED,
+  async fn() {
+    const nats = await startNatsServer(undefined, 10_000, "max_subscriptions: 2\n");
+    try {
+      await subscribePastTheLimit(nats.port);
+    } finally {
+      await nats.stop();
+    }
+  },
+});

@@ -24,16 +24,28 @@ export interface NatsServerProcess {
  *
  * @param port The port; by default a free one.
  * @param timeout Time it has to accept, in milliseconds.
+ * @param config nats-server configuration text (such as `max_subscriptions: 2`), if any.
  * @returns The running server.
  */
 export async function startNatsServer(
   port?: number,
   timeout = 10_000,
+  config?: string,
 ): Promise<NatsServerProcess> {
   if (NATS_SERVER_PATH === undefined) throw new Error("nats-server is not installed");
   const chosen = port ?? freePort();
+  const configFile = config === undefined
+    ? undefined
+    : await Deno.makeTempFile({ suffix: ".conf" });
+  if (configFile !== undefined) await Deno.writeTextFile(configFile, config!);
   const child = new Deno.Command(NATS_SERVER_PATH, {
-    args: ["-a", "127.0.0.1", "-p", String(chosen)],
+    args: [
+      ...(configFile === undefined ? [] : ["-c", configFile]),
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(chosen),
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -60,6 +72,7 @@ export async function startNatsServer(
     }, 3000);
     await status;
     clearTimeout(timer);
+    if (configFile !== undefined) await Deno.remove(configFile).catch(() => {});
   };
   const started = performance.now();
   while (true) {
