@@ -25,6 +25,7 @@ import type { ConnectionHandle } from "./connection_handle.ts";
 import { MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
+import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 
 /** How a {@linkcode Client} waits between connection attempts. */
 export interface ReconnectOptions {
@@ -133,6 +134,15 @@ export interface ConnectOptions {
    * @default {30000}
    */
   writeTimeout?: number;
+  /**
+   * Time a connection the client closes may linger, in ms: once its output is flushed its
+   * write side is shut and the server's input is read and dropped until the server closes too,
+   * so that a reset cannot destroy the last requests on their way. 0 closes at once.
+   * `close()` waits for it.
+   *
+   * @default {2000}
+   */
+  lingerTimeout?: number;
   /** Stops the client (and a `connect` still dialing, which rejects with the reason). */
   signal?: AbortSignal;
   /** Called each time a connection opens, after its handler's `open`. */
@@ -269,6 +279,8 @@ export class Client implements AsyncDisposable {
   #state: ClientState = "dialing";
   #connection: Connection | undefined;
   #connectionClosed: PromiseWithResolvers<Error | undefined> | undefined;
+  /** The last connection's socket while it lingers after its close. */
+  #lingering: Promise<void> | undefined;
   #nextId = 1;
   #run: Promise<void> | undefined;
   readonly #onAbort = (): void => this.#stop.abort(this.#options.signal?.reason);
@@ -299,6 +311,7 @@ export class Client implements AsyncDisposable {
       // here: an RPC client with many callers is CPU-bound, and a second write costs it more
       // than the server gains by starting early.
       earlyFlushBytes: Infinity,
+      lingerTimeout: nonNegativeInteger("lingerTimeout", options.lingerTimeout ?? 2000),
     };
     if (this.#limits.maxWriteBuffer < this.#limits.writeHighWater) {
       throw new RangeError(
@@ -530,6 +543,8 @@ export class Client implements AsyncDisposable {
     }
     const reason = await closed.promise;
     clearInterval(watchdog);
+    await this.#lingering;
+    this.#lingering = undefined;
     this.#connection = undefined;
     this.#connectionClosed = undefined;
     this.#hook(() => this.#options.onClose?.(connection.handle, reason));
@@ -605,6 +620,9 @@ export class Client implements AsyncDisposable {
       },
       error(error) {
         client.#report(error);
+      },
+      lingering(done) {
+        client.#lingering = done;
       },
       countBytes(read, written) {
         client.#stats.bytesIn += read;
@@ -711,13 +729,6 @@ function resolveReconnect(
     throw new RangeError(`reconnect.maxAttempts must be at least 1, got ${settings.maxAttempts}`);
   }
   return settings;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
 }
 
 function asError(error: unknown): Error {

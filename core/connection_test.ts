@@ -46,6 +46,7 @@ const host: ConnectionHost = {
     throw error;
   },
   countBytes: () => {},
+  lingering: () => {},
 };
 
 function limits(earlyFlushBytes: number): ConnectionLimits {
@@ -54,6 +55,7 @@ function limits(earlyFlushBytes: number): ConnectionLimits {
     writeHighWater: 1 << 20,
     maxWriteBuffer: 1 << 20,
     earlyFlushBytes,
+    lingerTimeout: 0,
   };
 }
 

@@ -17,6 +17,8 @@ import type { MessageHandler } from "./message_handler.ts";
 import { DEFAULT_QUEUE_CAPACITY, MessageQueue } from "./message_queue.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
 import { type ReplySink, WorkerPool, type WorkerTransport } from "./worker_pool.ts";
+import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
+import { linger } from "./_linger.ts";
 
 /** A server's TLS identity, in PEM. */
 export interface TlsOptions {
@@ -143,6 +145,16 @@ export interface ServerOptions {
    */
   writeTimeout?: number;
   /**
+   * Time a connection the server closes (a protocol's `close()`, a goodbye, shutdown) may
+   * linger, in milliseconds: once its output is flushed its write side is shut, and the
+   * peer's input is read and dropped until the peer closes too or this time passes. Closing a
+   * socket with unread input makes the kernel reset it and destroy the answers still on their
+   * way; 0 closes at once, as before. `close()` waits for lingering sockets.
+   *
+   * @default {2000}
+   */
+  lingerTimeout?: number;
+  /**
    * Time a connection may stay silent (nothing read or written) before it is closed, in
    * milliseconds; 0 never closes idle connections.
    *
@@ -201,6 +213,9 @@ export interface ServerStats {
 }
 
 type ServerState = "new" | "starting" | "running" | "closing" | "closed";
+
+/** Time a refused peer gets to read its refusal, in milliseconds. */
+const REFUSAL_GRACE = 1000;
 
 /** Time the goodbyes of a shutdown get to reach the peers, in milliseconds. */
 const GOODBYE_GRACE = 1000;
@@ -282,6 +297,8 @@ export class Server implements AsyncDisposable {
   #quietWaiter: (() => void) | undefined;
   /** Resolves the wait for the goodbyes to flush at shutdown. */
   #allClosed: (() => void) | undefined;
+  /** Sockets closed for their protocol but still lingering (and refused ones being told). */
+  readonly #lingering = new Set<Promise<void>>();
   #stats = {
     accepted: 0,
     refused: 0,
@@ -335,6 +352,7 @@ export class Server implements AsyncDisposable {
       writeHighWater: positiveInteger("writeHighWater", options.writeHighWater ?? 4 * 1024 * 1024),
       maxWriteBuffer: positiveInteger("maxWriteBuffer", options.maxWriteBuffer ?? 16 * 1024 * 1024),
       earlyFlushBytes: earlyFlushLimit(options),
+      lingerTimeout: nonNegativeInteger("lingerTimeout", options.lingerTimeout ?? 2000),
     };
     if (this.#limits.maxWriteBuffer < this.#limits.writeHighWater) {
       throw new RangeError(
@@ -502,6 +520,8 @@ export class Server implements AsyncDisposable {
       this.#allClosed = undefined;
     }
     for (const connection of [...this.#table.values()]) connection.destroy(reason);
+    // Each lingers at most lingerTimeout.
+    await Promise.all(this.#lingering);
     await this.#pool?.close();
     this.#state = "closed";
   }
@@ -565,7 +585,18 @@ export class Server implements AsyncDisposable {
     connection.start(this.#options.protocol);
   }
 
-  async #refuse(socket: Deno.Conn): Promise<void> {
+  /** Tells a refused peer why, lingering so that the words arrive; tracked for shutdown. */
+  #refuse(socket: Deno.Conn): void {
+    this.#track(this.#tellRefused(socket));
+  }
+
+  /** Holds `close()` until a lingering socket is closed. */
+  #track(done: Promise<void>): void {
+    this.#lingering.add(done);
+    done.finally(() => this.#lingering.delete(done));
+  }
+
+  async #tellRefused(socket: Deno.Conn): Promise<void> {
     try {
       const bytes = this.#options.protocol.refusal?.();
       if (bytes !== undefined && bytes.length > 0) {
@@ -573,17 +604,13 @@ export class Server implements AsyncDisposable {
         // A refused peer that does not read must not hold the socket open.
         await Promise.race([
           socket.write(bytes),
-          new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+          new Promise((resolve) => timer = setTimeout(resolve, REFUSAL_GRACE)),
         ]).finally(() => clearTimeout(timer));
       }
     } catch {
       // The refused peer left first.
     }
-    try {
-      socket.close();
-    } catch {
-      // Closed already.
-    }
+    await linger(socket, Math.min(this.#limits.lingerTimeout, REFUSAL_GRACE));
   }
 
   /** Closes idle connections and connections whose write is stuck; advances the clock. */
@@ -648,6 +675,9 @@ export class Server implements AsyncDisposable {
       },
       error(error, connection) {
         server.#report(error, connection.handle);
+      },
+      lingering(done) {
+        server.#track(done);
       },
       countBytes(read, written) {
         server.#stats.bytesIn += read;
@@ -715,18 +745,4 @@ function resolveModule(specifier: string | URL): string {
 function earlyFlushLimit(options: ServerOptions): number {
   const bytes = nonNegativeInteger("earlyFlushBytes", options.earlyFlushBytes ?? 1024);
   return bytes === 0 || options.tls !== undefined ? Infinity : bytes;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
-  }
-  return value;
 }

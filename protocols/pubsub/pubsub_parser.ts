@@ -5,6 +5,7 @@ import {
   PayloadTooLargeError,
   UnknownOperationError,
 } from "./pubsub_errors.ts";
+import { positiveInteger } from "../../core/_option_checks.ts";
 
 /** The default {@linkcode PubSubParserOptions.maxControlLine}: 4 KiB, as nats-server. */
 export const DEFAULT_MAX_CONTROL_LINE = 4096;
@@ -602,11 +603,4 @@ function decimal(bytes: Uint8Array, start: number, end: number): number {
 
 function preview(bytes: Uint8Array, start: number, end: number, max: number): string {
   return decoder.decode(bytes.subarray(start, Math.min(end, start + max)));
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
 }
