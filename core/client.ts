@@ -26,6 +26,7 @@ import { MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
+import { describeError } from "./_printable.ts";
 
 /** How a {@linkcode Client} waits between connection attempts. */
 export interface ReconnectOptions {
@@ -645,13 +646,13 @@ export class Client implements AsyncDisposable {
     const err = asError(error);
     const onError = this.#options.onError;
     if (onError === undefined) {
-      console.error(`speedo client: ${err.name}: ${err.message}`);
+      console.error(`speedo client: ${describeError(err)}`);
       return;
     }
     try {
       onError(err);
     } catch (thrown) {
-      console.error("speedo client: onError threw", thrown);
+      console.error(`speedo client: onError threw ${describeError(thrown, true)}`);
     }
   }
 

@@ -19,6 +19,7 @@ import type { ProtocolHandlerFactory } from "./protocol.ts";
 import { type ReplySink, WorkerPool, type WorkerTransport } from "./worker_pool.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { linger } from "./_linger.ts";
+import { describeError } from "./_printable.ts";
 
 /** A server's TLS identity, in PEM. */
 export interface TlsOptions {
@@ -714,14 +715,14 @@ export class Server implements AsyncDisposable {
     const onError = this.#options.onError;
     if (onError === undefined) {
       console.error(
-        `speedo: ${err.name}: ${err.message}${connection ? ` (connection ${connection.id})` : ""}`,
+        `speedo: ${describeError(err)}${connection ? ` (connection ${connection.id})` : ""}`,
       );
       return;
     }
     try {
       onError(err, connection);
     } catch (thrown) {
-      console.error("speedo: onError threw", thrown);
+      console.error(`speedo: onError threw ${describeError(thrown, true)}`);
     }
   }
 
