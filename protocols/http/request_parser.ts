@@ -30,6 +30,11 @@ const MAX_CHUNK_LINE = 1024;
 const MAX_LEADING_EMPTY_LINES = 8;
 /** Longest method accepted before the first space. */
 const MAX_METHOD_LENGTH = 32;
+/**
+ * First size of the buffer of a body that spans chunks, past the bytes already there: bodies
+ * up to this size are allocated once, larger ones grow as they arrive.
+ */
+const INITIAL_BODY_CAPACITY = 16 * 1024;
 
 /** Options of {@linkcode RequestParser}: every bound has a default. */
 export interface RequestParserOptions {
@@ -317,6 +322,27 @@ export class RequestParser {
   }
 
   /**
+   * The bytes of buffer the parser holds between chunks (their capacity, not how much of it
+   * is used): for a head that spans chunks, a body that spans chunks, a chunk-size line. It
+   * grows with the bytes received, never with the length a request announces, so a peer that
+   * announces a large body and sends little costs little memory.
+   *
+   * @example
+   * ```ts
+   * import { RequestParser } from "@speedo/speedo/http";
+   * import { assert } from "@std/assert";
+   *
+   * const parser = new RequestParser();
+   * parser.feed(new TextEncoder().encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\na"));
+   * parser.next();
+   * assert(parser.heldBytes < 100_000);
+   * ```
+   */
+  get heldBytes(): number {
+    return this.#scratch.length + this.#body.length + this.#line.length;
+  }
+
+  /**
    * Whether the parser stopped (after an error, a request that ends the connection, or an
    * upgrade request).
    *
@@ -467,8 +493,7 @@ export class RequestParser {
         }
         case State.Body: {
           const take = Math.min(this.#remaining, chunk.length - this.#pos);
-          this.#body.set(chunk.subarray(this.#pos, this.#pos + take), this.#bodyLength);
-          this.#bodyLength += take;
+          this.#appendBody(chunk.subarray(this.#pos, this.#pos + take));
           this.#pos += take;
           this.#remaining -= take;
           if (this.#remaining === 0) return this.#finish(this.#body.subarray(0, this.#bodyLength));
@@ -818,6 +843,7 @@ export class RequestParser {
       this.#body = new Uint8Array(Math.max(256, head.length * 2));
       this.#body.set(head);
       this.#bodyLength = this.#headLengthInBody = head.length;
+      this.#bodyLimit = head.length + this.maxBodySize;
       this.#state = State.ChunkSize;
       this.#lineLength = 0;
       this.#continue = this.#expectContinue;
@@ -835,7 +861,13 @@ export class RequestParser {
       this.#resetHead();
       return this.#finish(payload);
     }
-    this.#body = new Uint8Array(head.length + length);
+    // Sized by what arrived, not by what the head announced (see #appendBody); a small body
+    // gets its whole size at once.
+    this.#bodyLimit = head.length + length;
+    const arrived = this.#chunk.length - this.#pos;
+    this.#body = new Uint8Array(
+      Math.min(this.#bodyLimit, head.length + Math.max(arrived, INITIAL_BODY_CAPACITY)),
+    );
     this.#body.set(head);
     this.#bodyLength = this.#headLengthInBody = head.length;
     this.#remaining = length;
@@ -916,12 +948,18 @@ export class RequestParser {
 
   /** Bytes of the head in front of the body in `#body`. */
   #headLengthInBody = 0;
+  /** Most bytes `#body` can need: the head and the announced length, or `maxBodySize`. */
+  #bodyLimit = 0;
 
+  /**
+   * Appends received body bytes. The buffer grows with what arrives, doubling so that the
+   * copies stay linear in the body's length, and never past `#bodyLimit`: a peer that
+   * announces 1 MiB and sends 1 byte must not cost 1 MiB for as long as `requestTimeout`.
+   */
   #appendBody(bytes: Uint8Array): void {
     const needed = this.#bodyLength + bytes.length;
     if (needed > this.#body.length) {
-      let size = this.#body.length * 2;
-      while (size < needed) size *= 2;
+      const size = Math.max(needed, Math.min(this.#bodyLimit, this.#body.length * 2));
       const grown = new Uint8Array(size);
       grown.set(this.#body.subarray(0, this.#bodyLength));
       this.#body = grown;
