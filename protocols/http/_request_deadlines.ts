@@ -1,15 +1,17 @@
 /**
  * One timer for the request deadlines of every connection of an HTTP protocol: the head must
- * arrive within `headersTimeout` of its first byte (slowloris), the whole request within
- * `requestTimeout`. The timer runs only while some connection holds part of a request, so an
- * idle server has no timer at all.
+ * arrive within `headersTimeout` (slowloris), the whole request within `requestTimeout`, both
+ * counted from the accept for a connection's first request (a connection that sends nothing
+ * holds a socket too) and from the first byte for the next ones. The timer runs only while
+ * some connection waits for its first request or holds part of one, so a server with no
+ * connections, or only idle keep-alive ones, has no timer at all.
  *
  * @module
  */
 
 /** A connection with a request under way. */
 export interface Deadlined {
-  /** Whether the request's head is still incomplete. */
+  /** Whether the request's head is still incomplete (or, for the first, not begun). */
   readonly inHead: boolean;
   /** The deadline passed: answer 408 and close. */
   expire(timeout: number, what: string): void;
@@ -35,7 +37,10 @@ export class RequestDeadlines {
     return this.#headersTimeout > 0 || this.#requestTimeout > 0;
   }
 
-  /** A request began now (or goes on, when `restart` is false and it was armed already). */
+  /**
+   * A request's clock starts now: at the accept, or at a request's first byte (or it goes on,
+   * when `restart` is false and it was armed already).
+   */
   arm(connection: Deadlined, restart: boolean): void {
     if (!restart && this.#started.has(connection)) return;
     this.#started.set(connection, Date.now());

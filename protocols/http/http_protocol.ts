@@ -44,16 +44,18 @@ export type HttpUpgrade = (
 /** Options of {@linkcode httpProtocol}. */
 export interface HttpProtocolOptions extends RequestParserOptions {
   /**
-   * Time from the first byte of a request until the end of its head, in milliseconds; past it
-   * the request is answered 408 and the connection closed (a slowloris defence). 0 turns it
-   * off.
+   * Time until the end of a request's head, in milliseconds, counted from the accept for a
+   * connection's first request and from the first byte for the next ones; past it the request
+   * is answered 408 and the connection closed (a slowloris defence). A connection that sent
+   * nothing of a request by then (or only empty lines) is closed without a response. 0 turns
+   * it off.
    *
    * @default {10000}
    */
   headersTimeout?: number;
   /**
-   * Time from the first byte of a request until the end of its body, in milliseconds; past it
-   * the request is answered 408 and the connection closed. 0 turns it off.
+   * Time until the end of a request's body, in milliseconds, counted as `headersTimeout` is;
+   * past it the request is answered 408 and the connection closed. 0 turns it off.
    *
    * @default {300000}
    */
@@ -96,6 +98,8 @@ class HttpProtocolHandler implements ProtocolHandler, Deadlined {
   readonly #parser: RequestParser;
   readonly #settings: Settings;
   #done = false;
+  /** No request completed yet: the deadlines count from the accept, not from a first byte. */
+  #first = true;
   #upgraded: ProtocolHandler | undefined;
 
   constructor(context: ProtocolContext, settings: Settings) {
@@ -105,7 +109,14 @@ class HttpProtocolHandler implements ProtocolHandler, Deadlined {
   }
 
   get inHead(): boolean {
-    return this.#parser.inHead;
+    // Waiting for the first request counts as its head: a connection that sends nothing holds
+    // a socket just as a slowloris does.
+    return this.#parser.inHead || (this.#first && !this.#parser.busy);
+  }
+
+  open(): void {
+    const deadlines = this.#settings.deadlines;
+    if (deadlines.enabled) deadlines.arm(this, true);
   }
 
   data(chunk: Uint8Array): void {
@@ -143,10 +154,12 @@ class HttpProtocolHandler implements ProtocolHandler, Deadlined {
       return;
     }
     if (parser.takeContinue()) context.dispatch(CONTINUE, HttpMessageKind.write);
+    if (completed) this.#first = false;
     const deadlines = this.#settings.deadlines;
     if (!deadlines.enabled) return;
     if (parser.busy) deadlines.arm(this, completed);
-    else deadlines.disarm(this);
+    // Before the first request, the clock armed at open goes on (empty lines do not stop it).
+    else if (!this.#first) deadlines.disarm(this);
   }
 
   /** Hands the connection to the upgrade hook; `true` when it took it (or refused it). */
@@ -180,6 +193,14 @@ class HttpProtocolHandler implements ProtocolHandler, Deadlined {
 
   expire(timeout: number, what: string): void {
     if (this.#done || this.#upgraded !== undefined) return;
+    if (!this.#parser.busy) {
+      // Nothing of a request arrived (only before the first one: the deadline is disarmed
+      // between requests). No response, as nginx does: a 408 nobody asked for could be read
+      // as the answer to a request sent meanwhile.
+      this.#done = true;
+      this.#context.handle.close();
+      return;
+    }
     this.#refuse(new RequestTimeoutError(timeout, what));
   }
 

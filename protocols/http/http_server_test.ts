@@ -320,6 +320,42 @@ Deno.test(
 );
 
 Deno.test(
+  "httpServer closes a connection that sends no request within headersTimeout of accept",
+  SANITIZED,
+  async () => {
+    await using s = server({ headersTimeout: 200 });
+    const { port } = await s.listen();
+    const started = performance.now();
+    using silent = await HttpTestClient.connect(port);
+    using blank = await HttpTestClient.connect(port);
+    using oneByte = await HttpTestClient.connect(port);
+    using healthy = await HttpTestClient.connect(port);
+    // Empty lines before a request line are tolerated, and must not stop the clock.
+    await blank.write("\r\n");
+    await oneByte.write("G");
+    await healthy.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n");
+    assertEquals((await healthy.readResponse()).status, 200);
+    const closed = (client: HttpTestClient, name: string) =>
+      client.readToEnd(3000).catch((error) => {
+        throw new Error(`The ${name} connection was not closed within 3 s`, { cause: error });
+      });
+    const [silentText, blankText, oneByteText] = await Promise.all([
+      closed(silent, "silent"),
+      closed(blank, "blank-line"),
+      closed(oneByte, "one-byte"),
+    ]);
+    const elapsed = performance.now() - started;
+    assert(elapsed >= 200, `closed after ${elapsed.toFixed(0)} ms`);
+    assertEquals([silentText, blankText], ["", ""], "no request, no response: closed silently");
+    assertMatch(oneByteText, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert(silent.eof && blank.eof && oneByte.eof);
+    // A connection that sent its request in time is not closed by it, idle as it was since.
+    await healthy.write("GET /second HTTP/1.1\r\nHost: a\r\n\r\n");
+    assertEquals((await healthy.readResponse()).body, "GET /second ");
+  },
+);
+
+Deno.test(
   "httpServer closes a request whose body never completes after requestTimeout",
   SANITIZED,
   async () => {
