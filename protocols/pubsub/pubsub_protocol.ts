@@ -1,5 +1,6 @@
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { IdleTimeoutError, SlowConsumerError } from "../../core/errors.ts";
+import { describeError } from "../../core/_printable.ts";
 import type {
   ProtocolContext,
   ProtocolHandler,
@@ -300,7 +301,7 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
     try {
       this.#shared.onProtocolError?.(error, this.handle);
     } catch (thrown) {
-      console.error("speedo pubsub: onProtocolError threw", thrown);
+      console.error(`speedo pubsub: onProtocolError threw ${describeError(thrown, true)}`);
     }
   }
 }
