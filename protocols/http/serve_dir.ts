@@ -87,6 +87,28 @@ export interface ServeDirOptions {
   cacheControl?: string;
 }
 
+/** Error codes of a path that names nothing servable: answered as a missing file. */
+const NOT_FOUND_CODES = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EINVAL", "EILSEQ"]);
+
+/**
+ * The status for a filesystem error that the request's path caused (a name too long, a file
+ * used as a folder, a loop of links, a name the filesystem cannot hold, a file the server may
+ * not read), or `undefined` for the server's own failures (out of file descriptors, I/O error,
+ * no `--allow-read`), which are rethrown and logged. A peer choosing its path must not be
+ * able to make the server log or answer 500.
+ */
+function pathErrorStatus(error: unknown): 403 | 404 | undefined {
+  if (error instanceof Deno.errors.PermissionDenied) return 403;
+  if (
+    error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
+    error instanceof Deno.errors.FilesystemLoop
+  ) {
+    return 404;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && NOT_FOUND_CODES.has(code) ? 404 : undefined;
+}
+
 function status(code: number, extra: HeadersInit = {}): Response {
   return new Response(`${code} ${STATUS_TEXT[code] ?? ""}\n`, {
     status: code,
@@ -101,7 +123,10 @@ function status(code: number, extra: HeadersInit = {}): Response {
  *
  * Paths are refused with 403 when a segment decodes to `..`, or holds `/`, `\` or NUL (so
  * `%2e%2e%2f` cannot climb), and when the file's real path (symbolic links resolved) lies
- * outside the root's real path. Dotfiles are 404 unless `dotfiles` is set. A missing file is 404.
+ * outside the root's real path. Dotfiles are 404 unless `dotfiles` is set. A missing file is 404,
+ * and so is a path the filesystem refuses (a name too long, a file used as a folder, a loop of
+ * links); a file the server may not read is 403. Neither is an error of the server's: the
+ * handler answers them and throws only for its own failures (such as running out of files).
  *
  * @param root The folder to serve (a path or a `file:` URL).
  * @param options Index file, dotfiles, streaming threshold, cache control.
@@ -200,11 +225,9 @@ export function serveDir(
       headers["content-length"] = String(info.size);
       return new Response(file.readable, { headers });
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-        return status(404);
-      }
-      if (error instanceof Deno.errors.PermissionDenied) return status(403);
-      throw error;
+      const answer = pathErrorStatus(error);
+      if (answer === undefined) throw error;
+      return status(answer);
     }
   };
 }

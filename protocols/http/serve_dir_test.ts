@@ -1,5 +1,8 @@
 import { assertEquals, assertMatch } from "@std/assert";
+import { httpServer } from "./http_server.ts";
 import { contentType, serveDir } from "./serve_dir.ts";
+
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
 async function fixture(): Promise<{ root: string; outside: string; cleanup: () => Promise<void> }> {
   const base = await Deno.makeTempDir({ prefix: "speedo-serve-dir-" });
@@ -13,6 +16,17 @@ async function fixture(): Promise<{ root: string; outside: string; cleanup: () =
   await Deno.writeFile(`${root}/big.bin`, new Uint8Array(300_000).fill(7));
   await Deno.writeTextFile(outside, "secret");
   await Deno.symlink(outside, `${root}/link.txt`);
+  // A folder named like a host, for protocol-relative redirects (`//evil.example.com`).
+  await Deno.mkdir(`${root}/evil.example.com`);
+  // Links out of the root: to a folder with an index, to nothing; a link within the root.
+  await Deno.mkdir(`${base}/outside`);
+  await Deno.writeTextFile(`${base}/outside/index.html`, "outside");
+  await Deno.symlink(`${base}/outside`, `${root}/out`);
+  await Deno.symlink(`${base}/missing.txt`, `${root}/dangling.txt`);
+  await Deno.symlink(`${root}/style.css`, `${root}/alias.css`);
+  // A loop of links (ELOOP).
+  await Deno.symlink(`${root}/loop-b`, `${root}/loop-a`);
+  await Deno.symlink(`${root}/loop-a`, `${root}/loop-b`);
   return { root, outside, cleanup: () => Deno.remove(base, { recursive: true }) };
 }
 
@@ -103,3 +117,35 @@ Deno.test("contentType knows common extensions, in any case", () => {
   assertEquals(contentType("noext"), "application/octet-stream");
   assertEquals(contentType(".hidden"), "application/octet-stream");
 });
+
+Deno.test(
+  "serveDir over httpServer answers 404 to paths the filesystem refuses, and logs nothing",
+  SANITIZED,
+  async () => {
+    const { root, cleanup } = await fixture();
+    try {
+      const errors: Error[] = [];
+      await using server = httpServer({
+        port: 0,
+        handler: serveDir(root),
+        onError: (error) => void errors.push(error),
+      });
+      const { port } = await server.listen();
+      const missing = await (await fetch(`http://127.0.0.1:${port}/missing.txt`)).text();
+      const paths = [
+        `/${"a".repeat(257)}`, // ENAMETOOLONG: a segment past NAME_MAX
+        `/${"a".repeat(200)}/`.repeat(21), // ENAMETOOLONG: past PATH_MAX
+        "/style.css/x", // ENOTDIR
+        "/loop-a", // ELOOP
+        "/loop-a/x",
+      ];
+      for (const path of paths) {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`);
+        assertEquals([response.status, await response.text()], [404, missing], path.slice(0, 40));
+      }
+      assertEquals(errors, []);
+    } finally {
+      await cleanup();
+    }
+  },
+);
