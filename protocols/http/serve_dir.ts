@@ -109,6 +109,23 @@ function pathErrorStatus(error: unknown): 403 | 404 | undefined {
   return typeof code === "string" && NOT_FOUND_CODES.has(code) ? 404 : undefined;
 }
 
+/**
+ * The real path of `path` (links resolved), or `undefined` when it names nothing or lies
+ * outside `base`. Links are resolved before anything else is looked at, so that a link out of
+ * the root answers as a missing file does, whatever it points to: a 403, a redirect or another
+ * error would tell what exists outside.
+ */
+async function resolve(path: string, base: string): Promise<string | undefined> {
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch (error) {
+    if (pathErrorStatus(error) === undefined) throw error;
+    return undefined;
+  }
+  return real === base || real.startsWith(`${base}/`) ? real : undefined;
+}
+
 function status(code: number, extra: HeadersInit = {}): Response {
   return new Response(`${code} ${STATUS_TEXT[code] ?? ""}\n`, {
     status: code,
@@ -118,14 +135,19 @@ function status(code: number, extra: HeadersInit = {}): Response {
 
 /**
  * Makes a request handler that serves the files under `root`: `GET` and `HEAD` only (405
- * otherwise), content types by extension, `index.html` for folders (a path without its trailing
- * slash is redirected to it), `ETag`/`Last-Modified` with `304 Not Modified`.
+ * otherwise), content types by extension, `index.html` for folders, `ETag`/`Last-Modified`
+ * with `304 Not Modified`.
+ *
+ * Repeated slashes count as one, as in nginx (`//docs` is `/docs`). A folder asked for without
+ * its trailing slash is redirected (301) to its path with one slash between segments: the
+ * `Location` never starts with `//` or `/\`, which a browser would follow to another host.
  *
  * Paths are refused with 403 when a segment decodes to `..`, or holds `/`, `\` or NUL (so
- * `%2e%2e%2f` cannot climb), and when the file's real path (symbolic links resolved) lies
- * outside the root's real path. Dotfiles are 404 unless `dotfiles` is set. A missing file is 404,
- * and so is a path the filesystem refuses (a name too long, a file used as a folder, a loop of
- * links); a file the server may not read is 403. Neither is an error of the server's: the
+ * `%2e%2e%2f` cannot climb). A path whose real path (symbolic links resolved) lies outside the
+ * root's real path answers exactly as a missing file, 404, so that nothing outside the root
+ * can be probed. Dotfiles are 404 unless `dotfiles` is set. A missing file is 404, and so is a
+ * path the filesystem refuses (a name too long, a file used as a folder, a loop of links); a
+ * file in the root the server may not read is 403. Neither is an error of the server's: the
  * handler answers them and throws only for its own failures (such as running out of files).
  *
  * @param root The folder to serve (a path or a `file:` URL).
@@ -169,6 +191,10 @@ export function serveDir(
     }
     const pathname = new URL(request.url).pathname;
     const segments: string[] = [];
+    // The path with one slash between segments and no `.`: a folder's redirect goes there,
+    // never to `${pathname}/`, since `//evil.example.com/` (or `/\evil...`, which the URL
+    // parser turns into `//`) is a protocol-relative URL that browsers follow to that host.
+    let canonical = "/";
     for (const raw of pathname.split("/")) {
       if (raw === "") continue;
       let segment: string;
@@ -181,6 +207,7 @@ export function serveDir(
       if (segment === ".") continue;
       if (segment.startsWith(".") && !dotfiles) return status(404);
       segments.push(segment);
+      canonical += `${raw}/`;
     }
     realRoot ??= Deno.realPath(rootPath);
     let base: string;
@@ -190,21 +217,19 @@ export function serveDir(
       realRoot = undefined;
       return status(404);
     }
-    let path = [base, ...segments].join("/");
     try {
-      let info = await Deno.stat(path);
+      let real = await resolve([base, ...segments].join("/"), base);
+      if (real === undefined) return status(404);
+      let info = await Deno.stat(real);
       if (info.isDirectory) {
         if (!pathname.endsWith("/")) {
-          return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
+          return new Response(null, { status: 301, headers: { location: canonical } });
         }
-        path = `${path}/${index}`;
-        info = await Deno.stat(path);
-        if (!info.isFile) return status(404);
-      } else if (!info.isFile) {
-        return status(404);
+        real = await resolve(`${real}/${index}`, base);
+        if (real === undefined) return status(404);
+        info = await Deno.stat(real);
       }
-      const real = await Deno.realPath(path);
-      if (real !== base && !real.startsWith(`${base}/`)) return status(403);
+      if (!info.isFile) return status(404);
       const etag = `W/"${info.size.toString(16)}-${(info.mtime?.getTime() ?? 0).toString(16)}"`;
       const headers: Record<string, string> = {
         "content-type": contentType(real),

@@ -1,4 +1,5 @@
-import { assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { HttpTestClient } from "../../testing/_fixtures/http_client.ts";
 import { httpServer } from "./http_server.ts";
 import { contentType, serveDir } from "./serve_dir.ts";
 
@@ -18,6 +19,7 @@ async function fixture(): Promise<{ root: string; outside: string; cleanup: () =
   await Deno.symlink(outside, `${root}/link.txt`);
   // A folder named like a host, for protocol-relative redirects (`//evil.example.com`).
   await Deno.mkdir(`${root}/evil.example.com`);
+  await Deno.mkdir(`${root}/two words`);
   // Links out of the root: to a folder with an index, to nothing; a link within the root.
   await Deno.mkdir(`${base}/outside`);
   await Deno.writeTextFile(`${base}/outside/index.html`, "outside");
@@ -69,7 +71,7 @@ Deno.test("serveDir refuses path traversal, escaping symlinks and dotfiles", asy
       ["/..%5csecret.txt", 403],
       ["/%2e%2e%2fsecret.txt", 403],
       ["/a%00b", 403],
-      ["/link.txt", 403],
+      ["/link.txt", 404],
       ["/.env", 404],
       ["/docs/%2e%2e/.env", 404],
       ["/%E0%A4%A", 400],
@@ -118,6 +120,59 @@ Deno.test("contentType knows common extensions, in any case", () => {
   assertEquals(contentType(".hidden"), "application/octet-stream");
 });
 
+Deno.test("serveDir answers links out of the root exactly as missing files", async () => {
+  const { root, cleanup } = await fixture();
+  try {
+    const serve = serveDir(root);
+    const answer = async (path: string) => {
+      const response = await serve(get(path));
+      return {
+        status: response.status,
+        headers: [...response.headers],
+        body: await response.text(),
+      };
+    };
+    const missing = await answer("/missing.txt");
+    assertEquals(missing.status, 404);
+    // 403 against 404 would tell what exists outside the root; a redirect would too.
+    for (const path of ["/link.txt", "/out", "/out/", "/out/index.html", "/dangling.txt"]) {
+      assertEquals(await answer(path), missing, path);
+    }
+    const alias = await serve(get("/alias.css"));
+    assertEquals([alias.status, await alias.text()], [200, "body{}"], "a link within the root");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("serveDir never redirects to another host: repeated slashes and backslashes collapse", async () => {
+  const { root, cleanup } = await fixture();
+  try {
+    const serve = serveDir(root);
+    const redirects: [string, string][] = [
+      ["//evil.example.com", "/evil.example.com/"],
+      ["/\\evil.example.com", "/evil.example.com/"],
+      ["///evil.example.com", "/evil.example.com/"],
+      ["/\\/evil.example.com", "/evil.example.com/"],
+      ["/.//evil.example.com", "/evil.example.com/"],
+      ["/evil.example.com", "/evil.example.com/"],
+      ["//docs", "/docs/"],
+      ["//two%20words", "/two%20words/"],
+    ];
+    for (const [target, expected] of redirects) {
+      const response = await serve(new Request(`http://localhost${target}`));
+      const location = response.headers.get("location") ?? "";
+      assertEquals(response.status, 301, target);
+      assert(!/^[\/\\]{2}/.test(location), `${target} -> ${location}`);
+      assertEquals(location, expected, target);
+    }
+    // Repeated slashes count as one for what is served too.
+    assertEquals(await (await serve(get("//docs//"))).text(), "<h1>docs</h1>");
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test(
   "serveDir over httpServer answers 404 to paths the filesystem refuses, and logs nothing",
   SANITIZED,
@@ -144,6 +199,30 @@ Deno.test(
         assertEquals([response.status, await response.text()], [404, missing], path.slice(0, 40));
       }
       assertEquals(errors, []);
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+Deno.test(
+  "serveDir over httpServer redirects GET /\\evil.example.com to a path on the same host",
+  SANITIZED,
+  async () => {
+    const { root, cleanup } = await fixture();
+    try {
+      await using server = httpServer({ port: 0, handler: serveDir(root), onError: () => {} });
+      const { port } = await server.listen();
+      using client = await HttpTestClient.connect(port);
+      // The raw bytes, which fetch would not send: slashes and backslashes after the first.
+      await client.write(
+        "GET /\\evil.example.com HTTP/1.1\r\nHost: a\r\n\r\n" +
+          "GET //evil.example.com HTTP/1.1\r\nHost: a\r\n\r\n",
+      );
+      for (let i = 0; i < 2; i++) {
+        const redirect = await client.readResponse();
+        assertEquals([redirect.status, redirect.headers.location], [301, "/evil.example.com/"]);
+      }
     } finally {
       await cleanup();
     }
