@@ -55,12 +55,11 @@ export class RpcServer extends Server {
     if (!inline && typeof services !== "string" && !(services instanceof URL)) {
       throw new TypeError("rpcServer needs services: a Services object or a module URL");
     }
-    super({
-      ...rest,
-      concurrency,
-      protocol: rpcProtocol({ maxFrameSize }),
-      ...(inline ? { onMessage: services.onMessage } : { handler: services }),
-    });
+    // Inline, the table also hears of closes, to forget what it keeps per connection.
+    const handling = inline
+      ? { onMessage: services.onMessage, onClose: closeBoth(services, rest) }
+      : { handler: services };
+    super({ ...rest, concurrency, protocol: rpcProtocol({ maxFrameSize }), ...handling });
     this.#services = inline ? services : undefined;
   }
 
@@ -96,6 +95,17 @@ export class RpcServer extends Server {
     this.#services.service(type, handler);
     return this;
   }
+}
+
+/** The inline services forget a closed connection first, then the caller's `onClose` runs. */
+function closeBoth(
+  services: Services,
+  options: Pick<ServerOptions, "onClose">,
+): NonNullable<ServerOptions["onClose"]> {
+  return (connection, reason) => {
+    services.onClose(connection);
+    options.onClose?.(connection, reason);
+  };
 }
 
 /**

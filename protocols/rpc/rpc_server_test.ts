@@ -4,6 +4,7 @@
  */
 
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import type { Server } from "../../core/server.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
 import fixtureServices, { RpcFixture } from "../../testing/_fixtures/rpc_services.ts";
@@ -15,6 +16,7 @@ import {
   rpcServer,
   RpcTimeoutError,
   RpcUnknownTypeError,
+  Services,
 } from "./mod.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
@@ -260,5 +262,30 @@ Deno.test(
     const fromModule = rpcServer({ services: FIXTURE, workers: 1 });
     assertThrows(() => fromModule.service(3, () => {}), TypeError, "module");
     assertThrows(() => rpcServer({ services: fixtureServices, workers: 1 }), TypeError, "inline");
+  },
+);
+
+Deno.test(
+  "RpcServer tells its inline services of each closed connection, and still calls its onClose",
+  SANITIZED,
+  async () => {
+    const servicesSaw: number[] = [];
+    class ClosesSeen extends Services {
+      override onClose(connection: ConnectionHandle): void {
+        servicesSaw.push(connection.id);
+        super.onClose(connection);
+      }
+    }
+    const closed = Promise.withResolvers<number>();
+    await using srv = rpcServer({
+      services: new ClosesSeen().service(1, () => "one"),
+      onClose: (connection) => closed.resolve(connection.id),
+    });
+    const { port } = await srv.listen();
+    const rpc = await connectRpc({ port });
+    assertEquals(text.decode(await rpc.call(1)), "one");
+    await rpc.close();
+    const id = await within(closed.promise, "the server to see the close", 5000);
+    assertEquals(servicesSaw, [id]);
   },
 );

@@ -1,6 +1,7 @@
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import type { Message } from "../../core/message.ts";
 import type { MessageHandler, MessageHandlerContext } from "../../core/message_handler.ts";
+import { EarlyCancels } from "./_early_cancels.ts";
 import { RPC_HEADER_SIZE, RpcFrameWriter, rpcId, RpcKind } from "./_rpc_frame.ts";
 
 /** One request (or one-way message) as a service handler sees it. */
@@ -101,6 +102,10 @@ export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcRes
  * - A one-way message gets no reply, unless its type is unknown or its handler fails: then an
  *   error with id 0 tells the peer.
  * - A reply too long for a frame becomes an error reply saying so.
+ * - A cancel that overtook its request (waiting for a place) is remembered, and that request
+ *   never runs. Each connection has its own memory of at most 1,024 such cancels, its oldest
+ *   forgotten first, so one peer's cancels never push out another's; it goes with the
+ *   connection ({@linkcode Services.onClose}).
  *
  * @example A table of services, called without sockets
  * ```ts
@@ -127,12 +132,11 @@ export class Services implements MessageHandler {
   /** The requests whose async handlers are running, by connection id, then request id. */
   readonly #running = new Map<number, Map<number, ServiceRequest>>();
   /**
-   * Cancels of no running request, by connection id: a cancel overtakes the requests waiting
-   * for a place, so its request may start later (then it does not run). Most are cancels of
-   * calls already answered; past {@linkcode EARLY_CANCELS} they are forgotten at once.
+   * Cancels of no running request: a cancel overtakes the requests waiting for a place, so its
+   * request may start later (then it does not run). Bounded per connection, so that one peer's
+   * flood of cancels cannot push out another's.
    */
-  readonly #earlyCancels = new Map<number, Set<number>>();
-  #earlyCancelCount = 0;
+  readonly #earlyCancels = new EarlyCancels();
   readonly #writer: RpcFrameWriter;
   /** The type last looked up, with its handler (-1 before the first). */
   #lastType = -1;
@@ -146,6 +150,7 @@ export class Services implements MessageHandler {
   constructor(options: { maxFrameSize?: number } = {}) {
     this.#writer = new RpcFrameWriter(options.maxFrameSize);
     this.onMessage = this.onMessage.bind(this);
+    this.onClose = this.onClose.bind(this);
   }
 
   /**
@@ -235,12 +240,14 @@ export class Services implements MessageHandler {
     }
     const kind = payload[0];
     if (kind === RpcKind.cancel) {
-      this.#cancel(connection.id, rpcId(payload));
+      this.#cancel(connection, rpcId(payload));
       return;
     }
     const id = kind === RpcKind.request ? rpcId(payload) : 0;
     // Cancelled before it started (it waited for a place): the caller gave up, nothing runs.
-    if (this.#earlyCancelCount > 0 && id !== 0 && this.#takeEarlyCancel(connection.id, id)) return;
+    if (
+      id !== 0 && this.#earlyCancels.connections > 0 && this.#earlyCancels.take(connection.id, id)
+    ) return;
     // Calls come in runs of one type: the last lookup answers most of them.
     let handler = this.#lastHandler;
     if (type !== this.#lastType) {
@@ -298,30 +305,49 @@ export class Services implements MessageHandler {
     this.#reply(connection, type, id, kind, result);
   }
 
-  #cancel(connectionId: number, id: number): void {
-    const running = this.#running.get(connectionId)?.get(id);
+  /**
+   * Forgets what the table holds for a connection that closed: the cancels it sent for
+   * requests that had not started. {@linkcode rpcServer} calls it for inline services; pass it
+   * as the `onClose` of a `Server` that runs a `Services` as its `onMessage`. Services in
+   * workers have no such hook: they drop a closed connection's cancels at their next sweep.
+   *
+   * @param connection The connection that closed.
+   *
+   * @example A cancel sent before its request is forgotten when the connection closes
+   * ```ts
+   * import { Services } from "@speedo/speedo/rpc";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * let runs = 0;
+   * const services = new Services().service(1, () => void runs++);
+   * const transport = new MemoryTransport();
+   * const message = (kind: number) => ({
+   *   connectionId: transport.id,
+   *   type: 1,
+   *   payload: new Uint8Array([kind, 0, 0, 0, 7, 0, 0, 0]), // id 7
+   * });
+   * services.onMessage(message(5), transport.handle, transport.context); // cancel of 7
+   * services.onMessage(message(1), transport.handle, transport.context); // request 7
+   * assertEquals(runs, 0); // cancelled before it started: it never ran
+   *
+   * services.onMessage(message(5), transport.handle, transport.context);
+   * services.onClose(transport.handle);
+   * services.onMessage(message(1), transport.handle, transport.context);
+   * assertEquals(runs, 1); // the cancel was forgotten with the connection
+   * ```
+   */
+  onClose(connection: ConnectionHandle): void {
+    this.#earlyCancels.forget(connection.id);
+  }
+
+  #cancel(connection: ConnectionHandle, id: number): void {
+    const running = this.#running.get(connection.id)?.get(id);
     if (running !== undefined) {
       running.cancel();
       return;
     }
-    if (this.#earlyCancelCount >= EARLY_CANCELS) {
-      this.#earlyCancels.clear();
-      this.#earlyCancelCount = 0;
-    }
-    let ids = this.#earlyCancels.get(connectionId);
-    if (ids === undefined) this.#earlyCancels.set(connectionId, ids = new Set());
-    if (!ids.has(id)) {
-      ids.add(id);
-      this.#earlyCancelCount++;
-    }
-  }
-
-  #takeEarlyCancel(connectionId: number, id: number): boolean {
-    const ids = this.#earlyCancels.get(connectionId);
-    if (ids === undefined || !ids.delete(id)) return false;
-    this.#earlyCancelCount--;
-    if (ids.size === 0) this.#earlyCancels.delete(connectionId);
-    return true;
+    this.#earlyCancels.remember(connection, id);
   }
 
   /** Keeps a running request where a cancel of its connection can find it. */
@@ -366,5 +392,3 @@ export class Services implements MessageHandler {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Cancels of no running request remembered at most (see `#earlyCancels`). */
-const EARLY_CANCELS = 1024;

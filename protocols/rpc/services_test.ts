@@ -184,3 +184,59 @@ Deno.test("Services aborts a running request's signal on its cancel, and sends n
   assertEquals(late?.aborted, true);
   assertEquals(replies(transport).length, 1, "no reply for the cancelled call");
 });
+
+/** Counts the runs of service 1 and sends `kind` frames of `ids` from `transport`. */
+function earlyCancelFixture() {
+  const ran: string[] = [];
+  const services = new Services().service(1, ({ id, connection }) => {
+    ran.push(`${connection.id}:${id}`);
+    return "ran";
+  });
+  const send = (transport: MemoryTransport, kind: number, id: number) =>
+    services.onMessage(
+      { connectionId: transport.id, type: 1, payload: payload(kind, id) },
+      transport.handle,
+      transport.context,
+    );
+  return { ran, services, send };
+}
+
+Deno.test("Services keeps a connection's early cancel through another connection's flood of cancels", () => {
+  const { ran, send } = earlyCancelFixture();
+  const a = new MemoryTransport(1);
+  const b = new MemoryTransport(2);
+  // A's cancel of request 7 overtook the request, which waits for a place.
+  send(a, RpcKind.cancel, 7);
+  // B floods cancels of ids it never sent, more than any one connection may keep.
+  for (let id = 1; id <= 5000; id++) send(b, RpcKind.cancel, id);
+  // A's request 7 starts: its caller gave up, so it must not run.
+  send(a, RpcKind.request, 7);
+  assertEquals(ran, []);
+  assertEquals(replies(a), []);
+  // B's own requests: its cancels of ids 1..3976 were pushed out by its own later ones.
+  send(b, RpcKind.request, 1);
+  send(b, RpcKind.request, 5000);
+  assertEquals(ran, ["2:1"]);
+});
+
+Deno.test("Services keeps at most 1024 early cancels per connection, forgetting its oldest first", () => {
+  const { ran, send } = earlyCancelFixture();
+  const a = new MemoryTransport(1);
+  for (let id = 1; id <= 1025; id++) send(a, RpcKind.cancel, id);
+  for (const id of [1, 2, 1025]) send(a, RpcKind.request, id);
+  assertEquals(ran, ["1:1"], "only the oldest cancel was forgotten");
+});
+
+Deno.test("Services.onClose forgets the early cancels of the connection that closed, and no other's", () => {
+  const { ran, services, send } = earlyCancelFixture();
+  const a = new MemoryTransport(1);
+  const b = new MemoryTransport(2);
+  send(a, RpcKind.cancel, 7);
+  send(b, RpcKind.cancel, 7);
+  a.handle.close();
+  services.onClose(a.handle);
+  // Nothing of A's is kept: a request 7 on its id now runs (a reused id would, too).
+  send(a, RpcKind.request, 7);
+  send(b, RpcKind.request, 7);
+  assertEquals(ran, ["1:7"]);
+});
