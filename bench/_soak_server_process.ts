@@ -1,0 +1,179 @@
+/**
+ * Starts and stops the soak test's server child (`_soak_server.ts`), as `_server_process.ts`
+ * does for one-port servers: the child's ports are read from the first line of its stdout (one
+ * JSON object here, three ports), its stdin is a pipe that closes when this process ends (so the
+ * child never outlives the test, even when the test is killed), and `stop()` ends it for sure
+ * (stdin closed, SIGTERM, then SIGKILL).
+ *
+ * @module
+ */
+
+import type { SoakPorts } from "./_soak_server.ts";
+
+/** Options of {@linkcode startSoakServer}. */
+export interface StartSoakServerOptions {
+  /**
+   * Echo workers of the child (`--echo-workers`); undefined keeps the echo server's default.
+   *
+   * @default {undefined}
+   */
+  echoWorkers?: number;
+  /**
+   * Longest wait for the ports line, in milliseconds; the child is killed past it.
+   *
+   * @default {30000}
+   */
+  timeoutMs?: number;
+}
+
+/** The running server child. */
+export interface SoakServerProcess {
+  /** Its process id, to read its RSS, descriptors and CPU time in `/proc`. */
+  readonly pid: number;
+  /** Its three ports, on 127.0.0.1. */
+  readonly ports: SoakPorts;
+  /** What it wrote on stderr so far (the first 16 KiB): errors its servers reported. */
+  stderr(): string;
+  /** Whether it is still running. */
+  readonly running: boolean;
+  /** Ends it; resolves once it exited. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const STDERR_KEPT = 16 * 1024;
+/** Time a stopped child gets to exit on SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2000;
+const decoder = new TextDecoder();
+
+/**
+ * Starts the server child and waits for its ports.
+ *
+ * @param options Echo workers and the start's deadline.
+ * @returns The running child.
+ * @throws {Error} When the child exits, stays silent past the deadline, or prints something
+ * else than the ports (it is killed then).
+ */
+export async function startSoakServer(
+  options: StartSoakServerOptions = {},
+): Promise<SoakServerProcess> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
+  const args = [
+    "run",
+    "-A",
+    "--config",
+    `${root}deno.json`,
+    `${root}bench/_soak_server.ts`,
+    "--until-stdin-closes",
+  ];
+  if (options.echoWorkers !== undefined) args.push("--echo-workers", String(options.echoWorkers));
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const stderr = collect(child.stderr, STDERR_KEPT);
+  let running = true;
+  const exited = child.status.then(() => {
+    running = false;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      stdin.close().catch(() => {});
+      if (running) kill(child, "SIGTERM");
+      const timer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) =>
+    timer = setTimeout(() => resolve("late"), timeoutMs)
+  );
+  const line = await Promise.race([firstLine(child.stdout), late]);
+  clearTimeout(timer);
+  const ports = typeof line === "string" ? parsePorts(line) : undefined;
+  if (ports === undefined) {
+    await stop();
+    const why = line === "late"
+      ? `printed no ports within ${timeoutMs} ms`
+      : line === null
+      ? "exited before printing its ports"
+      : `printed "${line}" instead of its ports`;
+    throw new Error(`The soak server ${why}. Its stderr:\n${stderr()}`);
+  }
+  return {
+    pid: child.pid,
+    ports,
+    stderr,
+    get running() {
+      return running;
+    },
+    stop,
+  };
+}
+
+function parsePorts(line: string): SoakPorts | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  const valid = (port: unknown) => Number.isInteger(port) && (port as number) > 0;
+  if (typeof value !== "object" || value === null) return undefined;
+  if (!valid(record.echo) || !valid(record.pubsub) || !valid(record.http)) return undefined;
+  return {
+    echo: record.echo as number,
+    pubsub: record.pubsub as number,
+    http: record.http as number,
+  };
+}
+
+/** Reads a stream to its end in the background, keeping at most `limit` characters. */
+function collect(stream: ReadableStream<Uint8Array>, limit: number): () => string {
+  let text = "";
+  (async () => {
+    try {
+      for await (const chunk of stream) {
+        if (text.length < limit) text += decoder.decode(chunk, { stream: true });
+      }
+    } catch {
+      // The child was killed mid-write: what we have is enough.
+    }
+  })();
+  return () => text.slice(0, limit);
+}
+
+/** Reads up to the first newline; the rest of the stream is drained in the background. */
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string | null> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      reader.releaseLock();
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  reader.releaseLock();
+  // Keep reading so that a chatty server can never block on a full pipe.
+  collect(stream, 0);
+  return text.slice(0, text.indexOf("\n")).trim();
+}
+
+function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Exited already.
+  }
+}
