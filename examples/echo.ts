@@ -2,49 +2,42 @@
  * The echo server: `deno run -A examples/echo.ts`, then `telnet localhost 9292`.
  *
  * Flags: `--port` (9292), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--workers`
- * (one per core but the I/O thread's; 0 echoes on the I/O thread), `--max-line-length` (65536).
- * Ctrl-C or SIGTERM shuts down gracefully and prints a summary.
+ * (one per core but the I/O thread's; 0 echoes on the I/O thread; at most 4 per core),
+ * `--max-line-length` (65536), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or
+ * SIGTERM shuts down gracefully and prints a summary.
  *
  * @module
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { parseArgs } from "@std/cli/parse-args";
+import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag, workersFlag } from "./_args.ts";
 import { ECHO_PORT, echoServer } from "../protocols/echo/mod.ts";
 import { defaultWorkerCount } from "../core/worker_pool.ts";
 
-const args = parseArgs(Deno.args, {
-  string: ["port", "hostname", "workers", "max-line-length"],
-  boolean: ["help"],
-  default: {
-    port: String(ECHO_PORT),
-    hostname: "127.0.0.1",
-    workers: String(defaultWorkerCount()),
-    "max-line-length": "65536",
-  },
+const args = exampleArgs({
+  name: "examples/echo.ts",
+  summary: "The echo server: every line comes back as it came; try: telnet localhost 9292",
+}, {
+  port: portFlag({ default: ECHO_PORT, help: "port to listen on; 0 picks a free one" }),
+  hostname: textFlag({
+    default: "127.0.0.1",
+    placeholder: "HOST",
+    help: "address to listen on; 0.0.0.0 for other hosts",
+  }),
+  workers: workersFlag(defaultWorkerCount(), "worker threads; 0 echoes on the I/O thread"),
+  "max-line-length": integerFlag({
+    default: 65536,
+    min: 1,
+    max: MAX_BYTES,
+    help: "longest line in bytes; a longer one gets an error line",
+  }),
 });
-
-if (args.help) {
-  console.log(
-    "Usage: deno run -A examples/echo.ts [--port 9292] [--hostname 127.0.0.1] [--workers N] [--max-line-length 65536]",
-  );
-  Deno.exit(0);
-}
-
-function integerFlag(name: string): number {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`--${name} must be a non-negative integer, got "${args[name]}"`);
-    Deno.exit(2);
-  }
-  return value;
-}
 
 const server = echoServer({
   hostname: args.hostname,
-  port: integerFlag("port"),
-  workers: integerFlag("workers"),
-  maxLineLength: integerFlag("max-line-length"),
+  port: args.port,
+  workers: args.workers,
+  maxLineLength: args["max-line-length"],
 });
 const { hostname, port } = await server.listen();
 const mode = server.stats().workers > 0 ? `${server.stats().workers} workers` : "inline";

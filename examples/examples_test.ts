@@ -107,3 +107,127 @@ Deno.test("examples/rpc.ts calls each service, sees a timed-out call cancelled o
     "type 99 -> RpcUnknownTypeError: No service for message type 99",
   ]);
 });
+
+/**
+ * Runs an example to its exit from a scratch folder (what it writes stays there), and kills it
+ * if it still runs after `timeout` ms: an example that ignores a bad flag starts serving.
+ */
+async function runToExit(
+  example: string,
+  args: string[],
+  timeout = 15_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cwd = await Deno.makeTempDir({ prefix: "speedo_example_" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("deno.json", root).pathname,
+      new URL(example, root).pathname,
+      ...args,
+    ],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const output = child.output();
+  try {
+    const { code, stdout, stderr } = await deadline(output, timeout);
+    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await output;
+    throw new Error(`${example} ${args.join(" ")} was still running after ${timeout} ms`, {
+      cause: error,
+    });
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+}
+
+/** Per example, command lines it must refuse, each with the line it must print. */
+const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
+  "examples/echo.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--workers", "1000"], /^--workers must be at most \d+ \(4 per core\), got "1000"$/],
+    [["--max-line-length", "0"], '--max-line-length must be an integer of at least 1, got "0"'],
+    [["--max-line-length", "1e3"], '--max-line-length must be an integer of at least 1, got "1e3"'],
+    [["--worker", "0"], /^Unknown flag "--worker"; flags: --port, /],
+    [["--port"], "--port needs a value"],
+  ],
+  "examples/pubsub.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--max-payload", "0"], '--max-payload must be an integer of at least 1, got "0"'],
+    [["--workers", "1000"], /^Unknown flag "--workers"/],
+  ],
+  "examples/http.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--nats-port", "-1"], '--nats-port must be an integer from 0 to 65535, got "-1"'],
+    [["--workers", "1000"], /^Unknown flag "--workers"/],
+  ],
+  "examples/rpc.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--prot", "0"], /^Unknown flag "--prot"/],
+    [["extra"], 'Unexpected argument "extra"; see --help'],
+  ],
+  "examples/session_server.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--fsync", "0"], /^--fsync must be never, always or a number of milliseconds from 1 to /],
+    [["--expect", "-1"], '--expect must be a non-negative integer, got "-1"'],
+    [["--name", "../up"], /^--name must be 1 to 64 letters, digits, dots, dashes or underscores/],
+    [["--reset", "a/b"], /^--reset must be 1 to 64 letters/],
+    [["--workers", "0"], /^Unknown flag "--workers"/],
+  ],
+  "examples/session_client.ts": [
+    [["--port", "70000"], '--port must be an integer from 1 to 65535, got "70000"'],
+    [["--port", "0"], '--port must be an integer from 1 to 65535, got "0"'],
+    [["--timeout", "0"], '--timeout must be an integer of at least 1, got "0"'],
+    [["--timeout", "9999999"], /^--timeout must be at most \d+, got "9999999"$/],
+    [["--count", "4294967296"], '--count must be at most 4294967295, got "4294967296"'],
+    [["--reset=yes"], '--reset takes no value, got "yes"'],
+    [["--workers", "0"], /^Unknown flag "--workers"/],
+  ],
+};
+
+/** Terminal colours, which Deno adds to its stack traces (NO_COLOR is a request, not a promise). */
+// deno-lint-ignore no-control-regex -- the escape byte is what a colour code starts with
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+for (const [example, cases] of Object.entries(BAD_COMMAND_LINES)) {
+  Deno.test(
+    `${example} refuses out-of-range numbers and unknown flags: exit code 2, one line on stderr, no stack trace`,
+    async () => {
+      for (const [args, message] of cases) {
+        const { code, stdout, stderr } = await runToExit(example, args);
+        const shown = `${example} ${args.join(" ")}: stderr ${JSON.stringify(stderr)}`;
+        const lines = stderr.replace(ANSI, "").trimEnd().split("\n");
+        assertEquals(code, 2, shown);
+        assertEquals(lines.length, 1, shown);
+        assertEquals(lines.some((line) => /^\s*at /.test(line)), false, shown);
+        if (typeof message === "string") assertEquals(lines[0], message, shown);
+        else assertMatch(lines[0], message, shown);
+        assertEquals(stdout, "", `${shown}: nothing runs`);
+      }
+    },
+  );
+}
+
+Deno.test("examples/*.ts print their usage on --help (or -h) and exit 0, running nothing", async () => {
+  for (const example of Object.keys(BAD_COMMAND_LINES)) {
+    for (const help of ["--help", "-h"]) {
+      const { code, stdout, stderr } = await runToExit(example, ["--port", "1", help]);
+      const shown = `${example} ${help}: stdout ${JSON.stringify(stdout)}`;
+      assertEquals([code, stderr], [0, ""], shown);
+      assertMatch(stdout, new RegExp(`^Usage: deno run -A ${example} \\[--port PORT`), shown);
+      assertStringIncludes(stdout, "\n  --help ", shown);
+    }
+  }
+  const { stdout } = await runToExit("examples/echo.ts", ["--help"]);
+  assertMatch(
+    stdout,
+    /\n {2}--workers N +worker threads; .*0 to \d+ \(4 per core\) \(default \d+\)\n/,
+  );
+});

@@ -11,62 +11,61 @@
  *
  * Flags: `--port` (8080), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--dir` (the
  * `public` folder beside this file), `--nats-path` (`/nats`; the page takes it as
- * `pubsub.html?path=/other`), `--nats-port` (none: no TCP listener; 0 picks a free port). Ctrl-C
- * or SIGTERM shuts down gracefully and prints a summary.
+ * `pubsub.html?path=/other`), `--nats-port` (none: no TCP listener; 0 picks a free port),
+ * `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
+ * and prints a summary.
  *
  * @module
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { parseArgs } from "@std/cli/parse-args";
+import { exampleArgs, portFlag, textFlag } from "./_args.ts";
 import { Server } from "../core/server.ts";
 import echoHandler from "../protocols/echo/echo_handler.ts";
 import { HTTP_PORT, httpHandler, httpProtocol, serveDir } from "../protocols/http/mod.ts";
 import { pubsubServer, pubsubWebSocket, SubjectRouter } from "../protocols/pubsub/mod.ts";
 import { websocketHandler, websocketUpgrade } from "../protocols/websocket/mod.ts";
 
-const args = parseArgs(Deno.args, {
-  string: ["port", "hostname", "dir", "nats-path", "nats-port"],
-  boolean: ["help"],
-  default: {
-    port: String(HTTP_PORT),
-    hostname: "127.0.0.1",
-    dir: decodeURIComponent(new URL("./public", import.meta.url).pathname),
-    "nats-path": "/nats",
-  },
-});
-
-if (args.help) {
-  console.log(
-    "Usage: deno run -A examples/http.ts [--port 8080] [--hostname 127.0.0.1] [--dir examples/public] [--nats-path /nats] [--nats-port 4222]",
-  );
-  Deno.exit(0);
-}
-
-function portFlag(name: string, value: string): number {
-  const port = Number(value);
-  if (value === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--${name} must be an integer from 0 to 65535, got "${value}"`);
-    Deno.exit(2);
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
   }
-  return port;
 }
 
-const port = portFlag("port", args.port);
-const natsPort = args["nats-port"] === undefined
-  ? undefined
-  : portFlag("nats-port", args["nats-port"]);
+const args = exampleArgs({
+  name: "examples/http.ts",
+  summary:
+    "An HTTP server for a folder, with a WebSocket echo at /ws and NATS over WebSocket; open http://localhost:8080/",
+}, {
+  port: portFlag({ default: HTTP_PORT, help: "port to listen on; 0 picks a free one" }),
+  hostname: textFlag({
+    default: "127.0.0.1",
+    placeholder: "HOST",
+    help: "address to listen on; 0.0.0.0 for other hosts",
+  }),
+  dir: textFlag({
+    default: decodeURIComponent(new URL("./public", import.meta.url).pathname),
+    placeholder: "DIR",
+    help: "the folder served",
+    check: isFolder,
+    requirement: "be a folder",
+  }),
+  "nats-path": textFlag({
+    default: "/nats",
+    placeholder: "PATH",
+    help: "the path of NATS over WebSocket (the page takes it as pubsub.html?path=/other)",
+    check: (path) => path.startsWith("/") && path !== "/ws",
+    requirement: 'start with "/" and not be /ws',
+  }),
+  "nats-port": portFlag({
+    help: "also serve NATS over TCP on this port, sharing the subjects; 0 picks a free one",
+  }),
+});
+const port = args.port;
+const natsPort = args["nats-port"];
 const natsPath = args["nats-path"];
-if (!natsPath.startsWith("/") || natsPath === "/ws") {
-  console.error(`--nats-path must start with "/" and not be /ws, got "${natsPath}"`);
-  Deno.exit(2);
-}
-try {
-  if (!Deno.statSync(args.dir).isDirectory) throw new Error("not a directory");
-} catch {
-  console.error(`--dir must be a folder, got "${args.dir}"`);
-  Deno.exit(2);
-}
 
 // One subject space for the pages at /nats and the TCP clients of --nats-port.
 const router = new SubjectRouter();

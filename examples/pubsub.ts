@@ -3,7 +3,8 @@
  * NATS client (`nats sub '>'`, `npm:nats`).
  *
  * Flags: `--port` (4222), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-payload`
- * (1048576). Ctrl-C or SIGTERM shuts down gracefully and prints a summary.
+ * (1048576), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
+ * gracefully and prints a summary.
  *
  * ```
  * $ telnet localhost 4222
@@ -21,36 +22,32 @@
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { parseArgs } from "@std/cli/parse-args";
+import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag } from "./_args.ts";
 import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "../protocols/pubsub/mod.ts";
 
-const args = parseArgs(Deno.args, {
-  string: ["port", "hostname", "max-payload"],
-  boolean: ["help"],
-  default: { port: String(PUBSUB_PORT), hostname: "127.0.0.1", "max-payload": "1048576" },
+const args = exampleArgs({
+  name: "examples/pubsub.ts",
+  summary: "The pub/sub server (NATS core protocol); try: telnet localhost 4222, or nats sub '>'",
+}, {
+  port: portFlag({ default: PUBSUB_PORT, help: "port to listen on; 0 picks a free one" }),
+  hostname: textFlag({
+    default: "127.0.0.1",
+    placeholder: "HOST",
+    help: "address to listen on; 0.0.0.0 for other hosts",
+  }),
+  "max-payload": integerFlag({
+    default: 1048576,
+    min: 1,
+    max: MAX_BYTES,
+    help: "largest message payload in bytes",
+  }),
 });
-
-if (args.help) {
-  console.log(
-    "Usage: deno run -A examples/pubsub.ts [--port 4222] [--hostname 127.0.0.1] [--max-payload 1048576]",
-  );
-  Deno.exit(0);
-}
-
-function integerFlag(name: string, min: number): number {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`--${name} must be an integer of at least ${min}, got "${args[name]}"`);
-    Deno.exit(2);
-  }
-  return value;
-}
 
 const router = new SubjectRouter();
 const server = pubsubServer({
   hostname: args.hostname,
-  port: integerFlag("port", 0),
-  maxPayload: integerFlag("max-payload", 1),
+  port: args.port,
+  maxPayload: args["max-payload"],
   router,
 });
 const { hostname, port } = await server.listen();

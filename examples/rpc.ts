@@ -1,7 +1,8 @@
 /**
  * RPC in one run: `deno run -A examples/rpc.ts` starts an RPC server with three services on
  * 127.0.0.1 (a free port, or `--port`), calls each with an `RpcClient`, prints what came back,
- * and exits 0 when every answer was the expected one.
+ * and exits 0 when every answer was the expected one. `--help` prints the usage; a bad flag
+ * exits 2 with one line on stderr.
  *
  * ```
  * $ deno run -A examples/rpc.ts
@@ -16,8 +17,8 @@
  * @module
  */
 
-import { parseArgs } from "@std/cli/parse-args";
 import { deadline } from "@std/async/deadline";
+import { exampleArgs, portFlag } from "./_args.ts";
 import {
   connectRpc,
   rpcServer,
@@ -25,12 +26,13 @@ import {
   RpcUnknownTypeError,
 } from "../protocols/rpc/mod.ts";
 
-const args = parseArgs(Deno.args, { string: ["port"], default: { port: "0" } });
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be an integer from 0 to 65535, got "${args.port}"`);
-  Deno.exit(2);
-}
+const { port } = exampleArgs({
+  name: "examples/rpc.ts",
+  summary:
+    "RPC in one run: a server with three services, called by a client; exits 0 when every answer was the expected one",
+}, {
+  port: portFlag({ default: 0, help: "port the server listens on; 0 picks a free one" }),
+});
 
 const Upper = 1;
 const Add = 2;

@@ -17,76 +17,66 @@
  *
  * The last line printed is `sent X, acknowledged Y, received Z, out of order O`. It exits 0
  * only when X, Y and Z all equal N and nothing came out of order; 1 otherwise (a corrupt
- * session file, a rejected login, a sequence mismatch, the timeout); 2 for a bad flag.
+ * session file, a rejected login, a sequence mismatch, the timeout); 2 for a bad flag, with one
+ * line on stderr. `--help` prints the usage.
  *
  * @module
  */
 
 import { delay } from "@std/async/delay";
-import { parseArgs } from "@std/cli/parse-args";
-import { type FsyncPolicy, SessionClient, type SessionMessage } from "../protocols/session/mod.ts";
+import {
+  exampleArgs,
+  fsyncFlag,
+  integerFlag,
+  MAX_TIMER_MS,
+  portFlag,
+  SESSION_NAME,
+  switchFlag,
+  textFlag,
+} from "./_args.ts";
+import { SessionClient, type SessionMessage } from "../protocols/session/mod.ts";
 
-const args = parseArgs(Deno.args, {
-  string: [
-    "port",
-    "hostname",
-    "dir",
-    "name",
-    "server-name",
-    "count",
-    "fsync",
-    "progress",
-    "timeout",
-  ],
-  boolean: ["reset", "help"],
-  default: {
-    port: "9393",
-    hostname: "127.0.0.1",
-    dir: ".speedo-sessions/client",
-    name: "client-1",
-    "server-name": "server",
-    count: "1000",
-    fsync: "never",
-    progress: "0",
-    timeout: "300",
-    rate: "0",
-  },
+const args = exampleArgs({
+  name: "examples/session_client.ts",
+  summary:
+    "A persistent-session client: sends the numbers 1 to N and checks each answer comes back once, in order, across restarts",
+}, {
+  port: portFlag({ default: 9393, min: 1, help: "the server's port" }),
+  hostname: textFlag({ default: "127.0.0.1", placeholder: "HOST", help: "the server's address" }),
+  dir: textFlag({
+    default: ".speedo-sessions/client",
+    placeholder: "DIR",
+    help: "the folder of the session file",
+  }),
+  name: textFlag({
+    default: "client-1",
+    placeholder: "NAME",
+    help: "this client's name",
+    ...SESSION_NAME,
+  }),
+  "server-name": textFlag({
+    default: "server",
+    placeholder: "NAME",
+    help: "the server's name",
+    ...SESSION_NAME,
+  }),
+  // Sequence numbers are 32-bit.
+  count: integerFlag({ default: 1000, max: 0xffffffff, help: "messages to send" }),
+  fsync: fsyncFlag(),
+  reset: switchFlag("delete the session file first"),
+  progress: integerFlag({ default: 0, help: "print progress every N answers; 0: never" }),
+  timeout: integerFlag({
+    default: 300,
+    min: 1,
+    max: Math.floor(MAX_TIMER_MS / 1000),
+    help: "seconds before giving up",
+  }),
+  rate: integerFlag({
+    default: 0,
+    help: "messages sent per second at most; 0: as fast as the session takes them",
+  }),
 });
-
-if (args.help) {
-  console.log(
-    "Usage: deno run -A examples/session_client.ts [--port 9393] [--hostname 127.0.0.1] [--dir DIR] [--name client-1] [--server-name server] [--count N] [--fsync never|always|MS] [--reset] [--progress N] [--timeout S] [--rate N]",
-  );
-  Deno.exit(0);
-}
-
-function integer(name: string, min: number): number {
-  const value = Number(args[name as keyof typeof args]);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(
-      `--${name} must be an integer of at least ${min}, got "${args[name as keyof typeof args]}"`,
-    );
-    Deno.exit(2);
-  }
-  return value;
-}
-
-function fsyncPolicy(value: string): FsyncPolicy {
-  if (value === "never" || value === "always") return value;
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 1) {
-    console.error(`--fsync must be never, always or a number of milliseconds, got "${value}"`);
-    Deno.exit(2);
-  }
-  return ms;
-}
-
-const port = integer("port", 1);
-const count = integer("count", 0);
-const progress = integer("progress", 0);
-const timeout = integer("timeout", 1);
-const rate = integer("rate", 0);
-const fsync = fsyncPolicy(args.fsync);
+const { port, count, progress, timeout, rate, fsync } = args;
 
 let outOfOrder = 0;
 let expected = 1;

@@ -14,67 +14,54 @@
  * The first line printed gives the port. On SIGINT or SIGTERM it closes gracefully, prints a
  * line per session, and a final line `sessions S: sent X, acknowledged Y, received Z, out of
  * order O`. It exits 0 when no message came out of order (and, with `--expect`, all counts
- * are N); 2 for a bad flag.
+ * are N); 2 for a bad flag, with one line on stderr. `--help` prints the usage.
  *
  * @module
  */
 
-import { parseArgs } from "@std/cli/parse-args";
 import {
-  type FsyncPolicy,
+  exampleArgs,
+  fsyncFlag,
+  integerFlag,
+  listFlag,
+  portFlag,
+  SESSION_NAME,
+  textFlag,
+} from "./_args.ts";
+import {
   resetSession,
   type Session,
   type SessionMessage,
   sessionServer,
 } from "../protocols/session/mod.ts";
 
-const args = parseArgs(Deno.args, {
-  string: ["port", "hostname", "dir", "name", "fsync", "reset", "expect"],
-  collect: ["reset"],
-  boolean: ["help"],
-  default: {
-    port: "9393",
-    hostname: "127.0.0.1",
-    dir: ".speedo-sessions/server",
-    name: "server",
-    fsync: "never",
-  },
+const args = exampleArgs({
+  name: "examples/session_server.ts",
+  summary:
+    "A persistent-session server that answers every message with its payload; each client's session survives restarts",
+}, {
+  port: portFlag({ default: 9393, help: "port to listen on; 0 picks a free one" }),
+  hostname: textFlag({ default: "127.0.0.1", placeholder: "HOST", help: "address to listen on" }),
+  dir: textFlag({
+    default: ".speedo-sessions/server",
+    placeholder: "DIR",
+    help: "the folder of the session files",
+  }),
+  name: textFlag({
+    default: "server",
+    placeholder: "NAME",
+    help: "this server's name, as clients know it",
+    ...SESSION_NAME,
+  }),
+  fsync: fsyncFlag(),
+  reset: listFlag("delete that client's session first", "CLIENT", SESSION_NAME),
+  expect: integerFlag({
+    max: 0xffffffff,
+    help: "exit 1 unless every session sent, had acknowledged and received exactly N",
+  }),
 });
-
-if (args.help) {
-  console.log(
-    "Usage: deno run -A examples/session_server.ts [--port 9393] [--hostname 127.0.0.1] [--dir DIR] [--name server] [--fsync never|always|MS] [--reset CLIENT]... [--expect N]",
-  );
-  Deno.exit(0);
-}
-
-function fail(message: string): never {
-  console.error(message);
-  Deno.exit(2);
-}
-
-function integer(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) {
-    fail(`--${name} must be a non-negative integer, got "${value}"`);
-  }
-  return number;
-}
-
-function fsyncPolicy(value: string): FsyncPolicy {
-  if (value === "never" || value === "always") return value;
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 1) {
-    fail(`--fsync must be never, always or a number of milliseconds, got "${value}"`);
-  }
-  return ms;
-}
-
-const port = integer("port", args.port)!;
-const expect = integer("expect", args.expect);
-const fsync = fsyncPolicy(args.fsync);
-for (const name of args.reset as string[]) {
+const { port, expect, fsync } = args;
+for (const name of args.reset) {
   const existed = resetSession({ dir: args.dir, peer: name });
   console.error(`session of ${name}: ${existed ? "reset" : "nothing to reset"}`);
 }
