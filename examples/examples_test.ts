@@ -173,6 +173,11 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
     [["--prot", "0"], /^Unknown flag "--prot"/],
     [["extra"], 'Unexpected argument "extra"; see --help'],
   ],
+  "examples/upper.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--max-line-length", "0"], /^Unknown flag "--max-line-length"/],
+  ],
   "examples/session_server.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--fsync", "0"], /^--fsync must be never, always or a number of milliseconds from 1 to /],

@@ -1,4 +1,11 @@
 import { LineDecoder, type ProtocolContext, Server } from "../mod.ts";
+import { exampleArgs, portFlag } from "./_args.ts";
+
+// `--port 7000` or a bare `7000`; a bad port exits 2 with one line that says why.
+const args = exampleArgs(
+  { name: "examples/upper.ts", summary: "Upper-cases each line it gets", positional: "port" },
+  { port: portFlag({ default: 7000, help: "port to listen on; 0 picks a free one" }) },
+);
 
 const upper = {
   create(context: ProtocolContext) {
@@ -14,7 +21,7 @@ const upper = {
 
 const server = new Server({
   protocol: upper,
-  port: Number(Deno.args[0] ?? 7000),
+  port: args.port,
   onMessage(message, connection) {
     connection.write(new TextDecoder().decode(message.payload).toUpperCase());
   },
