@@ -9,6 +9,7 @@ import {
   type RequestHead,
 } from "./http_message.ts";
 import { plainResponse, writeResponse } from "./_response_writer.ts";
+import { describeError } from "../../core/_printable.ts";
 
 /** What a {@linkcode HttpFetchHandler} knows besides the request. */
 export interface HttpRequestInfo {
@@ -118,7 +119,7 @@ export function httpHandler(
 }
 
 function defaultOnError(error: unknown): Response {
-  console.error("speedo http: the request handler failed:", error);
+  console.error(`speedo http: the request handler failed: ${describeError(error, true)}`);
   return new Response("Internal Server Error\n", { status: 500 });
 }
 

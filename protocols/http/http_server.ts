@@ -4,6 +4,7 @@ import { websocketHandler } from "../websocket/websocket_handler.ts";
 import { websocketUpgrade, type WebSocketUpgradeOptions } from "../websocket/websocket_upgrade.ts";
 import { type HttpFetchHandler, httpHandler } from "./http_handler.ts";
 import { httpProtocol, type HttpProtocolOptions } from "./http_protocol.ts";
+import { describeError } from "../../core/_printable.ts";
 
 /** The port of the HTTP example: `curl http://localhost:8080/`. */
 export const HTTP_PORT = 8080;
@@ -121,7 +122,7 @@ export function httpServer(options: HttpServerOptions): Server {
     const onError = onRequestError ?? ((error: unknown) => {
       const err = error instanceof Error ? error : new Error(String(error));
       if (report !== undefined) report(err);
-      else console.error("speedo http: the request handler failed:", err);
+      else console.error(`speedo http: the request handler failed: ${describeError(err, true)}`);
       return new Response("Internal Server Error\n", { status: 500 });
     });
     const messages = httpHandler(handler, { websocket: websocketMessages, onError });

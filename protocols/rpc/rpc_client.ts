@@ -24,6 +24,7 @@ import {
   RpcTimeoutError,
   RpcUnknownTypeError,
 } from "./rpc_errors.ts";
+import { describeError } from "../../core/_printable.ts";
 
 /** Options of {@linkcode RpcClient}. */
 export interface RpcClientOptions {
@@ -518,13 +519,13 @@ export class RpcClient implements AsyncDisposable {
 
   #report(error: Error): void {
     if (this.#onError === undefined) {
-      console.error(`speedo rpc: ${error.name}: ${error.message}`);
+      console.error(`speedo rpc: ${describeError(error)}`);
       return;
     }
     try {
       this.#onError(error);
     } catch (thrown) {
-      console.error("speedo rpc: onError threw", thrown);
+      console.error(`speedo rpc: onError threw ${describeError(thrown, true)}`);
     }
   }
 }
