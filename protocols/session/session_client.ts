@@ -63,7 +63,11 @@ export interface SessionClientOptions
   reset?: boolean;
   /** Told each time a login succeeds and the session resumes. */
   onLogin?(session: Session): void;
-  /** Told when the session file is corrupt or truncated (the client then does not start). */
+  /**
+   * Told when the session file is corrupt or truncated (the client then does not start). A
+   * file that only ends in a torn write is cut back to its last whole write and opens: the
+   * {@linkcode SessionTornWriteError} warning goes to `onError`.
+   */
   onFileError?(error: SessionFileError): void;
   /** Told when the server's numbers contradict this side's (the client then stops). */
   onSequenceMismatch?(error: SessionMismatchError): void;
@@ -132,6 +136,7 @@ export class SessionClient implements AsyncDisposable {
         fsync: options.fsync,
         compactThreshold: options.compactThreshold,
         reset: options.reset,
+        onWarning: (warning) => this.#report(warning),
       });
     } catch (error) {
       if (error instanceof SessionFileError) this.#hook(() => options.onFileError?.(error));

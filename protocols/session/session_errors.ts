@@ -34,8 +34,8 @@ export class SessionError extends Error {
  * | reason       | meaning                                                                  |
  * | ------------ | ------------------------------------------------------------------------ |
  * | `"header"`   | it does not start with the session file's magic bytes                    |
- * | `"truncated"`| a record runs past the end of the file (a partial write, a cut copy)     |
- * | `"checksum"` | a record's CRC-32 does not match its bytes                               |
+ * | `"truncated"`| it ends before its first cursor (a partial write, a cut copy)            |
+ * | `"checksum"` | a record's CRC-32 does not match its bytes, and whole records follow it  |
  * | `"record"`   | a record has an unknown kind or a bad length                             |
  * | `"names"`    | it belongs to other session names than the ones opening it               |
  * | `"sequence"` | its sequence numbers contradict each other                               |
@@ -51,7 +51,8 @@ export type SessionFileProblem =
 /**
  * A session file is corrupt or truncated. The session refuses to start rather than deliver
  * garbage; reset it (the `reset` option, or {@linkcode resetSession}) on both sides to start
- * the session over.
+ * the session over. A file that only ends in a torn write is not refused: it is cut back to
+ * its last whole write ({@linkcode SessionTornWriteError}).
  *
  * @example
  * ```ts
@@ -92,6 +93,65 @@ export class SessionFileError extends SessionError {
     this.path = path;
     this.problem = problem;
     this.offset = offset;
+  }
+}
+
+/**
+ * A warning, not a refusal: the session file ended in a torn write (a crash or a full disk
+ * cut the last write short, or left it unchecked), and the file was cut back to the end of
+ * its last whole write, where it opens. A write ends with the cursor record that commits it,
+ * so the messages and the cursor of the torn write go together: the messages it held were
+ * never sent, and what it marked received was never acknowledged from this file. The peer
+ * sends those again at the next login; with `fsync` other than `"always"`, a peer that was
+ * told of them before the crash makes the login report a sequence mismatch instead.
+ *
+ * It goes to the `onWarning` option of {@linkcode SessionStore.open}, and to `onError` of the
+ * session server and client.
+ *
+ * @example
+ * ```ts
+ * import { SessionError, SessionTornWriteError } from "@speedo/speedo/session";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * const warning = new SessionTornWriteError("/tmp/a.session", 109, 120, "checksum mismatch");
+ * assertEquals([warning.offset, warning.length, warning.dropped], [109, 109, 11]);
+ * assert(warning instanceof SessionError);
+ * assertEquals(
+ *   warning.message,
+ *   "Session file /tmp/a.session ended in a torn write at byte 109 (checksum mismatch): cut back to its last whole write, 109 bytes (11 dropped)",
+ * );
+ * ```
+ */
+export class SessionTornWriteError extends SessionError {
+  /** The file's path. */
+  readonly path: string;
+  /** Where the first bad record starts, in bytes. */
+  readonly offset: number;
+  /** The file's length now: the end of its last whole write. */
+  readonly length: number;
+  /** The bytes cut off (the whole records of the torn write, then the bad ones). */
+  readonly dropped: number;
+
+  /**
+   * Makes the warning.
+   *
+   * @param path The file's path.
+   * @param length The end of the last whole write, where the file was cut.
+   * @param size The file's length before the cut.
+   * @param detail A sentence saying what was wrong with the first bad record.
+   * @param offset Where the first bad record starts; `length` when omitted.
+   */
+  constructor(path: string, length: number, size: number, detail: string, offset = length) {
+    super(
+      `Session file ${path} ended in a torn write at byte ${offset} (${detail}): cut back to its last whole write, ${length} bytes (${
+        size - length
+      } dropped)`,
+    );
+    this.name = "SessionTornWriteError";
+    this.path = path;
+    this.offset = offset;
+    this.length = length;
+    this.dropped = size - length;
   }
 }
 

@@ -57,7 +57,9 @@ export interface SessionServerOptions
   onSequenceMismatch?(error: SessionMismatchError): void;
   /**
    * Told when a client's session file is corrupt or truncated; its login is then refused with
-   * the error's message until the file is reset ({@linkcode resetSession}).
+   * the error's message until the file is reset ({@linkcode resetSession}). A file that only
+   * ends in a torn write is cut back to its last whole write and opens: the
+   * {@linkcode SessionTornWriteError} warning goes to `onError`.
    */
   onFileError?(error: SessionFileError): void;
   /** Told when a client logged in and its session resumed. */
@@ -259,6 +261,7 @@ class SessionRegistry {
           peerName: login.name,
           fsync: options.fsync,
           compactThreshold: options.compactThreshold,
+          onWarning: (warning) => this.report(warning),
         });
       } catch (error) {
         if (!(error instanceof SessionFileError)) throw error;

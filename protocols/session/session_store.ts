@@ -12,9 +12,15 @@
  *
  * All numbers are little-endian. The first cursor sets the numbers the file starts from; each
  * message then takes the next sequence number, and each later cursor moves `received` and
- * `acknowledged` forward (never back). Every append is one `write` of whole records, so a
- * killed process never leaves half a record behind; a machine crash can (with
- * `fsync: "never"`), and the file is then refused at open as truncated.
+ * `acknowledged` forward (never back).
+ *
+ * Every write is one `write` call of whole records that ends with a cursor, the record that
+ * commits it (as a write-ahead log's commit record does). A killed process never leaves half a
+ * write behind; a machine crash or a full disk can. At open, a file that ends in a torn write
+ * (a last record cut short or failing its CRC, with no whole write after it) is cut back to
+ * the end of its last cursor, and a {@linkcode SessionTornWriteError} warning says so: the
+ * replies a handler sent and the cursor of the message they answer stay together, both kept or
+ * both dropped. A bad record that whole writes follow is corruption, and the file is refused.
  *
  * Acknowledged records are compacted away: once the file passes `compactThreshold` and
  * holds more dead bytes than live ones, the live records are written to a new file that
@@ -25,7 +31,7 @@
 
 import { crc32 } from "./crc32.ts";
 import { checkName } from "./_names.ts";
-import { SessionFileError } from "./session_errors.ts";
+import { SessionFileError, SessionTornWriteError } from "./session_errors.ts";
 
 /**
  * When a session file is flushed to the disk with `fsync`:
@@ -66,6 +72,11 @@ export interface SessionStoreOptions {
    * @default {false}
    */
   reset?: boolean;
+  /**
+   * Told when the file ended in a torn write that was cut off at open (the store then opens).
+   * Without it, the warning is logged with `console.warn`.
+   */
+  onWarning?(warning: SessionTornWriteError): void;
 }
 
 /** A message kept until the peer acknowledges it. */
@@ -139,8 +150,9 @@ export function resetSession(options: { dir: string; peer: string }): boolean {
 
 /**
  * One side's file for one peer: its unacknowledged messages (kept in memory too, for resends)
- * and its cursors. Open it with {@linkcode SessionStore.open}; it checks every record and
- * refuses a corrupt or truncated file with a {@linkcode SessionFileError}.
+ * and its cursors. Open it with {@linkcode SessionStore.open}; it checks every record, cuts a
+ * torn last write off (with a {@linkcode SessionTornWriteError} warning), and refuses a
+ * corrupt or truncated file with a {@linkcode SessionFileError}.
  *
  * @example Messages survive a reopen until acknowledged
  * ```ts
@@ -197,7 +209,7 @@ export class SessionStore {
    *
    * @param options The directory, the two names, and the durability.
    * @returns The store, its numbers and pending messages read from the file.
-   * @throws {SessionFileError} When the file is corrupt or truncated.
+   * @throws {SessionFileError} When the file is corrupt, or ends before its first cursor.
    * @throws {RangeError} When a name or an option is invalid.
    *
    * @example
@@ -239,9 +251,22 @@ export class SessionStore {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
+    let torn: SessionTornWriteError | undefined;
     if (bytes === undefined) store.#rewrite();
-    else store.#load(bytes);
+    else torn = store.#load(bytes);
     store.#file = Deno.openSync(path, { append: true });
+    if (torn !== undefined) {
+      store.#file.truncateSync(torn.length);
+      // The cut must reach the disk before new writes follow it, or a crash could leave them
+      // behind the torn bytes, which would then look like corruption in the middle.
+      if (fsync !== "never") store.sync();
+      try {
+        (options.onWarning ?? logWarning)(torn);
+      } catch (error) {
+        store.close();
+        throw error;
+      }
+    }
     if (typeof fsync === "number") {
       const timer = setInterval(() => {
         if (store.#dirty) store.sync();
@@ -408,6 +433,8 @@ export class SessionStore {
     for (let i = this.#head; i < this.#pending.length; i++) {
       length += RECORD_HEADER + 6 + this.#pending[i].payload.length;
     }
+    const messages = this.#head < this.#pending.length;
+    if (messages) length += RECORD_HEADER + 12;
     this.#reserve(length);
     this.#buffer.set(MAGIC, 0);
     let at = this.#putHello(MAGIC.length);
@@ -415,6 +442,9 @@ export class SessionStore {
     for (let i = this.#head; i < this.#pending.length; i++) {
       at = this.#putMessage(at, this.#pending[i]);
     }
+    // Every write ends with its cursor: at open, a torn write is cut back to the last cursor,
+    // so messages after the first cursor need one of their own.
+    if (messages) at = this.#putCursor(at, this.#received, this.#acknowledged, this.#lastSent);
     const temporary = `${this.path}.tmp`;
     const file = Deno.openSync(temporary, { write: true, create: true, truncate: true });
     try {
@@ -433,13 +463,17 @@ export class SessionStore {
     }
   }
 
-  /** Reads the file back, checking every record. */
-  #load(bytes: Uint8Array): void {
+  /**
+   * Reads the file back, checking every record. A bad record that no whole write follows is a
+   * torn write: the state goes back to the last cursor and the warning is returned (the
+   * caller cuts the file).
+   */
+  #load(bytes: Uint8Array): SessionTornWriteError | undefined {
     const fail = (
       problem: ConstructorParameters<typeof SessionFileError>[1],
       offset: number,
       detail: string,
-    ) => {
+    ): never => {
       throw new SessionFileError(this.path, problem, offset, detail);
     };
     if (bytes.length < MAGIC.length || MAGIC.some((byte, i) => bytes[i] !== byte)) {
@@ -452,36 +486,51 @@ export class SessionStore {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let at = MAGIC.length;
     let records = 0;
+    // The end of the last whole write (its cursor) and the state there.
+    let committed = 0;
+    let committedPending = 0;
+    let committedBytes = 0;
+    let committedLive = 0;
+    let committedSent = 0;
+    let torn: string | undefined;
+    /** A bad record at `at`: the end of a torn write, or corruption when a whole write follows. */
+    const bad = (problem: "truncated" | "checksum" | "record", detail: string): void => {
+      if (records >= 2 && !cursorFollows(bytes, view, at + 1)) {
+        torn = detail;
+        return;
+      }
+      // Past the first cursor, a record that runs past the end yet has whole writes after it
+      // has a broken length: it is not truncated.
+      fail(records >= 2 && problem === "truncated" ? "record" : problem, at, detail);
+    };
     while (at < bytes.length) {
       if (bytes.length - at < RECORD_HEADER) {
-        fail(
+        bad(
           "truncated",
-          at,
           `a record header needs ${RECORD_HEADER} bytes, ${bytes.length - at} remain`,
         );
+        break;
       }
       const length = view.getUint32(at, true);
       if (length < 1 || length > MAX_RECORD) {
-        fail("record", at, `a record claims a length of ${length} bytes`);
+        bad("record", `a record claims a length of ${length} bytes`);
+        break;
       }
       if (at + 8 + length > bytes.length) {
-        fail(
+        bad(
           "truncated",
-          at,
           `a record of ${length} bytes runs past the end of the file (${
             bytes.length - at - 8
           } remain)`,
         );
+        break;
       }
       const body = bytes.subarray(at + 8, at + 8 + length);
       const expected = view.getUint32(at + 4, true);
       const actual = crc32(body);
       if (expected !== actual) {
-        fail(
-          "checksum",
-          at,
-          `checksum mismatch (stored ${hex(expected)}, computed ${hex(actual)})`,
-        );
+        bad("checksum", `checksum mismatch (stored ${hex(expected)}, computed ${hex(actual)})`);
+        break;
       }
       const kind = body[0];
       const bodyView = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -528,6 +577,11 @@ export class SessionStore {
           this.#received = received;
           this.#drop(acknowledged);
         }
+        committed = at + 8 + length;
+        committedPending = this.#pending.length;
+        committedBytes = this.#pendingBytes;
+        committedLive = this.#liveBytes;
+        committedSent = this.#lastSent;
       } else if (kind === Kind.message && length >= 7 && records >= 2) {
         const seq = bodyView.getUint32(1, true);
         if (seq !== this.#lastSent + 1) {
@@ -545,7 +599,17 @@ export class SessionStore {
       at += 8 + length;
     }
     if (records < 2) fail("truncated", at, "it ends before its first cursor");
-    this.#fileSize = bytes.length;
+    if (torn === undefined) {
+      this.#fileSize = bytes.length;
+      return undefined;
+    }
+    // The messages of the torn write were never sent: they go with the cursor they lacked.
+    this.#pending.length = committedPending;
+    this.#pendingBytes = committedBytes;
+    this.#liveBytes = committedLive;
+    this.#lastSent = committedSent;
+    this.#fileSize = committed;
+    return new SessionTornWriteError(this.path, committed, bytes.length, torn, at);
   }
 
   #putHello(at: number): number {
@@ -594,6 +658,28 @@ export class SessionStore {
     this.#buffer = new Uint8Array(size);
     this.#view = new DataView(this.#buffer.buffer);
   }
+}
+
+/**
+ * Whether a whole cursor record (length, CRC and kind right) starts anywhere from `from` on:
+ * every whole write ends with one, so a bad record with one after it is not a torn write.
+ */
+function cursorFollows(bytes: Uint8Array, view: DataView, from: number): boolean {
+  for (
+    let i = bytes.indexOf(13, from);
+    i >= 0 && i + 21 <= bytes.length;
+    i = bytes.indexOf(13, i + 1)
+  ) {
+    if (
+      view.getUint32(i, true) === 13 && bytes[i + 8] === Kind.cursor &&
+      view.getUint32(i + 4, true) === crc32(bytes.subarray(i + 8, i + 21))
+    ) return true;
+  }
+  return false;
+}
+
+function logWarning(warning: SessionTornWriteError): void {
+  console.warn(`speedo session: ${warning.name}: ${warning.message}`);
 }
 
 function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {

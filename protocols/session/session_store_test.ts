@@ -1,6 +1,13 @@
-import { assert, assertEquals, assertInstanceOf, assertLess, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertLess,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { waitFor } from "../../testing/_socket_client.ts";
-import { SessionFileError } from "./session_errors.ts";
+import { SessionFileError, type SessionTornWriteError } from "./session_errors.ts";
 import { resetSession, SessionStore, type SessionStoreOptions } from "./session_store.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
@@ -99,26 +106,148 @@ Deno.test(
 );
 
 Deno.test(
-  "SessionStore refuses a truncated file at every cut inside a record",
+  "SessionStore cuts a torn last write back to its last cursor, with a warning, at every cut",
   SANITIZED,
   () =>
     withDir(async (dir) => {
       const options = { dir, localName: "a", peerName: "b" };
       const store = SessionStore.open(options);
-      store.append(messages(1, 2), 0, 0);
+      // Write A (messages 1, 2 and its cursor) ends at 109, write B (3, 4, cursor) at 176:
+      // magic 8 + hello 13 + first cursor 21 = 42, a message of 8 bytes is 23, a cursor 21.
+      store.append(messages(1, 2), 3, 0);
+      store.append(messages(3, 4), 4, 1);
       store.close();
       const bytes = await Deno.readFile(store.path);
-      // Cuts at the end of a cursor or a message leave a valid (shorter) file.
-      const ends = new Set([42, 65, 88]);
+      assertEquals(bytes.length, 176);
+      // Cuts between whole records leave no bad record, so nothing says a write was torn.
+      const ends = new Set([42, 65, 88, 109, 132, 155]);
       for (let cut = 0; cut < bytes.length; cut++) {
         if (ends.has(cut)) continue;
         await Deno.writeFile(store.path, bytes.subarray(0, cut));
-        const error = refused(options);
-        assert(
-          error.problem === "truncated" || (cut < 8 && error.problem === "header"),
-          `cut at ${cut}: ${error.message}`,
-        );
+        if (cut < 42) {
+          // Before its first cursor a file holds no state to go back to: refused as before.
+          const error = refused(options);
+          assert(
+            error.problem === "truncated" || (cut < 8 && error.problem === "header"),
+            `cut at ${cut}: ${error.message}`,
+          );
+          continue;
+        }
+        const warnings: SessionTornWriteError[] = [];
+        const again = SessionStore.open({ ...options, onWarning: (w) => void warnings.push(w) });
+        const kept = cut < 109 ? 42 : 109;
+        assertEquals(warnings.length, 1, `cut at ${cut}`);
+        assertEquals([warnings[0].length, warnings[0].dropped], [kept, cut - kept]);
+        assertEquals(warnings[0].path, store.path);
+        assertEquals((await Deno.stat(store.path)).size, kept, `cut at ${cut}: the file shrinks`);
+        assertEquals(again.fileSize, kept);
+        if (kept === 42) {
+          assertEquals([again.received, again.acknowledged, again.lastSent], [0, 0, 0]);
+          assertEquals(again.pending, []);
+        } else {
+          assertEquals([again.received, again.acknowledged, again.lastSent], [3, 0, 2]);
+          assertEquals(again.pending, messages(1, 2), "write A is intact");
+        }
+        // The store works on: the next write follows the kept one, and reads back whole.
+        again.append(messages(again.lastSent + 1, again.lastSent + 1), 5, 0);
+        again.close();
+        const reopened = SessionStore.open({ ...options, onWarning: (w) => void warnings.push(w) });
+        assertEquals(warnings.length, 1, "no second warning");
+        assertEquals(reopened.lastSent, kept === 42 ? 1 : 3);
+        assertEquals(reopened.received, 5);
+        reopened.close();
       }
+
+      // A last record whose CRC fails and that reaches the end is torn too; the default
+      // warning goes to console.warn.
+      const flipped = bytes.slice();
+      flipped[170] ^= 1;
+      await Deno.writeFile(store.path, flipped);
+      const logged: unknown[][] = [];
+      const warn = console.warn;
+      console.warn = (...args: unknown[]) => void logged.push(args);
+      try {
+        const again = SessionStore.open(options);
+        assertEquals(again.lastSent, 2);
+        again.close();
+      } finally {
+        console.warn = warn;
+      }
+      assertEquals(logged.length, 1);
+      assertStringIncludes(
+        String(logged[0][0]),
+        `SessionTornWriteError: Session file ${store.path} ended in a torn write at byte 155 (checksum mismatch`,
+      );
+      // So is a tail of zeros (a file grown whose data never reached the disk).
+      await Deno.writeFile(store.path, new Uint8Array([...bytes, ...new Uint8Array(100)]));
+      const warnings: SessionTornWriteError[] = [];
+      const zeros = SessionStore.open({ ...options, onWarning: (w) => void warnings.push(w) });
+      assertEquals([zeros.lastSent, zeros.fileSize], [4, 176]);
+      assertEquals([warnings[0].offset, warnings[0].dropped], [176, 100]);
+      zeros.close();
+    }),
+);
+
+Deno.test(
+  "SessionStore refuses a bad record in the middle, with whole writes after it",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const options = { dir, localName: "a", peerName: "b" };
+      const store = SessionStore.open(options);
+      store.append(messages(1, 2), 3, 0);
+      store.append(messages(3, 4), 4, 1);
+      store.close();
+      const bytes = await Deno.readFile(store.path);
+      const warnings: SessionTornWriteError[] = [];
+      const onWarning = (warning: SessionTornWriteError) => void warnings.push(warning);
+      // A flipped byte in message 3 (at 109), then message 4 and write B's cursor.
+      const flipped = bytes.slice();
+      flipped[120] ^= 1;
+      await Deno.writeFile(store.path, flipped);
+      let error = refused({ ...options, onWarning });
+      assertEquals([error.problem, error.offset], ["checksum", 109]);
+      // A cut in write A followed by the whole write B: a torn write cannot have one after it.
+      await Deno.writeFile(
+        store.path,
+        new Uint8Array([...bytes.subarray(0, 100), ...bytes.subarray(109)]),
+      );
+      error = refused({ ...options, onWarning });
+      assertEquals([error.problem, error.offset], ["checksum", 88]);
+      // A length broken to run past the end, with whole records after it.
+      const long = bytes.slice();
+      new DataView(long.buffer).setUint32(109, 0xffff, true);
+      await Deno.writeFile(store.path, long);
+      error = refused({ ...options, onWarning });
+      assertEquals([error.problem, error.offset], ["record", 109]);
+      assertEquals(warnings, [], "no file was cut");
+      assertEquals(await Deno.readFile(store.path), long, "a refused file is left as it is");
+    }),
+);
+
+Deno.test(
+  "SessionStore keeps a compacted file's messages when the write after the compaction tears",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const options = { dir, localName: "a", peerName: "b" };
+      const store = SessionStore.open(options);
+      store.append(messages(1, 5), 2, 2);
+      store.compact();
+      const compacted = store.fileSize;
+      store.append(messages(6, 6), 3, 2);
+      store.close();
+      const bytes = await Deno.readFile(store.path);
+      await Deno.writeFile(store.path, bytes.subarray(0, bytes.length - 5));
+      const warnings: SessionTornWriteError[] = [];
+      const again = SessionStore.open({ ...options, onWarning: (w) => void warnings.push(w) });
+      assertEquals(warnings.map((w) => w.length), [compacted]);
+      assertEquals([again.received, again.acknowledged, again.lastSent], [2, 2, 5]);
+      assertEquals(
+        again.pending,
+        messages(3, 5).map((m, i) => ({ ...m, type: 1 + ((i + 2) % 3) })),
+      );
+      again.close();
     }),
 );
 

@@ -15,6 +15,7 @@ import {
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
 import { encodeLogin, FrameType } from "./_session_wire.ts";
+import { crc32 } from "./crc32.ts";
 import {
   connectSession,
   type Session,
@@ -212,11 +213,65 @@ Deno.test(
 );
 
 Deno.test(
-  "Session client refuses to start on a corrupt or truncated file of its own, through onFileError",
+  "Session server cuts a torn write off a client's session file, reports it to onError, and resumes",
   SANITIZED,
   () =>
     withDir(async (dir) => {
       const { server } = echoServer(dir);
+      const { port } = await server.listen();
+      const answers: number[] = [];
+      try {
+        await sessionOfTen(clientOptions(dir, port, answers));
+      } finally {
+        await server.close();
+      }
+      const path = `${dir}/server/c1.session`;
+      const original = await Deno.readFile(path);
+      // A torn write: a whole message record of 4 bytes, then 10 bytes of its cursor.
+      const message = new Uint8Array(19);
+      const view = new DataView(message.buffer);
+      view.setUint32(0, 11, true);
+      message.set([2, 11, 0, 0, 0, 1, 0, 0, 0, 0, 11], 8);
+      view.setUint32(4, crc32(message.subarray(8)), true);
+      await Deno.writeFile(
+        path,
+        new Uint8Array([...original, ...message, ...original.subarray(original.length - 21, -11)]),
+      );
+      const errors: Error[] = [];
+      const fileErrors: SessionFileError[] = [];
+      const restarted = echoServer(dir, {
+        port,
+        onError: (error) => void errors.push(error),
+        onFileError: (error) => void fileErrors.push(error),
+      });
+      await restarted.server.listen();
+      try {
+        const client = await connectSession(clientOptions(dir, port, answers));
+        try {
+          assertEquals(fileErrors, []);
+          assertEquals(errors.map((error) => error.name), ["SessionTornWriteError"]);
+          assertEquals((await Deno.stat(path)).size, original.length, "the torn bytes are cut");
+          const session = restarted.server.session("c1")!;
+          assertEquals(session.lastSentSeq, 10, "the torn write's message went with it");
+          client.session.send(1, u32(11));
+          await waitFor(() => answers.length === 11, "the 11th answer");
+          assertEquals(answers, range(1, 11));
+          assertEquals(restarted.got, [11]);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await restarted.server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "Session client refuses to start on a corrupt or truncated file of its own, through onFileError, and cuts a torn write off with a warning",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const { server, got } = echoServer(dir);
       const { port } = await server.listen();
       try {
         const answers: number[] = [];
@@ -226,8 +281,9 @@ Deno.test(
         const original = await Deno.readFile(path);
         const fileErrors: SessionFileError[] = [];
         const onFileError = (error: SessionFileError) => void fileErrors.push(error);
+        // A flipped byte in the record before the last cursor: whole data follows it.
         const corrupt = original.slice();
-        corrupt[corrupt.length - 6] ^= 0x40;
+        corrupt[corrupt.length - 30] ^= 0x40;
         await Deno.writeFile(path, corrupt);
         const refused = await assertRejects(
           () => connectSession(clientOptions(dir, port, answers, { onFileError })),
@@ -237,7 +293,8 @@ Deno.test(
         assertEquals(fileErrors.map((error) => error.problem), ["checksum"]);
         assertEquals(refused, fileErrors[0]);
 
-        await Deno.writeFile(path, original.subarray(0, original.length - 3));
+        // Cut before its first cursor, a file holds nothing to go back to.
+        await Deno.writeFile(path, original.subarray(0, 30));
         await assertRejects(
           () => connectSession(clientOptions(dir, port, answers, { onFileError })),
           Error,
@@ -245,6 +302,33 @@ Deno.test(
         );
         assertEquals(fileErrors.map((error) => error.problem), ["checksum", "truncated"]);
         assertEquals(server.stats().accepted, 1, "no refused client connected");
+
+        // A write that never completed: 15 of a cursor's 21 bytes after the last whole write.
+        // (Until this was fixed, such a file was refused as truncated until reset.)
+        const torn = new Uint8Array([...original, ...original.subarray(original.length - 21, -6)]);
+        await Deno.writeFile(path, torn);
+        const errors: Error[] = [];
+        const client = await connectSession(
+          clientOptions(dir, port, answers, { onFileError, onError: (e) => void errors.push(e) }),
+        );
+        try {
+          assertEquals(fileErrors.length, 2, "no file error");
+          assertEquals(errors.map((error) => error.name), ["SessionTornWriteError"]);
+          assertStringIncludes(
+            errors[0].message,
+            `Session file ${path} ended in a torn write at byte ${original.length}`,
+          );
+          assertEquals((await Deno.stat(path)).size, original.length, "the torn bytes are cut");
+          assertEquals(client.session.lastSentSeq, 10, "the earlier records are intact");
+          assertEquals(client.session.lastReceivedSeq, 10);
+          client.session.send(1, u32(11));
+          await within(client.session.whenAcknowledged(11), "11 acknowledged");
+          await waitFor(() => answers.length === 11, "the 11th answer");
+          assertEquals(answers, range(1, 11));
+          assertEquals(got, range(1, 11));
+        } finally {
+          await client.close();
+        }
       } finally {
         await server.close();
       }
