@@ -5,6 +5,7 @@
  *
  * - {@linkcode sessionServer}: one {@linkcode Session} per client name, its messages handled on
  *   the I/O thread; hooks for logins (`onLogin`), sequence mismatches and corrupt files.
+ *   Sessions without a connection expire (`emptySessionTimeout`, `detachedSessionTimeout`).
  * - {@linkcode connectSession}: the client side, reconnecting with backoff and resuming.
  * - {@linkcode SessionStore}: the append-only file per peer (CRC-32 per record, compaction of
  *   acknowledged records, `fsync` never / every N ms / always); {@linkcode resetSession}

@@ -2,6 +2,7 @@ import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import type { ProtocolContext, ProtocolHandler } from "../../core/protocol.ts";
+import { nonNegativeInteger } from "../../core/_option_checks.ts";
 import { Server, type ServerOptions, type ServerStats } from "../../core/server.ts";
 import { checkName } from "./_names.ts";
 import { resolveSessionOptions, type SessionOptions } from "./_session_options.ts";
@@ -15,7 +16,7 @@ import {
 } from "./_session_wire.ts";
 import { Session, type SessionMessageHandler } from "./session.ts";
 import { SessionFileError, SessionMismatchError } from "./session_errors.ts";
-import { type FsyncPolicy, SessionStore } from "./session_store.ts";
+import { type FsyncPolicy, resetSession, SessionStore } from "./session_store.ts";
 
 /** What the server knows of a login when it asks {@linkcode SessionServerOptions.onLogin}. */
 export interface SessionLogin {
@@ -67,6 +68,12 @@ export interface SessionServerOptions
   /** Told when a session's connection closed; the session goes on without one. */
   onSessionClose?(session: Session, reason?: Error): void;
   /**
+   * Told when a session without a connection expired (`emptySessionTimeout`,
+   * `detachedSessionTimeout`) or gave its place to a new one: it is closed and out of the
+   * table. A later login of its name opens it again, from its file if it has one.
+   */
+  onSessionExpire?(session: Session): void;
+  /**
    * When session files are flushed to the disk: `"never"`, `"always"`, or every N ms.
    *
    * @default {"never"}
@@ -79,12 +86,34 @@ export interface SessionServerOptions
    */
   compactThreshold?: number;
   /**
-   * Sessions open at once at most (each holds a file open); past it, logins of new names are
-   * rejected.
+   * Sessions in the table at once at most (each holds its file open): logged in, or without a
+   * connection and not expired yet. Past it, a login of a new name takes the place of the
+   * session that exchanged nothing and has been without a connection longest; when there is
+   * none, it is rejected ("Too many sessions").
    *
    * @default {1024}
    */
   maxSessions?: number;
+  /**
+   * Time a session that exchanged nothing (no message sent or received, either way) stays
+   * without a connection before it is closed and forgotten, its file removed if it has one, in
+   * milliseconds; 0 keeps it. Forgetting it loses nothing: a login of its name starts it again
+   * from the same numbers, 0. Made-up logins that send nothing go this way, and do not fill the
+   * table for good.
+   *
+   * @default {10000}
+   */
+  emptySessionTimeout?: number;
+  /**
+   * Time a session that exchanged messages stays without a connection before it is closed and
+   * leaves the table, in milliseconds; 0 keeps it. Its file stays: at its client's next login
+   * the session opens from it and resumes as usual, nothing lost. Until then
+   * {@linkcode SessionServer.session} does not find it, and the {@linkcode Session} handed out
+   * before is closed (messages for that client cannot be sent through it).
+   *
+   * @default {600000}
+   */
+  detachedSessionTimeout?: number;
 }
 
 const encoder = new HeaderEncoder();
@@ -132,6 +161,9 @@ export class SessionServer implements AsyncDisposable {
       onFileError: _onFileError,
       onSessionOpen: _onOpen,
       onSessionClose: _onClose,
+      onSessionExpire: _onExpire,
+      emptySessionTimeout: _emptySessionTimeout,
+      detachedSessionTimeout: _detachedSessionTimeout,
       fsync: _fsync,
       compactThreshold: _compactThreshold,
       maxSessions: _maxSessions,
@@ -149,13 +181,16 @@ export class SessionServer implements AsyncDisposable {
     });
   }
 
-  /** The sessions opened since the server started (logged in now or not). */
+  /**
+   * The sessions in the table: logged in now, or without a connection and not expired yet
+   * (`emptySessionTimeout`, `detachedSessionTimeout`).
+   */
   get sessions(): Session[] {
     return [...this.#registry.sessions.values()];
   }
 
   /**
-   * The session of a client, once it logged in.
+   * The session of a client, once it logged in (until it expires).
    *
    * @param name The client's name.
    * @returns Its session, or `undefined`.
@@ -187,6 +222,7 @@ export class SessionServer implements AsyncDisposable {
    * the connections and the session files.
    */
   async close(): Promise<void> {
+    this.#registry.close();
     for (const session of this.#registry.sessions.values()) session.flush();
     await this.#server.close();
     for (const session of this.#registry.sessions.values()) session.close();
@@ -198,13 +234,40 @@ export class SessionServer implements AsyncDisposable {
   }
 }
 
-/** The sessions of a server, by client name, and the login rules: shared by its connections. */
+/** A session without a connection: since when, and the timer of its expiry. */
+interface Detached {
+  readonly since: number;
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The sessions of a server, by client name, and the login rules: shared by its connections.
+ *
+ * A session's life in the table:
+ *
+ * ```
+ * login (new name) ──▶ attached ◀──── login ────┐
+ *   │ refused: gone        │ connection closes   │
+ *   ▼                      ▼                     │
+ * (nothing kept)        detached ────────────────┘
+ *                          │ emptySessionTimeout (nothing exchanged; file removed),
+ *                          │ detachedSessionTimeout (file kept),
+ *                          │ or its place taken while the table is full (nothing exchanged)
+ *                          ▼
+ *                    closed, out of the table
+ * ```
+ */
 class SessionRegistry {
   readonly options: SessionServerOptions;
   readonly name: string;
   readonly sessions = new Map<string, Session>();
   readonly maxSessions: number;
   readonly connectionTimeout: number;
+  readonly emptySessionTimeout: number;
+  readonly detachedSessionTimeout: number;
+  /** The sessions without a connection, in the order they lost it. */
+  readonly #detached = new Map<Session, Detached>();
+  #closed = false;
 
   constructor(options: SessionServerOptions) {
     if (typeof options?.onMessage !== "function") {
@@ -217,6 +280,14 @@ class SessionRegistry {
     if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
       throw new RangeError(`maxSessions must be a positive integer, got ${this.maxSessions}`);
     }
+    this.emptySessionTimeout = nonNegativeInteger(
+      "emptySessionTimeout",
+      options.emptySessionTimeout ?? 10_000,
+    );
+    this.detachedSessionTimeout = nonNegativeInteger(
+      "detachedSessionTimeout",
+      options.detachedSessionTimeout ?? 600_000,
+    );
     this.options = options;
   }
 
@@ -246,8 +317,9 @@ class SessionRegistry {
     }
     if (typeof reason === "string") return { status: LoginStatus.rejected, reason };
     let session = this.sessions.get(login.name);
+    const opened = session === undefined;
     if (session === undefined) {
-      if (this.sessions.size >= this.maxSessions) {
+      if (this.sessions.size >= this.maxSessions && !this.#makeRoom()) {
         return {
           status: LoginStatus.rejected,
           reason: `Too many sessions (maxSessions: ${this.maxSessions})`,
@@ -281,6 +353,12 @@ class SessionRegistry {
     if (!sequencesMatch(session.sequences, login)) {
       const error = new SessionMismatchError(login.name, session.sequences, login);
       this.hook(() => options.onSequenceMismatch?.(error));
+      // A session opened for this login only leaves nothing behind: no table entry, and no
+      // file (its store makes one at its first write, and nothing was written).
+      if (opened) {
+        this.sessions.delete(login.name);
+        session.close();
+      }
       return { status: LoginStatus.mismatch, reason: error.message, local: session };
     }
     return { session };
@@ -289,11 +367,81 @@ class SessionRegistry {
   /** A session's connection closed. */
   sessionClosed(session: Session, reason?: Error): void {
     this.hook(() => this.options.onSessionClose?.(session, reason));
+    this.#detach(session, Date.now());
   }
 
   /** A session resumed. */
   sessionOpened(session: Session): void {
+    const detached = this.#detached.get(session);
+    if (detached !== undefined) {
+      clearTimeout(detached.timer);
+      this.#detached.delete(session);
+    }
     this.hook(() => this.options.onSessionOpen?.(session));
+  }
+
+  /** The server closes: sessions expire no more (they are all closed next). */
+  close(): void {
+    this.#closed = true;
+    for (const detached of this.#detached.values()) clearTimeout(detached.timer);
+    this.#detached.clear();
+  }
+
+  /** Starts the expiry of a session left without a connection (`since` then). */
+  #detach(session: Session, since: number): void {
+    if (
+      this.#closed || session.connected || this.#detached.has(session) ||
+      this.sessions.get(session.peer) !== session
+    ) return;
+    const timeout = isEmpty(session) ? this.emptySessionTimeout : this.detachedSessionTimeout;
+    const timer = timeout === 0
+      ? undefined
+      : setTimeout(() => this.#expire(session), Math.max(0, since + timeout - Date.now()));
+    this.#detached.set(session, { since, timer });
+  }
+
+  #expire(session: Session): void {
+    const detached = this.#detached.get(session);
+    if (detached === undefined) return;
+    this.#detached.delete(session);
+    // The application may have sent to it meanwhile: it then has the longer time.
+    const timeout = isEmpty(session) ? this.emptySessionTimeout : this.detachedSessionTimeout;
+    if (timeout === 0 || Date.now() - detached.since < timeout) {
+      this.#detach(session, detached.since);
+    } else {
+      this.#forget(session);
+    }
+  }
+
+  /**
+   * Makes room in a full table: forgets the session that exchanged nothing and has been
+   * without a connection longest. Forgetting it loses nothing, so a flood of logins that send
+   * nothing cannot keep a real client out while such sessions are in the table.
+   */
+  #makeRoom(): boolean {
+    for (const [session, detached] of this.#detached) {
+      if (!isEmpty(session)) continue;
+      clearTimeout(detached.timer);
+      this.#detached.delete(session);
+      this.#forget(session);
+      return true;
+    }
+    return false;
+  }
+
+  /** Closes a session and takes it out of the table; one that exchanged nothing, its file too. */
+  #forget(session: Session): void {
+    const empty = isEmpty(session);
+    this.sessions.delete(session.peer);
+    session.close();
+    if (empty) {
+      try {
+        resetSession({ dir: this.options.dir, peer: session.peer });
+      } catch (error) {
+        this.report(error);
+      }
+    }
+    this.hook(() => this.options.onSessionExpire?.(session));
   }
 
   hook(run: () => void): void {
@@ -317,6 +465,12 @@ class SessionRegistry {
       console.error("speedo session: onError threw", thrown);
     }
   }
+}
+
+/** Whether a session exchanged nothing: forgetting it (and its file) loses nothing. */
+function isEmpty(session: Session): boolean {
+  const sequences = session.sequences;
+  return sequences.received === 0 && sequences.sent === 0;
 }
 
 /**

@@ -47,7 +47,7 @@ export type FsyncPolicy = "never" | "always" | number;
 
 /** Options of {@linkcode SessionStore.open}. */
 export interface SessionStoreOptions {
-  /** The directory of session files; made if missing. */
+  /** The directory of session files; made if missing, at the first write. */
   dir: string;
   /** This side's name. */
   localName: string;
@@ -131,7 +131,9 @@ export function sessionPath(dir: string, peer: string): string {
  * import { assertEquals } from "@std/assert";
  *
  * const dir = await Deno.makeTempDir();
- * SessionStore.open({ dir, localName: "a", peerName: "b" }).close();
+ * const store = SessionStore.open({ dir, localName: "a", peerName: "b" });
+ * store.append([], 1, 0); // the file is made at the first write
+ * store.close();
  * assertEquals(resetSession({ dir, peer: "b" }), true);
  * assertEquals(resetSession({ dir, peer: "b" }), false);
  * await Deno.remove(dir, { recursive: true });
@@ -152,7 +154,9 @@ export function resetSession(options: { dir: string; peer: string }): boolean {
  * One side's file for one peer: its unacknowledged messages (kept in memory too, for resends)
  * and its cursors. Open it with {@linkcode SessionStore.open}; it checks every record, cuts a
  * torn last write off (with a {@linkcode SessionTornWriteError} warning), and refuses a
- * corrupt or truncated file with a {@linkcode SessionFileError}.
+ * corrupt or truncated file with a {@linkcode SessionFileError}. A missing file is made at
+ * the first {@linkcode SessionStore.append}, so a session that never stores anything leaves
+ * nothing on the disk.
  *
  * @example Messages survive a reopen until acknowledged
  * ```ts
@@ -177,11 +181,14 @@ export function resetSession(options: { dir: string; peer: string }): boolean {
 export class SessionStore {
   /** The file's path. */
   readonly path: string;
+  readonly #dir: string;
   readonly #localName: string;
   readonly #peerName: string;
   readonly #fsync: FsyncPolicy;
   readonly #compactThreshold: number;
+  /** Undefined until the first write when the file was missing, and after close. */
   #file: Deno.FsFile | undefined;
+  #closed = false;
   #received = 0;
   #acknowledged = 0;
   #lastSent = 0;
@@ -198,6 +205,7 @@ export class SessionStore {
 
   private constructor(path: string, options: SessionStoreOptions) {
     this.path = path;
+    this.#dir = options.dir;
     this.#localName = options.localName;
     this.#peerName = options.peerName;
     this.#fsync = options.fsync ?? "never";
@@ -205,7 +213,9 @@ export class SessionStore {
   }
 
   /**
-   * Opens (or creates) the file of a peer and reads it back.
+   * Opens the file of a peer and reads it back. A missing file (or one deleted by `reset`) is
+   * made, with its directory, at the first {@linkcode SessionStore.append}: opening alone
+   * writes nothing.
    *
    * @param options The directory, the two names, and the durability.
    * @returns The store, its numbers and pending messages read from the file.
@@ -242,7 +252,6 @@ export class SessionStore {
     if (!Number.isInteger(threshold) || threshold < 1) {
       throw new RangeError(`compactThreshold must be a positive integer, got ${threshold}`);
     }
-    Deno.mkdirSync(options.dir, { recursive: true });
     if (options.reset) resetSession({ dir: options.dir, peer: options.peerName });
     const store = new SessionStore(path, options);
     let bytes: Uint8Array | undefined;
@@ -252,11 +261,12 @@ export class SessionStore {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
     let torn: SessionTornWriteError | undefined;
-    if (bytes === undefined) store.#rewrite();
-    else torn = store.#load(bytes);
-    store.#file = Deno.openSync(path, { append: true });
+    if (bytes !== undefined) {
+      torn = store.#load(bytes);
+      store.#file = Deno.openSync(path, { append: true });
+    }
     if (torn !== undefined) {
-      store.#file.truncateSync(torn.length);
+      store.#file!.truncateSync(torn.length);
       // The cut must reach the disk before new writes follow it, or a crash could leave them
       // behind the torn bytes, which would then look like corruption in the middle.
       if (fsync !== "never") store.sync();
@@ -307,7 +317,7 @@ export class SessionStore {
     return this.#pendingBytes;
   }
 
-  /** The file's size, in bytes. */
+  /** The file's size, in bytes (0 until the first write makes a missing file). */
   get fileSize(): number {
     return this.#fileSize;
   }
@@ -333,7 +343,7 @@ export class SessionStore {
    * @throws {RangeError} When the numbers go back or skip.
    */
   append(messages: readonly StoredMessage[], received: number, acknowledged: number): void {
-    const file = this.#requireOpen();
+    if (this.#closed) throw new Error(`Session file ${this.path} is closed`);
     let next = this.#lastSent;
     for (const message of messages) {
       if (message.seq !== ++next) {
@@ -348,6 +358,8 @@ export class SessionStore {
     let length = 0;
     for (const message of messages) length += RECORD_HEADER + 6 + message.payload.length;
     length += RECORD_HEADER + 12;
+    // Made here when missing (before the buffer is filled: making it writes with the buffer).
+    const file = this.#requireFile();
     this.#reserve(length);
     let at = 0;
     for (const message of messages) {
@@ -371,8 +383,7 @@ export class SessionStore {
 
   /** Writes the live records to a new file that replaces this one. */
   compact(): void {
-    this.#requireOpen();
-    this.#file!.close();
+    this.#requireFile().close();
     this.#file = undefined;
     this.#rewrite();
     this.#file = Deno.openSync(this.path, { append: true });
@@ -397,15 +408,22 @@ export class SessionStore {
 
   /** Flushes (unless the policy is `"never"`) and closes the file. Safe to call twice. */
   close(): void {
-    if (this.#file === undefined) return;
+    this.#closed = true;
     clearInterval(this.#syncTimer);
+    if (this.#file === undefined) return;
     if (this.#fsync !== "never" && this.#dirty) this.sync();
     this.#file.close();
     this.#file = undefined;
   }
 
-  #requireOpen(): Deno.FsFile {
-    if (this.#file === undefined) throw new Error(`Session file ${this.path} is closed`);
+  /** The file, made at the first write when it was missing. */
+  #requireFile(): Deno.FsFile {
+    if (this.#closed) throw new Error(`Session file ${this.path} is closed`);
+    if (this.#file === undefined) {
+      Deno.mkdirSync(this.#dir, { recursive: true });
+      this.#rewrite();
+      this.#file = Deno.openSync(this.path, { append: true });
+    }
     return this.#file;
   }
 

@@ -3,6 +3,7 @@ import {
   assertEquals,
   assertInstanceOf,
   assertLess,
+  assertRejects,
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
@@ -60,6 +61,34 @@ Deno.test(
       assertThrows(() => again.append(messages(8, 8), 4, 2), RangeError, "does not follow");
       assertThrows(() => again.append([], 3, 2), RangeError, "cannot go back");
       again.close();
+    }),
+);
+
+Deno.test(
+  "SessionStore makes its file at its first write, not at open",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const options = { dir: `${dir}/sessions`, localName: "a", peerName: "b", fsync: 5 };
+      const store = SessionStore.open(options);
+      assertEquals([store.received, store.acknowledged, store.lastSent, store.fileSize], [
+        0,
+        0,
+        0,
+        0,
+      ]);
+      store.sync();
+      store.close();
+      await assertRejects(() => Deno.stat(options.dir), Deno.errors.NotFound, undefined, "no dir");
+      const again = SessionStore.open({ ...options, reset: true });
+      await assertRejects(() => Deno.stat(again.path), Deno.errors.NotFound);
+      again.append(messages(1, 1), 2, 0);
+      assertEquals((await Deno.stat(again.path)).size, again.fileSize);
+      again.close();
+      assertThrows(() => again.append(messages(2, 2), 2, 0), Error, "is closed");
+      const reopened = SessionStore.open(options);
+      assertEquals([reopened.received, reopened.lastSent, reopened.pending.length], [2, 1, 1]);
+      reopened.close();
     }),
 );
 
@@ -283,6 +312,7 @@ Deno.test(
       refused(options);
       const fresh = SessionStore.open({ ...options, reset: true });
       assertEquals([fresh.received, fresh.acknowledged, fresh.lastSent], [0, 0, 0]);
+      fresh.append([], 1, 0); // the new file is made at the first write
       fresh.close();
       assertEquals(resetSession({ dir, peer: "b" }), true);
       assertEquals(resetSession({ dir, peer: "b" }), false);

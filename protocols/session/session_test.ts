@@ -12,20 +12,29 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
-import { encodeLogin, FrameType } from "./_session_wire.ts";
+import {
+  decodeLoginReply,
+  encodeLogin,
+  FrameType,
+  type LoginReply,
+  LoginStatus,
+} from "./_session_wire.ts";
 import { crc32 } from "./crc32.ts";
 import {
   connectSession,
   type Session,
   type SessionClientOptions,
+  SessionError,
   type SessionFileError,
   SessionFullError,
   SessionMismatchError,
   SessionRejectedError,
   sessionServer,
   type SessionServerOptions,
+  SessionStore,
   SessionTimeoutError,
 } from "./mod.ts";
 
@@ -100,6 +109,45 @@ async function sessionOfTen(options: SessionClientOptions): Promise<void> {
 
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** A raw client that logs in as `name` and reads the login reply; its connection stays open. */
+async function rawLogin(
+  port: number,
+  name: string,
+  sequences = { received: 0, acknowledged: 0, sent: 0 },
+): Promise<{ conn: Deno.TcpConn; reply: LoginReply }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const login = encodeLogin({ name, serverName: "server", ...sequences });
+    await within(conn.write(new HeaderEncoder().encode(FrameType.login, login)), "a login");
+    const decoder = new HeaderDecoder();
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const read = await within(conn.read(buffer), `the login reply to ${name}`);
+      if (read === null) throw new Error(`No login reply to ${name}`);
+      decoder.feed(buffer.slice(0, read));
+      const payload = decoder.next();
+      if (payload === null) continue;
+      const reply = decodeLoginReply(payload);
+      if (typeof reply === "string") throw new Error(reply);
+      return { conn, reply };
+    }
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/** The names in a directory, sorted ([] when it does not exist). */
+async function files(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
 
 Deno.test(
   "Session delivers a stream exactly once, in order, across a client restart",
@@ -478,5 +526,169 @@ Deno.test(
         await server.close();
       }
       assertEquals(await client.ended, undefined);
+    }),
+);
+
+Deno.test(
+  "SessionServer refuses logins past maxSessions and made-up numbers, keeping nothing, and expires sessions that exchanged nothing, files too",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      // A file left by a made-up login before sessions that store nothing stopped making one.
+      const old = SessionStore.open({
+        dir: `${dir}/server`,
+        localName: "server",
+        peerName: "made-up-0",
+      });
+      old.append([], 0, 0);
+      old.close();
+      const expired: string[] = [];
+      const { server } = echoServer(dir, {
+        maxSessions: 4,
+        emptySessionTimeout: 100,
+        onSessionExpire: (session) => void expired.push(session.peer),
+      });
+      const { port } = await server.listen();
+      const held: Deno.TcpConn[] = [];
+      try {
+        // Numbers no file here backs: refused, and neither a table entry nor a file is kept.
+        const mismatch = await rawLogin(port, "made-up-x", {
+          received: 5,
+          acknowledged: 0,
+          sent: 0,
+        });
+        mismatch.conn.close();
+        assertEquals(mismatch.reply.status, LoginStatus.mismatch);
+        assertEquals(server.sessions.length, 0);
+        assertEquals(await files(`${dir}/server`), ["made-up-0.session"]);
+
+        // A flood of made-up logins that hold their connections: 4 in, the rest refused.
+        for (let i = 0; i < 10; i++) {
+          const { conn, reply } = await rawLogin(port, `made-up-${i}`);
+          held.push(conn);
+          if (i < 4) {
+            assertEquals(reply.status, LoginStatus.accepted, `login ${i}`);
+          } else {
+            assertEquals([reply.status, reply.reason], [
+              LoginStatus.rejected,
+              "Too many sessions (maxSessions: 4)",
+            ]);
+          }
+        }
+        assertEquals(server.sessions.length, 4);
+        assertEquals(await files(`${dir}/server`), ["made-up-0.session"], "no file made");
+        const answers: number[] = [];
+        const full = await assertRejects(
+          () => connectSession(clientOptions(dir, port, answers)),
+          SessionRejectedError,
+        );
+        assertEquals(full.reason, "Too many sessions (maxSessions: 4)");
+
+        // Their connections gone, the sessions expire: out of the table, their files removed.
+        for (const conn of held.splice(0)) conn.close();
+        await waitFor(() => server.sessions.length === 0, "the made-up sessions to expire");
+        assertEquals(expired.sort(), ["made-up-0", "made-up-1", "made-up-2", "made-up-3"]);
+        assertEquals(await files(`${dir}/server`), []);
+        await sessionOfTen(clientOptions(dir, port, answers));
+        assertEquals(answers, range(1, 10));
+        assertEquals(await files(`${dir}/server`), ["c1.session"]);
+      } finally {
+        for (const conn of held) conn.close();
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "SessionServer gives a full table's place to the session without a connection that exchanged nothing",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const expired: string[] = [];
+      const { server } = echoServer(dir, {
+        maxSessions: 2,
+        onSessionExpire: (session) => void expired.push(session.peer),
+      });
+      const { port } = await server.listen();
+      try {
+        // Logins that come and go (the probe's flood) never lock the table.
+        for (let i = 0; i < 10; i++) {
+          const { conn, reply } = await rawLogin(port, `churn-${i}`);
+          conn.close();
+          assertEquals(reply.status, LoginStatus.accepted, `login ${i}`);
+          await waitFor(() => !server.session(`churn-${i}`)!.connected, "its connection to go");
+        }
+        assertEquals(server.sessions.map((session) => session.peer), ["churn-8", "churn-9"]);
+        assertEquals(expired, range(0, 7).map((i) => `churn-${i}`), "oldest first");
+        // Sessions with messages keep their place (until detachedSessionTimeout).
+        const answers: number[] = [];
+        await sessionOfTen(clientOptions(dir, port, answers));
+        await sessionOfTen(
+          clientOptions(dir, port, answers, { name: "c2", dir: `${dir}/client-2` }),
+        );
+        assertEquals(server.sessions.map((session) => session.peer).sort(), ["c1", "c2"]);
+        const { conn, reply } = await rawLogin(port, "churn-10");
+        conn.close();
+        assertEquals(reply.status, LoginStatus.rejected);
+        assertEquals(await files(`${dir}/server`), ["c1.session", "c2.session"]);
+      } finally {
+        await server.close();
+      }
+    }),
+);
+
+Deno.test(
+  "SessionServer closes a session without a connection past detachedSessionTimeout; its client resumes from the file",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const expired: Session[] = [];
+      const { server, got } = echoServer(dir, {
+        detachedSessionTimeout: 100,
+        emptySessionTimeout: 100,
+        onSessionExpire: (session) => void expired.push(session),
+      });
+      const { port } = await server.listen();
+      try {
+        const answers: number[] = [];
+        const client = await connectSession(clientOptions(dir, port, answers));
+        await sendAll(client.session, 1, 5);
+        await waitFor(() => answers.length === 5, "5 answers");
+        const first = server.session("c1")!;
+        // Logged in, a session never expires, however long it stays.
+        const started = performance.now();
+        await waitFor(() => performance.now() - started > 300, "three expiry times", 2000);
+        assertEquals(expired, []);
+        await client.close();
+        await waitFor(() => server.session("c1") === undefined, "the session to expire");
+        assertEquals(expired, [first]);
+        assertThrows(() => first.send(1, u32(0)), SessionError, "closed");
+        assertEquals(await files(`${dir}/server`), ["c1.session"], "its file stays");
+
+        const again = await connectSession(clientOptions(dir, port, answers));
+        try {
+          assertEquals(again.session.lastSentSeq, 5);
+          const second = server.session("c1")!;
+          assertEquals(second.sequences, { received: 5, acknowledged: 5, sent: 5 });
+          await sendAll(again.session, 6, 10);
+          await waitFor(() => answers.length === 10, "10 answers");
+          assertEquals(got, range(1, 10));
+          assertEquals(answers, range(1, 10));
+        } finally {
+          await again.close();
+        }
+      } finally {
+        await server.close();
+      }
+      assertThrows(
+        () => sessionServer({ dir, onMessage() {}, emptySessionTimeout: -1 }),
+        RangeError,
+        "emptySessionTimeout must be a non-negative integer, got -1",
+      );
+      assertThrows(
+        () => sessionServer({ dir, onMessage() {}, detachedSessionTimeout: 1.5 }),
+        RangeError,
+        "detachedSessionTimeout must be a non-negative integer, got 1.5",
+      );
     }),
 );
