@@ -216,7 +216,7 @@ Deno.test(
 );
 
 Deno.test(
-  "session examples: a corrupt or truncated session file is refused with a clear error; --reset starts over",
+  "session examples: a corrupt or truncated session file is refused with a clear error, a torn write is cut off with a warning; --reset starts over",
   SANITIZED,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
@@ -233,7 +233,8 @@ Deno.test(
       const file = `${dir}/client/server.session`;
       const original = await Deno.readFile(file);
       const corrupt = original.slice();
-      corrupt[corrupt.length - 6] ^= 0x40;
+      // In the record before the last cursor: a whole write follows it, so it is corruption.
+      corrupt[corrupt.length - 30] ^= 0x40;
       await Deno.writeFile(file, corrupt);
       const refused = client(port, `${dir}/client`, small());
       cleanup.push(refused);
@@ -244,7 +245,24 @@ Deno.test(
       );
       assertEquals(refused.lines.at(-1), "sent 0, acknowledged 0, received 0, out of order 0");
 
-      await Deno.writeFile(file, original.subarray(0, original.length - 3));
+      // A torn write (15 of a cursor's 21 bytes after the last whole write) is cut off with a
+      // warning, and the session goes on.
+      await Deno.writeFile(
+        file,
+        new Uint8Array([...original, ...original.subarray(original.length - 21, -6)]),
+      );
+      const torn = client(port, `${dir}/client`, small());
+      cleanup.push(torn);
+      assertEquals(await torn.exit(), 0, torn.stderr);
+      assertMatch(
+        torn.stderr,
+        /SessionTornWriteError: Session file .*server\.session ended in a torn write at byte \d+ \(a record of 13 bytes runs past the end of the file/,
+      );
+      assertEquals(torn.lines.at(-1), "sent 100, acknowledged 100, received 100, out of order 0");
+      assertEquals((await Deno.stat(file)).size, original.length);
+
+      // Cut inside its first cursor, a file holds nothing to go back to: refused as truncated.
+      await Deno.writeFile(file, original.subarray(0, 50));
       const truncated = client(port, `${dir}/client`, small());
       cleanup.push(truncated);
       assertEquals(await truncated.exit(), 1);
