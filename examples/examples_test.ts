@@ -63,6 +63,58 @@ Deno.test("examples/echo.ts echoes, then shuts down on SIGTERM with a summary", 
   assertEquals((await child.status).code, 0);
 });
 
+Deno.test("examples/echo.ts on SIGTERM under load: every line its summary counts as answered arrives", async () => {
+  const { child, port, output } = await start([
+    "examples/echo.ts",
+    "--port",
+    "0",
+    "--workers",
+    "0",
+  ]);
+  const batch = encoder.encode("0123456789abcdefghijklmnopqrstu\n".repeat(2048));
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  const received = clients.map(() => 0);
+  const enough = Promise.withResolvers<void>();
+  const resets: number[] = [];
+  const runs = clients.map(async (conn, i) => {
+    let stopped = false;
+    // Sends without pause until the server's stream ends.
+    const sending = (async () => {
+      try {
+        while (!stopped) await conn.write(batch);
+      } catch {
+        // The server is gone, or our own close below.
+      }
+    })();
+    // Reads slowly (small reads), so that answers wait in the kernel's buffers at the close.
+    const buffer = new Uint8Array(2048);
+    try {
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+        for (let at = buffer.indexOf(10); at >= 0 && at < n; at = buffer.indexOf(10, at + 1)) {
+          received[i]++;
+        }
+        if (received.every((count) => count >= 20_000)) enough.resolve();
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+      resets.push(i);
+    }
+    stopped = true;
+    conn.close();
+    await sending;
+  });
+  await deadline(enough.promise, 20_000);
+  child.kill("SIGTERM");
+  await deadline(Promise.all(runs), 20_000);
+  const text = await output();
+  const answered = Number(/ (\d+) answered/.exec(text)?.[1]);
+  assertEquals(resets, []);
+  assertEquals(received.reduce((a, b) => a + b), answered);
+  assertEquals((await child.status).code, 0);
+});
+
 Deno.test("examples/echo.ts rejects a bad flag with exit code 2", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "examples/echo.ts", "--workers", "many"],
