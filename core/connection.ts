@@ -356,12 +356,16 @@ export class Connection implements ProtocolContext, MessageSource {
 
   /**
    * Gives back buffers an idle connection holds: a large output buffer kept for large writes,
-   * and (from its next read on) a large read buffer. The server's reaper calls it for connections idle a while.
+   * and a large read buffer (the read under way keeps its buffer; the next read gets a small
+   * one). The server's reaper calls it for connections idle a while.
    */
   trim(): void {
     if (this.#outLength === 0) this.#releaseOutput();
     this.#spare = EMPTY;
     this.#readSize = Math.min(INITIAL_READ_SIZE, this.#limits.readBufferSize);
+    // Dropped, not kept: the halving rule never shrinks a buffer from the initial read size,
+    // so a grown buffer kept here stayed for the connection's life.
+    if ((this.#readBuffer?.length ?? 0) > this.#readSize) this.#readBuffer = undefined;
   }
 
   /** Restarts reading if it was paused and nothing holds it paused any more. */

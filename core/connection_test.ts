@@ -144,3 +144,49 @@ Deno.test("Connection tells the host whether a dispatched payload lies in the ch
   assertEquals(seen, [true, false]);
   connection.destroy();
 });
+
+/** A socket whose reads wait for `feed`, recording the size of each read buffer. */
+class FedSocket implements Socket {
+  readonly readSizes: number[] = [];
+  #pending: { buffer: Uint8Array; resolve: (count: number | null) => void } | undefined;
+  #reading = Promise.withResolvers<void>();
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    this.readSizes.push(buffer.length);
+    const { promise, resolve } = Promise.withResolvers<number | null>();
+    this.#pending = { buffer, resolve };
+    this.#reading.resolve();
+    return promise;
+  }
+
+  /** Waits for the connection's next read, then fills it with `length` bytes. */
+  async feed(length: number): Promise<void> {
+    await deadline(this.#reading.promise, 2000);
+    this.#reading = Promise.withResolvers<void>();
+    const pending = this.#pending!;
+    this.#pending = undefined;
+    pending.resolve(Math.min(length, pending.buffer.length));
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return Promise.resolve(bytes.length);
+  }
+
+  close(): void {
+    this.#pending?.resolve(null);
+  }
+}
+
+Deno.test("Connection.trim gives back a grown read buffer: the read after the next is small again", async () => {
+  const socket = new FedSocket();
+  const connection = new Connection(socket, 1, host, { ...limits(Infinity), readBufferSize: 1024 });
+  connection.start({ create: () => ({ data() {} }) });
+  // Full reads double the buffer: 64, 128, 256, 512, 1024.
+  for (let size = 64; size <= 1024; size *= 2) await socket.feed(size);
+  connection.trim();
+  // The read under way keeps its buffer; the one after it starts small.
+  await socket.feed(10);
+  await socket.feed(10);
+  assertEquals(socket.readSizes, [64, 128, 256, 512, 1024, 1024, 64, 64]);
+  connection.destroy();
+});
