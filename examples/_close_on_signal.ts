@@ -8,22 +8,40 @@
 import type { Server } from "../mod.ts";
 
 /**
- * Closes `server` on the first SIGINT or SIGTERM and prints `summary()` after the close.
+ * The signals that ask a process to end here: SIGINT (Ctrl-C) everywhere, SIGTERM where the
+ * platform has it (Windows has no SIGTERM to listen to: adding a listener throws there).
+ */
+const SHUTDOWN_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGINT", "SIGTERM"];
+
+/**
+ * Calls `shutdown` once, on the first of the shutdown signals, with that signal's name.
+ *
+ * @param shutdown What to do.
+ */
+export function onShutdownSignal(shutdown: (signal: Deno.Signal) => void): void {
+  const listeners = SHUTDOWN_SIGNALS.map((signal) => {
+    const listener = () => {
+      for (const [other, remove] of listeners) Deno.removeSignalListener(other, remove);
+      shutdown(signal);
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+}
+
+/**
+ * Closes `server` on the first shutdown signal and prints `summary()` after the close.
  *
  * @param server The running server.
  * @param summary The counters to print, e.g. "3 connections, 10 lines in, 10 answered".
  */
 export function closeOnSignal(server: Server, summary: () => string): void {
   const started = performance.now();
-  const shutdown = async (signal: Deno.Signal) => {
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
+  onShutdownSignal(async (signal) => {
     await server.close();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`${signal}: closed after ${seconds} s: ${summary()}`);
-  };
-  const onInt = () => void shutdown("SIGINT");
-  const onTerm = () => void shutdown("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
+  });
 }

@@ -11,6 +11,7 @@
 
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag, workersFlag } from "./_args.ts";
+import { hostPort, workerCount } from "./_address.ts";
 import { ECHO_PORT, echoServer } from "../protocols/echo/mod.ts";
 import { defaultWorkerCount } from "../core/worker_pool.ts";
 
@@ -39,10 +40,10 @@ const server = echoServer({
   workers: args.workers,
   maxLineLength: args["max-line-length"],
 });
-const { hostname, port } = await server.listen();
-const mode = server.stats().workers > 0 ? `${server.stats().workers} workers` : "inline";
+const address = await server.listen();
+const mode = workerCount(server.stats().workers);
 console.log(
-  `Speedo echo listening on ${hostname}:${port} (${mode}); try: telnet localhost ${port}`,
+  `Speedo echo listening on ${hostPort(address)} (${mode}); try: telnet localhost ${address.port}`,
 );
 
 closeOnSignal(server, () => {

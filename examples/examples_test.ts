@@ -33,12 +33,12 @@ async function start(
   return { child, port, output };
 }
 
-async function roundTrip(port: number, line: string): Promise<string> {
+async function roundTrip(port: number, line: string, length = line.length): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(encoder.encode(line));
-  const buffer = new Uint8Array(line.length);
+  const buffer = new Uint8Array(length);
   let read = 0;
-  while (read < line.length) {
+  while (read < length) {
     const n = await deadline(conn.read(buffer.subarray(read)), 5000);
     if (n === null) break;
     read += n;
@@ -132,6 +132,10 @@ Deno.test("examples/echo.ts rejects a bad flag with exit code 2", async () => {
 Deno.test("examples/upper.ts upper-cases lines, and README shows it as it is", async () => {
   const { child, port, output } = await start(["examples/upper.ts", "0"]);
   assertEquals(await roundTrip(port, "speedo\n"), "SPEEDO\n");
+  // An over-long line is answered, and the lines after it still are.
+  const long = `${"x".repeat(2000)}\nok\n`;
+  const expected = "ERR line too long (max 1024 bytes)\nOK\n";
+  assertEquals(await roundTrip(port, long, expected.length), expected);
   child.kill("SIGTERM");
   await output();
   await child.status;

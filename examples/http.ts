@@ -20,6 +20,7 @@
 
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { exampleArgs, portFlag, textFlag } from "./_args.ts";
+import { hostPort } from "./_address.ts";
 import { Server } from "../core/server.ts";
 import echoHandler from "../protocols/echo/echo_handler.ts";
 import { HTTP_PORT, httpHandler, httpProtocol, serveDir } from "../protocols/http/mod.ts";
@@ -93,7 +94,9 @@ const server: Server = new Server({
 });
 const address = await server.listen();
 console.log(
-  `Speedo HTTP listening on http://${address.hostname}:${address.port}/ (serving ${args.dir}, WebSocket echo at /ws, NATS over WebSocket at ${natsPath})`,
+  `Speedo HTTP listening on http://${
+    hostPort(address)
+  }/ (serving ${args.dir}, WebSocket echo at /ws, NATS over WebSocket at ${natsPath})`,
 );
 closeOnSignal(server, () => {
   const s = server.stats();
@@ -102,9 +105,11 @@ closeOnSignal(server, () => {
 
 if (natsPort !== undefined) {
   const tcp = pubsubServer({ hostname: args.hostname, port: natsPort, router });
-  const { hostname, port } = await tcp.listen();
+  const nats = await tcp.listen();
   console.log(
-    `NATS over TCP on ${hostname}:${port}, sharing the subjects of ${natsPath}; try: nats -s nats://${hostname}:${port} pub greet.joe hello`,
+    `NATS over TCP on ${hostPort(nats)}, sharing the subjects of ${natsPath}; try: nats -s nats://${
+      hostPort(nats)
+    } pub greet.joe hello`,
   );
   closeOnSignal(tcp, () => `NATS over TCP: ${tcp.stats().accepted} connections`);
 }

@@ -23,6 +23,7 @@
 
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag } from "./_args.ts";
+import { hostPort } from "./_address.ts";
 import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "../protocols/pubsub/mod.ts";
 
 const args = exampleArgs({
@@ -50,9 +51,11 @@ const server = pubsubServer({
   maxPayload: args["max-payload"],
   router,
 });
-const { hostname, port } = await server.listen();
+const address = await server.listen();
 console.log(
-  `Speedo pub/sub listening on ${hostname}:${port}; try: telnet localhost ${port} (NATS clients work too)`,
+  `Speedo pub/sub listening on ${
+    hostPort(address)
+  }; try: telnet localhost ${address.port} (NATS clients work too)`,
 );
 
 closeOnSignal(server, () => {

@@ -19,6 +19,7 @@
 
 import { deadline } from "@std/async/deadline";
 import { exampleArgs, portFlag } from "./_args.ts";
+import { hostPort } from "./_address.ts";
 import {
   connectRpc,
   rpcServer,
@@ -61,7 +62,7 @@ await using server = rpcServer({ port })
     }));
 const address = await server.listen();
 console.log(
-  `Speedo RPC listening on ${address.hostname}:${address.port} (services: 1 upper, 2 add, 3 wait)`,
+  `Speedo RPC listening on ${hostPort(address)} (services: 1 upper, 2 add, 3 wait)`,
 );
 
 const u32s = (...values: number[]) => {

@@ -19,6 +19,8 @@
  * @module
  */
 
+import { hostPort } from "./_address.ts";
+import { onShutdownSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
   fsyncFlag,
@@ -95,14 +97,12 @@ const server = sessionServer({
   onError: (error) => console.error(`error: ${error.name}: ${error.message}`),
 });
 
-const { hostname, port: bound } = await server.listen();
+const address = await server.listen();
 console.log(
-  `Speedo session server listening on ${hostname}:${bound} (dir ${args.dir}, fsync ${fsync})`,
+  `Speedo session server listening on ${hostPort(address)} (dir ${args.dir}, fsync ${fsync})`,
 );
 
-const shutdown = async (signal: string) => {
-  Deno.removeSignalListener("SIGINT", onInt);
-  Deno.removeSignalListener("SIGTERM", onTerm);
+onShutdownSignal(async (signal) => {
   await server.close();
   let sent = 0;
   let acknowledged = 0;
@@ -127,8 +127,4 @@ const shutdown = async (signal: string) => {
     `${signal}: sessions ${server.sessions.length}: sent ${sent}, acknowledged ${acknowledged}, received ${received}, out of order ${outOfOrder}`,
   );
   Deno.exit(outOfOrder === 0 && complete ? 0 : 1);
-};
-const onInt = () => void shutdown("SIGINT");
-const onTerm = () => void shutdown("SIGTERM");
-Deno.addSignalListener("SIGINT", onInt);
-Deno.addSignalListener("SIGTERM", onTerm);
+});

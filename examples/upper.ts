@@ -1,4 +1,4 @@
-import { LineDecoder, type ProtocolContext, Server } from "../mod.ts";
+import { FrameTooLongError, LineDecoder, type ProtocolContext, Server } from "../mod.ts";
 import { exampleArgs, portFlag } from "./_args.ts";
 
 // `--port 7000` or a bare `7000`; a bad port exits 2 with one line that says why.
@@ -13,7 +13,19 @@ const upper = {
     return {
       data(chunk: Uint8Array) {
         lines.feed(chunk);
-        for (let line = lines.next(); line !== null; line = lines.next()) context.dispatch(line);
+        while (true) {
+          let line: Uint8Array | null;
+          try {
+            line = lines.next();
+          } catch (error) {
+            // The decoder skips the rest of an over-long line; the peer is told, not cut off.
+            if (!(error instanceof FrameTooLongError)) throw error;
+            context.handle.write(`ERR line too long (max ${error.maxLength} bytes)\n`);
+            continue;
+          }
+          if (line === null) return;
+          context.dispatch(line);
+        }
       },
     };
   },
