@@ -28,13 +28,16 @@
  * the `PUB` line, before the payload arrives), an unknown operation `-ERR 'Unknown Protocol
  * Operation'`: each closes the connection. A connection that leaves two PINGs unanswered gets
  * `-ERR 'Stale Connection'`; a subscriber whose unsent output passes `maxWriteBuffer` (64 MiB)
- * gets `-ERR 'Slow Consumer'`: both are closed, and nobody else is slowed.
+ * gets `-ERR 'Slow Consumer'`: both are closed, and nobody else is slowed. A `SUB` past
+ * `maxSubscriptions` (10,000 per connection) gets `-ERR 'maximum subscriptions exceeded'` and
+ * is not made; the connection stays.
  *
  * Where Speedo differs from nats-server, it is to be kinder to people typing: blank lines are
  * skipped (nats-server closes the connection), a payload may end in LF or CR NUL as well as
  * CRLF, and a malformed operation or an `HPUB` without `headers` is answered with an `-ERR` that
  * says so before the close (nats-server closes without a word). Not supported: authentication,
- * TLS, clustering, JetStream.
+ * NATS's own TLS negotiation (`tls_required`; TLS from the first byte, the server's `tls` option,
+ * works), clustering, JetStream.
  *
  * ## Over WebSocket, for browsers
  *
@@ -61,7 +64,7 @@
  * per worker or messages sent back for delivery. So the subscription state has one owner, the
  * {@linkcode SubjectRouter} that all connections of a server share, and delivery order per
  * publisher is simply the order of its operations. To use more cores, run more servers (one per
- * core) behind a broker backplane, as DESIGN.md says.
+ * core) behind a broker backplane, as the repository's `docs/DESIGN.md` says.
  *
  * @example A server, with a raw client
  * ```ts
