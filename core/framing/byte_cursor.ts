@@ -37,10 +37,10 @@ export interface ByteCursorOptions {
  *
  * ```
  *  buffer: one Uint8Array, reused from feed to feed
- *  0              position                     buffered                   capacity
- *  ├─ consumed ───┼─ held, unread ─────────────────────────────┼─ free ────┤
- *  │ (dropped by  │ $5 CR LF          hello            CR LF   │ (the next │
- *  │  compaction) │ └ readLine() ┘    └ readBytes(5) ┘ └ (2) ┘ │  feed)    │
+ *  0              start (position)                             end        capacity
+ *  ├─ read ───────┼─ held: `buffered` bytes, not yet read ──────┼─ free ─────┤
+ *  │ (dropped at  │ $ 5 CR LF     h e l l o      CR LF         │ (filled by │
+ *  │  compaction) │ └readLine()┘  └readBytes(5)┘ └readBytes(2)┘ │  feed)     │
  *
  *  a line:  ┌ content (≤ maxLineLength bytes), any byte but LF ┬ ending: LF or CR LF ┐
  *  counted: ┌ exactly n bytes (n ≤ maxBytes), any bytes, never searched ┐
@@ -61,8 +61,8 @@ export interface ByteCursorOptions {
  *   last feed: a parser can read a header line, find the payload incomplete, rewind, and parse
  *   the whole message again after the next feed, holding no state of its own.
  * - Limits: a line longer than `maxLineLength` raises {@linkcode FrameTooLongError} while it is
- *   still arriving (the cursor never holds much more than `maxLineLength` bytes of it), and its
- *   bytes up to its LF are dropped. A count over `maxBytes` raises it too, consuming nothing;
+ *   still arriving (the cursor holds no more of it than the limit and one chunk), and its bytes
+ *   up to its LF are dropped. A count over `maxBytes` raises it too, consuming nothing;
  *   {@linkcode ByteCursor.skip} then drops those bytes as they arrive, if the stream goes on.
  *
  * A line ends at LF, with or without a CR before it; a lone CR is content. (Telnet's CR NUL is

@@ -10,7 +10,7 @@
  * A pure pull decoder: bytes in, frames out; no sockets, no timers (tokio-util's `Decoder`,
  * Netty's `ByteToMessageDecoder`, turned into a pull parser).
  *
- * The contract, as a grammar of calls: `(feed next* null)*`, that is:
+ * The contract, as a grammar of calls: `(feed next* next→null)*`, that is:
  *
  * - {@linkcode Decoder.feed} gives the next chunk of the stream, appended to the bytes the
  *   decoder holds of a frame not yet complete. Call `next` until it returns `null` before
@@ -25,14 +25,15 @@
  *   {@linkcode ProtocolError}: {@linkcode FrameTooLongError} for a frame over the decoder's
  *   bounded limit (thrown as soon as the limit is passed, before the rest of the frame arrives;
  *   the decoder skips that frame and goes on), or an error of the format, after which the
- *   decoder may stay failed (then end the connection).
+ *   decoder may stay failed (then end the connection). `HeaderDecoder` refuses an over-size
+ *   header with its format error, `MalformedFrameError` (`"too-long"`): it cannot skip a frame.
  * - {@linkcode Decoder.buffered} is the number of bytes held of a frame not yet complete: 0
  *   once a stream of complete frames has been read to `null`, and bounded by the decoder's limit.
  *
  * Implementations: {@linkcode LineDecoder} (lines), {@linkcode HeaderDecoder} (8-byte message
  * headers), {@linkcode LengthPrefixedDecoder} (u16/u32 length prefixes). A decoder for a format
  * that mixes lines and counted bytes (RESP, NATS, SMTP `DATA`, memcached) can be built on
- * {@linkcode ByteCursor}, as the example shows.
+ * {@linkcode ByteCursor} (its example reads RESP bulk strings).
  *
  * @typeParam T The frame: the bytes of a line or payload, or a parsed message.
  *
