@@ -1,4 +1,5 @@
 import { MalformedFrameError } from "./framing_errors.ts";
+import type { Decoder } from "./decoder.ts";
 import { alignedFrameLength, HEADER_SIZE, MAX_FRAME_SIZE } from "./message_header.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -72,7 +73,7 @@ export interface HeaderDecoderOptions {
  * assertThrows(() => decoder.next(), MalformedFrameError);
  * ```
  */
-export class HeaderDecoder {
+export class HeaderDecoder implements Decoder<Uint8Array> {
   /** Largest `size` accepted. */
   readonly maxFrameSize: number;
   #chunk: Uint8Array = EMPTY;

@@ -1,5 +1,6 @@
 import { FrameTooLongError } from "../errors.ts";
 import { type LengthPrefixOptions, resolveLengthPrefix } from "./_length_prefix.ts";
+import type { Decoder } from "./decoder.ts";
 
 export { DEFAULT_MAX_FRAME_LENGTH, type LengthPrefixOptions } from "./_length_prefix.ts";
 
@@ -52,7 +53,7 @@ const EMPTY = new Uint8Array(0);
  * assertEquals(decoder.next(), new Uint8Array([9]));
  * ```
  */
-export class LengthPrefixedDecoder {
+export class LengthPrefixedDecoder implements Decoder<Uint8Array> {
   /** Bytes of the length prefix. */
   readonly lengthSize: 2 | 4;
   /** Longest payload accepted. */

@@ -1,5 +1,6 @@
 import { FrameTooLongError } from "../errors.ts";
 import { findLfOrNul } from "./_find_lf_or_nul.ts";
+import type { Decoder } from "./decoder.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -79,7 +80,7 @@ export interface LineDecoderOptions {
  * assertEquals(new TextDecoder().decode(decoder.next()!), "ok");
  * ```
  */
-export class LineDecoder {
+export class LineDecoder implements Decoder<Uint8Array> {
   /** Longest line accepted, in bytes, without its ending. */
   readonly maxLineLength: number;
   readonly #keepEnding: boolean;
