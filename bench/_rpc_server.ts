@@ -25,11 +25,13 @@ if (!Number.isInteger(workers) || workers < 0) {
 const concurrency = args.concurrency === undefined ? undefined : Number(args.concurrency);
 if (args["until-stdin-closes"]) exitWhenStdinCloses();
 
-const server = workers === 0 ? rpcServer({ services, idleTimeout: 0, concurrency }) : rpcServer({
-  services: new URL("./_rpc_services.ts", import.meta.url),
-  workers,
-  idleTimeout: 0,
-  concurrency,
-});
+const server = workers === 0
+  ? rpcServer({ handler: services, idleTimeout: 0, concurrency })
+  : rpcServer({
+    handler: new URL("./_rpc_services.ts", import.meta.url),
+    workers,
+    idleTimeout: 0,
+    concurrency,
+  });
 const { port } = await server.listen();
 console.log(port);

@@ -40,12 +40,14 @@ if (import.meta.main) {
   try {
     const client = await connectSession({
       port: Number(args.port),
-      dir: args.dir!,
-      name: "bench",
-      fsync: fsyncPolicy(args.fsync),
-      onMessage: () => {
-        if (measuring) answers++;
-        answered?.();
+      session: {
+        dir: args.dir!,
+        name: "bench",
+        fsync: fsyncPolicy(args.fsync),
+        onMessage: () => {
+          if (measuring) answers++;
+          answered?.();
+        },
       },
     });
     const payload = new Uint8Array(16);

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "@std/cli/parse-args";
-import { sessionServer } from "../protocols/session/mod.ts";
+import { sessionServer, SessionTable } from "../protocols/session/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 import { fsyncPolicy } from "./_rpc_session_client.ts";
 
@@ -24,10 +24,13 @@ if (args.dir === undefined) {
 if (args["until-stdin-closes"]) exitWhenStdinCloses();
 
 const server = sessionServer({
-  dir: args.dir,
-  fsync: fsyncPolicy(args.fsync),
   idleTimeout: 0,
-  onMessage: (message, session) => void session.send(1, message.payload),
+  session: {
+    dir: args.dir,
+    sessions: new SessionTable(),
+    fsync: fsyncPolicy(args.fsync),
+    onMessage: (message, session) => void session.send(1, message.payload),
+  },
 });
 const { port } = await server.listen();
 console.log(port);

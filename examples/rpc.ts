@@ -25,6 +25,7 @@ import {
   rpcServer,
   RpcTimeoutError,
   RpcUnknownTypeError,
+  Services,
 } from "../protocols/rpc/mod.ts";
 
 const { port } = exampleArgs({
@@ -41,7 +42,7 @@ const Wait = 3;
 const text = new TextDecoder();
 const cancelled = Promise.withResolvers<void>();
 
-await using server = rpcServer({ port })
+const services = new Services()
   .service(Upper, ({ body }) => text.decode(body).toUpperCase())
   .service(Add, ({ body }) => {
     const view = new DataView(body.buffer, body.byteOffset, body.length);
@@ -60,6 +61,7 @@ await using server = rpcServer({ port })
         reject(signal.reason);
       });
     }));
+await using server = rpcServer({ port, handler: services });
 const address = await server.listen();
 console.log(
   `Speedo RPC listening on ${hostPort(address)} (services: 1 upper, 2 add, 3 wait)`,

@@ -112,22 +112,25 @@ try {
   client = new SessionClient({
     hostname: args.hostname,
     port,
-    dir: args.dir,
-    name: args.name,
-    serverName: args["server-name"],
-    fsync,
-    reset: args.reset,
-    onMessage,
     signal: stop.signal,
     reconnect: { initialDelay: 50, maxDelay: 1000 },
-    onLogin: (session) =>
-      console.log(
-        `logged in as ${args.name}: resuming after sent ${session.lastSentSeq}, received ${session.lastReceivedSeq}`,
-      ),
     onError: (error) => {
       if (error.name !== "ConnectionRefused") {
         console.error(`error: ${error.name}: ${error.message}`);
       }
+    },
+    session: {
+      dir: args.dir,
+      name: args.name,
+      serverName: args["server-name"],
+      fsync,
+      reset: args.reset,
+      onMessage,
+      onLogin: (session) =>
+        console.log(
+          `logged in as ${args.name}: resuming after sent ${session.lastSentSeq}, received ${session.lastReceivedSeq}`,
+        ),
+      onError: (error) => console.error(`error: ${error.name}: ${error.message}`),
     },
   });
 } catch (error) {

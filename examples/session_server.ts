@@ -35,6 +35,7 @@ import {
   type Session,
   type SessionMessage,
   sessionServer,
+  SessionTable,
 } from "../protocols/session/mod.ts";
 
 const args = exampleArgs({
@@ -72,29 +73,34 @@ let outOfOrder = 0;
 const number = (payload: Uint8Array): number =>
   payload.length === 4 ? new DataView(payload.buffer, payload.byteOffset).getUint32(0, true) : -1;
 
+const sessions = new SessionTable();
 const server = sessionServer({
   hostname: args.hostname,
   port,
-  dir: args.dir,
-  name: args.name,
-  fsync,
   idleTimeout: 0,
-  onMessage(message: SessionMessage, session: Session) {
-    // The client sends the numbers 1, 2, 3... as its messages 1, 2, 3...
-    if (number(message.payload) !== message.seq) {
-      if (outOfOrder++ < 10) {
-        console.error(
-          `out of order: message ${message.seq} of ${session.peer} carries ${
-            number(message.payload)
-          }`,
-        );
-      }
-    }
-    session.send(1, message.payload);
-  },
-  onFileError: (error) => console.error(`refused: ${error.message}`),
-  onSequenceMismatch: (error) => console.error(`refused: ${error.message}`),
   onError: (error) => console.error(`error: ${error.name}: ${error.message}`),
+  session: {
+    dir: args.dir,
+    name: args.name,
+    fsync,
+    sessions,
+    onMessage(message: SessionMessage, session: Session) {
+      // The client sends the numbers 1, 2, 3... as its messages 1, 2, 3...
+      if (number(message.payload) !== message.seq) {
+        if (outOfOrder++ < 10) {
+          console.error(
+            `out of order: message ${message.seq} of ${session.peer} carries ${
+              number(message.payload)
+            }`,
+          );
+        }
+      }
+      session.send(1, message.payload);
+    },
+    onFileError: (error) => console.error(`refused: ${error.message}`),
+    onSequenceMismatch: (error) => console.error(`refused: ${error.message}`),
+    onError: (error) => console.error(`error: ${error.name}: ${error.message}`),
+  },
 });
 
 const address = await server.listen();
@@ -104,11 +110,12 @@ console.log(
 
 onShutdownSignal(async (signal) => {
   await server.close();
+  sessions.close();
   let sent = 0;
   let acknowledged = 0;
   let received = 0;
   let complete = true;
-  for (const session of server.sessions) {
+  for (const session of sessions) {
     const stats = session.stats();
     console.log(
       `session ${session.peer}: sent ${session.lastSentSeq}, acknowledged ${session.acknowledgedSeq}, received ${session.lastReceivedSeq}, duplicates dropped ${stats.duplicates}`,
@@ -122,9 +129,9 @@ onShutdownSignal(async (signal) => {
         session.lastReceivedSeq !== expect)
     ) complete = false;
   }
-  if (expect !== undefined && server.sessions.length === 0) complete = false;
+  if (expect !== undefined && sessions.size === 0) complete = false;
   console.log(
-    `${signal}: sessions ${server.sessions.length}: sent ${sent}, acknowledged ${acknowledged}, received ${received}, out of order ${outOfOrder}`,
+    `${signal}: sessions ${sessions.size}: sent ${sent}, acknowledged ${acknowledged}, received ${received}, out of order ${outOfOrder}`,
   );
   Deno.exit(outOfOrder === 0 && complete ? 0 : 1);
 });

@@ -6,6 +6,7 @@ import {
   HTTP_METHODS,
   HttpMessageFlag,
   HttpMessageKind,
+  type HttpMethod,
   type RequestHead,
 } from "./http_message.ts";
 import { plainResponse, writeResponse } from "./_response_writer.ts";
@@ -189,21 +190,54 @@ async function respondLater(
  * ```
  */
 export function toRequest(head: RequestHead, scheme: "http" | "https" = "http"): Request {
-  const target = head.target;
-  const host = head.headers.host || "localhost";
+  const fields = head.headers;
+  const names = Object.keys(fields);
+  const values = names.map((name) => fields[name]);
+  return newRequest(
+    scheme,
+    fields.host ?? "",
+    head.target,
+    head.method,
+    head.body,
+    names,
+    values,
+    names.length,
+  );
+}
+
+/**
+ * Makes a `Request`: the one place both {@linkcode toRequest} and the handler's hot path build
+ * one, so that they agree on the URL, the body and the headers.
+ *
+ * - URL: an origin-form target (`/path?query`) is joined to `scheme://host`, `*` (OPTIONS)
+ *   becomes `scheme://host/*`, and an absolute target is taken as is; a missing or empty Host
+ *   counts as `localhost`.
+ * - Body: GET and HEAD have none, whatever was sent.
+ * - Headers: the first `count` of `names` and `values`, appended after construction (measured
+ *   ~30% faster than a `headers` init).
+ *
+ * @throws {TypeError} When the URL is invalid.
+ */
+function newRequest(
+  scheme: "http" | "https",
+  host: string,
+  target: string,
+  method: HttpMethod,
+  body: Uint8Array<ArrayBuffer> | null,
+  names: readonly string[],
+  values: readonly string[],
+  count: number,
+): Request {
   const url = target.charCodeAt(0) === 0x2f
-    ? `${scheme}://${host}${target}`
+    ? `${scheme}://${host || "localhost"}${target}`
     : target === "*"
-    ? `${scheme}://${host}/*`
+    ? `${scheme}://${host || "localhost"}/*`
     : target;
-  const method = head.method;
-  const hasBody = head.body !== null && method !== "GET" && method !== "HEAD";
-  // Headers appended after construction: measured ~30% faster than a `headers` init.
   const request = method === "GET"
     ? new Request(url)
-    : new Request(url, { method, body: hasBody ? head.body : undefined });
+    : new Request(url, { method, body: body !== null && method !== "HEAD" ? body : undefined });
   const headers = request.headers;
-  for (const name in head.headers) headers.append(name, head.headers[name]);
+  for (let i = 0; i < count; i++) headers.append(names[i], values[i]);
   return request;
 }
 
@@ -246,24 +280,22 @@ function buildRequest(payload: Uint8Array, type: number): Request {
     values[count++] = value;
     at = end + 2;
   }
-  const scheme = (type & HttpMessageFlag.secure) !== 0 ? "https" : "http";
-  const url = target.charCodeAt(0) === 0x2f
-    ? `${scheme}://${host || "localhost"}${target}`
-    : target === "*"
-    ? `${scheme}://${host || "localhost"}/*`
-    : target;
   const method = HTTP_METHODS[(type >> 8) & 0x0f];
-  let request: Request;
-  if (method === "GET") {
-    request = new Request(url);
-  } else {
-    const bodyStart = headEnd + 2;
-    const hasBody = bodyStart < payload.length && method !== "HEAD";
-    request = new Request(url, { method, body: hasBody ? payload.slice(bodyStart) : undefined });
-  }
-  const headers = request.headers;
-  for (let i = 0; i < count; i++) headers.append(names[i], values[i]);
-  return request;
+  const bodyStart = headEnd + 2;
+  // The body is copied only for a method that has one.
+  const body = method !== "GET" && method !== "HEAD" && bodyStart < payload.length
+    ? payload.slice(bodyStart)
+    : null;
+  return newRequest(
+    (type & HttpMessageFlag.secure) !== 0 ? "https" : "http",
+    host,
+    target,
+    method,
+    body,
+    names,
+    values,
+    count,
+  );
 }
 
 const CR = 0x0d;

@@ -2,10 +2,11 @@
  * Speedo RPC: typed services over the 8-byte message header, with request ids, per-call
  * timeouts, typed errors and cancellation.
  *
- * - Server: {@linkcode rpcServer} serves one handler per message type. Inline, register them
- *   on the server (`rpcServer().service(type, handler)`) or pass a {@linkcode Services} table;
- *   in the worker pool, declare the table as the default export of a module and pass its URL.
- *   {@linkcode rpcProtocol} is the framing alone.
+ * - Server: {@linkcode rpcServer} is a plain `Server` that serves one handler per message type
+ *   from a {@linkcode Services} table, its `handler`. Inline, make the table, register the
+ *   services (`services.service(type, handler)`) and pass it; in the worker pool, declare the
+ *   table as the default export of a module and pass its URL. {@linkcode rpcProtocol} is the
+ *   framing alone; its options go in `rpc`.
  * - Client: {@linkcode connectRpc} gives an {@linkcode RpcClient}: `call(type, body, { timeout,
  *   signal })` resolves with the reply's body or rejects with {@linkcode RpcTimeoutError},
  *   {@linkcode RpcRemoteError}, {@linkcode RpcUnknownTypeError}, {@linkcode RpcConnectionError}
@@ -29,16 +30,17 @@
  *
  * @example
  * ```ts
- * import { connectRpc, RpcRemoteError, rpcServer } from "@speedo/speedo/rpc";
+ * import { connectRpc, RpcRemoteError, rpcServer, Services } from "@speedo/speedo/rpc";
  * import { assertEquals, assertRejects } from "@std/assert";
  *
  * const Add = 1;
  * const Fail = 2;
- * await using server = rpcServer()
+ * const services = new Services()
  *   .service(Add, ({ body }) => new Uint8Array([body[0] + body[1]]))
  *   .service(Fail, () => {
  *     throw new RangeError("no");
  *   });
+ * await using server = rpcServer({ handler: services });
  * const { port } = await server.listen();
  * await using rpc = await connectRpc({ port });
  * assertEquals(await rpc.call(Add, new Uint8Array([2, 3])), new Uint8Array([5]));

@@ -265,7 +265,7 @@ export class RpcClient implements AsyncDisposable {
    * import { connectRpc, rpcServer, Services } from "@speedo/speedo/rpc";
    * import { assert } from "@std/assert";
    *
-   * await using server = rpcServer({ services: new Services() });
+   * await using server = rpcServer({ handler: new Services() });
    * const { port } = await server.listen();
    * await using rpc = await connectRpc({ port });
    * assert(await rpc.ping() >= 0);
@@ -543,7 +543,7 @@ export class RpcClient implements AsyncDisposable {
  * import { connectRpc, rpcServer, Services } from "@speedo/speedo/rpc";
  * import { assertEquals } from "@std/assert";
  *
- * await using server = rpcServer({ services: new Services().service(1, ({ body }) => body) });
+ * await using server = rpcServer({ handler: new Services().service(1, ({ body }) => body) });
  * const { port } = await server.listen();
  * await using rpc = await connectRpc({ port, timeout: 5000 });
  * assertEquals(await rpc.call(1, new Uint8Array([1, 2])), new Uint8Array([1, 2]));

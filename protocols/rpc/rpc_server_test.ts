@@ -5,7 +5,7 @@
 
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
-import type { Server } from "../../core/server.ts";
+import { Server } from "../../core/server.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
 import fixtureServices, { RpcFixture } from "../../testing/_fixtures/rpc_services.ts";
 import {
@@ -29,8 +29,8 @@ function server(
 ): Server {
   const common = { port: options.port ?? 0, concurrency: options.concurrency, onError: () => {} };
   return workers === 0
-    ? rpcServer({ services: fixtureServices, ...common })
-    : rpcServer({ services: FIXTURE, workers, ...common });
+    ? rpcServer({ handler: fixtureServices, ...common })
+    : rpcServer({ handler: FIXTURE, workers, ...common });
 }
 
 /** The fixture's `cancelled/started` counts of `untilCancelled` calls in the services' thread. */
@@ -247,26 +247,42 @@ Deno.test("RpcClient reconnects after the server restarts and calls again", SANI
 });
 
 Deno.test(
-  "RpcServer.service registers inline handlers before and after listen, not on a module's server",
+  "rpcServer runs the app's Services table, filled before and after listen, and is a plain Server; a module's server has no table to fill",
   SANITIZED,
   async () => {
-    await using srv = rpcServer().service(1, ({ body }) => `${body.length} bytes`);
+    const services = new Services().service(1, ({ body }) => `${body.length} bytes`);
+    await using srv = rpcServer({ handler: services });
+    assertEquals(Object.getPrototypeOf(srv), Server.prototype);
     const { port } = await srv.listen();
     await using rpc = await connectRpc({ port });
     assertEquals(text.decode(await rpc.call(1, "four")), "4 bytes");
     await assertRejects(() => rpc.call(2, "later"), RpcUnknownTypeError);
-    srv.service(2, ({ body }) => text.decode(body).toUpperCase());
+    services.service(2, ({ body }) => text.decode(body).toUpperCase());
     assertEquals(text.decode(await rpc.call(2, "later")), "LATER");
-    assertThrows(() => srv.service(2, () => "again"), TypeError, "already");
-    assertThrows(() => srv.service(0, () => {}), RangeError);
-    const fromModule = rpcServer({ services: FIXTURE, workers: 1 });
-    assertThrows(() => fromModule.service(3, () => {}), TypeError, "module");
-    assertThrows(() => rpcServer({ services: fixtureServices, workers: 1 }), TypeError, "inline");
+    assertThrows(() => services.service(2, () => "again"), TypeError, "already");
+    assertThrows(() => services.service(0, () => {}), RangeError);
+    const fromModule = rpcServer({ handler: FIXTURE, workers: 1 });
+    assertEquals("service" in fromModule, false, "services of a module are declared in it");
+    assertThrows(
+      () => rpcServer({ handler: fixtureServices, workers: 1 }),
+      TypeError,
+      "A Services object runs inline only, got workers: 1",
+    );
+    assertThrows(
+      () => rpcServer({ handler: 3 as unknown as URL }),
+      TypeError,
+      "rpcServer needs handler: a Services object or the URL of a module whose default export is one, got 3",
+    );
+    assertThrows(
+      () => rpcServer({ handler: services, rpc: { maxFrameSize: 8 } }),
+      RangeError,
+      "maxFrameSize must be an integer from 24 to 65535, got 8",
+    );
   },
 );
 
 Deno.test(
-  "RpcServer tells its inline services of each closed connection, and still calls its onClose",
+  "rpcServer tells its inline services of each closed connection, and still calls its onClose",
   SANITIZED,
   async () => {
     const servicesSaw: number[] = [];
@@ -278,7 +294,7 @@ Deno.test(
     }
     const closed = Promise.withResolvers<number>();
     await using srv = rpcServer({
-      services: new ClosesSeen().service(1, () => "one"),
+      handler: new ClosesSeen().service(1, () => "one"),
       onClose: (connection) => closed.resolve(connection.id),
     });
     const { port } = await srv.listen();

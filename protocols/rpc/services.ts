@@ -86,12 +86,12 @@ export type ServiceHandler = (request: RpcRequest) => RpcResult | Promise<RpcRes
 /**
  * The services of an RPC server: one handler per message type, registered with
  * {@linkcode Services.service}. A `Services` object is a {@linkcode MessageHandler}: make it
- * the default export of a module and pass the module's URL as the server's `services`, and it
+ * the default export of a module and pass the module's URL as the server's `handler`, and it
  * runs in every worker of the pool; or pass the object itself to run it inline (`workers: 0`).
  *
  * Workers load code by URL and a function cannot be sent to them, so services that run in
- * workers are declared in their module; inline, `rpcServer().service(type, fn)` fills the
- * server's own table (`RpcServer.service`).
+ * workers are declared in their module; inline, the application makes the table, passes it
+ * (`rpcServer({ handler: services })`) and may fill it before or after `listen()`.
  *
  * Async handlers of one connection run side by side, up to the server's `concurrency` (100 by
  * default with {@linkcode rpcServer}), and each reply leaves when its handler settles: a slow

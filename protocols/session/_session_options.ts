@@ -65,3 +65,31 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   }
   return resolved;
 }
+
+/** A session file's `fsync` policy and compaction threshold, checked, with their defaults. */
+export interface ResolvedStoreOptions {
+  fsync: "never" | "always" | number;
+  compactThreshold: number;
+}
+
+/** Fills in and checks the options of a session file (`fsync`, `compactThreshold`). */
+export function resolveStoreOptions(
+  options: { fsync?: "never" | "always" | number; compactThreshold?: number },
+): ResolvedStoreOptions {
+  const fsync = options.fsync ?? "never";
+  if (
+    fsync !== "never" && fsync !== "always" &&
+    !(typeof fsync === "number" && Number.isInteger(fsync) && fsync >= 1)
+  ) {
+    throw new RangeError(
+      `fsync must be "never", "always" or a positive number of milliseconds, got ${
+        JSON.stringify(fsync)
+      }`,
+    );
+  }
+  const compactThreshold = options.compactThreshold ?? 1 << 20;
+  if (!Number.isInteger(compactThreshold) || compactThreshold < 1) {
+    throw new RangeError(`compactThreshold must be a positive integer, got ${compactThreshold}`);
+  }
+  return { fsync, compactThreshold };
+}

@@ -3,10 +3,13 @@
  * client and a server that survive disconnects and restarts of either side, delivered exactly
  * once and in order.
  *
- * - {@linkcode sessionServer}: one {@linkcode Session} per client name, its messages handled on
- *   the I/O thread; hooks for logins (`onLogin`), sequence mismatches and corrupt files.
- *   Sessions without a connection expire (`emptySessionTimeout`, `detachedSessionTimeout`).
- * - {@linkcode connectSession}: the client side, reconnecting with backoff and resuming.
+ * - {@linkcode sessionProtocol}: the server side, one {@linkcode Session} per client name in a
+ *   {@linkcode SessionTable}, its messages handled on the I/O thread; hooks for logins
+ *   (`onLogin`), sequence mismatches and corrupt files. Sessions without a connection expire
+ *   (`emptySessionTimeout`, `detachedSessionTimeout`). {@linkcode sessionServer} is a plain
+ *   `Server` running it, with its options in `session`.
+ * - {@linkcode connectSession}: the client side, reconnecting with backoff and resuming; the
+ *   session's options go in `session`, the connection's beside it.
  * - {@linkcode SessionStore}: the append-only file per peer (CRC-32 per record, compaction of
  *   acknowledged records, `fsync` never / every N ms / always); {@linkcode resetSession}
  *   deletes it to start a session over.
@@ -30,28 +33,35 @@
  *
  * @example
  * ```ts
- * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { connectSession, sessionServer, SessionTable } from "@speedo/speedo/session";
  * import { assertEquals } from "@std/assert";
  * import { deadline } from "@std/async/deadline";
  *
  * const dir = await Deno.makeTempDir();
- * await using server = sessionServer({
- *   dir: `${dir}/server`,
- *   onMessage: (message, session) => void session.send(1, message.payload),
+ * const sessions = new SessionTable();
+ * const server = sessionServer({
+ *   session: {
+ *     dir: `${dir}/server`,
+ *     sessions,
+ *     onMessage: (message, session) => void session.send(1, message.payload),
+ *   },
  * });
  * const { port } = await server.listen();
  * const reply = Promise.withResolvers<number>();
  * const client = await connectSession({
  *   port,
- *   dir: `${dir}/client`,
- *   name: "client-1",
- *   onMessage: (message) => reply.resolve(message.seq),
+ *   session: {
+ *     dir: `${dir}/client`,
+ *     name: "client-1",
+ *     onMessage: (message) => reply.resolve(message.seq),
+ *   },
  * });
  * client.session.send(1, new Uint8Array([42]));
  * await client.session.whenAcknowledged(1);
  * assertEquals(await deadline(reply.promise, 5000), 1);
  * await client.close();
  * await server.close();
+ * sessions.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
@@ -62,5 +72,6 @@ export * from "./crc32.ts";
 export * from "./session.ts";
 export * from "./session_client.ts";
 export * from "./session_errors.ts";
+export * from "./session_protocol.ts";
 export * from "./session_server.ts";
 export * from "./session_store.ts";

@@ -72,27 +72,33 @@ export const MAX_SESSION_PAYLOAD = 0xffff - 8 - SEQ_SIZE;
  *   them after `ackDelay`, and every `heartbeatInterval` of silence. Nothing heard for
  *   `connectionTimeout` closes the connection.
  *
- * Sessions are made by {@linkcode sessionServer} (one per client name) and
+ * Sessions are made by {@linkcode sessionProtocol} (one per client name) and
  * {@linkcode connectSession}; both run them on the I/O thread, which owns their files.
  *
  * @example Sending while disconnected: the message waits in the file
  * ```ts
- * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { Server } from "@speedo/speedo";
+ * import { connectSession, sessionProtocol } from "@speedo/speedo/session";
  * import { assertEquals } from "@std/assert";
  *
  * const dir = await Deno.makeTempDir();
  * const received: string[] = [];
- * await using server = sessionServer({
+ * const protocol = sessionProtocol({
  *   dir: `${dir}/server`,
  *   onMessage: (message) => void received.push(new TextDecoder().decode(message.payload)),
  * });
+ * await using server = new Server({ protocol });
  * const { port } = await server.listen();
- * await using client = await connectSession({ port, dir: `${dir}/client`, name: "c1", onMessage() {} });
+ * await using client = await connectSession({
+ *   port,
+ *   session: { dir: `${dir}/client`, name: "c1", onMessage() {} },
+ * });
  * const seq = client.session.send(1, new TextEncoder().encode("hello"));
  * await client.session.whenAcknowledged(seq);
  * assertEquals(received, ["hello"]);
  * await client.close();
  * await server.close();
+ * protocol.sessions.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

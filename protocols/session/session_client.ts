@@ -3,7 +3,11 @@ import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import type { ProtocolContext, ProtocolHandler } from "../../core/protocol.ts";
 import { checkName } from "./_names.ts";
-import { resolveSessionOptions, type SessionOptions } from "./_session_options.ts";
+import {
+  resolveSessionOptions,
+  resolveStoreOptions,
+  type SessionOptions,
+} from "./_session_options.ts";
 import {
   decodeLoginReply,
   encodeLogin,
@@ -20,9 +24,23 @@ import {
 } from "./session_errors.ts";
 import { type FsyncPolicy, SessionStore } from "./session_store.ts";
 
-/** Options of {@linkcode connectSession}. */
+/** Options of {@linkcode connectSession}: the connection's, and the session's in `session`. */
 export interface SessionClientOptions
-  extends Omit<ConnectOptions, "protocol" | "onMessage" | "reconnect">, SessionOptions {
+  extends Omit<ConnectOptions, "protocol" | "onMessage" | "reconnect"> {
+  /**
+   * Reconnect when the connection fails or closes (and retry the first connection), with
+   * backoff and jitter. On by default here, unlike a plain {@linkcode Client}: a session is
+   * made to outlive its connections.
+   *
+   * @default {true}
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** The session: its names, directory, message handler, hooks and bounds. */
+  session: ClientSessionOptions;
+}
+
+/** The `session` group of {@linkcode SessionClientOptions}. */
+export interface ClientSessionOptions extends SessionOptions {
   /** The directory of this client's session files (one per server name); made if missing. */
   dir: string;
   /** This client's name: the session's name on the server. */
@@ -35,13 +53,6 @@ export interface SessionClientOptions
   serverName?: string;
   /** Handles each message from the server, exactly once and in order, on the I/O thread. */
   onMessage: SessionMessageHandler;
-  /**
-   * Reconnect when the connection fails or closes (and retry the first connection), with
-   * backoff and jitter.
-   *
-   * @default {true}
-   */
-  reconnect?: boolean | ReconnectOptions;
   /**
    * When the session file is flushed to the disk: `"never"`, `"always"`, or every N ms.
    *
@@ -71,6 +82,13 @@ export interface SessionClientOptions
   onFileError?(error: SessionFileError): void;
   /** Told when the server's numbers contradict this side's (the client then stops). */
   onSequenceMismatch?(error: SessionMismatchError): void;
+  /**
+   * Told of the session's errors and warnings: a message handler or hook that threw, a torn
+   * write cut off the session file, a rejected login, a sequence mismatch, a server silent
+   * past `connectionTimeout`. Without it they are logged with `console.error`. The
+   * connection's own errors (a refused dial) go to the outer `onError`.
+   */
+  onError?(error: Error): void;
 }
 
 const encoder = new HeaderEncoder();
@@ -85,26 +103,34 @@ const encoder = new HeaderEncoder();
  *
  * @example
  * ```ts
- * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { Server } from "@speedo/speedo";
+ * import { connectSession, sessionProtocol } from "@speedo/speedo/session";
  * import { assertEquals } from "@std/assert";
  *
  * const dir = await Deno.makeTempDir();
- * await using server = sessionServer({ dir: `${dir}/server`, onMessage() {} });
+ * const protocol = sessionProtocol({ dir: `${dir}/server`, onMessage() {} });
+ * const server = new Server({ protocol });
  * const { port } = await server.listen();
- * const client = await connectSession({ port, dir: `${dir}/client`, name: "c1", onMessage() {} });
+ * const client = await connectSession({
+ *   port,
+ *   session: { dir: `${dir}/client`, name: "c1", onMessage() {} },
+ * });
  * assertEquals(client.connected, true);
+ * assertEquals(client.client.state, "open");
  * await client.close();
  * assertEquals(await client.ended, undefined);
  * await server.close();
+ * protocol.sessions.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class SessionClient implements AsyncDisposable {
   /** The session: send with it, read its numbers. */
   readonly session: Session;
-  readonly #options: SessionClientOptions;
+  /** The connection that carries the session: its state, counters and handle. */
+  readonly client: Client;
+  readonly #options: ClientSessionOptions;
   readonly #serverName: string;
-  readonly #client: Client;
   readonly #loggedIn = Promise.withResolvers<void>();
   readonly #ended: Promise<Error | undefined>;
   #fatal: SessionError | undefined;
@@ -119,64 +145,68 @@ export class SessionClient implements AsyncDisposable {
    * @throws {RangeError} When a name or a bound is invalid.
    */
   constructor(options: SessionClientOptions) {
-    if (typeof options?.onMessage !== "function") {
-      throw new TypeError("connectSession needs onMessage(message, session)");
+    const { session: sessionOptions, reconnect, ...connectOptions } = options ?? {};
+    if (typeof sessionOptions !== "object" || sessionOptions === null) {
+      throw new TypeError(`connectSession needs session options, got ${String(sessionOptions)}`);
     }
-    checkName("name", options.name);
-    this.#serverName = options.serverName ?? "server";
+    if (typeof sessionOptions.dir !== "string" || sessionOptions.dir === "") {
+      throw new TypeError(
+        `dir must be a directory path, got ${JSON.stringify(sessionOptions.dir)}`,
+      );
+    }
+    if (typeof sessionOptions.onMessage !== "function") {
+      throw new TypeError(
+        `onMessage must be a function (message, session), got ${typeof sessionOptions.onMessage}`,
+      );
+    }
+    for (const hook of ["onLogin", "onFileError", "onSequenceMismatch", "onError"] as const) {
+      if (sessionOptions[hook] !== undefined && typeof sessionOptions[hook] !== "function") {
+        throw new TypeError(`${hook} must be a function, got ${typeof sessionOptions[hook]}`);
+      }
+    }
+    checkName("name", sessionOptions.name);
+    this.#serverName = sessionOptions.serverName ?? "server";
     checkName("serverName", this.#serverName);
-    resolveSessionOptions(options);
-    this.#options = options;
+    const { connectionTimeout } = resolveSessionOptions(sessionOptions);
+    resolveStoreOptions(sessionOptions);
+    this.#options = sessionOptions;
     let store: SessionStore;
     try {
       store = SessionStore.open({
-        dir: options.dir,
-        localName: options.name,
+        dir: sessionOptions.dir,
+        localName: sessionOptions.name,
         peerName: this.#serverName,
-        fsync: options.fsync,
-        compactThreshold: options.compactThreshold,
-        reset: options.reset,
+        fsync: sessionOptions.fsync,
+        compactThreshold: sessionOptions.compactThreshold,
+        reset: sessionOptions.reset,
         onWarning: (warning) => this.#report(warning),
       });
     } catch (error) {
-      if (error instanceof SessionFileError) this.#hook(() => options.onFileError?.(error));
+      if (error instanceof SessionFileError) {
+        this.#hook(() => sessionOptions.onFileError?.(error));
+      }
       throw error;
     }
     this.session = new Session(
       this.#serverName,
       store,
-      options,
-      options.onMessage,
+      sessionOptions,
+      sessionOptions.onMessage,
       (error) => this.#report(error),
     );
     this.#loggedIn.promise.catch(() => {});
-    const connectionTimeout = resolveSessionOptions(options).connectionTimeout;
     const link: ClientLink = {
       session: this.session,
       connectionTimeout,
       loginFrame: () => this.#loginFrame(),
       loggedIn: () => {
         this.#loggedIn.resolve();
-        this.#hook(() => options.onLogin?.(this.session));
+        this.#hook(() => sessionOptions.onLogin?.(this.session));
       },
       fail: (error) => this.#fail(error),
     };
-    const {
-      dir: _dir,
-      name: _name,
-      serverName: _serverName,
-      onMessage: _onMessage,
-      reconnect,
-      fsync: _fsync,
-      compactThreshold: _compactThreshold,
-      reset: _reset,
-      onLogin: _onLogin,
-      onFileError: _onFileError,
-      onSequenceMismatch: _onMismatch,
-      ...connectOptions
-    } = options;
     try {
-      this.#client = new Client({
+      this.client = new Client({
         ...connectOptions,
         reconnect: reconnect ?? true,
         protocol: { create: (context) => new SessionClientHandler(link, context) },
@@ -185,8 +215,8 @@ export class SessionClient implements AsyncDisposable {
       this.session.close();
       throw error;
     }
-    this.#client.opened.catch((error) => this.#loggedIn.reject(error));
-    this.#ended = this.#client.ended.then((reason) => {
+    this.client.opened.catch((error) => this.#loggedIn.reject(error));
+    this.#ended = this.client.ended.then((reason) => {
       this.#loggedIn.reject(this.#fatal ?? reason ?? new Error("The session client was closed"));
       if (!this.#fatal) return reason;
       this.session.close();
@@ -220,7 +250,7 @@ export class SessionClient implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.session.close();
-      await this.#client.close();
+      await this.client.close();
       await this.#ended;
     })();
     return this.#closing;
@@ -250,7 +280,7 @@ export class SessionClient implements AsyncDisposable {
       this.#hook(() => this.#options.onSequenceMismatch?.(error));
     }
     this.#report(error);
-    this.#client.close();
+    this.client.close();
   }
 
   #hook(run: () => void): void {
@@ -378,14 +408,19 @@ class SessionClientHandler implements ProtocolHandler {
  *
  * @example Messages sent before a restart of the client are delivered once
  * ```ts
- * import { connectSession, sessionServer } from "@speedo/speedo/session";
+ * import { Server } from "@speedo/speedo";
+ * import { connectSession, sessionProtocol } from "@speedo/speedo/session";
  * import { assertEquals } from "@std/assert";
  *
  * const dir = await Deno.makeTempDir();
  * const seen: number[] = [];
- * await using server = sessionServer({ dir: `${dir}/server`, onMessage: (m) => void seen.push(m.seq) });
+ * const protocol = sessionProtocol({
+ *   dir: `${dir}/server`,
+ *   onMessage: (message) => void seen.push(message.seq),
+ * });
+ * const server = new Server({ protocol });
  * const { port } = await server.listen();
- * const options = { port, dir: `${dir}/client`, name: "c1", onMessage() {} };
+ * const options = { port, session: { dir: `${dir}/client`, name: "c1", onMessage() {} } };
  * const first = await connectSession(options);
  * first.session.send(1, new Uint8Array([1]));
  * await first.session.whenAcknowledged(1);
@@ -398,6 +433,7 @@ class SessionClientHandler implements ProtocolHandler {
  * assertEquals(seen, [1, 2]);
  * await second.close();
  * await server.close();
+ * protocol.sessions.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -31,6 +31,7 @@
 
 import { crc32 } from "./crc32.ts";
 import { checkName } from "./_names.ts";
+import { resolveStoreOptions } from "./_session_options.ts";
 import { SessionFileError, SessionTornWriteError } from "./session_errors.ts";
 
 /**
@@ -237,21 +238,7 @@ export class SessionStore {
   static open(options: SessionStoreOptions): SessionStore {
     checkName("localName", options.localName);
     const path = sessionPath(options.dir, options.peerName);
-    const fsync = options.fsync ?? "never";
-    if (
-      fsync !== "never" && fsync !== "always" &&
-      !(typeof fsync === "number" && Number.isInteger(fsync) && fsync >= 1)
-    ) {
-      throw new RangeError(
-        `fsync must be "never", "always" or a positive number of milliseconds, got ${
-          JSON.stringify(fsync)
-        }`,
-      );
-    }
-    const threshold = options.compactThreshold ?? 1 << 20;
-    if (!Number.isInteger(threshold) || threshold < 1) {
-      throw new RangeError(`compactThreshold must be a positive integer, got ${threshold}`);
-    }
+    const { fsync } = resolveStoreOptions(options);
     if (options.reset) resetSession({ dir: options.dir, peer: options.peerName });
     const store = new SessionStore(path, options);
     let bytes: Uint8Array | undefined;

@@ -24,6 +24,7 @@ import {
 } from "./_session_wire.ts";
 import { crc32 } from "./crc32.ts";
 import {
+  type ClientSessionOptions,
   connectSession,
   type Session,
   type SessionClientOptions,
@@ -31,10 +32,12 @@ import {
   type SessionFileError,
   SessionFullError,
   SessionMismatchError,
+  sessionProtocol,
+  type SessionProtocolOptions,
   SessionRejectedError,
   sessionServer,
-  type SessionServerOptions,
   SessionStore,
+  SessionTable,
   SessionTimeoutError,
 } from "./mod.ts";
 
@@ -60,35 +63,49 @@ async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** A server that answers each message with its payload and records what it got. */
-function echoServer(dir: string, extra: Partial<SessionServerOptions> = {}) {
+/**
+ * A server that answers each message with its payload and records what it got; `port` goes
+ * to the server, the rest to the protocol. Close `sessions` after `server`.
+ */
+function echoServer(
+  dir: string,
+  extra: Partial<SessionProtocolOptions> & { port?: number } = {},
+) {
   const got: number[] = [];
+  const sessions = new SessionTable();
+  const { port, ...session } = extra;
   const server = sessionServer({
-    dir: `${dir}/server`,
-    onMessage(message, session) {
-      got.push(read(message.payload));
-      session.send(1, message.payload);
+    port,
+    session: {
+      dir: `${dir}/server`,
+      sessions,
+      onMessage(message, session) {
+        got.push(read(message.payload));
+        session.send(1, message.payload);
+      },
+      onError: () => {},
+      ...session,
     },
-    onError: () => {},
-    ...extra,
   });
-  return { server, got };
+  return { server, sessions, got };
 }
 
 function clientOptions(
   dir: string,
   port: number,
   answers: number[],
-  extra: Partial<SessionClientOptions> = {},
+  extra: Partial<ClientSessionOptions> = {},
 ): SessionClientOptions {
   return {
     port,
-    dir: `${dir}/client`,
-    name: "c1",
     reconnect: { initialDelay: 10, maxDelay: 100 },
-    onMessage: (message) => void answers.push(read(message.payload)),
-    onError: () => {},
-    ...extra,
+    session: {
+      dir: `${dir}/client`,
+      name: "c1",
+      onMessage: (message) => void answers.push(read(message.payload)),
+      onError: () => {},
+      ...extra,
+    },
   };
 }
 
@@ -154,7 +171,7 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, got } = echoServer(dir);
+      const { server, sessions, got } = echoServer(dir);
       const { port } = await server.listen();
       try {
         const answers: number[] = [];
@@ -176,11 +193,12 @@ Deno.test(
         );
         await second.close();
         await waitFor(
-          () => server.session("c1")?.acknowledgedSeq === 10_000,
+          () => sessions.get("c1")?.acknowledgedSeq === 10_000,
           "the last acknowledgement",
         );
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -198,6 +216,7 @@ Deno.test(
         await sendAll(client.session, 1, 100);
         await waitFor(() => answers.length === 100, "100 answers");
         await first.server.close();
+        first.sessions.close();
         await waitFor(() => !client.connected, "the client to see the server go");
         await sendAll(client.session, 101, 200);
         assertEquals(client.session.unacked, 100);
@@ -213,9 +232,11 @@ Deno.test(
         assertEquals(answers, range(1, 200));
         await client.close();
         await second.server.close();
+        second.sessions.close();
       } finally {
         await client.close();
         await first.server.close();
+        first.sessions.close();
       }
     }),
 );
@@ -226,12 +247,15 @@ Deno.test(
   () =>
     withDir(async (dir) => {
       const fileErrors: SessionFileError[] = [];
-      const { server } = echoServer(dir, { onFileError: (error) => void fileErrors.push(error) });
+      const { server, sessions } = echoServer(dir, {
+        onFileError: (error) => void fileErrors.push(error),
+      });
       const { port } = await server.listen();
       try {
         const answers: number[] = [];
         await sessionOfTen(clientOptions(dir, port, answers));
         await server.close();
+        sessions.close();
 
         const path = `${dir}/server/c1.session`;
         const bytes = await Deno.readFile(path);
@@ -253,9 +277,11 @@ Deno.test(
           assertEquals(fileErrors[0].problem, "checksum");
         } finally {
           await restarted.server.close();
+          restarted.sessions.close();
         }
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -265,13 +291,14 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server } = echoServer(dir);
+      const { server, sessions } = echoServer(dir);
       const { port } = await server.listen();
       const answers: number[] = [];
       try {
         await sessionOfTen(clientOptions(dir, port, answers));
       } finally {
         await server.close();
+        sessions.close();
       }
       const path = `${dir}/server/c1.session`;
       const original = await Deno.readFile(path);
@@ -299,7 +326,7 @@ Deno.test(
           assertEquals(fileErrors, []);
           assertEquals(errors.map((error) => error.name), ["SessionTornWriteError"]);
           assertEquals((await Deno.stat(path)).size, original.length, "the torn bytes are cut");
-          const session = restarted.server.session("c1")!;
+          const session = restarted.sessions.get("c1")!;
           assertEquals(session.lastSentSeq, 10, "the torn write's message went with it");
           client.session.send(1, u32(11));
           await waitFor(() => answers.length === 11, "the 11th answer");
@@ -310,6 +337,7 @@ Deno.test(
         }
       } finally {
         await restarted.server.close();
+        restarted.sessions.close();
       }
     }),
 );
@@ -319,7 +347,7 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, got } = echoServer(dir);
+      const { server, sessions, got } = echoServer(dir);
       const { port } = await server.listen();
       try {
         const answers: number[] = [];
@@ -379,6 +407,7 @@ Deno.test(
         }
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -389,7 +418,7 @@ Deno.test(
   () =>
     withDir(async (dir) => {
       const mismatches: SessionMismatchError[] = [];
-      const { server } = echoServer(dir, {
+      const { server, sessions } = echoServer(dir, {
         onSequenceMismatch: (error) => void mismatches.push(error),
       });
       const { port } = await server.listen();
@@ -417,6 +446,7 @@ Deno.test(
         assertEquals(clientSide.length, 1);
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -426,7 +456,7 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server } = echoServer(dir, {
+      const { server, sessions } = echoServer(dir, {
         onLogin: (login) => login.name === "banned" ? "banned clients stay out" : undefined,
       });
       const { port } = await server.listen();
@@ -441,9 +471,10 @@ Deno.test(
           SessionRejectedError,
         );
         assertEquals(named.reason, 'This server is "server", not "other"');
-        assertEquals(server.sessions.length, 0);
+        assertEquals(sessions.size, 0);
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -455,7 +486,7 @@ Deno.test(
     withDir(async (dir) => {
       const errors: Error[] = [];
       const closes: string[] = [];
-      const { server } = echoServer(dir, {
+      const { server, sessions } = echoServer(dir, {
         heartbeatInterval: 30,
         connectionTimeout: 150,
         onError: (error) => void errors.push(error),
@@ -498,6 +529,7 @@ Deno.test(
         }
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -507,7 +539,7 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server } = echoServer(dir);
+      const { server, sessions } = echoServer(dir);
       const { port } = await server.listen();
       const answers: number[] = [];
       const client = await connectSession(clientOptions(dir, port, answers, { maxUnacked: 8 }));
@@ -524,6 +556,7 @@ Deno.test(
       } finally {
         await client.close();
         await server.close();
+        sessions.close();
       }
       assertEquals(await client.ended, undefined);
     }),
@@ -543,7 +576,7 @@ Deno.test(
       old.append([], 0, 0);
       old.close();
       const expired: string[] = [];
-      const { server } = echoServer(dir, {
+      const { server, sessions } = echoServer(dir, {
         maxSessions: 4,
         emptySessionTimeout: 100,
         onSessionExpire: (session) => void expired.push(session.peer),
@@ -559,7 +592,7 @@ Deno.test(
         });
         mismatch.conn.close();
         assertEquals(mismatch.reply.status, LoginStatus.mismatch);
-        assertEquals(server.sessions.length, 0);
+        assertEquals(sessions.size, 0);
         assertEquals(await files(`${dir}/server`), ["made-up-0.session"]);
 
         // A flood of made-up logins that hold their connections: 4 in, the rest refused.
@@ -575,7 +608,7 @@ Deno.test(
             ]);
           }
         }
-        assertEquals(server.sessions.length, 4);
+        assertEquals(sessions.size, 4);
         assertEquals(await files(`${dir}/server`), ["made-up-0.session"], "no file made");
         const answers: number[] = [];
         const full = await assertRejects(
@@ -586,7 +619,7 @@ Deno.test(
 
         // Their connections gone, the sessions expire: out of the table, their files removed.
         for (const conn of held.splice(0)) conn.close();
-        await waitFor(() => server.sessions.length === 0, "the made-up sessions to expire");
+        await waitFor(() => sessions.size === 0, "the made-up sessions to expire");
         assertEquals(expired.sort(), ["made-up-0", "made-up-1", "made-up-2", "made-up-3"]);
         assertEquals(await files(`${dir}/server`), []);
         await sessionOfTen(clientOptions(dir, port, answers));
@@ -595,6 +628,7 @@ Deno.test(
       } finally {
         for (const conn of held) conn.close();
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -605,7 +639,7 @@ Deno.test(
   () =>
     withDir(async (dir) => {
       const expired: string[] = [];
-      const { server } = echoServer(dir, {
+      const { server, sessions } = echoServer(dir, {
         maxSessions: 2,
         onSessionExpire: (session) => void expired.push(session.peer),
       });
@@ -616,9 +650,9 @@ Deno.test(
           const { conn, reply } = await rawLogin(port, `churn-${i}`);
           conn.close();
           assertEquals(reply.status, LoginStatus.accepted, `login ${i}`);
-          await waitFor(() => !server.session(`churn-${i}`)!.connected, "its connection to go");
+          await waitFor(() => !sessions.get(`churn-${i}`)!.connected, "its connection to go");
         }
-        assertEquals(server.sessions.map((session) => session.peer), ["churn-8", "churn-9"]);
+        assertEquals([...sessions].map((session) => session.peer), ["churn-8", "churn-9"]);
         assertEquals(expired, range(0, 7).map((i) => `churn-${i}`), "oldest first");
         // Sessions with messages keep their place (until detachedSessionTimeout).
         const answers: number[] = [];
@@ -626,13 +660,14 @@ Deno.test(
         await sessionOfTen(
           clientOptions(dir, port, answers, { name: "c2", dir: `${dir}/client-2` }),
         );
-        assertEquals(server.sessions.map((session) => session.peer).sort(), ["c1", "c2"]);
+        assertEquals([...sessions].map((session) => session.peer).sort(), ["c1", "c2"]);
         const { conn, reply } = await rawLogin(port, "churn-10");
         conn.close();
         assertEquals(reply.status, LoginStatus.rejected);
         assertEquals(await files(`${dir}/server`), ["c1.session", "c2.session"]);
       } finally {
         await server.close();
+        sessions.close();
       }
     }),
 );
@@ -643,7 +678,7 @@ Deno.test(
   () =>
     withDir(async (dir) => {
       const expired: Session[] = [];
-      const { server, got } = echoServer(dir, {
+      const { server, sessions, got } = echoServer(dir, {
         detachedSessionTimeout: 100,
         emptySessionTimeout: 100,
         onSessionExpire: (session) => void expired.push(session),
@@ -654,13 +689,13 @@ Deno.test(
         const client = await connectSession(clientOptions(dir, port, answers));
         await sendAll(client.session, 1, 5);
         await waitFor(() => answers.length === 5, "5 answers");
-        const first = server.session("c1")!;
+        const first = sessions.get("c1")!;
         // Logged in, a session never expires, however long it stays.
         const started = performance.now();
         await waitFor(() => performance.now() - started > 300, "three expiry times", 2000);
         assertEquals(expired, []);
         await client.close();
-        await waitFor(() => server.session("c1") === undefined, "the session to expire");
+        await waitFor(() => sessions.get("c1") === undefined, "the session to expire");
         assertEquals(expired, [first]);
         assertThrows(() => first.send(1, u32(0)), SessionError, "closed");
         assertEquals(await files(`${dir}/server`), ["c1.session"], "its file stays");
@@ -668,7 +703,7 @@ Deno.test(
         const again = await connectSession(clientOptions(dir, port, answers));
         try {
           assertEquals(again.session.lastSentSeq, 5);
-          const second = server.session("c1")!;
+          const second = sessions.get("c1")!;
           assertEquals(second.sequences, { received: 5, acknowledged: 5, sent: 5 });
           await sendAll(again.session, 6, 10);
           await waitFor(() => answers.length === 10, "10 answers");
@@ -679,14 +714,15 @@ Deno.test(
         }
       } finally {
         await server.close();
+        sessions.close();
       }
       assertThrows(
-        () => sessionServer({ dir, onMessage() {}, emptySessionTimeout: -1 }),
+        () => sessionProtocol({ dir, onMessage() {}, emptySessionTimeout: -1 }),
         RangeError,
         "emptySessionTimeout must be a non-negative integer, got -1",
       );
       assertThrows(
-        () => sessionServer({ dir, onMessage() {}, detachedSessionTimeout: 1.5 }),
+        () => sessionProtocol({ dir, onMessage() {}, detachedSessionTimeout: 1.5 }),
         RangeError,
         "detachedSessionTimeout must be a non-negative integer, got 1.5",
       );

@@ -1,0 +1,677 @@
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import type {
+  ProtocolContext,
+  ProtocolHandler,
+  ProtocolHandlerFactory,
+} from "../../core/protocol.ts";
+import { nonNegativeInteger } from "../../core/_option_checks.ts";
+import { checkName } from "./_names.ts";
+import {
+  resolveSessionOptions,
+  resolveStoreOptions,
+  type SessionOptions,
+} from "./_session_options.ts";
+import {
+  decodeLogin,
+  encodeLoginReply,
+  FrameType,
+  type Login,
+  LoginStatus,
+  sequencesMatch,
+} from "./_session_wire.ts";
+import { Session, type SessionMessageHandler } from "./session.ts";
+import { SessionFileError, SessionMismatchError } from "./session_errors.ts";
+import { type FsyncPolicy, resetSession, SessionStore } from "./session_store.ts";
+
+/** What the server knows of a login when it asks {@linkcode SessionProtocolOptions.onLogin}. */
+export interface SessionLogin {
+  /** The client's name: its session's name. */
+  readonly name: string;
+  /** The last sequence number the client received from this server. */
+  readonly received: number;
+  /** The last of its messages the client says this server acknowledged. */
+  readonly acknowledged: number;
+  /** The last sequence number the client sent. */
+  readonly sent: number;
+  /** The connection logging in. */
+  readonly connection: ConnectionHandle;
+}
+
+/**
+ * Options of {@linkcode sessionProtocol}: the `session` group of {@linkcode sessionServer}.
+ */
+export interface SessionProtocolOptions extends SessionOptions {
+  /** The directory of the session files, one per client name; made if missing. */
+  dir: string;
+  /**
+   * This server's name; a client names the server it expects, and a login for another
+   * name is rejected.
+   *
+   * @default {"server"}
+   */
+  name?: string;
+  /** Handles each message of every session, exactly once and in order, on the I/O thread. */
+  onMessage: SessionMessageHandler;
+  /**
+   * Decides on a login before its session opens: return a reason to reject it, or nothing to
+   * accept it.
+   */
+  onLogin?(login: SessionLogin): string | void;
+  /**
+   * Told when a client's numbers and this side's contradict each other; the login is then
+   * refused with a mismatch, which the client reports too.
+   */
+  onSequenceMismatch?(error: SessionMismatchError): void;
+  /**
+   * Told when a client's session file is corrupt or truncated; its login is then refused with
+   * the error's message until the file is reset ({@linkcode resetSession}). A file that only
+   * ends in a torn write is cut back to its last whole write and opens: the
+   * {@linkcode SessionTornWriteError} warning goes to `onError`.
+   */
+  onFileError?(error: SessionFileError): void;
+  /** Told when a client logged in and its session resumed. */
+  onSessionOpen?(session: Session): void;
+  /** Told when a session's connection closed; the session goes on without one. */
+  onSessionClose?(session: Session, reason?: Error): void;
+  /**
+   * Told when a session without a connection expired (`emptySessionTimeout`,
+   * `detachedSessionTimeout`) or gave its place to a new one: it is closed and out of the
+   * table. A later login of its name opens it again, from its file if it has one.
+   */
+  onSessionExpire?(session: Session): void;
+  /**
+   * When session files are flushed to the disk: `"never"`, `"always"`, or every N ms.
+   *
+   * @default {"never"}
+   */
+  fsync?: FsyncPolicy;
+  /**
+   * Session file size past which acknowledged records are compacted away, in bytes.
+   *
+   * @default {1048576}
+   */
+  compactThreshold?: number;
+  /**
+   * Sessions in the table at once at most (each holds its file open): logged in, or without a
+   * connection and not expired yet. Past it, a login of a new name takes the place of the
+   * session that exchanged nothing and has been without a connection longest; when there is
+   * none, it is rejected ("Too many sessions").
+   *
+   * @default {1024}
+   */
+  maxSessions?: number;
+  /**
+   * Time a session that exchanged nothing (no message sent or received, either way) stays
+   * without a connection before it is closed and forgotten, its file removed if it has one, in
+   * milliseconds; 0 keeps it. Forgetting it loses nothing: a login of its name starts it again
+   * from the same numbers, 0. Made-up logins that send nothing go this way, and do not fill the
+   * table for good.
+   *
+   * @default {10000}
+   */
+  emptySessionTimeout?: number;
+  /**
+   * Time a session that exchanged messages stays without a connection before it is closed and
+   * leaves the table, in milliseconds; 0 keeps it. Its file stays: at its client's next login
+   * the session opens from it and resumes as usual, nothing lost. Until then
+   * {@linkcode SessionTable.get} does not find it, and the {@linkcode Session} handed out
+   * before is closed (messages for that client cannot be sent through it).
+   *
+   * @default {600000}
+   */
+  detachedSessionTimeout?: number;
+  /**
+   * The table the sessions go in: give one made with `new SessionTable()` to reach the
+   * sessions (and close them) when this protocol is made for you, as {@linkcode sessionServer}
+   * does. A table belongs to one protocol.
+   *
+   * @default {a new table, read from the protocol's `sessions`}
+   */
+  sessions?: SessionTable;
+  /**
+   * Told of the sessions' errors and warnings: a message handler or hook that threw, a torn
+   * write cut off a session file ({@linkcode SessionTornWriteError}), a peer silent past
+   * `connectionTimeout` ({@linkcode SessionTimeoutError}). Without it they are logged with
+   * `console.error`.
+   */
+  onError?(error: Error): void;
+}
+
+/** What the protocol reaches of its table: the map it fills, bound once. */
+let tableAccess: {
+  bind(table: SessionTable, owner: { close(): void }): Map<string, Session>;
+};
+
+/**
+ * The sessions of a session server, by client name: logged in now, or without a connection
+ * and not expired yet (`emptySessionTimeout`, `detachedSessionTimeout`). The protocol fills
+ * it; the application reads it, and closes it once the server is closed, which stores every
+ * session's state and closes its file.
+ *
+ * Make one (`new SessionTable()`) to give to {@linkcode sessionServer}, or read the one
+ * {@linkcode sessionProtocol} made from its `sessions`. A table belongs to one protocol.
+ *
+ * @example Reading the sessions of a server, and closing them after it
+ * ```ts
+ * import { connectSession, sessionServer, SessionTable } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * using sessions = new SessionTable();
+ * await using server = sessionServer({
+ *   session: { dir: `${dir}/server`, sessions, onMessage() {} },
+ * });
+ * const { port } = await server.listen();
+ * const client = await connectSession({
+ *   port,
+ *   session: { dir: `${dir}/client`, name: "c1", onMessage() {} },
+ * });
+ * client.session.send(1, new Uint8Array([1]));
+ * await client.session.whenAcknowledged(1);
+ * assertEquals(sessions.get("c1")?.lastReceivedSeq, 1);
+ * assertEquals([...sessions].map((session) => session.peer), ["c1"]);
+ * await client.close();
+ * await server.close();
+ * sessions.close();
+ * assertEquals(sessions.closed, true);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class SessionTable implements Disposable {
+  readonly #sessions = new Map<string, Session>();
+  #owner: { close(): void } | undefined;
+  #closed = false;
+
+  static {
+    tableAccess = {
+      bind(table, owner) {
+        if (table.#owner !== undefined) {
+          throw new TypeError("This SessionTable already belongs to a session protocol");
+        }
+        if (table.#closed) throw new TypeError("This SessionTable is closed");
+        table.#owner = owner;
+        return table.#sessions;
+      },
+    };
+  }
+
+  /** Sessions in the table now. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Whether {@linkcode SessionTable.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The session of a client, once it logged in (until it expires).
+   *
+   * @param name The client's name.
+   * @returns Its session, or `undefined`.
+   */
+  get(name: string): Session | undefined {
+    return this.#sessions.get(name);
+  }
+
+  /**
+   * The sessions in the table, in the order they opened.
+   *
+   * @returns An iterator over the live table.
+   */
+  [Symbol.iterator](): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /**
+   * Closes every session: stores its state, sends the acknowledgement due if it is still
+   * connected, and closes its file. Sessions expire no more and logins are refused from then
+   * on. Call it once the server is closed (`await server.close()`): its connections are then
+   * closed, and what they delivered is stored. The closed sessions stay readable here.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#owner?.close();
+    for (const session of this.#sessions.values()) session.close();
+  }
+
+  /** Same as {@linkcode SessionTable.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The factory of {@linkcode sessionProtocol}, with the table it fills. */
+export interface SessionProtocol extends ProtocolHandlerFactory {
+  /** The sessions, by client name; close it after the server. */
+  readonly sessions: SessionTable;
+}
+
+/** The hooks of {@linkcode SessionProtocolOptions}, checked at construction. */
+const HOOKS = [
+  "onLogin",
+  "onSequenceMismatch",
+  "onFileError",
+  "onSessionOpen",
+  "onSessionClose",
+  "onSessionExpire",
+  "onError",
+] as const;
+
+const encoder = new HeaderEncoder();
+
+/**
+ * The server side of persistent sessions (the idea of tcpshm's persistent TCP), as a
+ * {@linkcode ProtocolHandlerFactory} for a {@linkcode Server}: each client logs in with its
+ * name and the numbers of what it received and sent; its session resumes from its file, both
+ * sides send again what the other has not received, and every message is delivered exactly
+ * once and in order, across disconnects and restarts of either side.
+ *
+ * Messages are handled on the I/O thread, in `data`: each session's file has one owner, and
+ * the replies a handler sends are stored in the same write as the cursor of the message they
+ * answer. Nothing is dispatched, so the server needs no message handler.
+ *
+ * The sessions outlive their connections: close the table ({@linkcode SessionTable.close})
+ * once the server is closed.
+ *
+ * @param options The directory, the message handler, the hooks and the bounds; all checked
+ *   now.
+ * @returns The factory, with its `sessions`.
+ * @throws {TypeError} When `dir` or `onMessage` is missing, a hook is not a function, or
+ *   `sessions` already belongs to another protocol.
+ * @throws {RangeError} When a name or a bound is invalid.
+ *
+ * @example A server made of the protocol, and its table read
+ * ```ts
+ * import { Server } from "@speedo/speedo";
+ * import { connectSession, sessionProtocol } from "@speedo/speedo/session";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const protocol = sessionProtocol({
+ *   dir: `${dir}/server`,
+ *   onMessage: (message, session) => void session.send(1, message.payload),
+ * });
+ * const server = new Server({ protocol });
+ * const { port } = await server.listen();
+ * const client = await connectSession({
+ *   port,
+ *   session: { dir: `${dir}/client`, name: "c1", onMessage() {} },
+ * });
+ * client.session.send(1, new Uint8Array([7]));
+ * await client.session.whenAcknowledged(1);
+ * assertEquals(protocol.sessions.get("c1")?.lastSentSeq, 1);
+ * await client.close();
+ * await server.close();
+ * protocol.sessions.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function sessionProtocol(options: SessionProtocolOptions): SessionProtocol {
+  const registry = new SessionRegistry(options);
+  return {
+    sessions: registry.table,
+    create: (context) => new SessionProtocolHandler(registry, context),
+  };
+}
+
+/** A session without a connection: since when, and the timer of its expiry. */
+interface Detached {
+  readonly since: number;
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The sessions of a server, by client name, and the login rules: shared by its connections.
+ *
+ * A session's life in the table:
+ *
+ * ```
+ * login (new name) ──▶ attached ◀──── login ────┐
+ *   │ refused: gone        │ connection closes   │
+ *   ▼                      ▼                     │
+ * (nothing kept)        detached ────────────────┘
+ *                          │ emptySessionTimeout (nothing exchanged; file removed),
+ *                          │ detachedSessionTimeout (file kept),
+ *                          │ or its place taken while the table is full (nothing exchanged)
+ *                          ▼
+ *                    closed, out of the table
+ * ```
+ */
+class SessionRegistry {
+  readonly options: SessionProtocolOptions;
+  readonly name: string;
+  readonly sessions: Map<string, Session>;
+  readonly maxSessions: number;
+  readonly connectionTimeout: number;
+  readonly emptySessionTimeout: number;
+  readonly detachedSessionTimeout: number;
+  readonly table: SessionTable;
+  /** The sessions without a connection, in the order they lost it. */
+  readonly #detached = new Map<Session, Detached>();
+  #closed = false;
+
+  constructor(options: SessionProtocolOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`sessionProtocol needs options, got ${String(options)}`);
+    }
+    if (typeof options.dir !== "string" || options.dir === "") {
+      throw new TypeError(`dir must be a directory path, got ${JSON.stringify(options.dir)}`);
+    }
+    if (typeof options.onMessage !== "function") {
+      throw new TypeError(
+        `onMessage must be a function (message, session), got ${typeof options.onMessage}`,
+      );
+    }
+    for (const hook of HOOKS) {
+      const value = options[hook];
+      if (value !== undefined && typeof value !== "function") {
+        throw new TypeError(`${hook} must be a function, got ${typeof value}`);
+      }
+    }
+    this.name = options.name ?? "server";
+    checkName("name", this.name);
+    this.connectionTimeout = resolveSessionOptions(options).connectionTimeout;
+    resolveStoreOptions(options);
+    this.maxSessions = options.maxSessions ?? 1024;
+    if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
+      throw new RangeError(`maxSessions must be a positive integer, got ${this.maxSessions}`);
+    }
+    this.emptySessionTimeout = nonNegativeInteger(
+      "emptySessionTimeout",
+      options.emptySessionTimeout ?? 10_000,
+    );
+    this.detachedSessionTimeout = nonNegativeInteger(
+      "detachedSessionTimeout",
+      options.detachedSessionTimeout ?? 600_000,
+    );
+    const table = options.sessions ?? new SessionTable();
+    if (!(table instanceof SessionTable)) {
+      throw new TypeError(`sessions must be a SessionTable, got ${String(table)}`);
+    }
+    this.table = table;
+    this.sessions = tableAccess.bind(table, this);
+    this.options = options;
+  }
+
+  /** Logs a client in: its session, or a reason to refuse it. */
+  login(login: Login, connection: ConnectionHandle): { session: Session } | {
+    status: number;
+    reason: string;
+    local?: Session;
+  } {
+    const options = this.options;
+    if (this.#closed) {
+      return { status: LoginStatus.rejected, reason: "The server's session table is closed" };
+    }
+    try {
+      checkName("name", login.name);
+    } catch (error) {
+      return { status: LoginStatus.rejected, reason: (error as Error).message };
+    }
+    if (login.serverName !== this.name) {
+      return {
+        status: LoginStatus.rejected,
+        reason: `This server is "${this.name}", not "${login.serverName}"`,
+      };
+    }
+    let reason: string | void;
+    try {
+      reason = options.onLogin?.({ ...login, connection });
+    } catch (error) {
+      reason = `onLogin failed: ${(error as Error).message}`;
+    }
+    if (typeof reason === "string") return { status: LoginStatus.rejected, reason };
+    let session = this.sessions.get(login.name);
+    const opened = session === undefined;
+    if (session === undefined) {
+      if (this.sessions.size >= this.maxSessions && !this.#makeRoom()) {
+        return {
+          status: LoginStatus.rejected,
+          reason: `Too many sessions (maxSessions: ${this.maxSessions})`,
+        };
+      }
+      let store: SessionStore;
+      try {
+        store = SessionStore.open({
+          dir: options.dir,
+          localName: this.name,
+          peerName: login.name,
+          fsync: options.fsync,
+          compactThreshold: options.compactThreshold,
+          onWarning: (warning) => this.report(warning),
+        });
+      } catch (error) {
+        if (!(error instanceof SessionFileError)) throw error;
+        this.hook(() => options.onFileError?.(error));
+        return { status: LoginStatus.rejected, reason: error.message };
+      }
+      session = new Session(
+        login.name,
+        store,
+        options,
+        options.onMessage,
+        (error) => this.report(error),
+      );
+      this.sessions.set(login.name, session);
+    }
+    session.flush();
+    if (!sequencesMatch(session.sequences, login)) {
+      const error = new SessionMismatchError(login.name, session.sequences, login);
+      this.hook(() => options.onSequenceMismatch?.(error));
+      // A session opened for this login only leaves nothing behind: no table entry, and no
+      // file (its store makes one at its first write, and nothing was written).
+      if (opened) {
+        this.sessions.delete(login.name);
+        session.close();
+      }
+      return { status: LoginStatus.mismatch, reason: error.message, local: session };
+    }
+    return { session };
+  }
+
+  /** A session's connection closed. */
+  sessionClosed(session: Session, reason?: Error): void {
+    this.hook(() => this.options.onSessionClose?.(session, reason));
+    this.#detach(session, Date.now());
+  }
+
+  /** A session resumed. */
+  sessionOpened(session: Session): void {
+    const detached = this.#detached.get(session);
+    if (detached !== undefined) {
+      clearTimeout(detached.timer);
+      this.#detached.delete(session);
+    }
+    this.hook(() => this.options.onSessionOpen?.(session));
+  }
+
+  /** The table closes: sessions expire no more, logins are refused (sessions close next). */
+  close(): void {
+    this.#closed = true;
+    for (const detached of this.#detached.values()) clearTimeout(detached.timer);
+    this.#detached.clear();
+  }
+
+  /** Starts the expiry of a session left without a connection (`since` then). */
+  #detach(session: Session, since: number): void {
+    if (
+      this.#closed || session.connected || this.#detached.has(session) ||
+      this.sessions.get(session.peer) !== session
+    ) return;
+    const timeout = isEmpty(session) ? this.emptySessionTimeout : this.detachedSessionTimeout;
+    const timer = timeout === 0
+      ? undefined
+      : setTimeout(() => this.#expire(session), Math.max(0, since + timeout - Date.now()));
+    this.#detached.set(session, { since, timer });
+  }
+
+  #expire(session: Session): void {
+    const detached = this.#detached.get(session);
+    if (detached === undefined) return;
+    this.#detached.delete(session);
+    // The application may have sent to it meanwhile: it then has the longer time.
+    const timeout = isEmpty(session) ? this.emptySessionTimeout : this.detachedSessionTimeout;
+    if (timeout === 0 || Date.now() - detached.since < timeout) {
+      this.#detach(session, detached.since);
+    } else {
+      this.#forget(session);
+    }
+  }
+
+  /**
+   * Makes room in a full table: forgets the session that exchanged nothing and has been
+   * without a connection longest. Forgetting it loses nothing, so a flood of logins that send
+   * nothing cannot keep a real client out while such sessions are in the table.
+   */
+  #makeRoom(): boolean {
+    for (const [session, detached] of this.#detached) {
+      if (!isEmpty(session)) continue;
+      clearTimeout(detached.timer);
+      this.#detached.delete(session);
+      this.#forget(session);
+      return true;
+    }
+    return false;
+  }
+
+  /** Closes a session and takes it out of the table; one that exchanged nothing, its file too. */
+  #forget(session: Session): void {
+    const empty = isEmpty(session);
+    this.sessions.delete(session.peer);
+    session.close();
+    if (empty) {
+      try {
+        resetSession({ dir: this.options.dir, peer: session.peer });
+      } catch (error) {
+        this.report(error);
+      }
+    }
+    this.hook(() => this.options.onSessionExpire?.(session));
+  }
+
+  hook(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  report(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    const onError = this.options.onError;
+    if (onError === undefined) {
+      console.error(`speedo session: ${err.name}: ${err.message}`);
+      return;
+    }
+    try {
+      onError(err);
+    } catch (thrown) {
+      console.error("speedo session: onError threw", thrown);
+    }
+  }
+}
+
+/** Whether a session exchanged nothing: forgetting it (and its file) loses nothing. */
+function isEmpty(session: Session): boolean {
+  const sequences = session.sequences;
+  return sequences.received === 0 && sequences.sent === 0;
+}
+
+/**
+ * One connection of a session protocol:
+ *
+ * ```
+ * open -> (login frame) -> ready: data* -> close
+ *            └ rejected or mismatch: reply, close
+ * ```
+ */
+class SessionProtocolHandler implements ProtocolHandler {
+  readonly #server: SessionRegistry;
+  readonly #context: ProtocolContext;
+  readonly #decoder = new HeaderDecoder();
+  #session: Session | undefined;
+  #loginTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(server: SessionRegistry, context: ProtocolContext) {
+    this.#server = server;
+    this.#context = context;
+  }
+
+  open(): void {
+    // A connection that never logs in must not hold its slot.
+    this.#loginTimer = setTimeout(
+      () => this.#context.handle.close(),
+      this.#server.connectionTimeout,
+    );
+  }
+
+  data(chunk: Uint8Array): void {
+    const decoder = this.#decoder;
+    decoder.feed(chunk);
+    try {
+      for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
+        const session = this.#session;
+        if (session !== undefined) session.receive(decoder.type, decoder.ackSeq, payload);
+        else if (!this.#login(decoder.type, payload)) return;
+      }
+    } catch (error) {
+      // What was delivered before the fault is stored; the connection then closes (the error
+      // goes to the server's onError) and the client resumes on a new one.
+      this.#session?.flush();
+      throw error;
+    }
+    this.#session?.flush();
+  }
+
+  close(reason?: Error): void {
+    clearTimeout(this.#loginTimer);
+    const session = this.#session;
+    if (session === undefined) return;
+    this.#session = undefined;
+    session.detach(this.#context.handle);
+    this.#server.sessionClosed(session, reason);
+  }
+
+  /** Handles the first frame; `false` when the connection is refused. */
+  #login(type: number, payload: Uint8Array): boolean {
+    const handle = this.#context.handle;
+    const refuse = (status: number, reason: string, local?: Session) => {
+      const sequences = local?.sequences ?? { received: 0, acknowledged: 0, sent: 0 };
+      const reply = encodeLoginReply({
+        status,
+        serverName: this.#server.name,
+        reason,
+        ...sequences,
+      });
+      handle.write(encoder.encode(FrameType.loginReply, reply));
+      handle.close();
+      return false;
+    };
+    if (type !== FrameType.login) {
+      return refuse(LoginStatus.rejected, `Expected a login first, got a frame of type ${type}`);
+    }
+    const login = decodeLogin(payload);
+    if (typeof login === "string") return refuse(LoginStatus.rejected, login);
+    const result = this.#server.login(login, handle);
+    if (!("session" in result)) return refuse(result.status, result.reason, result.local);
+    clearTimeout(this.#loginTimer);
+    const session = result.session;
+    const reply = encodeLoginReply({
+      status: LoginStatus.accepted,
+      serverName: this.#server.name,
+      reason: "",
+      ...session.sequences,
+    });
+    handle.write(encoder.encode(FrameType.loginReply, reply));
+    this.#session = session;
+    session.attach(handle, login.received);
+    this.#server.sessionOpened(session);
+    return true;
+  }
+}
