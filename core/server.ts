@@ -12,11 +12,10 @@ import {
   ServerClosedError,
   SlowConsumerError,
 } from "./errors.ts";
-import type { Message } from "./message.ts";
 import type { MessageHandler } from "./message_handler.ts";
-import { DEFAULT_QUEUE_CAPACITY, MessageQueue } from "./message_queue.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
 import { type ReplySink, WorkerPool, type WorkerTransport } from "./worker_pool.ts";
+import { DEFAULT_IN_FLIGHT_CAPACITY, InFlightCounter } from "./_in_flight_counter.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { linger } from "./_linger.ts";
 import { describeError } from "./_printable.ts";
@@ -279,7 +278,7 @@ export class Server implements AsyncDisposable {
   readonly #options: ServerOptions;
   readonly #limits: ConnectionLimits;
   readonly #table: ConnectionTable<Connection>;
-  readonly #queue: MessageQueue<Message>;
+  readonly #inFlight: InFlightCounter;
   readonly #pool: WorkerPool | undefined;
   readonly #maxConnections: number;
   readonly #idleTimeout: number;
@@ -372,8 +371,11 @@ export class Server implements AsyncDisposable {
       Math.min(1000, Math.floor(Math.min(this.#idleTimeout || Infinity, this.#writeTimeout) / 4)),
     );
     this.#table = new ConnectionTable(this.#maxConnections);
-    this.#queue = new MessageQueue<Message>({
-      capacity: positiveInteger("queueCapacity", options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY),
+    this.#inFlight = new InFlightCounter({
+      capacity: positiveInteger(
+        "queueCapacity",
+        options.queueCapacity ?? DEFAULT_IN_FLIGHT_CAPACITY,
+      ),
       onDrain: () => this.#resumeAll(),
     });
     this.#host = this.#makeHost();
@@ -388,7 +390,7 @@ export class Server implements AsyncDisposable {
     this.#pool = handler === undefined ? undefined : new WorkerPool({
       handler,
       size: workers,
-      queue: this.#queue,
+      inFlight: this.#inFlight,
       sink: this.#sink,
       sequences: this.#table.sequences,
       transport: options.workerTransport,
@@ -456,7 +458,7 @@ export class Server implements AsyncDisposable {
     return {
       connections: this.#table.size,
       ...this.#stats,
-      queueDepth: this.#queue.outstanding,
+      queueDepth: this.#inFlight.count,
       workers: this.#pool?.running ?? 0,
     };
   }
@@ -528,7 +530,7 @@ export class Server implements AsyncDisposable {
   }
 
   #isQuiet(): boolean {
-    if (this.#queue.outstanding > 0) return false;
+    if (this.#inFlight.count > 0) return false;
     for (const connection of this.#table.values()) {
       if (connection.pendingOutput > 0) return false;
     }
@@ -654,7 +656,7 @@ export class Server implements AsyncDisposable {
         return server.#clock;
       },
       get readsPaused() {
-        return server.#draining || server.#queue.full;
+        return server.#draining || server.#inFlight.full;
       },
       dispatch(connection, payload, type, inReadBuffer, overtake) {
         if (server.#pool === undefined) {
@@ -665,7 +667,7 @@ export class Server implements AsyncDisposable {
       },
       messageDone() {
         server.#stats.messagesOut++;
-        // The pool completes the message in the queue after this call: check on a microtask.
+        // The pool completes the message in the counter after this call: check on a microtask.
         if (server.#quietWaiter !== undefined) queueMicrotask(() => server.#checkQuiet());
       },
       closed(connection, reason) {

@@ -11,7 +11,7 @@ import type { ConnectionHandle } from "./connection_handle.ts";
 import { MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
-import type { MessageQueue } from "./message_queue.ts";
+import type { InFlightCounter } from "./_in_flight_counter.ts";
 
 const decoder = new TextDecoder();
 
@@ -62,7 +62,7 @@ export interface WorkerPoolOptions {
   /** Workers to start; 0 handles messages inline on the I/O thread. */
   size: number;
   /** The bound on messages submitted and not yet done; the pool admits and completes them. */
-  queue: MessageQueue<Message>;
+  inFlight: InFlightCounter;
   /** Where workers' replies go. */
   sink: ReplySink;
   /** The shared table of open connections, for `handle.open` and writes in workers. */
@@ -197,7 +197,8 @@ interface Pin {
  *
  * @example Inline, with a handler object
  * ```ts
- * import { type Message, MessageQueue, WorkerPool } from "@speedo/speedo";
+ * import { WorkerPool } from "@speedo/speedo";
+ * import { InFlightCounter } from "./_in_flight_counter.ts";
  * import { MemoryTransport } from "@speedo/speedo/testing";
  * import { assertEquals } from "@std/assert";
  *
@@ -205,7 +206,7 @@ interface Pin {
  * const pool = new WorkerPool({
  *   handler: { onMessage: (message, connection) => void connection.write(message.payload) },
  *   size: 0,
- *   queue: new MessageQueue<Message>(),
+ *   inFlight: new InFlightCounter(),
  *   sink: transport.sink,
  *   sequences: new Int32Array(1),
  * });
@@ -217,7 +218,7 @@ interface Pin {
  */
 export class WorkerPool {
   readonly #handler: string | URL | MessageHandler;
-  readonly #queue: MessageQueue<Message>;
+  readonly #counter: InFlightCounter;
   readonly #sink: ReplySink;
   readonly #sequences: Int32Array;
   readonly #startTimeout: number;
@@ -246,7 +247,7 @@ export class WorkerPool {
       );
     }
     this.#handler = options.handler;
-    this.#queue = options.queue;
+    this.#counter = options.inFlight;
     this.#sink = options.sink;
     this.#sequences = options.sequences;
     this.#startTimeout = options.startTimeout ?? DEFAULT_START_TIMEOUT;
@@ -350,7 +351,7 @@ export class WorkerPool {
       (pin.waiting !== undefined || (pin.inFlight > 0 && !this.#canTake(pin))) &&
       !(overtake && this.#isCurrent(pin.target))
     ) {
-      this.#queue.admit(1);
+      this.#counter.admit(1);
       (pin.waiting ??= []).push({ connectionId: source.id, type, payload: payload.slice() });
       return false;
     }
@@ -397,7 +398,7 @@ export class WorkerPool {
     }
     if (!isLive(target)) return this.#fail(source, message, "No worker is running");
     pin.inFlight++;
-    this.#queue.admit(1);
+    this.#counter.admit(1);
     if (this.#concurrency === 1) target.inFlight.push(source);
     else if (pin.inFlight === 1) target.sources.set(source.id, source); // its first one there
     target.batch.add(message.type, source.id, message.payload);
@@ -486,7 +487,7 @@ export class WorkerPool {
       return false;
     }
     pin.inFlight++;
-    this.#queue.admit(1);
+    this.#counter.admit(1);
     result.then(
       () => this.#inlineSettled(source, pin),
       (error) => {
@@ -500,7 +501,7 @@ export class WorkerPool {
   #inlineSettled(source: MessageSource, pin: Pin): void {
     pin.inFlight--;
     source.messageDone();
-    this.#queue.complete(1);
+    this.#counter.complete(1);
     this.#release(source, pin);
   }
 
@@ -510,7 +511,7 @@ export class WorkerPool {
       const message = pin.waiting.shift()!;
       if (pin.waiting.length === 0) pin.waiting = undefined;
       // It was admitted when it began to wait; routing admits it again if it stays in flight.
-      this.#queue.complete(1);
+      this.#counter.complete(1);
       this.#route(source, pin, message, true); // its payload is the pool's own copy
     }
   }
@@ -644,7 +645,7 @@ export class WorkerPool {
     pin.inFlight -= count;
     if (pin.inFlight === 0) worker.sources.delete(id);
     for (let i = 0; i < count; i++) source.messageDone();
-    this.#queue.complete(count);
+    this.#counter.complete(count);
     if (pin.waiting !== undefined) this.#release(source, pin);
   }
 
@@ -668,7 +669,7 @@ export class WorkerPool {
       worker.inFlight = sources.slice(end);
       worker.inFlightHead = 0;
     }
-    this.#queue.complete(count);
+    this.#counter.complete(count);
     if (released !== undefined) {
       for (const source of released) this.#release(source, source.poolState as Pin);
     }

@@ -4,9 +4,8 @@ import { waitFor } from "../testing/_socket_client.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
-import type { Message } from "./message.ts";
 import type { MessageHandler } from "./message_handler.ts";
-import { MessageQueue } from "./message_queue.ts";
+import { InFlightCounter } from "./_in_flight_counter.ts";
 import {
   defaultWorkerCount,
   type MessageSource,
@@ -61,7 +60,7 @@ function setup(
   const table = new ConnectionTable<string>(connections);
   const ids: number[] = [];
   for (let i = 0; i < connections; i++) table.add((id) => (ids.push(id), `c${i}`));
-  const queue = new MessageQueue<Message>({ capacity: 100_000 });
+  const queue = new InFlightCounter({ capacity: 100_000 });
   const sink = new RecordingSink();
   const sources = new Map<number, MessageSource>(ids.map((id) => [id, {
     id,
@@ -73,7 +72,7 @@ function setup(
   const pool = new WorkerPool({
     handler,
     size,
-    queue,
+    inFlight: queue,
     sink,
     sequences: table.sequences,
     transport,
@@ -98,7 +97,7 @@ Deno.test("WorkerPool handles messages inline and completes them in the queue", 
   send(ids[0], "worker");
   await waitFor(() => sink.completed === 2, "2 messages");
   assertEquals(sink.replies.get(ids[0]), ["a", "worker -1\r\n"]);
-  assertEquals(queue.outstanding, 0);
+  assertEquals(queue.count, 0);
   await pool.close();
 });
 
@@ -116,7 +115,7 @@ for (const [size, transport] of [[0, "batch"], [2, "batch"], [2, "ring"]] as con
       const expected = Array.from({ length: 50 }, (_, i) => i % 49 === 3 ? "slow" : `${id}:${i}`);
       assertEquals(sink.replies.get(id), expected);
     }
-    assertEquals(queue.outstanding, 0);
+    assertEquals(queue.count, 0);
     assertEquals(pool.inFlight, 0);
     await pool.close();
   });
@@ -132,7 +131,7 @@ for (const size of [0, 1]) {
     assertEquals(sink.failures.map((f) => f.connectionId), [ids[1], ids[1]]);
     assertMatch(sink.failures[0].message, /thrown on purpose/);
     assertMatch(sink.failures[1].message, /rejected on purpose/);
-    assertEquals(queue.outstanding, 0);
+    assertEquals(queue.count, 0);
     await pool.close();
   });
 }
@@ -147,7 +146,7 @@ for (const transport of ["batch", "ring"] as const) {
     assertEquals(sink.failures.length, 2, "the crashing message and the one behind it fail");
     assertEquals(sink.failures.map((f) => f.connectionId), [ids[0], ids[0]]);
     assertMatch(sink.errors[0].message, /Worker 0 died/);
-    assertEquals(queue.outstanding, 0);
+    assertEquals(queue.count, 0);
     assertEquals(pool.size, 1);
     send(ids[0], "alive");
     await waitFor(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
@@ -168,7 +167,7 @@ for (const [size, transport] of [[0, "batch"], [1, "batch"], [1, "ring"]] as con
     send(a, "hold");
     send(a, "hold");
     send(a, "x");
-    assertEquals([pool.inFlight, queue.outstanding], [size === 0 ? 0 : 2, 3]);
+    assertEquals([pool.inFlight, queue.count], [size === 0 ? 0 : 2, 3]);
     if (size > 0) await waitFor(() => sink.replies.size === 0 && pool.inFlight === 2, "holds");
     // A rejection fails its message only; it is done once it settles. A run of messages done
     // together counts each of them.
@@ -183,7 +182,7 @@ for (const [size, transport] of [[0, "batch"], [1, "batch"], [1, "ring"]] as con
     await waitFor(() => sink.completed === 15, "15 messages done");
     assertEquals(sink.replies.get(a)!.join(""), "holdholdx"); // writes to one connection may merge
     assertEquals(sink.replies.get(c), ["released"]);
-    assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+    assertEquals([queue.count, pool.inFlight], [0, 0]);
     await pool.close();
   });
 }
@@ -198,7 +197,7 @@ for (const [size, concurrency] of [[0, 1], [0, 2], [1, 2]] as const) {
     send(a, "release", true);
     await waitFor(() => sink.completed === concurrency + 2, "every message", 10_000);
     assertEquals(sink.replies.get(a)!.join(""), `released${"hold".repeat(concurrency)}x`);
-    assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+    assertEquals([queue.count, pool.inFlight], [0, 0]);
     await pool.close();
   });
 }
@@ -218,7 +217,7 @@ Deno.test("WorkerPool with concurrency fails every message a dying worker held",
       ids[1],
     ].sort(),
   );
-  assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+  assertEquals([queue.count, pool.inFlight], [0, 0]);
   await waitFor(() => pool.running === 1, "the replacement worker");
   send(ids[2], "worker");
   await waitFor(() => sink.completed === 4, "a message on the new worker");
@@ -392,17 +391,17 @@ Deno.test("WorkerPool refuses a module that cannot load with WorkerStartError", 
 });
 
 Deno.test("WorkerPool refuses a handler object for workers and bad sizes", () => {
-  const queue = new MessageQueue<Message>();
+  const queue = new InFlightCounter();
   const sink = new RecordingSink();
   const sequences = new Int32Array(1);
   const handler = { onMessage() {} };
   assertThrows(
-    () => new WorkerPool({ handler, size: 2, queue, sink, sequences }),
+    () => new WorkerPool({ handler, size: 2, inFlight: queue, sink, sequences }),
     TypeError,
     "cannot cross to workers",
   );
   assertThrows(
-    () => new WorkerPool({ handler, size: -1, queue, sink, sequences }),
+    () => new WorkerPool({ handler, size: -1, inFlight: queue, sink, sequences }),
     RangeError,
     "got -1",
   );
