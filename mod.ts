@@ -5,7 +5,7 @@
  *
  * - {@linkcode Server}: listening, limits, hooks, graceful shutdown.
  * - {@linkcode ProtocolHandlerFactory} / {@linkcode ProtocolHandler}: framing per connection.
- * - {@linkcode MessageHandler}: the work, in workers or inline; {@linkcode WorkerPool}.
+ * - {@linkcode MessageHandler}: the work, in workers or inline (`Server.resize` changes how many).
  * - {@linkcode LineDecoder}: a pure line framer.
  * - {@linkcode HeaderDecoder}, {@linkcode LengthPrefixedDecoder}: binary framing; {@linkcode connect}:
  *   the client side, with reconnects.
@@ -44,4 +44,4 @@ export type {
   ProtocolHandlerFactory,
 } from "./core/protocol.ts";
 export * from "./core/server.ts";
-export * from "./core/worker_pool.ts";
+export { defaultWorkerCount, type WorkerTransport } from "./core/worker_pool.ts";

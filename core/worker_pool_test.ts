@@ -6,6 +6,7 @@ import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { MessageHandler } from "./message_handler.ts";
 import { InFlightCounter } from "./_in_flight_counter.ts";
+import { DispatchFlag } from "./_dispatch_flags.ts";
 import {
   defaultWorkerCount,
   type MessageSource,
@@ -65,7 +66,7 @@ function setup(
   const sources = new Map<number, MessageSource>(ids.map((id) => [id, {
     id,
     handle: sink.handle(id),
-    poolState: undefined,
+    route: undefined,
     messageDone: () => sink.completed++,
     messageFailed: (error) => sink.failed(error),
   }]));
@@ -81,11 +82,12 @@ function setup(
     ringCapacity: 4096,
     concurrency,
   });
-  const send = (id: number, text: string, overtake = false) => {
+  const send = (id: number, text: string, overtake = false, key?: string | number) => {
     // A reused read buffer, overwritten after the call unless the pool kept it, catches a pool
     // that keeps a view it must not.
     const payload = encoder.encode(text);
-    if (!pool.submit(sources.get(id)!, payload, 0, true, overtake)) payload.fill(0x7e);
+    const flags = DispatchFlag.keepable | (overtake ? DispatchFlag.overtake : 0);
+    if (!pool.submit(sources.get(id)!, payload, 0, flags, key)) payload.fill(0x7e);
   };
   return { table, ids, queue, sink, pool, send };
 }
@@ -277,15 +279,15 @@ for (const keepsPayload of [undefined, false]) {
     };
     const { ids, sink, pool } = setup(0, 1, handler);
     await pool.start();
-    const source = {
+    const source: MessageSource = {
       id: ids[0],
       handle: sink.handle(ids[0]),
-      poolState: undefined,
+      route: undefined,
       messageDone: () => sink.completed++,
       messageFailed: (error: MessageFailedError) => sink.failed(error),
     };
     const payload = encoder.encode("kept?");
-    const kept = pool.submit(source, payload, 0, true);
+    const kept = pool.submit(source, payload, 0, DispatchFlag.keepable);
     // What a connection does with its read buffer when the pool did not keep it: reads again.
     if (!kept) payload.fill(0x7e);
     assertEquals(kept, keepsPayload !== false);
@@ -306,16 +308,16 @@ Deno.test("WorkerPool inline copies a payload that is not keepable for a handler
   };
   const { ids, sink, pool } = setup(0, 1, handler);
   await pool.start();
-  const source = {
+  const source: MessageSource = {
     id: ids[0],
     handle: sink.handle(ids[0]),
-    poolState: undefined,
+    route: undefined,
     messageDone: () => sink.completed++,
     messageFailed: (error: MessageFailedError) => sink.failed(error),
   };
   // A decoder's buffer: overwritten by the next chunk whatever submit returns.
   const payload = encoder.encode("assembled");
-  pool.submit(source, payload, 0);
+  pool.submit(source, payload, 0, DispatchFlag.none);
   payload.fill(0x7e);
   assert(seen !== payload, "the handler got a copy");
   await waitFor(() => sink.completed === 1, "the message");
