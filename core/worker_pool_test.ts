@@ -7,6 +7,7 @@ import { type MessageFailedError, WorkerStartError } from "./errors.ts";
 import type { MessageHandler } from "./message_handler.ts";
 import { InFlightCounter } from "./_in_flight_counter.ts";
 import { DispatchFlag } from "./_dispatch_flags.ts";
+import { keyHash } from "./_pool_routing.ts";
 import {
   defaultWorkerCount,
   type MessageSource,
@@ -416,4 +417,68 @@ Deno.test("defaultWorkerCount leaves one core to the I/O thread and rejects bad 
   assertEquals(defaultWorkerCount(), Math.max(1, navigator.hardwareConcurrency - 1));
   assertThrows(() => defaultWorkerCount(0), RangeError, "got 0");
   assertThrows(() => defaultWorkerCount(1.5), RangeError, "got 1.5");
+});
+
+for (const [transport, concurrency] of [["batch", 1], ["ring", 1], ["ring", 3]] as const) {
+  Deno.test(`WorkerPool places every message of a key on one worker, from any connection (${transport}, concurrency: ${concurrency})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(2, 6, HANDLER, transport, concurrency);
+    await pool.start();
+    let expected = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const id of ids) for (let k = 0; k < 8; k++) send(id, "worker", false, `key${k}`);
+      expected += ids.length * 8;
+      await waitFor(() => sink.completed === expected, `${expected} answers`);
+    }
+    // Each connection asked for keys 0..7 in order, three times: the answers name the worker
+    // of each key, the same for every connection and every round.
+    const byKey = sink.replies.get(ids[0])!.join("").trim().split(/\r\n/).slice(0, 8);
+    assertEquals(new Set(byKey).size, 2, "the 8 keys spread over both workers");
+    for (const id of ids) {
+      assertEquals(sink.replies.get(id)!.join("").trim().split(/\r\n/), [
+        ...byKey,
+        ...byKey,
+        ...byKey,
+      ]);
+    }
+    assertEquals([queue.count, pool.inFlight], [0, 0]);
+    await pool.close();
+  });
+}
+
+Deno.test("WorkerPool gives a dead worker's keys to its replacement, and keeps the others", async () => {
+  const { ids, sink, pool, send } = setup(2, 2, HANDLER, "ring");
+  await pool.start();
+  const ask = async (key: string) => {
+    const before = sink.completed;
+    send(ids[1], "worker", false, key);
+    await waitFor(() => sink.completed === before + 1, `the worker of ${key}`);
+    return sink.replies.get(ids[1])!.at(-1)!.trim();
+  };
+  const keys = Array.from({ length: 8 }, (_, i) => `key${i}`);
+  const before = new Map<string, string>();
+  for (const key of keys) before.set(key, await ask(key));
+  const doomed = keys.find((key) => before.get(key) === "worker 0")!;
+  send(ids[0], "crash", false, doomed);
+  await waitFor(() => pool.running === 2 && sink.errors.length === 1, "a replacement");
+  for (const key of keys) {
+    assertEquals(await ask(key), before.get(key) === "worker 0" ? "worker 2" : "worker 1", key);
+  }
+  await pool.close();
+});
+
+Deno.test("keyHash is stable and spreads strings and numbers", () => {
+  assertEquals(keyHash("foo"), keyHash("foo"));
+  assertEquals(keyHash("foo"), 0xa9f37ed7, "FNV-1a of foo");
+  assert(keyHash(1) !== keyHash("1"), "a number and its string are different keys");
+  assertEquals(keyHash(1.5), keyHash("1.5"));
+  for (
+    const keys of [
+      Array.from({ length: 1000 }, (_, i) => `user:${i}`),
+      Array.from({ length: 1000 }, (_, i) => i),
+    ]
+  ) {
+    const counts = [0, 0, 0, 0];
+    for (const key of keys) counts[keyHash(key) % 4]++;
+    assert(counts.every((count) => count > 200 && count < 300), counts.join());
+  }
 });
