@@ -19,12 +19,12 @@
  * @module
  */
 
-import { delay } from "@std/async/delay";
 import { Connection, type ConnectionHost, type ConnectionLimits } from "./connection.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
+import { delay } from "./_delay.ts";
 import { DispatchFlag } from "./_dispatch_flags.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { describeError } from "./_printable.ts";
@@ -571,7 +571,7 @@ export class Client implements AsyncDisposable {
     const wait = backoffDelay(failures, this.#reconnect);
     this.#hook(() => this.#options.onReconnect?.(failures + 1, wait, error));
     try {
-      await delay(wait, { signal: this.#stop.signal });
+      await delay(wait, this.#stop.signal);
       return true;
     } catch {
       return false;
