@@ -7,30 +7,29 @@
  * and the pin moves only when none is: that is what keeps a connection's replies in the order
  * of its messages, whatever moves the pin (a key, a resize, a worker's death).
  *
- * A message goes to the worker of its key when it has one (`DispatchOptions.key`: a hash of
- * the key over the pool's worker slots, see {@linkcode keyHash}), else to the pin's target,
- * or, for a route without a current target, the next worker round-robin (inline with 0
- * workers). A message that cannot go now waits in its route, a copy of its payload, in order.
+ * States of a route. `T` is its pin's target; a target is current while new messages may go
+ * to it (a live worker while the pool has workers; inline while it has none). The limit is the
+ * pool's concurrency `c` inline (a handler's promise holds the next message at `c` 1) and for
+ * workers above `c` 1; a worker at `c` 1 has none (it takes a connection's messages in order).
  *
- * States of a route (`c` is the pool's concurrency; inline at `c` 1 a message whose handler
- * returned a promise holds the next ones, as a worker would):
+ * | state    | pin | in flight | waiting | a message comes                                  | a message is done                                  |
+ * | -------- | --- | --------- | ------- | ------------------------------------------------ | -------------------------------------------------- |
+ * | unpinned | -   | 0         | 0       | pinned to its target, sent -> `idle` or `busy`    | -                                                  |
+ * | idle     | T   | 0         | 0       | re-pinned if its target is not T, or T is not current; sent -> `busy` (a sync inline handler: stays `idle`) | - |
+ * | busy     | T   | 1+        | 0       | for T, current, below the limit: sent; at the limit: waits -> `full`; for another target, or T not current: waits -> `draining` | the last one -> `idle` |
+ * | full     | T   | limit     | 1+      | waits behind the others (overtaking: sent at once) | the oldest waiting is sent -> `busy` when none waits; T not current -> `draining` |
+ * | draining | T   | 1+        | 1+      | waits behind the others (overtaking cannot: not for T, or T not current) | the last one -> re-pinned to the first waiting one's target, which are sent in order as far as they can go |
  *
- * | state     | pin, in flight, waiting               | on a message                                           | on a message done                                |
- * | --------- | ------------------------------------- | ------------------------------------------------------ | ------------------------------------------------ |
- * | unpinned  | no route yet                          | pinned to its target; sent                             | -                                                |
- * | idle      | target, 0, none                       | re-pinned to its target if that differs, or if the pin is not current (retired, dead, inline⇄workers); sent | -           |
- * | busy      | current target, 1..c, none            | for the pin, below `c` (a worker at `c` 1 queues them itself): sent; else it waits: `full` or `draining` | the last one -> idle        |
- * | full      | current target, c, 1+                 | waits (overtake: sent at once, ahead)                  | the oldest waiting one is sent, if for the pin   |
- * | draining  | target it must leave, 1+, 1+          | waits (overtake cannot go: not for the pin, or not current) | the last one -> re-pinned to the first waiting one's target; the waiting are sent in order as they can |
- *
- * - `draining` comes of a message for another target than the pin's while messages are in
- *   flight: another key's worker, or a pin that stopped being current (the pool resized or
- *   switched between workers and inline, or the worker is retiring).
- * - A worker that dies fails the messages it held: each is done, so its routes go idle (and
- *   draining ones move on).
- * - Overtake: a message for the pin's target, while it is current, is sent at once, ahead of
- *   the waiting ones and past `c` (for control messages such as a cancel). It cannot overtake
- *   a message a worker is handling at `c` 1: the worker takes its messages in order.
+ * - Its target: the key's worker with a key ({@linkcode keyHash} over the pool's slots), else
+ *   T, else (unpinned, or T not current at `idle`) the next live worker round-robin, or
+ *   inline with 0 workers.
+ * - A message that waits is a copy (the caller's buffer is reused), counted in flight.
+ * - Overtake (`DispatchOptions.overtake`): a message for T, while T is current, is sent at
+ *   once, ahead of the waiting ones and past the limit (for control messages such as a cancel).
+ *   It cannot overtake a message a worker is handling at `c` 1: the worker takes them in order.
+ * - A worker that dies fails the messages it held: each is done, so its routes go `idle` (or
+ *   re-pin, `draining`), and the next message goes to a live worker.
+ * - A resize or a switch between workers and inline makes T not current: busy routes drain.
  *
  * Key placement: a key's worker is `slots[keyHash(key) % size]`, stable while the pool's size
  * holds (a dead worker's replacement takes its slot); a resize places keys over the new size at

@@ -8,7 +8,8 @@ export interface DispatchOptions {
    * the connection that wait for a place (the server's `concurrency`): for control messages
    * about messages being handled, such as the cancel of a call. It cannot overtake a
    * message a worker is handling at concurrency 1 (the worker waits for that one), nor go to
-   * a worker that is being replaced.
+   * a worker that is being replaced, nor go ahead when its `key` places it on another worker
+   * than the connection's messages in flight.
    *
    * @default {false}
    */
