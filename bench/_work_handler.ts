@@ -20,7 +20,7 @@ let sink = 0;
  * @param rounds Passes over them.
  * @returns The last hash.
  */
-export function work(payload: Uint8Array, rounds: number): number {
+function work(payload: Uint8Array, rounds: number): number {
   let hash = 0x811c9dc5;
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < payload.length; i++) hash = Math.imul(hash ^ payload[i], 0x01000193);
