@@ -5,8 +5,8 @@
  *
  * - {@linkcode Server}: listening, limits, hooks, graceful shutdown.
  * - {@linkcode ProtocolHandlerFactory} / {@linkcode ProtocolHandler}: framing per connection.
- * - {@linkcode MessageHandler}: the work, in workers or inline; {@linkcode WorkerPool}.
- * - {@linkcode LineDecoder}: a pure line framer; {@linkcode MessageQueue}: the bounded queue.
+ * - {@linkcode MessageHandler}: the work, in workers or inline (`Server.resize` changes how many).
+ * - {@linkcode LineDecoder}: a pure line framer.
  * - {@linkcode HeaderDecoder}, {@linkcode LengthPrefixedDecoder}: binary framing; {@linkcode connect}:
  *   the client side, with reconnects.
  * - Protocols: `@speedo/speedo/echo`, `/pubsub` (NATS), `/http`, `/websocket`, `/rpc`,
@@ -37,7 +37,6 @@ export * from "./core/framing/line_decoder.ts";
 export * from "./core/framing/message_header.ts";
 export type { Message } from "./core/message.ts";
 export type { MessageHandler, MessageHandlerContext } from "./core/message_handler.ts";
-export * from "./core/message_queue.ts";
 export type {
   DispatchOptions,
   ProtocolContext,
@@ -45,4 +44,4 @@ export type {
   ProtocolHandlerFactory,
 } from "./core/protocol.ts";
 export * from "./core/server.ts";
-export * from "./core/worker_pool.ts";
+export { defaultWorkerCount, type WorkerTransport } from "./core/worker_pool.ts";

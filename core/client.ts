@@ -19,12 +19,13 @@
  * @module
  */
 
-import { delay } from "@std/async/delay";
 import { Connection, type ConnectionHost, type ConnectionLimits } from "./connection.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type { Message } from "./message.ts";
 import type { ProtocolHandlerFactory } from "./protocol.ts";
+import { delay } from "./_delay.ts";
+import { DispatchFlag } from "./_dispatch_flags.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { describeError } from "./_printable.ts";
 
@@ -570,7 +571,7 @@ export class Client implements AsyncDisposable {
     const wait = backoffDelay(failures, this.#reconnect);
     this.#hook(() => this.#options.onReconnect?.(failures + 1, wait, error));
     try {
-      await delay(wait, { signal: this.#stop.signal });
+      await delay(wait, this.#stop.signal);
       return true;
     } catch {
       return false;
@@ -585,7 +586,7 @@ export class Client implements AsyncDisposable {
         return client.#clock;
       },
       readsPaused: false,
-      dispatch(connection, payload, type, inReadBuffer) {
+      dispatch(connection, payload, type, flags) {
         const onMessage = client.#options.onMessage;
         if (onMessage === undefined) {
           throw new TypeError("This client has no onMessage to handle dispatched messages");
@@ -593,7 +594,8 @@ export class Client implements AsyncDisposable {
         client.#stats.messages++;
         // A view of a decoder's buffer (a frame assembled from several chunks) is overwritten by
         // later chunks, which a handler's pending promise could still be reading: copy it.
-        if (!inReadBuffer) payload = payload.slice();
+        const keepable = (flags & DispatchFlag.keepable) !== 0;
+        if (!keepable) payload = payload.slice();
         let result: void | Promise<void>;
         try {
           result = onMessage({ connectionId: connection.id, type, payload }, connection.handle);
@@ -613,7 +615,7 @@ export class Client implements AsyncDisposable {
             connection.messageDone();
           },
         );
-        return true;
+        return keepable;
       },
       messageDone() {},
       closed(_connection, reason) {

@@ -32,7 +32,8 @@ import type {
   ProtocolHandler,
   ProtocolHandlerFactory,
 } from "./protocol.ts";
-import type { MessageSource } from "./worker_pool.ts";
+import type { MessageSource, PoolRoute } from "./_pool_routing.ts";
+import { DispatchFlag } from "./_dispatch_flags.ts";
 import { giveBuffer, MAX_POOLED_SIZE, takeBuffer } from "./_buffer_pool.ts";
 import { closeSocket, linger } from "./_linger.ts";
 
@@ -54,19 +55,19 @@ export interface ConnectionHost {
   /**
    * Hands a message to the message handlers.
    *
-   * @param inReadBuffer Whether `payload` lies in the connection's read buffer (which the
-   *   connection replaces when the payload is kept); other views are copied before a handler
-   *   keeps them.
-   * @param overtake Whether it goes ahead of the connection's messages waiting their turn.
+   * @param flags `DispatchFlag` bits: `keepable` when `payload` lies in the connection's read
+   *   buffer (which the connection replaces when the payload is kept; other views are copied
+   *   before a handler keeps them), `overtake`.
+   * @param key The key of `DispatchOptions.key`, if any.
    * @returns Whether `payload` is kept past this call as it is (the connection then reads
-   *   into a new buffer, if `payload` lies in its read buffer).
+   *   into a new buffer, if `payload` is keepable).
    */
   dispatch(
     connection: Connection,
     payload: Uint8Array,
     type: number,
-    inReadBuffer: boolean,
-    overtake: boolean,
+    flags: number,
+    key: string | number | undefined,
   ): boolean;
   /** A message of this connection is done. */
   messageDone(): void;
@@ -114,8 +115,8 @@ export class Connection implements ProtocolContext, MessageSource {
   writeStartedAt = -1;
   /** When `closeFor` queued a goodbye, or -1: the reaper ends a goodbye that cannot drain. */
   goodbyeSince = -1;
-  /** The worker pool's routing state for this connection. */
-  poolState: unknown = undefined;
+  /** The worker pool's route of this connection's messages. */
+  route: PoolRoute | undefined = undefined;
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
@@ -199,12 +200,24 @@ export class Connection implements ProtocolContext, MessageSource {
     if ((type & 0xffff) !== type) {
       throw new RangeError(`Message type must be an integer from 0 to 65535, got ${type}`);
     }
+    let flags: number = payload.buffer === this.#chunkBuffer
+      ? DispatchFlag.keepable
+      : DispatchFlag.none;
+    let key: string | number | undefined;
+    if (options !== undefined) {
+      if (options.overtake === true) flags |= DispatchFlag.overtake;
+      key = options.key;
+      if (key !== undefined && typeof key !== "string" && typeof key !== "number") {
+        throw new TypeError(`A dispatch key must be a string or a number, got ${typeof key}`);
+      }
+    }
     this.#pendingMessages++;
     // An inline handler still running on a view of the read buffer keeps that buffer: read
     // into a new one (rare: only handlers that return a promise do it).
-    const inReadBuffer = payload.buffer === this.#chunkBuffer;
-    const overtake = options?.overtake === true;
-    if (this.#host.dispatch(this, payload, type, inReadBuffer, overtake) && inReadBuffer) {
+    if (
+      this.#host.dispatch(this, payload, type, flags, key) &&
+      (flags & DispatchFlag.keepable) !== 0
+    ) {
       this.#readBuffer = undefined;
     }
   }

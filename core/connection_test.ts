@@ -1,5 +1,6 @@
 import { assertEquals } from "@std/assert";
 import { deadline } from "@std/async/deadline";
+import { DispatchFlag } from "./_dispatch_flags.ts";
 import {
   Connection,
   type ConnectionHost,
@@ -119,12 +120,14 @@ Deno.test("Connection keeps one write per turn for writes made outside the handl
 
 Deno.test("Connection tells the host whether a dispatched payload lies in the chunk it read", async () => {
   const seen: boolean[] = [];
+  const options: [boolean, string | number | undefined][] = [];
   const dispatched = Promise.withResolvers<void>();
   const recording: ConnectionHost = {
     ...host,
-    dispatch(_connection, _payload, _type, inReadBuffer) {
-      seen.push(inReadBuffer);
-      if (seen.length === 2) dispatched.resolve();
+    dispatch(_connection, _payload, _type, flags, key) {
+      seen.push((flags & DispatchFlag.keepable) !== 0);
+      options.push([(flags & DispatchFlag.overtake) !== 0, key]);
+      if (seen.length === 3) dispatched.resolve();
       return false;
     },
   };
@@ -137,11 +140,13 @@ Deno.test("Connection tells the host whether a dispatched payload lies in the ch
         context.dispatch(chunk.subarray(1, 3)); // a view of the read buffer: no copy needed
         own.set(chunk);
         context.dispatch(own); // the handler's own buffer, which it will overwrite
+        context.dispatch(chunk, 0, { overtake: true, key: "k" });
       },
     }),
   });
   await deadline(dispatched.promise, 2000);
-  assertEquals(seen, [true, false]);
+  assertEquals(seen, [true, false, true]);
+  assertEquals(options, [[false, undefined], [false, undefined], [true, "k"]]);
   connection.destroy();
 });
 

@@ -1,3 +1,31 @@
+/**
+ * The message handler: the work a server does with each message its protocol dispatches, in
+ * the server's workers or inline on the I/O thread.
+ *
+ * ## State shared between messages
+ *
+ * A handler module is loaded once per worker: its module-level state (a `Map`, a cache) is per
+ * worker, and a connection's messages go to the worker picked for it round-robin. With more
+ * than one worker, two connections can see two different maps: a `SET foo bar` on one and a
+ * `GET foo` on another may meet different workers. Three ways to share state:
+ *
+ * 1. State per worker, with affinity by key: dispatch each message with the key of the state
+ *    it touches (`context.dispatch(payload, type, { key: "foo" })` in the protocol handler).
+ *    Every message of a key goes to one worker, so that worker's map holds all of the key's
+ *    state. Keys are placed over the workers by hash while the pool's size holds; a resize
+ *    places them anew and does not move state, so keep the size fixed (or the state a cache).
+ * 2. A single owner on the I/O thread: `workers: 0` (the handler inline), or the protocol
+ *    handler answering from state held in its factory, as the pub/sub protocol keeps its
+ *    subscriptions. Workers can still take work that needs no shared state.
+ * 3. An external store (Redis, a database) that every worker talks to: the state outlives the
+ *    process and any resize.
+ *
+ * Startup data (configuration, a snapshot to begin from) reaches every copy of the handler
+ * through `ServerOptions.handlerData` and {@linkcode MessageHandler.init}.
+ *
+ * @module
+ */
+
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { Message } from "./message.ts";
 
@@ -19,7 +47,8 @@ export interface MessageHandlerContext {
 /**
  * Handles the messages that protocol handlers dispatch. Write it as a module whose default
  * export is the handler, and pass the module's URL as the server's `handler`: it then runs in
- * every worker of the pool, or on the I/O thread with `workers: 0`.
+ * every worker of the pool, or on the I/O thread with `workers: 0`. Each copy gets the
+ * server's `handlerData` through `init` before its first message.
  *
  * A worker handles its messages one at a time, in order: when `onMessage` returns a promise,
  * the worker waits for it before the next message. All messages of a connection go to the same
@@ -47,7 +76,39 @@ export interface MessageHandlerContext {
  * assertEquals(transport.text(), "HI\n");
  * ```
  */
-export interface MessageHandler {
+export interface MessageHandler<Data = unknown> {
+  /**
+   * Prepares the handler, once per worker (and once on the I/O thread when it runs inline),
+   * before its first message: the server waits for its promise while it starts (or resizes),
+   * and a throw or a rejection fails that start (`WorkerStartError`).
+   *
+   * @param data The server's `handlerData`: a structured clone, one per worker.
+   * @param context Where the handler runs.
+   *
+   * @example Startup data for a greeting
+   * ```ts
+   * import type { MessageHandler } from "@speedo/speedo";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * let greeting = "";
+   * const greeter: MessageHandler<{ greeting: string }> = {
+   *   init(data) {
+   *     greeting = data.greeting;
+   *   },
+   *   onMessage(_message, connection) {
+   *     connection.write(`${greeting}\n`);
+   *   },
+   * };
+   * export default greeter; // with `handler: <this module's URL>, handlerData: { greeting: "hi" }`
+   *
+   * const transport = new MemoryTransport();
+   * await greeter.init?.({ greeting: "hi" }, transport.context);
+   * greeter.onMessage({ connectionId: transport.id, type: 0, payload: new Uint8Array() }, transport.handle, transport.context);
+   * assertEquals(transport.text(), "hi\n");
+   * ```
+   */
+  init?(data: Data, context: MessageHandlerContext): void | Promise<void>;
   /**
    * Handles one message.
    *

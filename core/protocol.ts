@@ -8,11 +8,30 @@ export interface DispatchOptions {
    * the connection that wait for a place (the server's `concurrency`): for control messages
    * about messages being handled, such as the cancel of a call. It cannot overtake a
    * message a worker is handling at concurrency 1 (the worker waits for that one), nor go to
-   * a worker that is being replaced.
+   * a worker that is being replaced, nor go ahead when its `key` places it on another worker
+   * than the connection's messages in flight.
    *
    * @default {false}
    */
   overtake?: boolean;
+  /**
+   * Affinity: every message dispatched with one key, from any connection, goes to one worker
+   * (`hash(key) % workers`), so a handler that keeps state per worker sees all of a key's
+   * messages (`SET foo` and a later `GET foo` from another connection, say). A number and a
+   * string are different keys. Inline (`workers: 0`) there is one place anyway.
+   *
+   * The placement holds while the pool's size holds; a worker that dies is replaced in its
+   * place. `Server.resize` places keys over the new size at once: a key's messages still in
+   * flight finish on its old worker, and its state (kept per worker) does not move with it.
+   *
+   * A connection's replies keep their order with keys too: a message for another worker than
+   * the one the connection's messages in flight are on waits until they are done. A connection
+   * whose consecutive messages alternate between keys on different workers so runs them one
+   * crossing at a time; without `key`, a connection's messages go to one worker, as before.
+   *
+   * @default {undefined: the connection's worker, picked round-robin at its first message}
+   */
+  key?: string | number;
 }
 
 /**
@@ -37,7 +56,8 @@ export interface ProtocolContext {
    *
    * @param payload The framed bytes.
    * @param type A protocol-defined kind, 0 to 65535.
-   * @param options Whether it overtakes the messages waiting for their turn.
+   * @param options Whether it overtakes the messages waiting for their turn, and the key
+   *   that places it on a worker.
    */
   dispatch(payload: Uint8Array, type?: number, options?: DispatchOptions): void;
 }

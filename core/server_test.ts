@@ -1,10 +1,11 @@
 import { assert, assertEquals, assertFalse, assertRejects, assertThrows } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import { waitFor } from "../testing/_socket_client.ts";
+import { SocketClient, waitFor } from "../testing/_socket_client.ts";
 import { delay } from "@std/async/delay";
 import { LineDecoder } from "./framing/line_decoder.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { ProtocolContext, ProtocolHandlerFactory } from "./protocol.ts";
+import { WorkerStartError } from "./errors.ts";
 import { Server } from "./server.ts";
 
 const encoder = new TextEncoder();
@@ -201,4 +202,127 @@ Deno.test("Server keeps a line assembled from several reads intact under an inli
   } finally {
     client.close();
   }
+});
+
+/** Dispatches each line with its second word as the key (`SET foo bar`: `foo`). */
+const keyedLines: ProtocolHandlerFactory = {
+  create(context: ProtocolContext) {
+    const decoder = new LineDecoder({ keepEnding: true });
+    const text = new TextDecoder();
+    return {
+      data(chunk: Uint8Array) {
+        decoder.feed(chunk);
+        for (let line = decoder.next(); line !== null; line = decoder.next()) {
+          const key = text.decode(line).trim().split(" ")[1];
+          context.dispatch(line, 0, key === undefined ? undefined : { key });
+        }
+      },
+    };
+  },
+};
+
+const KV_HANDLER = new URL("../testing/_fixtures/kv_handler.ts", import.meta.url);
+
+Deno.test("Server with 2 workers: SET and GET of one key from two connections agree when dispatched with a key", async () => {
+  await using server = new Server({ protocol: keyedLines, handler: KV_HANDLER, workers: 2 });
+  const { port } = await server.listen();
+  // Connections spread round-robin: a and b sit on different workers, and their keys spread
+  // over both (at least one key of the 20 lives on the worker that is not a's).
+  using a = await SocketClient.connect(port);
+  using b = await SocketClient.connect(port);
+  const workers = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const [setter, getter] = i % 2 === 0 ? [a, b] : [b, a];
+    assertEquals(await setter.request(`SET key${i} value${i}\n`), "+OK\r\n");
+    assertEquals(await getter.request(`GET key${i}\n`), `$value${i}\r\n`, `key${i}`);
+    assertEquals(await getter.request(`SET key${i} again${i}\n`), "+OK\r\n");
+    assertEquals(await setter.request(`GET key${i}\n`), `$again${i}\r\n`, `key${i} again`);
+    const worker = await a.request(`WHO key${i}\n`);
+    assertEquals(await b.request(`WHO key${i}\n`), worker, "one worker per key");
+    workers.add(worker);
+  }
+  assertEquals(workers.size, 2, "the keys use both workers");
+});
+
+Deno.test("Server keeps a connection's replies in order when its keys live on different workers", async () => {
+  await using server = new Server({ protocol: keyedLines, handler: KV_HANDLER, workers: 2 });
+  const { port } = await server.listen();
+  using client = await SocketClient.connect(port);
+  // Pipelined, alternating between keys on both workers, with unkeyed lines between them.
+  let request = "";
+  const expected: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    request += `SET k${i} v${i}\nGET k${i}\n${i % 10 === 0 ? "INIT\n" : ""}`;
+    expected.push("+OK", `$v${i}`);
+    if (i % 10 === 0) expected.push(":");
+  }
+  await client.write(request);
+  const replies = await client.readLines(expected.length);
+  assertEquals(
+    replies.map((line) => line.startsWith(":") ? ":" : line.trim()),
+    expected,
+  );
+});
+
+Deno.test("Server gives the handler's startup data to every worker's init, and inline", async () => {
+  const handlerData = { greeting: "hello", numbers: [1, 2, 3] };
+  await using server = new Server({
+    protocol: keyedLines,
+    handler: KV_HANDLER,
+    workers: 2,
+    handlerData,
+  });
+  const { port } = await server.listen();
+  using client = await SocketClient.connect(port);
+  const seen = new Set<string>();
+  for (let i = 0; i < 20 && seen.size < 2; i++) {
+    // A key per worker: `INIT x` carries a key, and keys spread over both workers.
+    const reply = await client.request(`INIT k${i}\n`);
+    const [worker, json] = [
+      reply.slice(1, reply.indexOf(" ")),
+      reply.slice(reply.indexOf(" ") + 1),
+    ];
+    assertEquals(JSON.parse(json), handlerData);
+    seen.add(worker);
+  }
+  assertEquals(seen, new Set(["0", "1"]), "both workers answered with the data");
+  await server.resize(0);
+  const inline = await client.request("INIT\n");
+  assertEquals(inline, `:-1 ${JSON.stringify(handlerData)}\r\n`);
+  await server.resize(3);
+  assertEquals(server.stats().workers, 3);
+  const late = new Set<string>();
+  for (let i = 0; i < 40 && late.size < 3; i++) {
+    const reply = await client.request(`INIT k${i}\n`);
+    assertEquals(reply.slice(reply.indexOf(" ") + 1), `${JSON.stringify(handlerData)}\r\n`);
+    late.add(reply.slice(1, reply.indexOf(" ")));
+  }
+  assertEquals(late.size, 3, "workers a resize started got the data too");
+});
+
+Deno.test("Server refuses startup data that cannot be cloned, and fails to start when init throws", async () => {
+  assertThrows(
+    () => new Server({ protocol: keyedLines, handler: KV_HANDLER, handlerData: { f: () => {} } }),
+    TypeError,
+    "structured-clonable",
+  );
+  for (const workers of [0, 1]) {
+    const server = new Server({
+      protocol: keyedLines,
+      handler: KV_HANDLER,
+      workers,
+      handlerData: { fail: true },
+    });
+    await assertRejects(() => server.listen(), WorkerStartError, "init failed on purpose");
+    await server.close();
+  }
+});
+
+Deno.test("Server.resize needs a message handler, and workers need a module", async () => {
+  await using plain = new Server({ protocol: keyedLines });
+  await assertRejects(() => plain.resize(1), TypeError, "no message handler");
+  await using inline = new Server({ protocol: keyedLines, onMessage() {} });
+  await inline.listen();
+  await assertRejects(() => inline.resize(1), TypeError, "cannot cross to workers");
+  await assertRejects(() => inline.resize(-1), RangeError, "got -1");
 });

@@ -1,6 +1,6 @@
 /**
  * The script each worker of a {@linkcode WorkerPool} runs: it loads the user's message handler
- * module, handles batches of messages one message at a time, and sends back one batch of
+ * module, runs its `init` with the startup data, handles batches of messages one message at a time, and sends back one batch of
  * replies per batch received: writes, closes and failures in order, then a `done` record with
  * how many messages are done. With the pool's concurrency above 1, a handler's promise does
  * not hold the next message: each message's end is told by a `doneFor` record of its own,
@@ -11,7 +11,7 @@
  *
  * | from  | message                                         | meaning                      |
  * | ----- | ----------------------------------------------- | ---------------------------- |
- * | pool  | `{ t: "init", module, index, sequences, concurrency, rings? }` | load the handler |
+ * | pool  | `{ t: "init", module, index, sequences, concurrency, data, rings? }` | load the handler, `init(data)` |
  * | here  | `{ t: "ready" }` / `{ t: "fatal", message }`    | loaded / cannot run          |
  * | pool  | `{ t: "batch", buffer, length }`                | messages to handle, in order |
  * | here  | `{ t: "replies", buffer, length }`              | replies                      |
@@ -35,6 +35,8 @@ interface InitRequest {
   sequences: SharedArrayBuffer;
   /** Messages of a connection handled at once: 1 keeps them in order. */
   concurrency: number;
+  /** The handler's startup data, for its `init`. */
+  data: unknown;
   /** Present for the ring transport: the memory of both rings. */
   rings?: { toWorker: SharedArrayBuffer; toPool: SharedArrayBuffer };
 }
@@ -167,6 +169,7 @@ async function init(request: InitRequest): Promise<void> {
     if (typeof handler?.onMessage !== "function") {
       throw new TypeError(`Module ${request.module} has no default export with onMessage`);
     }
+    await handler.init?.(request.data, context);
   } catch (error) {
     scope.postMessage({ t: "fatal", message: String(error) });
     return;

@@ -1,56 +1,45 @@
-import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
-import {
-  ByteRing,
-  crossesByPost,
-  DEFAULT_RING_CAPACITY,
-  isPostedMark,
-  POSTED_MARK,
-  PostedBatches,
-} from "./_ring.ts";
-import type { ConnectionHandle } from "./connection_handle.ts";
-import { MessageFailedError, WorkerStartError } from "./errors.ts";
-import type { Message } from "./message.ts";
-import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
-import type { MessageQueue } from "./message_queue.ts";
+/**
+ * The worker pool: runs the message handler on Web Workers, or inline on the I/O thread when
+ * its size is 0. Internal: the server builds one from its options (`Server.resize` changes
+ * its size). It is the orchestrator of four parts, each in its own module:
+ *
+ * - `_pool_routing.ts`: each connection's route (which target its messages go to, what
+ *   waits), with its state table, and key placement;
+ * - `_pool_worker.ts`: one worker (its thread, its messages in flight, its replies), which
+ *   crosses through a `_worker_link.ts` (`_ring_link.ts` or `_batch_link.ts`);
+ * - `_inline_runner.ts`: the handler on the I/O thread.
+ *
+ * The pool itself keeps the workers: its size, the slots that place keys, the round-robin pick
+ * of new pins, resize (growing starts workers, shrinking retires the newest), the replacement
+ * of a worker that dies, and close.
+ *
+ * @module
+ */
 
-const decoder = new TextDecoder();
+import { DEFAULT_RING_CAPACITY } from "./_ring.ts";
+import type { InFlightCounter } from "./_in_flight_counter.ts";
+import { InlineRunner, isHandlerObject } from "./_inline_runner.ts";
+import {
+  INLINE,
+  keyHash,
+  type MessageSource,
+  PoolRouter,
+  type RouteTarget,
+  type RouteTargets,
+} from "./_pool_routing.ts";
+import {
+  PoolWorker,
+  type PoolWorkerHost,
+  type ReplySink,
+  type WorkerTransport,
+} from "./_pool_worker.ts";
+import type { MessageHandler } from "./message_handler.ts";
+
+export type { MessageSource } from "./_pool_routing.ts";
+export type { ReplySink, WorkerTransport } from "./_pool_worker.ts";
 
 /** Default time a worker has to load its handler module. */
 const DEFAULT_START_TIMEOUT = 10_000;
-
-/**
- * The connection a message comes from, as the pool sees it on the I/O thread. The server's
- * connections implement it; tests use `MemoryTransport`.
- */
-export interface MessageSource {
-  /** The connection's id. */
-  readonly id: number;
-  /** Its handle, given to the message handler. */
-  readonly handle: ConnectionHandle;
-  /** Routing state the pool keeps on the connection (which worker, what waits); pool-owned. */
-  poolState: unknown;
-  /** One message of this connection is done (handled, or failed). */
-  messageDone(): void;
-  /** One message of this connection failed: tell the peer, or close. */
-  messageFailed(error: MessageFailedError): void;
-}
-
-/**
- * Where a {@linkcode WorkerPool} delivers what workers do, by connection id. The server
- * implements it; tests can record calls.
- */
-export interface ReplySink {
-  /** The handle of connection `id` on the I/O thread (closed if `id` is unknown). */
-  handle(id: number): ConnectionHandle;
-  /** A worker wrote `bytes` to connection `id`. */
-  write(id: number, bytes: Uint8Array): void;
-  /** A worker closed connection `id`. */
-  close(id: number): void;
-  /** A message of connection `error.connectionId` failed in a worker. */
-  failed(error: MessageFailedError): void;
-  /** Something went wrong that concerns no one connection (a worker died, say). */
-  error(error: Error): void;
-}
 
 /** Options of {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -61,8 +50,13 @@ export interface WorkerPoolOptions {
   handler: string | URL | MessageHandler;
   /** Workers to start; 0 handles messages inline on the I/O thread. */
   size: number;
+  /**
+   * Startup data for the handler: structured-clonable, given (a clone) to its `init` once per
+   * worker, and once inline, before its first message.
+   */
+  data?: unknown;
   /** The bound on messages submitted and not yet done; the pool admits and completes them. */
-  queue: MessageQueue<Message>;
+  inFlight: InFlightCounter;
   /** Where workers' replies go. */
   sink: ReplySink;
   /** The shared table of open connections, for `handle.open` and writes in workers. */
@@ -99,8 +93,8 @@ export interface WorkerPoolOptions {
    * message waits for its promise, and replies keep the order of the messages. Above 1: a
    * handler's promise holds nothing; up to this many messages of a connection run at once and
    * their replies leave as each finishes, in any order (for protocols whose replies name their
-   * request, such as RPC ids). A message still counts against the queue until its promise
-   * settles, and a connection that ends waits for all of them.
+   * request, such as RPC ids). A message still counts in flight until its promise settles,
+   * and a connection that ends waits for all of them.
    *
    * @default {1}
    */
@@ -132,111 +126,53 @@ export function defaultWorkerCount(cores: number = navigator.hardwareConcurrency
   return Math.max(1, cores - 1);
 }
 
-/** How batches cross between the I/O thread and the workers. */
-export type WorkerTransport = "batch" | "ring";
-
-/** Handles messages on the I/O thread; stands where a worker would in a pin. */
-const INLINE = null;
-
-interface PoolWorker {
-  readonly index: number;
-  readonly worker: Worker;
-  readonly batch: BatchWriter;
-  /** The ring transport's rings (to the worker, from it), or undefined. */
-  readonly rings: { toWorker: ByteRing; toPool: ByteRing } | undefined;
-  /** Batches waiting for room in the ring to the worker, in order, with what went in. */
-  overflow: Uint8Array[];
-  overflowOffset: number;
-  /** Ring transport: reply batches that crossed by `postMessage`, until their mark is read. */
-  readonly postedReplies: PostedBatches;
-  /** The sources of the messages posted and not yet done, oldest first (concurrency 1). */
-  inFlight: MessageSource[];
-  inFlightHead: number;
-  /**
-   * With concurrency above 1, where messages finish in any order: the connections with
-   * messages on this worker, by id (each pin's `inFlight` counts them).
-   */
-  readonly sources: Map<number, MessageSource>;
-  state: "starting" | "ready" | "retiring" | "dead";
-}
-
-/** Where a connection's messages go, kept on the connection itself (no lookup per message). */
-interface Pin {
-  target: PoolWorker | typeof INLINE;
-  /** Messages handed to the target and not yet done. */
-  inFlight: number;
-  /** Messages waiting, in order, for the messages in flight to finish (copied payloads). */
-  waiting: Message[] | undefined;
-}
-
 /**
  * Runs the message handler on a pool of Web Workers, or inline on the I/O thread when the size
  * is 0.
  *
- * - A connection's messages all go to one target (its pin: a worker picked round-robin at its
- *   first message, or the I/O thread), so its replies keep their order (with `concurrency`
- *   1; above it, up to that many messages of a connection run at once, finishing in any
- *   order, and the next wait for one of them to finish). Messages are routed
- *   as they are submitted: packed into the target worker's batch (the one copy), or handled
- *   inline at once with the payload as a view of the read buffer (no copy; a frame that
- *   lies elsewhere, such as one a decoder assembled, is copied for a handler that keeps it).
+ * - Each connection's messages follow its route (`_pool_routing.ts`): to one target at a
+ *   time, so its replies keep their order (with `concurrency` 1; above it, up to that many
+ *   messages of a connection run at once, finishing in any order). A message with a key goes
+ *   to its key's worker. Messages are routed as they are submitted: packed into the target
+ *   worker's batch (the one copy), or handled inline at once with the payload as a view of
+ *   the read buffer (no copy; a payload that is not keepable is copied for a handler that
+ *   keeps payloads).
  * - Crossings are batched: a turn's messages for a worker are packed into one blob, and its
  *   replies come back the same way, through two shared-memory rings per worker (the default)
  *   or one transferred buffer per `postMessage` (`transport: "batch"`).
- * - Inline, a handler that returns a promise holds its connection's next messages (copied)
- *   until it settles, as a worker would; other connections go on.
- * - When a connection's worker is retired or dies, or the pool switches between workers and
- *   inline, its next messages wait until its messages in flight are done, then it is re-pinned.
- * - A handler that throws fails that message only. A worker that dies is replaced; the
- *   messages it held are failed (the protocol handler tells its peer), never lost silently.
- *   A worker that cannot start is not replaced: that error is reported once.
- * - Every message submitted and not done counts against the queue's capacity, which is what
+ * - A handler that throws fails that message only. A worker that dies is replaced (in its
+ *   slot: its keys stay with its replacement); the messages it held are failed (the protocol
+ *   handler tells its peer), never lost silently. A worker that cannot start is not
+ *   replaced: that error is reported once.
+ * - Every message submitted and not done counts in the in-flight counter, which is what
  *   pauses reading when the handlers fall behind.
- *
- * The server builds its pool from its options and exposes it as `server.pool` for `resize`.
- *
- * @example Inline, with a handler object
- * ```ts
- * import { type Message, MessageQueue, WorkerPool } from "@speedo/speedo";
- * import { MemoryTransport } from "@speedo/speedo/testing";
- * import { assertEquals } from "@std/assert";
- *
- * const transport = new MemoryTransport();
- * const pool = new WorkerPool({
- *   handler: { onMessage: (message, connection) => void connection.write(message.payload) },
- *   size: 0,
- *   queue: new MessageQueue<Message>(),
- *   sink: transport.sink,
- *   sequences: new Int32Array(1),
- * });
- * await pool.start();
- * pool.submit(transport, new TextEncoder().encode("hi"), 0);
- * assertEquals(transport.text(), "hi");
- * await pool.close();
- * ```
  */
-export class WorkerPool {
+export class WorkerPool implements RouteTargets {
+  readonly concurrency: number;
   readonly #handler: string | URL | MessageHandler;
-  readonly #queue: MessageQueue<Message>;
+  readonly #data: unknown;
   readonly #sink: ReplySink;
   readonly #sequences: Int32Array;
   readonly #startTimeout: number;
   readonly #transport: WorkerTransport;
   readonly #ringCapacity: number;
-  readonly #inlineContext: MessageHandlerContext;
-  readonly #concurrency: number;
+  readonly #inline: InlineRunner;
+  readonly #router: PoolRouter;
+  readonly #workerHost: PoolWorkerHost;
+  /** Every worker not dead, retiring ones too (they still answer). */
   #workers: PoolWorker[] = [];
+  /** The worker of each slot, `size` of them: where keys are placed. */
+  #slots: (PoolWorker | undefined)[] = [];
   #nextWorkerIndex = 0;
   #roundRobin = 0;
   #size: number;
-  #inline: MessageHandler | undefined;
   #postScheduled = false;
   #closed = false;
 
   /**
    * Makes a pool; {@linkcode WorkerPool.start} starts it.
    *
-   * @param options The handler, size, queue and sink.
+   * @param options The handler, size, counter and sink.
    */
   constructor(options: WorkerPoolOptions) {
     checkSize(options.size);
@@ -245,8 +181,13 @@ export class WorkerPool {
         "A handler object cannot cross to workers: pass the URL of a module whose default export is the handler, or use 0 workers",
       );
     }
+    try {
+      structuredClone(options.data);
+    } catch (error) {
+      throw new TypeError(`The handler's startup data must be structured-clonable: ${error}`);
+    }
     this.#handler = options.handler;
-    this.#queue = options.queue;
+    this.#data = options.data;
     this.#sink = options.sink;
     this.#sequences = options.sequences;
     this.#startTimeout = options.startTimeout ?? DEFAULT_START_TIMEOUT;
@@ -255,14 +196,37 @@ export class WorkerPool {
       throw new TypeError(`transport must be "batch" or "ring", got "${this.#transport}"`);
     }
     this.#ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
-    if (this.#transport === "ring") ByteRing.create(this.#ringCapacity); // checks the capacity
+    const capacity = this.#ringCapacity;
+    if (
+      this.#transport === "ring" &&
+      (!Number.isInteger(capacity) || capacity < 4096 || (capacity & (capacity - 1)) !== 0)
+    ) {
+      throw new RangeError(
+        `Ring capacity must be a power of two of at least 4096, got ${capacity}`,
+      );
+    }
     this.#size = options.size;
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_536) {
       throw new RangeError(`concurrency must be an integer from 1 to 65536, got ${concurrency}`);
     }
-    this.#concurrency = concurrency;
-    this.#inlineContext = { workerIndex: -1, handle: (id) => this.#sink.handle(id) };
+    this.concurrency = concurrency;
+    this.#inline = new InlineRunner(options.handler, options.data, (id) => this.#sink.handle(id));
+    this.#router = new PoolRouter(this, options.inFlight, this.#inline);
+    this.#workerHost = {
+      sink: this.#sink,
+      done: (source, count) => this.#router.done(source, count),
+      ended: (worker) => {
+        this.#workers = this.#workers.filter((w) => w !== worker);
+      },
+      died: (worker) => {
+        // A replacement takes the slot, and with it the slot's keys.
+        if (this.#closed || worker.slot >= this.#size || this.#slots[worker.slot] !== worker) {
+          return;
+        }
+        this.#spawn(worker.slot).catch((error) => this.#sink.error(error));
+      },
+    };
   }
 
   /** Workers asked for (not counting retiring ones); 0 when inline. */
@@ -272,16 +236,13 @@ export class WorkerPool {
 
   /** Workers started and not retired or dead: `size`, less replacements under way. */
   get running(): number {
-    return this.#workers.filter(isLive).length;
+    return this.#workers.filter((worker) => worker.live).length;
   }
 
   /** Messages posted to workers and not yet done. */
   get inFlight(): number {
     let count = 0;
-    for (const worker of this.#workers) {
-      count += worker.inFlight.length - worker.inFlightHead;
-      for (const source of worker.sources.values()) count += (source.poolState as Pin).inFlight;
-    }
+    for (const worker of this.#workers) count += worker.inFlight;
     return count;
   }
 
@@ -297,7 +258,7 @@ export class WorkerPool {
   /**
    * Changes the number of workers. Growing waits for the new workers to be ready; shrinking
    * retires the newest workers, which end once the messages they hold are done. Resizing to 0
-   * handles messages inline from then on.
+   * handles messages inline from then on. Keys are placed over the new size at once.
    *
    * @param size The new number of workers.
    * @throws {WorkerStartError} When a new worker cannot load the handler module.
@@ -308,53 +269,38 @@ export class WorkerPool {
     if (size > 0 && isHandlerObject(this.#handler)) {
       throw new TypeError("A handler object cannot cross to workers: pass a module URL");
     }
-    if (size === 0) await this.#loadInline();
+    if (size === 0) await this.#inline.load();
     this.#size = size;
-    const live = this.#workers.filter(isLive);
-    for (const worker of live.slice(size)) this.#retire(worker);
+    const slots = this.#slots;
+    for (const worker of slots.slice(size)) worker?.retire();
+    slots.length = size;
     const starting: Promise<void>[] = [];
-    for (let i = live.length; i < size; i++) starting.push(this.#spawn());
+    for (let slot = 0; slot < size; slot++) {
+      if (slots[slot]?.live !== true) starting.push(this.#spawn(slot));
+    }
     await Promise.all(starting);
   }
 
   /**
-   * Hands a message to its connection's worker, or handles it inline now.
+   * Hands a message to its target worker, or handles it inline now, or keeps it waiting its
+   * turn (see `_pool_routing.ts`).
    *
    * @param source The connection it comes from.
    * @param payload The framed bytes; a view that may be reused once this returns `false`.
    * @param type The message type.
-   * @param keepable Whether an inline handler may keep `payload` as it is: `true` for a view
-   *   of the caller's read buffer, which the caller gives up when this returns `true`, or for
-   *   bytes nobody reuses. `false` (the default) for a view of a buffer that later chunks
-   *   overwrite, such as a decoder's buffer of a frame assembled from several chunks: an
-   *   inline handler that keeps payloads gets a copy.
-   * @param overtake Whether it goes ahead of the connection's messages waiting their turn (to
-   *   a target that is current; see `DispatchOptions.overtake`).
-   * @returns Whether an inline handler is still running on the message: with `keepable`, on
-   *   `payload` itself, whose buffer the caller must then not reuse (without it, on a copy).
+   * @param flags `DispatchFlag` bits: `keepable` (an inline handler may keep `payload` as it
+   *   is; the caller gives its buffer up when this returns `true`), `overtake`.
+   * @param key The key that places it on a worker, if any.
+   * @returns Whether an inline handler is still running on `payload` itself (keepable only).
    */
   submit(
     source: MessageSource,
     payload: Uint8Array,
     type: number,
-    keepable = false,
-    overtake = false,
+    flags: number,
+    key?: string | number,
   ): boolean {
-    let pin = source.poolState as Pin | undefined;
-    if (pin === undefined) {
-      pin = { target: this.#pick(), inFlight: 0, waiting: undefined };
-      source.poolState = pin;
-    }
-    const message: Message = { connectionId: source.id, type, payload };
-    if (
-      (pin.waiting !== undefined || (pin.inFlight > 0 && !this.#canTake(pin))) &&
-      !(overtake && this.#isCurrent(pin.target))
-    ) {
-      this.#queue.admit(1);
-      (pin.waiting ??= []).push({ connectionId: source.id, type, payload: payload.slice() });
-      return false;
-    }
-    return this.#route(source, pin, message, keepable);
+    return this.#router.submit(source, payload, type, flags, key);
   }
 
   /**
@@ -364,163 +310,18 @@ export class WorkerPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const worker of [...this.#workers]) this.#kill(worker, "The worker pool closed");
+    for (const worker of [...this.#workers]) worker.kill("The worker pool closed");
     await Promise.resolve();
   }
 
-  /** Whether the pin's target can take another message now, keeping order. */
-  #canTake(pin: Pin): boolean {
-    const target = pin.target;
-    // Concurrency 1: inline runs one message of a connection at a time; a worker queues them.
-    // A target no longer current (the pool resized) takes nothing until its messages are done.
-    if (target === INLINE) return this.#size === 0 && pin.inFlight < this.#concurrency;
-    return isLive(target) && this.#size > 0 &&
-      (this.#concurrency === 1 || pin.inFlight < this.#concurrency);
-  }
-
-  /** Routes a message that nothing of its connection waits ahead of; see `submit`. */
-  #route(source: MessageSource, pin: Pin, message: Message, keepable: boolean): boolean {
-    if (pin.inFlight === 0 && !this.#isCurrent(pin.target)) pin.target = this.#pick();
-    const target = pin.target;
-    if (target === INLINE) {
-      if (this.#inline === undefined) return this.#fail(source, message, "No worker is running");
-      if (!keepable && this.#inline.keepsPayload !== false) {
-        // The handler may read the payload after it returns, and the buffer it lies in is
-        // not the caller's to give up: later chunks would overwrite it under the handler.
-        message = {
-          connectionId: message.connectionId,
-          type: message.type,
-          payload: message.payload.slice(),
-        };
-      }
-      return this.#runInline(source, pin, message);
-    }
-    if (!isLive(target)) return this.#fail(source, message, "No worker is running");
-    pin.inFlight++;
-    this.#queue.admit(1);
-    if (this.#concurrency === 1) target.inFlight.push(source);
-    else if (pin.inFlight === 1) target.sources.set(source.id, source); // its first one there
-    target.batch.add(message.type, source.id, message.payload);
-    if (!this.#postScheduled) {
-      this.#postScheduled = true;
-      queueMicrotask(this.#post);
-    }
-    return false;
-  }
-
-  /** Whether a pin's target is where new messages should go now. */
-  #isCurrent(target: PoolWorker | typeof INLINE): boolean {
-    return target === INLINE ? this.#size === 0 : isLive(target) && this.#size > 0;
-  }
-
-  #fail(source: MessageSource, message: Message, reason: string): false {
-    source.messageFailed(
-      new MessageFailedError(message.connectionId, `${reason} to handle the message`),
-    );
-    source.messageDone();
-    return false;
-  }
-
-  /** Posts every worker's batch: one `postMessage` per worker per turn. */
-  readonly #post = (): void => {
-    this.#postScheduled = false;
-    for (const worker of this.#workers) {
-      if (worker.batch.count === 0) continue;
-      const { buffer, length } = worker.batch.take();
-      if (worker.rings === undefined) {
-        worker.worker.postMessage({ t: "batch", buffer, length }, [buffer]);
-        continue;
-      }
-      if (crossesByPost(length, worker.rings.toWorker.capacity)) {
-        worker.worker.postMessage({ t: "batch", buffer, length }, [buffer]);
-        worker.overflow.push(POSTED_MARK);
-      } else {
-        worker.overflow.push(new Uint8Array(buffer, 0, length));
-      }
-      if (worker.overflow.length === 1) this.#fillRing(worker);
-    }
-  };
-
-  /** Writes waiting batches into the worker's ring, in order, waiting for room when full. */
-  async #fillRing(worker: PoolWorker): Promise<void> {
-    const ring = worker.rings!.toWorker;
-    while (worker.overflow.length > 0 && !ring.closed) {
-      const batch = worker.overflow[0];
-      worker.overflowOffset = ring.write(batch, worker.overflowOffset);
-      if (worker.overflowOffset < batch.length) {
-        await ring.waitForSpace();
-        continue;
-      }
-      worker.overflow.shift();
-      worker.overflowOffset = 0;
-    }
-  }
-
-  /** Reads the worker's replies from its ring until the ring closes. */
-  async #drainRing(worker: PoolWorker): Promise<void> {
-    const ring = worker.rings!.toPool;
-    while (!ring.closed) {
-      const blob = ring.read();
-      if (blob === null) await ring.waitForData();
-      else if (!isPostedMark(blob)) {
-        this.#onReplies(worker, blob.buffer as ArrayBuffer, blob.length);
-      } else {
-        const posted = await worker.postedReplies.take();
-        if (posted === undefined) return;
-        this.#onReplies(worker, posted.buffer, posted.length);
-      }
-    }
-  }
-
-  #runInline(source: MessageSource, pin: Pin, message: Message): boolean {
-    let result: void | Promise<void>;
-    try {
-      result = this.#inline!.onMessage(message, source.handle, this.#inlineContext);
-    } catch (error) {
-      source.messageFailed(inlineFailure(source.id, error));
-      source.messageDone();
-      return false;
-    }
-    if (!(result instanceof Promise)) {
-      source.messageDone();
-      return false;
-    }
-    pin.inFlight++;
-    this.#queue.admit(1);
-    result.then(
-      () => this.#inlineSettled(source, pin),
-      (error) => {
-        source.messageFailed(inlineFailure(source.id, error));
-        this.#inlineSettled(source, pin);
-      },
-    );
-    return this.#inline!.keepsPayload !== false;
-  }
-
-  #inlineSettled(source: MessageSource, pin: Pin): void {
-    pin.inFlight--;
-    source.messageDone();
-    this.#queue.complete(1);
-    this.#release(source, pin);
-  }
-
-  /** Routes the messages that waited for the connection's messages in flight, in order. */
-  #release(source: MessageSource, pin: Pin): void {
-    while (pin.waiting !== undefined && (pin.inFlight === 0 || this.#canTake(pin))) {
-      const message = pin.waiting.shift()!;
-      if (pin.waiting.length === 0) pin.waiting = undefined;
-      // It was admitted when it began to wait; routing admits it again if it stays in flight.
-      this.#queue.complete(1);
-      this.#route(source, pin, message, true); // its payload is the pool's own copy
-    }
-  }
-
-  #pick(): PoolWorker | typeof INLINE {
+  /** The next live worker round-robin; inline when the size is 0 (or none is live). */
+  pick(): RouteTarget {
     if (this.#size === 0) return INLINE;
-    const count = this.#workers.length;
+    const workers = this.#workers;
+    const count = workers.length;
     for (let i = 0; i < count; i++) {
-      const worker = this.#workers[(this.#roundRobin + i) % count];
-      if (isLive(worker)) {
+      const worker = workers[(this.#roundRobin + i) % count];
+      if (worker.live) {
         this.#roundRobin = (this.#roundRobin + i + 1) % count;
         return worker;
       }
@@ -528,212 +329,50 @@ export class WorkerPool {
     return INLINE;
   }
 
-  async #loadInline(): Promise<void> {
-    if (this.#inline !== undefined) return;
-    const handler = this.#handler;
-    if (isHandlerObject(handler)) {
-      this.#inline = handler;
-      return;
-    }
-    let module;
-    try {
-      module = await import(String(handler));
-    } catch (error) {
-      throw new WorkerStartError(`Cannot load handler module ${handler}: ${errorText(error)}`, {
-        cause: error,
-      });
-    }
-    if (typeof module.default?.onMessage !== "function") {
-      throw new WorkerStartError(`Module ${handler} has no default export with onMessage`);
-    }
-    this.#inline = module.default;
+  /** The worker of a key's slot; another live one while the slot has none. */
+  place(key: string | number): RouteTarget {
+    const size = this.#size;
+    if (size === 0) return INLINE;
+    const worker = this.#slots[size === 1 ? 0 : keyHash(key) % size];
+    return worker !== undefined && worker.live ? worker : this.pick();
   }
 
-  #spawn(): Promise<void> {
-    const index = this.#nextWorkerIndex++;
-    const rings = this.#transport === "ring"
-      ? {
-        toWorker: ByteRing.create(this.#ringCapacity),
-        toPool: ByteRing.create(this.#ringCapacity),
-      }
-      : undefined;
-    const worker: PoolWorker = {
-      index,
-      worker: new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
-      batch: new BatchWriter(),
-      rings,
-      overflow: [],
-      overflowOffset: 0,
-      postedReplies: new PostedBatches(),
-      inFlight: [],
-      inFlightHead: 0,
-      sources: new Map(),
-      state: "starting",
-    };
-    this.#workers.push(worker);
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const timer = setTimeout(() => {
-      this.#kill(worker, "The worker did not start in time");
-      reject(new WorkerStartError(`Worker ${index} did not start within ${this.#startTimeout} ms`));
-    }, this.#startTimeout);
-    worker.worker.onmessage = (event) => {
-      const data = event.data;
-      if (data.t === "replies") {
-        if (rings === undefined) this.#onReplies(worker, data.buffer, data.length);
-        // Handled when the drain reaches its mark in the ring, in order.
-        else worker.postedReplies.push(data);
-      } else if (data.t === "ready") {
-        clearTimeout(timer);
-        if (worker.state === "starting") worker.state = "ready";
-        if (rings !== undefined) this.#drainRing(worker);
-        resolve();
-      } else if (data.t === "fatal") {
-        clearTimeout(timer);
-        this.#kill(worker, `Worker ${index} could not start`);
-        reject(new WorkerStartError(`Worker ${index} could not start: ${data.message}`));
-      }
-    };
-    worker.worker.onerror = (event) => {
-      // Without this the error would end the whole process.
-      event.preventDefault();
-      const wasStarting = worker.state === "starting";
-      const message = `Worker ${index} died: ${event.message}`;
-      this.#kill(worker, message);
-      this.#sink.error(new Error(message));
-      if (wasStarting) {
-        clearTimeout(timer);
-        reject(new WorkerStartError(message));
-      } else if (!this.#closed && this.running < this.#size) {
-        this.#spawn().catch((error) => this.#sink.error(error));
-      }
-    };
-    worker.worker.postMessage({
-      t: "init",
+  isCurrent(target: RouteTarget): boolean {
+    return target === INLINE ? this.#size === 0 : target.live && this.#size > 0;
+  }
+
+  schedulePost(): void {
+    if (this.#postScheduled) return;
+    this.#postScheduled = true;
+    queueMicrotask(this.#post);
+  }
+
+  /** Posts every worker's batch: one crossing per worker per turn. */
+  readonly #post = (): void => {
+    this.#postScheduled = false;
+    for (const worker of this.#workers) worker.flush();
+  };
+
+  #spawn(slot: number): Promise<void> {
+    const worker = new PoolWorker({
+      index: this.#nextWorkerIndex++,
+      slot,
       module: String(this.#handler),
-      index,
-      sequences: this.#sequences.buffer,
-      concurrency: this.#concurrency,
-      rings: rings && { toWorker: rings.toWorker.buffer, toPool: rings.toPool.buffer },
-    });
-    return promise;
+      data: this.#data,
+      sequences: this.#sequences,
+      concurrency: this.concurrency,
+      transport: this.#transport,
+      ringCapacity: this.#ringCapacity,
+      startTimeout: this.#startTimeout,
+    }, this.#workerHost);
+    this.#workers.push(worker);
+    this.#slots[slot] = worker;
+    return worker.started;
   }
-
-  #onReplies(worker: PoolWorker, buffer: ArrayBuffer, length: number): void {
-    if (worker.state === "dead") return;
-    const reader = new BatchReader(buffer, length);
-    while (reader.next()) {
-      const tag = reader.tag;
-      if (tag === ReplyOp.write) this.#sink.write(reader.id, reader.bytes);
-      else if (tag === ReplyOp.done) this.#finish(worker, reader.id);
-      else if (tag === ReplyOp.doneFor) this.#finishFor(worker, reader.id, readCount(reader.bytes));
-      else if (tag === ReplyOp.close) this.#sink.close(reader.id);
-      else if (tag === ReplyOp.fail) {
-        const text = decoder.decode(reader.bytes);
-        this.#sink.failed(new MessageFailedError(reader.id, `Message handler failed: ${text}`));
-      }
-    }
-    if (worker.state === "retiring" && isIdle(worker)) this.#kill(worker, "retired");
-  }
-
-  /** Marks `count` messages of connection `id` on `worker` as done (concurrency above 1). */
-  #finishFor(worker: PoolWorker, id: number, count: number): void {
-    const source = worker.sources.get(id);
-    if (source === undefined) return;
-    const pin = source.poolState as Pin;
-    count = Math.min(count, pin.inFlight);
-    pin.inFlight -= count;
-    if (pin.inFlight === 0) worker.sources.delete(id);
-    for (let i = 0; i < count; i++) source.messageDone();
-    this.#queue.complete(count);
-    if (pin.waiting !== undefined) this.#release(source, pin);
-  }
-
-  /** Marks the `count` oldest messages in flight on `worker` as done. */
-  #finish(worker: PoolWorker, count: number): void {
-    const sources = worker.inFlight;
-    const end = worker.inFlightHead + count;
-    let released: MessageSource[] | undefined;
-    for (let i = worker.inFlightHead; i < end; i++) {
-      const source = sources[i];
-      const pin = source.poolState as Pin;
-      pin.inFlight--;
-      source.messageDone();
-      if (pin.waiting !== undefined && pin.inFlight === 0) (released ??= []).push(source);
-    }
-    worker.inFlightHead = end;
-    if (end === sources.length) {
-      worker.inFlight = [];
-      worker.inFlightHead = 0;
-    } else if (end > 1024 && end * 2 > sources.length) {
-      worker.inFlight = sources.slice(end);
-      worker.inFlightHead = 0;
-    }
-    this.#queue.complete(count);
-    if (released !== undefined) {
-      for (const source of released) this.#release(source, source.poolState as Pin);
-    }
-  }
-
-  #retire(worker: PoolWorker): void {
-    if (isIdle(worker)) this.#kill(worker, "retired");
-    else worker.state = "retiring";
-  }
-
-  /** Ends a worker; the messages it held fail. */
-  #kill(worker: PoolWorker, reason: string): void {
-    if (worker.state === "dead") return;
-    worker.state = "dead";
-    worker.worker.terminate();
-    worker.rings?.toWorker.close();
-    worker.rings?.toPool.close();
-    worker.postedReplies.close();
-    this.#workers = this.#workers.filter((w) => w !== worker);
-    for (const source of [...worker.sources.values()]) {
-      for (let i = (source.poolState as Pin).inFlight; i > 0; i--) {
-        source.messageFailed(new MessageFailedError(source.id, reason));
-        this.#finishFor(worker, source.id, 1);
-      }
-    }
-    const lost = worker.inFlight.length - worker.inFlightHead;
-    if (lost === 0) return;
-    for (let i = worker.inFlightHead; i < worker.inFlight.length; i++) {
-      const source = worker.inFlight[i];
-      source.messageFailed(new MessageFailedError(source.id, reason));
-    }
-    this.#finish(worker, lost);
-  }
-}
-
-/** The count of a `doneFor` record: a u32, little-endian. */
-function readCount(bytes: Uint8Array): number {
-  return (bytes[0] | bytes[1] << 8 | bytes[2] << 16 | bytes[3] << 24) >>> 0;
-}
-
-/** Whether no message posted to the worker is still to be done. */
-function isIdle(worker: PoolWorker): boolean {
-  return worker.inFlight.length === worker.inFlightHead && worker.sources.size === 0;
-}
-
-function isLive(worker: PoolWorker): boolean {
-  return worker.state === "ready" || worker.state === "starting";
-}
-
-function isHandlerObject(handler: string | URL | MessageHandler): handler is MessageHandler {
-  return typeof handler === "object" && !(handler instanceof URL);
 }
 
 function checkSize(size: number): void {
   if (!Number.isInteger(size) || size < 0 || size > 1024) {
     throw new RangeError(`Worker count must be an integer from 0 to 1024, got ${size}`);
   }
-}
-
-function inlineFailure(id: number, error: unknown): MessageFailedError {
-  return new MessageFailedError(id, `Message handler failed: ${errorText(error)}`, {
-    cause: error,
-  });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

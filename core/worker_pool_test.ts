@@ -4,9 +4,10 @@ import { waitFor } from "../testing/_socket_client.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, WorkerStartError } from "./errors.ts";
-import type { Message } from "./message.ts";
 import type { MessageHandler } from "./message_handler.ts";
-import { MessageQueue } from "./message_queue.ts";
+import { InFlightCounter } from "./_in_flight_counter.ts";
+import { DispatchFlag } from "./_dispatch_flags.ts";
+import { keyHash } from "./_pool_routing.ts";
 import {
   defaultWorkerCount,
   type MessageSource,
@@ -61,19 +62,19 @@ function setup(
   const table = new ConnectionTable<string>(connections);
   const ids: number[] = [];
   for (let i = 0; i < connections; i++) table.add((id) => (ids.push(id), `c${i}`));
-  const queue = new MessageQueue<Message>({ capacity: 100_000 });
+  const queue = new InFlightCounter({ capacity: 100_000 });
   const sink = new RecordingSink();
   const sources = new Map<number, MessageSource>(ids.map((id) => [id, {
     id,
     handle: sink.handle(id),
-    poolState: undefined,
+    route: undefined,
     messageDone: () => sink.completed++,
     messageFailed: (error) => sink.failed(error),
   }]));
   const pool = new WorkerPool({
     handler,
     size,
-    queue,
+    inFlight: queue,
     sink,
     sequences: table.sequences,
     transport,
@@ -82,11 +83,12 @@ function setup(
     ringCapacity: 4096,
     concurrency,
   });
-  const send = (id: number, text: string, overtake = false) => {
+  const send = (id: number, text: string, overtake = false, key?: string | number) => {
     // A reused read buffer, overwritten after the call unless the pool kept it, catches a pool
     // that keeps a view it must not.
     const payload = encoder.encode(text);
-    if (!pool.submit(sources.get(id)!, payload, 0, true, overtake)) payload.fill(0x7e);
+    const flags = DispatchFlag.keepable | (overtake ? DispatchFlag.overtake : 0);
+    if (!pool.submit(sources.get(id)!, payload, 0, flags, key)) payload.fill(0x7e);
   };
   return { table, ids, queue, sink, pool, send };
 }
@@ -98,7 +100,7 @@ Deno.test("WorkerPool handles messages inline and completes them in the queue", 
   send(ids[0], "worker");
   await waitFor(() => sink.completed === 2, "2 messages");
   assertEquals(sink.replies.get(ids[0]), ["a", "worker -1\r\n"]);
-  assertEquals(queue.outstanding, 0);
+  assertEquals(queue.count, 0);
   await pool.close();
 });
 
@@ -116,7 +118,7 @@ for (const [size, transport] of [[0, "batch"], [2, "batch"], [2, "ring"]] as con
       const expected = Array.from({ length: 50 }, (_, i) => i % 49 === 3 ? "slow" : `${id}:${i}`);
       assertEquals(sink.replies.get(id), expected);
     }
-    assertEquals(queue.outstanding, 0);
+    assertEquals(queue.count, 0);
     assertEquals(pool.inFlight, 0);
     await pool.close();
   });
@@ -132,7 +134,7 @@ for (const size of [0, 1]) {
     assertEquals(sink.failures.map((f) => f.connectionId), [ids[1], ids[1]]);
     assertMatch(sink.failures[0].message, /thrown on purpose/);
     assertMatch(sink.failures[1].message, /rejected on purpose/);
-    assertEquals(queue.outstanding, 0);
+    assertEquals(queue.count, 0);
     await pool.close();
   });
 }
@@ -147,7 +149,7 @@ for (const transport of ["batch", "ring"] as const) {
     assertEquals(sink.failures.length, 2, "the crashing message and the one behind it fail");
     assertEquals(sink.failures.map((f) => f.connectionId), [ids[0], ids[0]]);
     assertMatch(sink.errors[0].message, /Worker 0 died/);
-    assertEquals(queue.outstanding, 0);
+    assertEquals(queue.count, 0);
     assertEquals(pool.size, 1);
     send(ids[0], "alive");
     await waitFor(() => sink.replies.get(ids[0])?.length === 1, "an answer from the new worker");
@@ -168,7 +170,7 @@ for (const [size, transport] of [[0, "batch"], [1, "batch"], [1, "ring"]] as con
     send(a, "hold");
     send(a, "hold");
     send(a, "x");
-    assertEquals([pool.inFlight, queue.outstanding], [size === 0 ? 0 : 2, 3]);
+    assertEquals([pool.inFlight, queue.count], [size === 0 ? 0 : 2, 3]);
     if (size > 0) await waitFor(() => sink.replies.size === 0 && pool.inFlight === 2, "holds");
     // A rejection fails its message only; it is done once it settles. A run of messages done
     // together counts each of them.
@@ -183,7 +185,7 @@ for (const [size, transport] of [[0, "batch"], [1, "batch"], [1, "ring"]] as con
     await waitFor(() => sink.completed === 15, "15 messages done");
     assertEquals(sink.replies.get(a)!.join(""), "holdholdx"); // writes to one connection may merge
     assertEquals(sink.replies.get(c), ["released"]);
-    assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+    assertEquals([queue.count, pool.inFlight], [0, 0]);
     await pool.close();
   });
 }
@@ -198,7 +200,7 @@ for (const [size, concurrency] of [[0, 1], [0, 2], [1, 2]] as const) {
     send(a, "release", true);
     await waitFor(() => sink.completed === concurrency + 2, "every message", 10_000);
     assertEquals(sink.replies.get(a)!.join(""), `released${"hold".repeat(concurrency)}x`);
-    assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+    assertEquals([queue.count, pool.inFlight], [0, 0]);
     await pool.close();
   });
 }
@@ -218,7 +220,7 @@ Deno.test("WorkerPool with concurrency fails every message a dying worker held",
       ids[1],
     ].sort(),
   );
-  assertEquals([queue.outstanding, pool.inFlight], [0, 0]);
+  assertEquals([queue.count, pool.inFlight], [0, 0]);
   await waitFor(() => pool.running === 1, "the replacement worker");
   send(ids[2], "worker");
   await waitFor(() => sink.completed === 4, "a message on the new worker");
@@ -278,15 +280,15 @@ for (const keepsPayload of [undefined, false]) {
     };
     const { ids, sink, pool } = setup(0, 1, handler);
     await pool.start();
-    const source = {
+    const source: MessageSource = {
       id: ids[0],
       handle: sink.handle(ids[0]),
-      poolState: undefined,
+      route: undefined,
       messageDone: () => sink.completed++,
       messageFailed: (error: MessageFailedError) => sink.failed(error),
     };
     const payload = encoder.encode("kept?");
-    const kept = pool.submit(source, payload, 0, true);
+    const kept = pool.submit(source, payload, 0, DispatchFlag.keepable);
     // What a connection does with its read buffer when the pool did not keep it: reads again.
     if (!kept) payload.fill(0x7e);
     assertEquals(kept, keepsPayload !== false);
@@ -307,16 +309,16 @@ Deno.test("WorkerPool inline copies a payload that is not keepable for a handler
   };
   const { ids, sink, pool } = setup(0, 1, handler);
   await pool.start();
-  const source = {
+  const source: MessageSource = {
     id: ids[0],
     handle: sink.handle(ids[0]),
-    poolState: undefined,
+    route: undefined,
     messageDone: () => sink.completed++,
     messageFailed: (error: MessageFailedError) => sink.failed(error),
   };
   // A decoder's buffer: overwritten by the next chunk whatever submit returns.
   const payload = encoder.encode("assembled");
-  pool.submit(source, payload, 0);
+  pool.submit(source, payload, 0, DispatchFlag.none);
   payload.fill(0x7e);
   assert(seen !== payload, "the handler got a copy");
   await waitFor(() => sink.completed === 1, "the message");
@@ -392,17 +394,17 @@ Deno.test("WorkerPool refuses a module that cannot load with WorkerStartError", 
 });
 
 Deno.test("WorkerPool refuses a handler object for workers and bad sizes", () => {
-  const queue = new MessageQueue<Message>();
+  const queue = new InFlightCounter();
   const sink = new RecordingSink();
   const sequences = new Int32Array(1);
   const handler = { onMessage() {} };
   assertThrows(
-    () => new WorkerPool({ handler, size: 2, queue, sink, sequences }),
+    () => new WorkerPool({ handler, size: 2, inFlight: queue, sink, sequences }),
     TypeError,
     "cannot cross to workers",
   );
   assertThrows(
-    () => new WorkerPool({ handler, size: -1, queue, sink, sequences }),
+    () => new WorkerPool({ handler, size: -1, inFlight: queue, sink, sequences }),
     RangeError,
     "got -1",
   );
@@ -415,4 +417,68 @@ Deno.test("defaultWorkerCount leaves one core to the I/O thread and rejects bad 
   assertEquals(defaultWorkerCount(), Math.max(1, navigator.hardwareConcurrency - 1));
   assertThrows(() => defaultWorkerCount(0), RangeError, "got 0");
   assertThrows(() => defaultWorkerCount(1.5), RangeError, "got 1.5");
+});
+
+for (const [transport, concurrency] of [["batch", 1], ["ring", 1], ["ring", 3]] as const) {
+  Deno.test(`WorkerPool places every message of a key on one worker, from any connection (${transport}, concurrency: ${concurrency})`, async () => {
+    const { ids, queue, sink, pool, send } = setup(2, 6, HANDLER, transport, concurrency);
+    await pool.start();
+    let expected = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const id of ids) for (let k = 0; k < 8; k++) send(id, "worker", false, `key${k}`);
+      expected += ids.length * 8;
+      await waitFor(() => sink.completed === expected, `${expected} answers`);
+    }
+    // Each connection asked for keys 0..7 in order, three times: the answers name the worker
+    // of each key, the same for every connection and every round.
+    const byKey = sink.replies.get(ids[0])!.join("").trim().split(/\r\n/).slice(0, 8);
+    assertEquals(new Set(byKey).size, 2, "the 8 keys spread over both workers");
+    for (const id of ids) {
+      assertEquals(sink.replies.get(id)!.join("").trim().split(/\r\n/), [
+        ...byKey,
+        ...byKey,
+        ...byKey,
+      ]);
+    }
+    assertEquals([queue.count, pool.inFlight], [0, 0]);
+    await pool.close();
+  });
+}
+
+Deno.test("WorkerPool gives a dead worker's keys to its replacement, and keeps the others", async () => {
+  const { ids, sink, pool, send } = setup(2, 2, HANDLER, "ring");
+  await pool.start();
+  const ask = async (key: string) => {
+    const before = sink.completed;
+    send(ids[1], "worker", false, key);
+    await waitFor(() => sink.completed === before + 1, `the worker of ${key}`);
+    return sink.replies.get(ids[1])!.at(-1)!.trim();
+  };
+  const keys = Array.from({ length: 8 }, (_, i) => `key${i}`);
+  const before = new Map<string, string>();
+  for (const key of keys) before.set(key, await ask(key));
+  const doomed = keys.find((key) => before.get(key) === "worker 0")!;
+  send(ids[0], "crash", false, doomed);
+  await waitFor(() => pool.running === 2 && sink.errors.length === 1, "a replacement");
+  for (const key of keys) {
+    assertEquals(await ask(key), before.get(key) === "worker 0" ? "worker 2" : "worker 1", key);
+  }
+  await pool.close();
+});
+
+Deno.test("keyHash is stable and spreads strings and numbers", () => {
+  assertEquals(keyHash("foo"), keyHash("foo"));
+  assertEquals(keyHash("foo"), 0xa9f37ed7, "FNV-1a of foo");
+  assert(keyHash(1) !== keyHash("1"), "a number and its string are different keys");
+  assertEquals(keyHash(1.5), keyHash("1.5"));
+  for (
+    const keys of [
+      Array.from({ length: 1000 }, (_, i) => `user:${i}`),
+      Array.from({ length: 1000 }, (_, i) => i),
+    ]
+  ) {
+    const counts = [0, 0, 0, 0];
+    for (const key of keys) counts[keyHash(key) % 4]++;
+    assert(counts.every((count) => count > 200 && count < 300), counts.join());
+  }
 });

@@ -1,10 +1,7 @@
-import { concat } from "@std/bytes";
 import type { ConnectionHandle } from "../core/connection_handle.ts";
-import type { MessageFailedError } from "../core/errors.ts";
 import type { Message } from "../core/message.ts";
 import type { MessageHandlerContext } from "../core/message_handler.ts";
 import type { DispatchOptions, ProtocolContext } from "../core/protocol.ts";
-import type { MessageSource, ReplySink } from "../core/worker_pool.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -26,25 +23,17 @@ const decoder = new TextDecoder();
  * assertEquals(transport.messages[0].type, 3);
  * ```
  */
-export class MemoryTransport implements ProtocolContext, MessageSource {
+export class MemoryTransport implements ProtocolContext {
   /** The connection's id. */
   readonly id: number;
   /** Messages dispatched, in order, with copied payloads. */
   readonly messages: Message[] = [];
   /** Each write, copied. */
   readonly writes: Uint8Array[] = [];
-  /** Failures reported, as a message source or through {@linkcode MemoryTransport.sink}. */
-  readonly failures: MessageFailedError[] = [];
-  /** Messages a worker pool finished, as a message source. */
-  messagesDone = 0;
-  /** A worker pool's routing state, as a message source. */
-  poolState: unknown = undefined;
   /** The handle: writes land in {@linkcode MemoryTransport.writes}. */
   readonly handle: ConnectionHandle;
   /** A message-handler context whose `handle(id)` gives this transport's handle. */
   readonly context: MessageHandlerContext;
-  /** A reply sink (for a `WorkerPool`) that applies everything to this transport. */
-  readonly sink: ReplySink;
   #closed = false;
 
   /**
@@ -73,29 +62,6 @@ export class MemoryTransport implements ProtocolContext, MessageSource {
       },
     };
     this.context = { workerIndex: -1, handle: () => this.handle };
-    this.sink = {
-      handle: () => this.handle,
-      write: (_id, bytes) => void this.handle.write(bytes),
-      close: () => void this.handle.close(),
-      failed: (error) => void this.failures.push(error),
-      error: (error) => {
-        throw error;
-      },
-    };
-  }
-
-  /** Counts a finished message (as a pool's message source). */
-  messageDone(): void {
-    this.messagesDone++;
-  }
-
-  /**
-   * Records a failed message (as a pool's message source).
-   *
-   * @param error What failed.
-   */
-  messageFailed(error: MessageFailedError): void {
-    this.failures.push(error);
   }
 
   /** Whether the handle was closed. */
@@ -120,7 +86,15 @@ export class MemoryTransport implements ProtocolContext, MessageSource {
    * @returns The bytes.
    */
   bytes(): Uint8Array {
-    return concat(this.writes);
+    let length = 0;
+    for (const write of this.writes) length += write.length;
+    const bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const write of this.writes) {
+      bytes.set(write, offset);
+      offset += write.length;
+    }
+    return bytes;
   }
 
   /**

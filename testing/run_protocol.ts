@@ -29,7 +29,7 @@ export interface RunProtocolOptions {
  * @param factory The protocol.
  * @param input The bytes the peer sends, or text encoded as UTF-8.
  * @param options Chunking and message handling.
- * @returns The transport, with `writes`, `messages` and `failures`.
+ * @returns The transport, with `writes` and `messages`.
  *
  * @example An echo conversation
  * ```ts

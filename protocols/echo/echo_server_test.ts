@@ -445,7 +445,7 @@ Deno.test(
     assertEquals(await client.request("worker\n"), "worker 1\r\n", "a new worker took over");
     assertEquals(await client.request("after the crash\n"), "after the crash\n");
     assertEquals(server.stats().workers, 1);
-    assertEquals(server.pool?.inFlight, 0);
+    assertEquals(server.stats().queueDepth, 0, "no message left in flight");
     using other = await SocketClient.connect(port);
     assertEquals(await other.request("other\n"), "other\n");
     assertEquals(log.closes, [], "no connection closed");

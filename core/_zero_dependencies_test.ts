@@ -1,0 +1,41 @@
+import { assertEquals } from "@std/assert";
+
+/** Files published (see `publish.exclude` in deno.json) that are code, from the repo root. */
+async function publishedSources(): Promise<string[]> {
+  const root = new URL("../", import.meta.url);
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  const excluded: string[] = config.publish.exclude;
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(new URL(dir, root))) {
+      const path = `${dir}${entry.name}`;
+      if (entry.isDirectory) {
+        if (!excluded.includes(`${path}/`)) await walk(`${path}/`);
+      } else if (
+        /\.(ts|js|mjs)$/.test(entry.name) && !entry.name.endsWith("_test.ts") &&
+        !excluded.includes(path)
+      ) {
+        files.push(path);
+      }
+    }
+  };
+  for (const dir of ["core/", "protocols/", "testing/"]) await walk(dir);
+  return [...files, "mod.ts"];
+}
+
+Deno.test("Published modules import nothing outside the package", async () => {
+  const outside: string[] = [];
+  for (const path of await publishedSources()) {
+    const text = await Deno.readTextFile(new URL(`../${path}`, import.meta.url));
+    // Import and export statements at the start of a line: doc examples (` * import`) are not.
+    const statements =
+      /^(?:import|export)(?:\s+type)?\s+(?:[\w*\s,]+|\{[^}]*\})(?:,\s*\{[^}]*\})?\s*from\s+"([^"]+)"/gm;
+    for (const match of text.matchAll(statements)) {
+      if (!match[1].startsWith(".")) outside.push(`${path}: ${match[1]}`);
+    }
+    for (const match of text.matchAll(/\bimport\(\s*"([^"]+)"/g)) {
+      if (!match[1].startsWith(".")) outside.push(`${path}: ${match[1]}`);
+    }
+  }
+  assertEquals(outside, []);
+});
