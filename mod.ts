@@ -1,16 +1,20 @@
 /**
  * Speedo: a modular TCP toolkit for Deno. An I/O loop reads each connection into a protocol
- * handler, which frames messages onto one bounded queue; a pool of Web Workers (or the I/O
- * thread itself) handles them and answers through connection handles usable from any thread.
+ * handler, which frames bytes into messages; a pool of Web Workers (or the I/O thread itself)
+ * handles them and answers through connection handles usable from any thread, even after close.
+ * The design, as built, is in the repository's `docs/DESIGN.md`.
  *
- * - {@linkcode Server}: listening, limits, hooks, graceful shutdown.
- * - {@linkcode ProtocolHandlerFactory} / {@linkcode ProtocolHandler}: framing per connection.
- * - {@linkcode MessageHandler}: the work, in workers or inline (`Server.resize` changes how many).
- * - {@linkcode LineDecoder}: a pure line framer.
- * - {@linkcode HeaderDecoder}, {@linkcode LengthPrefixedDecoder}: binary framing; {@linkcode connect}:
- *   the client side, with reconnects.
- * - Protocols: `@speedo/speedo/echo`, `/pubsub` (NATS), `/http`, `/websocket`, `/rpc`,
- *   `/session`; tests without sockets: `@speedo/speedo/testing`.
+ * This entry holds what a protocol author needs:
+ * - {@linkcode Server}: listening, limits, hooks, `resize`, graceful shutdown; {@linkcode connect}
+ *   and {@linkcode Client}: the client side, with reconnects.
+ * - {@linkcode ProtocolHandlerFactory} / {@linkcode ProtocolHandler} / {@linkcode ProtocolContext}:
+ *   framing per connection, and `dispatch` to the message handlers.
+ * - {@linkcode MessageHandler}: the work, in workers or inline; {@linkcode ConnectionHandle}: the
+ *   answer, by connection id.
+ * - Typed errors, and {@linkcode defaultWorkerCount}.
+ *
+ * Codecs are in `@speedo/speedo/framing`; protocols in `@speedo/speedo/echo`, `/pubsub` (NATS),
+ * `/http`, `/websocket`, `/rpc`, `/session`; tests without sockets in `@speedo/speedo/testing`.
  *
  * @example See {@linkcode Server} for a complete server in a few lines.
  * ```ts
@@ -25,16 +29,17 @@
  * @module
  */
 
-export * from "./core/client.ts";
+export {
+  Client,
+  type ClientState,
+  type ClientStats,
+  type ClientTlsOptions,
+  connect,
+  type ConnectOptions,
+  type ReconnectOptions,
+} from "./core/client.ts";
 export type { ConnectionHandle } from "./core/connection_handle.ts";
 export * from "./core/errors.ts";
-export * from "./core/framing/framing_errors.ts";
-export * from "./core/framing/header_decoder.ts";
-export * from "./core/framing/header_encoder.ts";
-export * from "./core/framing/length_prefixed_decoder.ts";
-export * from "./core/framing/length_prefixed_encoder.ts";
-export * from "./core/framing/line_decoder.ts";
-export * from "./core/framing/message_header.ts";
 export type { Message } from "./core/message.ts";
 export type { MessageHandler, MessageHandlerContext } from "./core/message_handler.ts";
 export type {

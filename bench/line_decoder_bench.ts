@@ -9,7 +9,7 @@
  * @module
  */
 
-import { LineDecoder } from "../mod.ts";
+import { LineDecoder } from "../core/framing/mod.ts";
 import { chunks } from "../testing/mod.ts";
 
 const CHUNK = 64 * 1024;

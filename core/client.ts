@@ -203,16 +203,6 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
  * @param options The backoff settings.
  * @param random A source of numbers in [0, 1).
  * @returns The delay in milliseconds.
- *
- * @example Without jitter, then with the most of it
- * ```ts
- * import { backoffDelay } from "@speedo/speedo";
- * import { assertEquals } from "@std/assert";
- *
- * const plain = { initialDelay: 100, maxDelay: 1000, jitter: 0 };
- * assertEquals([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, plain)), [100, 200, 400, 800, 1000, 1000]);
- * assertEquals(backoffDelay(2, { ...plain, jitter: 1 }, () => 0.5), 200);
- * ```
  */
 export function backoffDelay(
   attempt: number,
@@ -230,7 +220,8 @@ export function backoffDelay(
  *
  * @example An echo round trip over a client
  * ```ts
- * import { connect, LineDecoder, type ProtocolContext } from "@speedo/speedo";
+ * import { connect, type ProtocolContext } from "@speedo/speedo";
+ * import { LineDecoder } from "@speedo/speedo/framing";
  * import { echoServer } from "@speedo/speedo/echo";
  * import { assertEquals } from "@std/assert";
  *

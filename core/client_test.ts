@@ -224,6 +224,16 @@ Deno.test("backoffDelay grows exponentially, caps at maxDelay, and draws jitter 
   }
   assertEquals(backoffDelay(0, { jitter: 1 }, () => 0.999999), 0);
   assertEquals(backoffDelay(1000, { jitter: 0 }), 5000, "the default cap");
+  const plain = { initialDelay: 100, maxDelay: 1000, multiplier: 2, jitter: 0 };
+  assertEquals([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, plain)), [
+    100,
+    200,
+    400,
+    800,
+    1000,
+    1000,
+  ]);
+  assertEquals(backoffDelay(2, { ...plain, jitter: 1 }, () => 0.5), 200);
 });
 
 Deno.test(

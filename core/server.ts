@@ -252,7 +252,8 @@ const TRIM_AFTER_IDLE = 5000;
  *
  * @example An upper-casing line server, inline
  * ```ts
- * import { LineDecoder, type ProtocolContext, Server } from "@speedo/speedo";
+ * import { type ProtocolContext, Server } from "@speedo/speedo";
+ * import { LineDecoder } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const protocol = {

@@ -28,7 +28,7 @@
  */
 
 import { checkName } from "../protocols/session/_names.ts";
-import type { FsyncPolicy } from "../protocols/session/mod.ts";
+import type { FsyncPolicy } from "@speedo/speedo/session";
 
 /** A command line that cannot be run: the message is the one line the caller sees. */
 export class FlagError extends Error {

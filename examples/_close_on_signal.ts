@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Server } from "../mod.ts";
+import type { Server } from "@speedo/speedo";
 
 /**
  * The signals that ask a process to end here: SIGINT (Ctrl-C) everywhere, SIGTERM where the

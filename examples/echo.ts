@@ -12,8 +12,8 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag, workersFlag } from "./_args.ts";
 import { hostPort, workerCount } from "./_address.ts";
-import { ECHO_PORT, echoServer } from "../protocols/echo/mod.ts";
-import { defaultWorkerCount } from "../core/worker_pool.ts";
+import { ECHO_PORT, echoServer } from "@speedo/speedo/echo";
+import { defaultWorkerCount } from "@speedo/speedo";
 
 const args = exampleArgs({
   name: "examples/echo.ts",

@@ -21,11 +21,11 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { exampleArgs, portFlag, textFlag } from "./_args.ts";
 import { hostPort } from "./_address.ts";
-import { Server } from "../core/server.ts";
-import echoHandler from "../protocols/echo/echo_handler.ts";
-import { HTTP_PORT, httpHandler, httpProtocol, serveDir } from "../protocols/http/mod.ts";
-import { pubsubServer, pubsubWebSocket, SubjectRouter } from "../protocols/pubsub/mod.ts";
-import { websocketHandler, websocketUpgrade } from "../protocols/websocket/mod.ts";
+import { Server } from "@speedo/speedo";
+import echoHandler from "@speedo/speedo/echo/handler";
+import { HTTP_PORT, httpHandler, httpProtocol, serveDir } from "@speedo/speedo/http";
+import { pubsubServer, pubsubWebSocket, SubjectRouter } from "@speedo/speedo/pubsub";
+import { websocketHandler, websocketUpgrade } from "@speedo/speedo/websocket";
 
 function isFolder(path: string): boolean {
   try {

@@ -24,7 +24,7 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag } from "./_args.ts";
 import { hostPort } from "./_address.ts";
-import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "../protocols/pubsub/mod.ts";
+import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
 
 const args = exampleArgs({
   name: "examples/pubsub.ts",

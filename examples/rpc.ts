@@ -26,7 +26,7 @@ import {
   RpcTimeoutError,
   RpcUnknownTypeError,
   Services,
-} from "../protocols/rpc/mod.ts";
+} from "@speedo/speedo/rpc";
 
 const { port } = exampleArgs({
   name: "examples/rpc.ts",

@@ -34,7 +34,7 @@ import {
   switchFlag,
   textFlag,
 } from "./_args.ts";
-import { SessionClient, type SessionMessage } from "../protocols/session/mod.ts";
+import { SessionClient, type SessionMessage } from "@speedo/speedo/session";
 
 const args = exampleArgs({
   name: "examples/session_client.ts",

@@ -36,7 +36,7 @@ import {
   type SessionMessage,
   sessionServer,
   SessionTable,
-} from "../protocols/session/mod.ts";
+} from "@speedo/speedo/session";
 
 const args = exampleArgs({
   name: "examples/session_server.ts",

@@ -1,4 +1,5 @@
-import { FrameTooLongError, LineDecoder, type ProtocolContext, Server } from "../mod.ts";
+import { type ProtocolContext, Server } from "@speedo/speedo";
+import { FrameTooLongError, LineDecoder } from "@speedo/speedo/framing";
 import { exampleArgs, portFlag } from "./_args.ts";
 
 // `--port 7000` or a bare `7000`; a bad port exits 2 with one line that says why.

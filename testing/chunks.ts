@@ -32,7 +32,7 @@ export function chunks(bytes: Uint8Array, size: number): Uint8Array[] {
  *
  * @example A line count that must not depend on chunking
  * ```ts
- * import { LineDecoder } from "@speedo/speedo";
+ * import { LineDecoder } from "@speedo/speedo/framing";
  * import { forEachChunkSize } from "@speedo/speedo/testing";
  * import { assertEquals } from "@std/assert";
  *

@@ -70,7 +70,7 @@ export interface ByteCursorOptions {
  *
  * @example A RESP bulk-string reader
  * ```ts
- * import { ByteCursor } from "./byte_cursor.ts";
+ * import { ByteCursor } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * // `$<n> CR LF <n bytes> CR LF`; null when the whole string is not there yet.
@@ -102,7 +102,7 @@ export interface ByteCursorOptions {
  *
  * @example A line over the limit
  * ```ts
- * import { ByteCursor } from "./byte_cursor.ts";
+ * import { ByteCursor } from "@speedo/speedo/framing";
  * import { FrameTooLongError } from "@speedo/speedo";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
@@ -155,7 +155,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -175,7 +175,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -194,7 +194,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -212,7 +212,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -233,7 +233,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -288,7 +288,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -339,7 +339,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -367,7 +367,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();
@@ -392,7 +392,7 @@ export class ByteCursor {
    *
    * @example
    * ```ts
-   * import { ByteCursor } from "./byte_cursor.ts";
+   * import { ByteCursor } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const cursor = new ByteCursor();

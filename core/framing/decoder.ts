@@ -39,7 +39,7 @@
  *
  * @example Draining any decoder
  * ```ts
- * import type { Decoder } from "./decoder.ts";
+ * import type { Decoder } from "@speedo/speedo/framing";
  * import { LengthPrefixedDecoder } from "./length_prefixed_decoder.ts";
  * import { LineDecoder } from "./line_decoder.ts";
  * import { assertEquals } from "@std/assert";

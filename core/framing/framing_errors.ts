@@ -26,7 +26,7 @@ export type MalformedFrameReason = "too-short" | "too-long" | "misaligned";
  *
  * @example Reading why
  * ```ts
- * import { MalformedFrameError } from "@speedo/speedo";
+ * import { MalformedFrameError } from "@speedo/speedo/framing";
  * import { ProtocolError } from "@speedo/speedo";
  * import { assert, assertEquals } from "@std/assert";
  *

@@ -41,7 +41,7 @@ export interface HeaderDecoderOptions {
  *
  * @example Frames split across chunks
  * ```ts
- * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+ * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const encoder = new HeaderEncoder();
@@ -63,7 +63,7 @@ export interface HeaderDecoderOptions {
  *
  * @example A malformed header ends the stream
  * ```ts
- * import { HeaderDecoder, MalformedFrameError } from "@speedo/speedo";
+ * import { HeaderDecoder, MalformedFrameError } from "@speedo/speedo/framing";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const decoder = new HeaderDecoder();
@@ -107,7 +107,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -125,7 +125,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -143,7 +143,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -161,7 +161,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder } from "@speedo/speedo";
+   * import { HeaderDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -182,7 +182,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder } from "@speedo/speedo";
+   * import { HeaderDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -203,7 +203,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -231,7 +231,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new HeaderDecoder();
@@ -279,7 +279,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const chunk = new HeaderEncoder().encode(1, new Uint8Array([5]));
@@ -299,7 +299,7 @@ export class HeaderDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const encoder = new HeaderEncoder();

@@ -24,7 +24,7 @@ export interface HeaderEncoderOptions {
  *
  * @example One frame, and several into one buffer
  * ```ts
- * import { HeaderEncoder } from "@speedo/speedo";
+ * import { HeaderEncoder } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const encoder = new HeaderEncoder();
@@ -60,7 +60,7 @@ export class HeaderEncoder {
    *
    * @example
    * ```ts
-   * import { HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * assertEquals(new HeaderEncoder().maxPayloadLength, 65527);
@@ -78,7 +78,7 @@ export class HeaderEncoder {
    *
    * @example
    * ```ts
-   * import { HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * assertEquals([0, 1, 8, 9].map((n) => new HeaderEncoder().frameLength(n)), [8, 16, 16, 24]);
@@ -99,7 +99,7 @@ export class HeaderEncoder {
    *
    * @example
    * ```ts
-   * import { HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * assertEquals(new HeaderEncoder().encode(0, new Uint8Array(0)), new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0]));
@@ -126,7 +126,7 @@ export class HeaderEncoder {
    *
    * @example
    * ```ts
-   * import { HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const target = new Uint8Array(32).fill(0xff);
@@ -162,7 +162,7 @@ export class HeaderEncoder {
    *
    * @example
    * ```ts
-   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo";
+   * import { HeaderDecoder, HeaderEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const frame = new Uint8Array(16);

@@ -27,7 +27,7 @@ const EMPTY = new Uint8Array(0);
  *
  * @example Big-endian u32 prefixes, split across chunks
  * ```ts
- * import { LengthPrefixedDecoder } from "@speedo/speedo";
+ * import { LengthPrefixedDecoder } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const decoder = new LengthPrefixedDecoder();
@@ -43,7 +43,8 @@ const EMPTY = new Uint8Array(0);
  *
  * @example A frame over the limit is skipped
  * ```ts
- * import { FrameTooLongError, LengthPrefixedDecoder } from "@speedo/speedo";
+ * import { FrameTooLongError } from "@speedo/speedo";
+ * import { LengthPrefixedDecoder } from "@speedo/speedo/framing";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const decoder = new LengthPrefixedDecoder({ lengthSize: 2, endian: "little", maxFrameLength: 2 });
@@ -84,7 +85,7 @@ export class LengthPrefixedDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LengthPrefixedDecoder } from "@speedo/speedo";
+   * import { LengthPrefixedDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LengthPrefixedDecoder();
@@ -105,7 +106,7 @@ export class LengthPrefixedDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LengthPrefixedDecoder } from "@speedo/speedo";
+   * import { LengthPrefixedDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LengthPrefixedDecoder({ lengthSize: 2 });
@@ -127,7 +128,7 @@ export class LengthPrefixedDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LengthPrefixedDecoder } from "@speedo/speedo";
+   * import { LengthPrefixedDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LengthPrefixedDecoder({ endian: "little" });

@@ -14,7 +14,7 @@ import {
  *
  * @example A u16 little-endian frame
  * ```ts
- * import { LengthPrefixedEncoder } from "@speedo/speedo";
+ * import { LengthPrefixedEncoder } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const encoder = new LengthPrefixedEncoder({ lengthSize: 2, endian: "little" });
@@ -47,7 +47,7 @@ export class LengthPrefixedEncoder {
    *
    * @example
    * ```ts
-   * import { LengthPrefixedEncoder } from "@speedo/speedo";
+   * import { LengthPrefixedEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * assertEquals(new LengthPrefixedEncoder().frameLength(10), 14);
@@ -66,7 +66,7 @@ export class LengthPrefixedEncoder {
    *
    * @example
    * ```ts
-   * import { LengthPrefixedEncoder } from "@speedo/speedo";
+   * import { LengthPrefixedEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * assertEquals(new LengthPrefixedEncoder().encode(new Uint8Array([1])), new Uint8Array([0, 0, 0, 1, 1]));
@@ -89,7 +89,7 @@ export class LengthPrefixedEncoder {
    *
    * @example
    * ```ts
-   * import { LengthPrefixedEncoder } from "@speedo/speedo";
+   * import { LengthPrefixedEncoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const target = new Uint8Array(6);

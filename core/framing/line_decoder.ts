@@ -54,7 +54,7 @@ export interface LineDecoderOptions {
  *
  * @example Lines split across chunks
  * ```ts
- * import { LineDecoder } from "@speedo/speedo";
+ * import { LineDecoder } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const decoder = new LineDecoder();
@@ -71,7 +71,8 @@ export interface LineDecoderOptions {
  *
  * @example A line over the limit
  * ```ts
- * import { FrameTooLongError, LineDecoder } from "@speedo/speedo";
+ * import { FrameTooLongError } from "@speedo/speedo";
+ * import { LineDecoder } from "@speedo/speedo/framing";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const decoder = new LineDecoder({ maxLineLength: 4 });
@@ -111,7 +112,7 @@ export class LineDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LineDecoder } from "@speedo/speedo";
+   * import { LineDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LineDecoder({ keepEnding: true });
@@ -129,7 +130,7 @@ export class LineDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LineDecoder } from "@speedo/speedo";
+   * import { LineDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LineDecoder();
@@ -150,7 +151,7 @@ export class LineDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LineDecoder } from "@speedo/speedo";
+   * import { LineDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LineDecoder();
@@ -171,7 +172,7 @@ export class LineDecoder implements Decoder<Uint8Array> {
    *
    * @example
    * ```ts
-   * import { LineDecoder } from "@speedo/speedo";
+   * import { LineDecoder } from "@speedo/speedo/framing";
    * import { assertEquals } from "@std/assert";
    *
    * const decoder = new LineDecoder();

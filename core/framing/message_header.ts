@@ -23,15 +23,13 @@ export const HEADER_SIZE = 8;
 export const FRAME_ALIGNMENT = 8;
 /** Largest `size` a header can carry (u16). */
 export const MAX_FRAME_SIZE = 0xffff;
-/** The reserved type: a frame with no user meaning (heartbeats, keep-alives). */
-export const HEARTBEAT_TYPE = 0;
 
 /**
  * The fields of a message header.
  *
  * @example
  * ```ts
- * import type { MessageHeader } from "@speedo/speedo";
+ * import type { MessageHeader } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * const header: MessageHeader = { size: 13, type: 1, ackSeq: 0 };
@@ -55,7 +53,7 @@ export interface MessageHeader {
  *
  * @example
  * ```ts
- * import { alignedFrameLength } from "@speedo/speedo";
+ * import { alignedFrameLength } from "@speedo/speedo/framing";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals([8, 9, 16].map(alignedFrameLength), [8, 16, 16]);
