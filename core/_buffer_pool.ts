@@ -1,8 +1,8 @@
 /**
  * Free output buffers shared by the connections of a thread, in power-of-two sizes from 256 B
  * to 64 KiB. A connection takes one when it writes and gives it back once the socket has it
- * all, so an idle connection holds no output buffer (10,000 idle connections each keeping a
- * 256-byte buffer and its backing store measured ~1 KB of RSS per connection), while busy ones
+ * all, so an idle connection holds no output buffer (a kept 256-byte buffer and its backing
+ * store cost an idle connection about four times its size in RSS), while busy ones
  * reuse buffers instead of allocating. Bounded: at most {@linkcode MAX_POOLED_BYTES} are kept.
  *
  * @module

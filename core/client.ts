@@ -113,7 +113,7 @@ export interface ConnectOptions {
    */
   connectTimeout?: number;
   /**
-   * Largest read buffer, in bytes (it starts at 512 and grows while reads fill it).
+   * Largest read buffer, in bytes (it starts at 64 and doubles while reads fill it).
    *
    * @default {65536}
    */

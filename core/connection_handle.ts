@@ -5,7 +5,7 @@
  * reuses the same slot.
  *
  * On the I/O thread a write goes straight into the connection's write queue. In a worker it
- * joins the worker's outgoing batch, posted once per turn, and is applied in order on the I/O
+ * joins the worker's outgoing batch, sent once per turn, and is applied in order on the I/O
  * thread; `true` there means "accepted for delivery" (a close racing with it still drops it).
  *
  * @example Writing after close is a no-op

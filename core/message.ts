@@ -1,7 +1,7 @@
 /**
  * A unit of work framed by a protocol handler and handled by a message handler, on the I/O
  * thread or in a worker. Plain, structured-clonable data: it crosses to workers packed into one
- * transferred buffer per batch.
+ * batch per worker per turn, copied through a shared-memory ring (or posted, when large).
  *
  * @example
  * ```ts

@@ -128,7 +128,7 @@ export interface MessageHandler<Data = unknown> {
    * protocol assembled from several reads lies in its decoder's buffer, which later reads
    * overwrite: such a payload is copied first. A handler that copies what it needs before it
    * returns sets `false`: the buffer is read into again at once, and nothing is copied (an
-   * allocation less per message; measured ~8% of an HTTP request's CPU). In workers the
+   * allocation less per message, a visible share of a small HTTP request's CPU). In workers the
    * payload is the handler's own either way.
    *
    * @default {true}

@@ -50,7 +50,8 @@ export interface ProtocolContext {
    * need only be valid during the call: a view of the chunk given to `data`, or of the
    * handler's own buffer, is safe to pass (it is copied where it must outlive the call).
    *
-   * Replies to dispatched messages keep the order of dispatch per connection. A direct
+   * Replies to dispatched messages keep the order of dispatch per connection at `concurrency`
+   * 1 (the default); above it they leave as handlers finish, in any order. A direct
    * `handle.write` does not wait for them: to answer in order with replies (an error line
    * after the lines before it, say), dispatch the answer too.
    *
@@ -111,8 +112,9 @@ export interface ProtocolHandler {
    */
   failed?(error: MessageFailedError): void;
   /**
-   * The server is about to close the connection for `reason` (an {@linkcode IdleTimeoutError} or
-   * a {@linkcode SlowConsumerError}): return a last word for the peer, such as a protocol error.
+   * The server is about to close the connection for `reason` (an {@linkcode IdleTimeoutError},
+   * a {@linkcode SlowConsumerError}, or a {@linkcode ServerClosedError} at shutdown, once every
+   * accepted message is answered): return a last word for the peer, such as a protocol error.
    * Output not yet sent is dropped first, so the goodbye is not stuck behind it.
    *
    * @param reason Why the connection is closing.

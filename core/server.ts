@@ -82,8 +82,8 @@ export interface ServerOptions {
    * How message batches cross to the workers and back: `"ring"` (shared-memory rings woken by
    * atomics, large batches transferred by `postMessage` in their place; faster for small
    * messages) or `"batch"` (one transferred buffer per worker per turn in `postMessage`).
-   * Measured with echo through 1 worker on 2 cores, the ring was 15-45% faster for small
-   * messages and even with batch for 1 MiB lines.
+   * The ring is faster for small messages and even for large ones (README's benchmarks have
+   * the figures).
    *
    * @default {"ring"}
    */
@@ -138,11 +138,11 @@ export interface ServerOptions {
    * turns it off. A turn's writes to a connection are coalesced into one socket write at the
    * turn's end; once the protocol handler has answered the chunk it is handling with this
    * much, the write starts now and the rest follows at the end (two writes at most), so a peer
-   * that sent a batch of requests starts on the answers while the rest are made. With 50 RPC
-   * callers on one connection this measured +25% round trips (`deno task bench:rpc`). Writes
-   * made outside the handler's `data` (fan-out to other connections, a worker's replies) keep
-   * one write per turn: there an extra write costs a CPU-bound server throughput (pub/sub
-   * fan-out measured -7 to -20% when they split too). Always off over TLS: there Nagle cannot
+   * that sent a batch of requests starts on the answers while the rest are made (many RPC
+   * callers on one connection gain most; `deno task bench:rpc`). Writes made outside the
+   * handler's `data` (fan-out to other connections, a worker's replies) keep one write per
+   * turn: there an extra write costs a CPU-bound server throughput (pub/sub fan-out lost when
+   * they split too). Always off over TLS: there Nagle cannot
    * be turned off, and a second small write would wait for the peer's delayed ACK.
    *
    * @default {1024}

@@ -72,9 +72,7 @@ export interface WorkerPoolOptions {
    * per worker, woken with `Atomics.waitAsync`; `"batch"` posts one transferred buffer per
    * worker per turn. The ring still posts a batch over a quarter of its capacity (a mark keeps
    * its place in the ring's order), since copying it through would cost more than the post.
-   * Measured with echo through 1 worker on 2 cores, the ring was 15-45% faster for small
-   * messages (16-byte lines: 0.32x raw Deno against 0.22x at 1 connection, 0.82x against 0.67x
-   * at 50, 0.65x against 0.56x at 50x16) and even with batch for 1 MiB lines (0.27x, 0.28x).
+   * The ring is faster for small messages and even for large ones (README's benchmarks).
    *
    * @default {"ring"}
    */
@@ -103,9 +101,8 @@ export interface WorkerPoolOptions {
 
 /**
  * The worker count that fits the machine: one worker per core but one, since the I/O thread
- * keeps a core busy itself, and at least one. On 2 cores with the load generator on the same
- * box, echo through 1 worker measured 0.81-0.91x raw Deno at 50 connections, against 0.68x
- * with 2 workers: every thread more than the cores costs wake-ups and preemptions.
+ * keeps a core busy itself, and at least one: every thread more than the cores costs wake-ups
+ * and preemptions (README's benchmarks compare 1 and 2 workers on 2 cores).
  *
  * @param cores The cores to count on.
  * @returns `max(1, cores - 1)`.
