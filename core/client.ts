@@ -76,7 +76,10 @@ export interface ClientTlsOptions {
   caCerts?: string[];
 }
 
-/** Options of {@linkcode connect} over TCP (with or without TLS); {@linkcode UnixConnectOptions} for a Unix socket. */
+/**
+ * Options of {@linkcode connect} over TCP, with or without TLS; a Unix socket takes
+ * {@linkcode UnixConnectOptions}.
+ */
 export interface ConnectOptions {
   /**
    * TCP, the default; `"unix"` takes {@linkcode UnixConnectOptions}.
