@@ -37,6 +37,7 @@ export {
   connect,
   type ConnectOptions,
   type ReconnectOptions,
+  type UnixConnectOptions,
 } from "./core/client.ts";
 export type { ConnectionHandle } from "./core/connection_handle.ts";
 export * from "./core/errors.ts";

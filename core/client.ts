@@ -28,6 +28,7 @@ import { delay } from "./_delay.ts";
 import { DispatchFlag } from "./_dispatch_flags.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { describeError } from "./_printable.ts";
+import { checkTransport } from "./_transport_checks.ts";
 
 /** How a {@linkcode Client} waits between connection attempts. */
 export interface ReconnectOptions {
@@ -75,8 +76,19 @@ export interface ClientTlsOptions {
   caCerts?: string[];
 }
 
-/** Options of {@linkcode connect}. */
+/**
+ * Options of {@linkcode connect} over TCP, with or without TLS; a Unix socket takes
+ * {@linkcode UnixConnectOptions}.
+ */
 export interface ConnectOptions {
+  /**
+   * TCP, the default; `"unix"` takes {@linkcode UnixConnectOptions}.
+   *
+   * @default {"tcp"}
+   */
+  transport?: "tcp";
+  /** Unix sockets only (see {@linkcode UnixConnectOptions}). */
+  path?: never;
   /**
    * Connect over TLS (`Deno.connectTls`); the certificate must be valid for `hostname`. Every
    * protocol runs over it unchanged.
@@ -166,6 +178,25 @@ export interface ConnectOptions {
   onError?(error: Error): void;
 }
 
+/**
+ * Options of {@linkcode connect} over a Unix domain socket: `path` instead of `hostname` and
+ * `port`, and no TLS; the rest as in {@linkcode ConnectOptions}. Not on Windows, where Deno
+ * has no Unix sockets.
+ */
+export interface UnixConnectOptions
+  extends Omit<ConnectOptions, "transport" | "path" | "hostname" | "port" | "tls"> {
+  /** A Unix domain socket. */
+  transport: "unix";
+  /** The server's socket file. */
+  path: string;
+  /** TCP only. */
+  hostname?: never;
+  /** TCP only. */
+  port?: never;
+  /** TCP only. */
+  tls?: never;
+}
+
 /** Counters of a {@linkcode Client}, from {@linkcode Client.stats}. */
 export interface ClientStats {
   /** Connections opened. */
@@ -253,7 +284,7 @@ export function backoffDelay(
  * ```
  */
 export class Client implements AsyncDisposable {
-  readonly #options: ConnectOptions;
+  readonly #options: ConnectOptions | UnixConnectOptions;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #limits: ConnectionLimits;
   readonly #connectTimeout: number;
@@ -284,14 +315,18 @@ export class Client implements AsyncDisposable {
    * connection.
    *
    * @param options Where to connect, the protocol, and how to reconnect.
-   * @throws {TypeError} When the protocol is missing.
+   * @throws {TypeError} When the protocol is missing, or the transport options contradict
+   *   each other (`"unix"` without `path`, or with `hostname`, `port` or `tls`).
    * @throws {RangeError} When a bound is out of range.
    */
-  constructor(options: ConnectOptions) {
+  constructor(options: ConnectOptions | UnixConnectOptions) {
     if (typeof options?.protocol?.create !== "function") {
       throw new TypeError("connect options need a protocol with a create(context) method");
     }
-    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+    if (
+      !checkTransport("connect", options) &&
+      (!Number.isInteger(options.port) || options.port! < 1 || options.port! > 65535)
+    ) {
       throw new RangeError(`port must be an integer from 1 to 65535, got ${options.port}`);
     }
     this.#options = options;
@@ -484,12 +519,21 @@ export class Client implements AsyncDisposable {
       this.#connectTimeout,
     );
     try {
-      const hostname = this.#options.hostname ?? "127.0.0.1";
-      const port = this.#options.port;
-      const tls = this.#options.tls;
-      const conn = tls === undefined
-        ? await Deno.connect({ hostname, port, transport: "tcp", signal: attempt.signal })
-        : await abortable(handshake(hostname, port, tls), attempt.signal);
+      const options = this.#options;
+      let conn: Deno.Conn;
+      if (options.transport === "unix") {
+        conn = await abortable(
+          Deno.connect({ transport: "unix", path: options.path }),
+          attempt.signal,
+        );
+      } else {
+        const hostname = options.hostname ?? "127.0.0.1";
+        const port = options.port;
+        const tls = options.tls;
+        conn = tls === undefined
+          ? await Deno.connect({ hostname, port, transport: "tcp", signal: attempt.signal })
+          : await abortable(handshake(hostname, port, tls), attempt.signal);
+      }
       if (attempt.signal.aborted) {
         closeQuietly(conn);
         throw attempt.signal.reason;
@@ -507,7 +551,8 @@ export class Client implements AsyncDisposable {
   async #serve(conn: Deno.Conn): Promise<Error | undefined> {
     try {
       // Nagle would hold small writes back for the peer's delayed ACK.
-      // (TLS connections have no such switch: a turn's writes already leave as one.)
+      // (TLS connections have no such switch: a turn's writes already leave as one; Unix
+      // sockets have no Nagle.)
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     } catch {
       // The peer is gone already; the read loop will see it.
@@ -693,7 +738,7 @@ export class Client implements AsyncDisposable {
  * assertEquals(opened, [1, 2]);
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Client> {
+export async function connect(options: ConnectOptions | UnixConnectOptions): Promise<Client> {
   const client = new Client(options);
   try {
     await client.opened;

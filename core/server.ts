@@ -18,6 +18,7 @@ import { type ReplySink, WorkerPool, type WorkerTransport } from "./worker_pool.
 import { DEFAULT_IN_FLIGHT_CAPACITY, InFlightCounter } from "./_in_flight_counter.ts";
 import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { linger } from "./_linger.ts";
+import { checkTransport } from "./_transport_checks.ts";
 import { describeError } from "./_printable.ts";
 
 /** A server's TLS identity, in PEM. */
@@ -28,28 +29,65 @@ export interface TlsOptions {
   key: string;
 }
 
-/** Options of {@linkcode Server}: one object configures everything. */
-export interface ServerOptions {
+/**
+ * The kind of socket a {@linkcode Server} listens on or {@linkcode connect} dials: `"tcp"`
+ * (with or without TLS) or `"unix"`, a Unix domain socket at a file path (not on Windows,
+ * where Deno has none).
+ */
+export type SocketTransport = "tcp" | "unix";
+
+/**
+ * The address a server of transport `T` listens on: `Deno.NetAddr` for TCP and TLS,
+ * `Deno.UnixAddr` for a Unix socket, either for `SocketTransport` itself.
+ */
+export type ServerAddress<T extends SocketTransport = SocketTransport> = T extends "unix"
+  ? Deno.UnixAddr
+  : Deno.NetAddr;
+
+/**
+ * Options of {@linkcode Server}: one object configures everything. `T` is the transport,
+ * inferred from `transport` (TCP when it is left out): it types what `listen()` returns, and
+ * makes the options of the other transport a compile error (`port` with `"unix"`, `path`
+ * without it).
+ */
+export interface ServerOptions<T extends SocketTransport = "tcp"> {
   /** Makes the protocol handler of each connection. */
   protocol: ProtocolHandlerFactory;
   /**
-   * Address to listen on. Use `"0.0.0.0"` to accept connections from other hosts.
+   * `"tcp"`, or `"unix"` to listen on a Unix domain socket at `path` (Linux and macOS; not
+   * on Windows, where Deno has none; not with `hostname`, `port` or `tls`). Over a Unix socket
+   * every protocol runs unchanged and Nagle does not exist. Deno asks for `--allow-read`,
+   * `--allow-write` and `--allow-net` (`--allow-net=unix:/path/to.sock`) for it; no unstable
+   * flag.
+   *
+   * @default {"tcp"}
+   */
+  transport?: T;
+  /**
+   * The socket file of a `"unix"` server (needed there, refused otherwise). The server
+   * creates it at `listen()` and removes it at `close()`. A socket file already at `path`
+   * that no one accepts on (left by a process that died) is replaced; one a server still
+   * accepts on, or a file that is not a socket, fails `listen()` with `AddrInUse`.
+   */
+  path?: T extends "unix" ? string : never;
+  /**
+   * Address to listen on. Use `"0.0.0.0"` to accept connections from other hosts. TCP only.
    *
    * @default {"127.0.0.1"}
    */
-  hostname?: string;
+  hostname?: T extends "unix" ? never : string;
   /**
-   * Port to listen on; 0 picks a free port (read it from what `listen()` returns).
+   * Port to listen on; 0 picks a free port (read it from what `listen()` returns). TCP only.
    *
    * @default {0}
    */
-  port?: number;
+  port?: T extends "unix" ? never : number;
   /**
    * Serve over TLS (`Deno.listenTls`) with this PEM certificate chain and private key; every
    * protocol runs over it unchanged. TLS sockets cannot turn Nagle off, which costs nothing
-   * here: a connection's replies of one turn already leave in one write.
+   * here: a connection's replies of one turn already leave in one write. TCP only.
    */
-  tls?: TlsOptions;
+  tls?: T extends "unix" ? never : TlsOptions;
   /**
    * The message handler module, as a URL (`new URL("./handler.ts", import.meta.url)`), or a
    * path resolved against the working directory. Its default export is a
@@ -185,7 +223,7 @@ export interface ServerOptions {
    */
   shutdownTimeout?: number;
   /** Called once listening, with the bound address. */
-  onStart?(address: Deno.NetAddr): void;
+  onStart?(address: ServerAddress<T>): void;
   /** Called for each connection accepted, before its handler's `open`. */
   onConnect?(connection: ConnectionHandle): void;
   /** Called when a connection closed; `reason` tells why when the server closed it. */
@@ -198,7 +236,7 @@ export interface ServerOptions {
    */
   onError?(error: Error, connection?: ConnectionHandle): void;
   /** Called every `tickInterval` while the server runs. */
-  onTick?(server: Server): void;
+  onTick?(server: Server<T>): void;
 }
 
 /** Counters of a {@linkcode Server}, from {@linkcode Server.stats}. */
@@ -235,7 +273,7 @@ const GOODBYE_GRACE = 1000;
 const TRIM_AFTER_IDLE = 5000;
 
 /**
- * A TCP server: accepts connections, frames their bytes with a protocol, and handles the
+ * A TCP (or Unix socket) server: accepts connections, frames their bytes with a protocol, and handles the
  * messages in a pool of workers (or inline), answering through connection handles.
  *
  * ```
@@ -249,6 +287,10 @@ const TRIM_AFTER_IDLE = 5000;
  * until the handlers catch up); `idleTimeout`. One connection's fault closes that connection
  * only. `close()` is graceful: it stops accepting and reading, lets every accepted message be
  * answered and flushed (up to `shutdownTimeout`), then closes sockets and workers.
+ *
+ * `T` is the transport (see {@linkcode ServerOptions.transport}), inferred from the options:
+ * `Server` alone is a TCP server, whose `listen()` gives a `Deno.NetAddr`; a
+ * `Server<"unix">`'s gives a `Deno.UnixAddr`; `Server<SocketTransport>` holds either.
  *
  * @example An upper-casing line server, inline
  * ```ts
@@ -285,9 +327,28 @@ const TRIM_AFTER_IDLE = 5000;
  * assertEquals(new TextDecoder().decode(reply), "HELLO\n");
  * client.close();
  * ```
+ *
+ * @example An echo server on a Unix domain socket
+ * ```ts
+ * import { echoServer } from "@speedo/speedo/echo";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const server = echoServer({ transport: "unix", path: `${dir}/echo.sock`, workers: 0 });
+ * const { path } = await server.listen(); // a Deno.UnixAddr: no port here
+ * const client = await Deno.connect({ transport: "unix", path });
+ * await client.write(new TextEncoder().encode("ping\n"));
+ * const reply = new Uint8Array(5);
+ * let read = 0;
+ * while (read < 5) read += (await client.read(reply.subarray(read))) ?? 5;
+ * assertEquals(new TextDecoder().decode(reply), "ping\n");
+ * client.close();
+ * await server.close(); // removes the socket file
+ * await Deno.remove(dir);
+ * ```
  */
-export class Server implements AsyncDisposable {
-  readonly #options: ServerOptions;
+export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposable {
+  readonly #options: ServerOptions<T>;
   readonly #limits: ConnectionLimits;
   readonly #table: ConnectionTable<Connection>;
   readonly #inFlight: InFlightCounter;
@@ -298,6 +359,8 @@ export class Server implements AsyncDisposable {
   readonly #shutdownTimeout: number;
   readonly #reaperPeriod: number;
   #listener: Deno.Listener | Deno.TlsListener | undefined;
+  /** The socket file a Unix server made, to remove at close (its inode tells it is ours). */
+  #socketFile: { path: string; ino: number | null } | undefined;
   #state: ServerState = "new";
   /** A coarse clock for activity stamps, advanced by the reaper: no Date.now() per read. */
   #clock = Date.now();
@@ -329,10 +392,11 @@ export class Server implements AsyncDisposable {
    * @throws {TypeError} When the options contradict each other.
    * @throws {RangeError} When a bound is out of range.
    */
-  constructor(options: ServerOptions) {
+  constructor(options: ServerOptions<T>) {
     if (typeof options?.protocol?.create !== "function") {
       throw new TypeError("Server options need a protocol with a create(context) method");
     }
+    checkTransport("Server", options);
     if (
       options.tls !== undefined &&
       (typeof options.tls.cert !== "string" || typeof options.tls.key !== "string")
@@ -453,29 +517,37 @@ export class Server implements AsyncDisposable {
     await this.#pool.resize(workers);
   }
 
-  /** The bound address once listening. */
-  get address(): Deno.NetAddr | undefined {
-    return this.#listener?.addr as Deno.NetAddr | undefined;
+  /** The bound address once listening: `Deno.NetAddr` over TCP, `Deno.UnixAddr` over Unix. */
+  get address(): ServerAddress<T> | undefined {
+    return this.#listener?.addr as ServerAddress<T> | undefined;
   }
 
   /**
    * Starts the workers, then listens.
    *
-   * @returns The bound address (its `port` is the real one when `port` was 0).
+   * @returns The bound address: over TCP a `Deno.NetAddr` (its `port` is the real one when
+   *   `port` was 0), over Unix a `Deno.UnixAddr` with the socket's `path`.
    * @throws {WorkerStartError} When the handler module cannot load.
-   * @throws {Deno.errors.AddrInUse} When the port is taken.
+   * @throws {Deno.errors.AddrInUse} When the port is taken, or a server accepts at `path`.
    */
-  async listen(): Promise<Deno.NetAddr> {
+  async listen(): Promise<ServerAddress<T>> {
     if (this.#state !== "new") throw new Error(`Server cannot listen: it is ${this.#state}`);
     this.#state = "starting";
     try {
       await this.#pool?.start();
-      const hostname = this.#options.hostname ?? "127.0.0.1";
-      const port = this.#options.port ?? 0;
-      const tls = this.#options.tls;
-      this.#listener = tls === undefined
-        ? Deno.listen({ hostname, port, transport: "tcp" })
-        : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+      if (this.#options.transport === "unix") {
+        const path = this.#options.path as string;
+        await removeStaleSocket(path);
+        this.#listener = Deno.listen({ transport: "unix", path });
+        this.#socketFile = { path, ino: inodeOf(path) };
+      } else {
+        const hostname = this.#options.hostname ?? "127.0.0.1";
+        const port = this.#options.port ?? 0;
+        const tls = this.#options.tls as TlsOptions | undefined;
+        this.#listener = tls === undefined
+          ? Deno.listen({ hostname, port, transport: "tcp" })
+          : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+      }
     } catch (error) {
       this.#state = "closed";
       await this.#pool?.close();
@@ -491,7 +563,7 @@ export class Server implements AsyncDisposable {
       );
     }
     this.#acceptLoop = this.#accept(this.#listener);
-    const address = this.#listener.addr as Deno.NetAddr;
+    const address = this.#listener.addr as ServerAddress<T>;
     this.#hook(() => this.#options.onStart?.(address));
     return address;
   }
@@ -573,7 +645,23 @@ export class Server implements AsyncDisposable {
     // Each lingers at most lingerTimeout.
     await Promise.all(this.#lingering);
     await this.#pool?.close();
+    this.#removeSocketFile();
     this.#state = "closed";
+  }
+
+  /**
+   * Removes the socket file this server made. Deno removes it when the listener closes; this
+   * covers the rest, and leaves alone a file that another server has put there since.
+   */
+  #removeSocketFile(): void {
+    const file = this.#socketFile;
+    if (file === undefined) return;
+    this.#socketFile = undefined;
+    try {
+      if (inodeOf(file.path) === file.ino) Deno.removeSync(file.path);
+    } catch {
+      // Gone already.
+    }
   }
 
   #isQuiet(): boolean {
@@ -616,7 +704,8 @@ export class Server implements AsyncDisposable {
       return;
     }
     try {
-      (socket as Deno.TcpConn).setNoDelay?.(true);
+      // TCP only: TLS sockets cannot, and Unix sockets have no Nagle to turn off.
+      (socket as Partial<Deno.TcpConn>).setNoDelay?.(true);
     } catch {
       // The peer is gone already; the read loop will see it.
     }
@@ -792,7 +881,39 @@ function resolveModule(specifier: string | URL): string {
 }
 
 /** The connections' early-flush size: `Infinity` when off (asked, or over TLS). */
-function earlyFlushLimit(options: ServerOptions): number {
+function earlyFlushLimit(options: ServerOptions<SocketTransport>): number {
   const bytes = nonNegativeInteger("earlyFlushBytes", options.earlyFlushBytes ?? 1024);
   return bytes === 0 || options.tls !== undefined ? Infinity : bytes;
+}
+
+/** The inode of the file at `path`, or null when there is none (or the platform has none). */
+function inodeOf(path: string): number | null {
+  try {
+    return Deno.lstatSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Clears the way for a Unix server at `path`: a socket file that refuses connections was left
+ * by a server that died, and is removed. A live socket and any other file are left for
+ * `Deno.listen` to refuse with `AddrInUse`.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.lstat(path);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket) return;
+  try {
+    const probe = await Deno.connect({ transport: "unix", path });
+    probe.close();
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      await Deno.remove(path).catch(() => {});
+    }
+  }
 }

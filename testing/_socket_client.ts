@@ -17,12 +17,13 @@ const decoder = new TextDecoder();
 export const IO_TIMEOUT = 5000;
 
 /**
- * One client socket to `127.0.0.1`, with `setNoDelay(true)` so each write goes out on its own.
+ * One client socket to `127.0.0.1` (or a Unix socket), with `setNoDelay(true)` over TCP so
+ * each write goes out on its own.
  * Bytes read and not yet returned stay buffered between calls; only one read runs at a time.
  */
 export class SocketClient implements Disposable {
   /** The socket. */
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.TcpConn | Deno.UnixConn;
   #buffer = new Uint8Array(16 * 1024);
   #start = 0;
   #end = 0;
@@ -35,9 +36,9 @@ export class SocketClient implements Disposable {
    *
    * @param conn The socket.
    */
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.TcpConn | Deno.UnixConn) {
     this.conn = conn;
-    conn.setNoDelay(true);
+    if ("setNoDelay" in conn) conn.setNoDelay(true);
   }
 
   /**
@@ -48,6 +49,16 @@ export class SocketClient implements Disposable {
    */
   static async connect(port: number): Promise<SocketClient> {
     return new SocketClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /**
+   * Connects to the Unix socket at `path`.
+   *
+   * @param path The server's socket file.
+   * @returns The client.
+   */
+  static async connectUnix(path: string): Promise<SocketClient> {
+    return new SocketClient(await Deno.connect({ transport: "unix", path }));
   }
 
   /** Whether a read saw the end of the stream. */

@@ -1,19 +1,25 @@
-import { Server, type ServerOptions } from "../../core/server.ts";
+import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
 import { defaultWorkerCount } from "../../core/worker_pool.ts";
+import { defaultPort } from "../../core/_transport_checks.ts";
 import { echoProtocol, type EchoProtocolOptions } from "./echo_protocol.ts";
 
 /** The port of the echo example: `telnet localhost 9292`. */
 export const ECHO_PORT = 9292;
 
-/** Options of {@linkcode echoServer}: the server's, less what the echo protocol sets. */
-export interface EchoServerOptions
-  extends Omit<ServerOptions, "protocol" | "handler" | "onMessage" | "port">, EchoProtocolOptions {
+/**
+ * Options of {@linkcode echoServer}: the server's, less what the echo protocol sets. `T` is
+ * the transport, as in {@linkcode ServerOptions}.
+ */
+export interface EchoServerOptions<T extends SocketTransport = "tcp">
+  extends
+    Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "port">,
+    EchoProtocolOptions {
   /**
-   * Port to listen on; 0 picks a free one.
+   * Port to listen on; 0 picks a free one. TCP only.
    *
    * @default {9292}
    */
-  port?: number;
+  port?: T extends "unix" ? never : number;
   /**
    * Workers that echo the lines; 0 echoes inline on the I/O thread.
    *
@@ -45,11 +51,13 @@ export interface EchoServerOptions
  * client.close();
  * ```
  */
-export function echoServer(options: EchoServerOptions = {}): Server {
+export function echoServer<T extends SocketTransport = "tcp">(
+  options: EchoServerOptions<T> = {},
+): Server<T> {
   const { maxLineLength, ...serverOptions } = options;
-  return new Server({
+  return new Server<T>({
     ...serverOptions,
-    port: options.port ?? ECHO_PORT,
+    port: defaultPort(options, ECHO_PORT),
     workers: options.workers ?? defaultWorkerCount(),
     protocol: echoProtocol({ maxLineLength }),
     handler: new URL("./echo_handler.ts", import.meta.url),

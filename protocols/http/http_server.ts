@@ -1,5 +1,6 @@
 import type { MessageHandler } from "../../core/message_handler.ts";
-import { Server, type ServerOptions } from "../../core/server.ts";
+import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
+import { defaultPort } from "../../core/_transport_checks.ts";
 import { websocketHandler } from "../websocket/websocket_handler.ts";
 import { websocketUpgrade, type WebSocketUpgradeOptions } from "../websocket/websocket_upgrade.ts";
 import { type HttpFetchHandler, httpHandler } from "./http_handler.ts";
@@ -20,9 +21,9 @@ export interface HttpWebSocketOptions extends WebSocketUpgradeOptions {
 }
 
 /** Options of {@linkcode httpServer}: the server's, less what HTTP sets, plus HTTP's. */
-export interface HttpServerOptions
+export interface HttpServerOptions<T extends SocketTransport = "tcp">
   extends
-    Omit<ServerOptions, "protocol" | "handler" | "onMessage" | "port">,
+    Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "port">,
     Omit<HttpProtocolOptions, "upgrade" | "secure"> {
   /**
    * Answers requests. A function runs inline on the I/O thread, as with `Deno.serve` (a
@@ -31,11 +32,11 @@ export interface HttpServerOptions
    */
   handler: HttpFetchHandler | string | URL;
   /**
-   * Port to listen on; 0 picks a free one.
+   * Port to listen on; 0 picks a free one. TCP only.
    *
    * @default {8080}
    */
-  port?: number;
+  port?: T extends "unix" ? never : number;
   /**
    * Workers running the handler module; must be 0 (the default) for a function.
    *
@@ -77,7 +78,9 @@ export interface HttpServerOptions
  * assertEquals(await response.text(), "hello");
  * ```
  */
-export function httpServer(options: HttpServerOptions): Server {
+export function httpServer<T extends SocketTransport = "tcp">(
+  options: HttpServerOptions<T>,
+): Server<T> {
   const {
     handler,
     websocket,
@@ -111,7 +114,7 @@ export function httpServer(options: HttpServerOptions): Server {
     upgrade,
     secure: options.tls !== undefined,
   });
-  const port = options.port ?? HTTP_PORT;
+  const port = defaultPort(options, HTTP_PORT);
   if (typeof handler === "function") {
     if (workers !== 0) {
       throw new TypeError(
@@ -126,7 +129,7 @@ export function httpServer(options: HttpServerOptions): Server {
       return new Response("Internal Server Error\n", { status: 500 });
     });
     const messages = httpHandler(handler, { websocket: websocketMessages, onError });
-    return new Server({
+    return new Server<T>({
       ...serverOptions,
       port,
       workers: 0,
@@ -134,5 +137,5 @@ export function httpServer(options: HttpServerOptions): Server {
       handler: messages,
     });
   }
-  return new Server({ ...serverOptions, port, workers, protocol, handler });
+  return new Server<T>({ ...serverOptions, port, workers, protocol, handler });
 }

@@ -80,8 +80,11 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    * @default {"2.10.0"}
    */
   version?: string;
-  /** The address listened on, for `host` and `port` in `INFO` (read at each connection). */
-  address?: () => Deno.NetAddr | undefined;
+  /**
+   * The address listened on, for `host` and `port` in `INFO` (read at each connection); a
+   * Unix socket's is told as host `"0.0.0.0"`, port 0.
+   */
+  address?: () => Deno.NetAddr | Deno.UnixAddr | undefined;
   /**
    * Called when a connection is told an error (before it is closed, for the fatal ones): bad
    * input, an invalid subject, a stale connection.
@@ -385,10 +388,11 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
   };
   const info = (id: number): string => {
     const address = options.address?.();
+    const unix = address?.transport === "unix";
     const json = JSON.stringify({
       ...fields,
-      host: address?.hostname ?? "0.0.0.0",
-      port: address?.port ?? 4222,
+      host: address !== undefined && "hostname" in address ? address.hostname : "0.0.0.0",
+      port: address !== undefined && "port" in address ? address.port : unix ? 0 : 4222,
       client_id: id,
     });
     return `INFO ${json}\r\n`;

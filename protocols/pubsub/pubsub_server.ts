@@ -1,5 +1,6 @@
 import type { ProtocolHandlerFactory } from "../../core/protocol.ts";
-import { Server, type ServerOptions } from "../../core/server.ts";
+import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
+import { defaultPort } from "../../core/_transport_checks.ts";
 import {
   websocketProtocol,
   type WebSocketProtocolOptions,
@@ -20,16 +21,16 @@ export interface PubSubServerWebSocketOptions
     Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {}
 
 /** Options of {@linkcode pubsubServer}: the server's and the protocol's, in one object. */
-export interface PubSubServerOptions
+export interface PubSubServerOptions<T extends SocketTransport = "tcp">
   extends
-    Omit<ServerOptions, "protocol" | "handler" | "onMessage" | "workers" | "port">,
+    Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "workers" | "port">,
     Omit<PubSubProtocolOptions, "address"> {
   /**
-   * Port to listen on; 0 picks a free one.
+   * Port to listen on; 0 picks a free one. TCP only.
    *
    * @default {4222}
    */
-  port?: number;
+  port?: T extends "unix" ? never : number;
   /**
    * Unflushed output of a connection above which it is told `-ERR 'Slow Consumer'` and closed,
    * as nats-server's `max_pending`. Publishers and other subscribers are not slowed meanwhile.
@@ -124,7 +125,9 @@ export interface PubSubServerOptions
  * await closed;
  * ```
  */
-export function pubsubServer(options: PubSubServerOptions = {}): Server {
+export function pubsubServer<T extends SocketTransport = "tcp">(
+  options: PubSubServerOptions<T> = {},
+): Server<T> {
   const {
     maxControlLine,
     maxPayload,
@@ -139,7 +142,7 @@ export function pubsubServer(options: PubSubServerOptions = {}): Server {
     websocket,
     ...serverOptions
   } = options;
-  let server: Server | undefined = undefined;
+  let server: Server<T> | undefined = undefined;
   const protocolOptions: PubSubProtocolOptions = {
     maxControlLine,
     maxPayload,
@@ -154,7 +157,7 @@ export function pubsubServer(options: PubSubServerOptions = {}): Server {
     address: () => server?.address,
   };
   let protocol: ProtocolHandlerFactory;
-  let onMessage: ServerOptions["onMessage"];
+  let onMessage: ServerOptions<T>["onMessage"];
   if (websocket === undefined) {
     protocol = pubsubProtocol(protocolOptions);
   } else {
@@ -173,9 +176,9 @@ export function pubsubServer(options: PubSubServerOptions = {}): Server {
     // The WebSocket handshake's answers and close frames are dispatched, to keep their order.
     onMessage = writeHandshake;
   }
-  server = new Server({
+  server = new Server<T>({
     ...serverOptions,
-    port: options.port ?? PUBSUB_PORT,
+    port: defaultPort(options, PUBSUB_PORT),
     maxWriteBuffer: options.maxWriteBuffer ?? 64 * 1024 * 1024,
     idleTimeout: options.idleTimeout ?? 0,
     readBufferSize: options.readBufferSize ?? 64 * 1024,

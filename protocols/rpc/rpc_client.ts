@@ -1,4 +1,9 @@
-import { type Client, connect, type ConnectOptions } from "../../core/client.ts";
+import {
+  type Client,
+  connect,
+  type ConnectOptions,
+  type UnixConnectOptions,
+} from "../../core/client.ts";
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { MalformedFrameError } from "../../core/framing/framing_errors.ts";
 import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
@@ -73,6 +78,10 @@ export interface RpcCallOptions {
 /** Options of {@linkcode connectRpc}: the client's, and the connection's. */
 export interface ConnectRpcOptions
   extends RpcClientOptions, Omit<ConnectOptions, "protocol" | "onMessage" | "onError"> {}
+
+/** Options of {@linkcode connectRpc} over a Unix domain socket: `path` instead of `port`. */
+export interface UnixConnectRpcOptions
+  extends RpcClientOptions, Omit<UnixConnectOptions, "protocol" | "onMessage" | "onError"> {}
 
 const DEFAULT_TIMEOUT = 15_000;
 
@@ -531,7 +540,8 @@ export class RpcClient implements AsyncDisposable {
 }
 
 /**
- * Connects an {@linkcode RpcClient} to an RPC server over TCP.
+ * Connects an {@linkcode RpcClient} to an RPC server over TCP, or over a Unix domain socket
+ * with `transport: "unix"` and `path`.
  *
  * @param options Where to connect, how to reconnect, timeouts and limits.
  * @returns The client, once connected.
@@ -549,7 +559,9 @@ export class RpcClient implements AsyncDisposable {
  * assertEquals(await rpc.call(1, new Uint8Array([1, 2])), new Uint8Array([1, 2]));
  * ```
  */
-export async function connectRpc(options: ConnectRpcOptions): Promise<RpcClient> {
+export async function connectRpc(
+  options: ConnectRpcOptions | UnixConnectRpcOptions,
+): Promise<RpcClient> {
   const rpc = new RpcClient(options);
   const client = await connect({
     ...options,

@@ -1,4 +1,4 @@
-import { Server, type ServerOptions } from "../../core/server.ts";
+import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
 import { rpcProtocol, type RpcProtocolOptions } from "./rpc_protocol.ts";
 import { Services } from "./services.ts";
 
@@ -6,8 +6,8 @@ import { Services } from "./services.ts";
  * Options of {@linkcode rpcServer}: the server's, with `handler` narrowed to the services, and
  * the protocol's in `rpc`.
  */
-export interface RpcServerOptions
-  extends Omit<ServerOptions, "protocol" | "handler" | "onMessage"> {
+export interface RpcServerOptions<T extends SocketTransport = "tcp">
+  extends Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage"> {
   /**
    * The services: a {@linkcode Services} table the application made and filled, run inline on
    * the I/O thread (`workers: 0`), or the URL of a module whose default export is one, run in
@@ -78,7 +78,9 @@ function closeBoth(
  * await server.listen();
  * ```
  */
-export function rpcServer(options: RpcServerOptions): Server {
+export function rpcServer<T extends SocketTransport = "tcp">(
+  options: RpcServerOptions<T>,
+): Server<T> {
   const { handler, rpc, ...server } = options ?? {};
   const inline = handler instanceof Services;
   if (!inline && typeof handler !== "string" && !(handler instanceof URL)) {
@@ -93,7 +95,7 @@ export function rpcServer(options: RpcServerOptions): Server {
       `A Services object runs inline only, got workers: ${server.workers}: give workers the URL of a module whose default export is the Services`,
     );
   }
-  return new Server({
+  return new Server<T>({
     ...server,
     concurrency: server.concurrency ?? DEFAULT_CONCURRENCY,
     protocol: rpcProtocol(rpc),

@@ -1,4 +1,4 @@
-import { Server, type ServerOptions } from "../../core/server.ts";
+import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
 import {
   sessionProtocol,
   type SessionProtocolOptions,
@@ -8,8 +8,8 @@ import {
 /**
  * Options of {@linkcode sessionServer}: the server's options, and the protocol's in `session`.
  */
-export interface SessionServerOptions
-  extends Omit<ServerOptions, "protocol" | "handler" | "onMessage" | "workers"> {
+export interface SessionServerOptions<T extends SocketTransport = "tcp">
+  extends Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "workers"> {
   /**
    * The options of {@linkcode sessionProtocol}, passed to it as they are. `sessions` is
    * required here: the table is how the application reaches the sessions, and it must be
@@ -68,12 +68,14 @@ export interface SessionServerOptions
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function sessionServer(options: SessionServerOptions): Server {
+export function sessionServer<T extends SocketTransport = "tcp">(
+  options: SessionServerOptions<T>,
+): Server<T> {
   const { session, ...server } = options;
   if (session?.sessions === undefined) {
     throw new TypeError(
       "sessionServer needs session.sessions: a SessionTable, to reach the sessions and close them",
     );
   }
-  return new Server({ ...server, protocol: sessionProtocol(session) });
+  return new Server<T>({ ...server, protocol: sessionProtocol(session) });
 }

@@ -23,20 +23,24 @@ export interface RawResponse {
   body: string;
 }
 
-/** One connection to `127.0.0.1`. */
+/** One connection to `127.0.0.1` (or a Unix socket). */
 export class HttpTestClient implements Disposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.TcpConn | Deno.UnixConn;
   #buffer: Uint8Array = new Uint8Array(0);
   #eof = false;
   #closed = false;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.TcpConn | Deno.UnixConn) {
     this.conn = conn;
-    conn.setNoDelay(true);
+    if ("setNoDelay" in conn) conn.setNoDelay(true);
   }
 
   static async connect(port: number): Promise<HttpTestClient> {
     return new HttpTestClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  static async connectUnix(path: string): Promise<HttpTestClient> {
+    return new HttpTestClient(await Deno.connect({ transport: "unix", path }));
   }
 
   /** Whether the server closed the connection. */
