@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Server } from "@speedo/speedo";
+import type { Server, SocketTransport } from "@speedo/speedo";
 
 /**
  * The signals that ask a process to end here: SIGINT (Ctrl-C) everywhere, SIGTERM where the
@@ -37,7 +37,7 @@ export function onShutdownSignal(shutdown: (signal: Deno.Signal) => void): void 
  * @param server The running server.
  * @param summary The counters to print, e.g. "3 connections, 10 lines in, 10 answered".
  */
-export function closeOnSignal(server: Server, summary: () => string): void {
+export function closeOnSignal(server: Server<SocketTransport>, summary: () => string): void {
   const started = performance.now();
   onShutdownSignal(async (signal) => {
     await server.close();
