@@ -1,6 +1,7 @@
 /**
- * Test without sockets: an in-memory transport, a protocol runner, and chunking helpers that
- * replay an input at every chunk size down to one byte.
+ * Test without sockets: an in-memory transport, protocol runners (`runProtocol` for
+ * synchronous message handlers, `runProtocolAsync` awaiting each message in order), and
+ * chunking helpers that replay an input at every chunk size down to one byte.
  *
  * @example
  * ```ts
