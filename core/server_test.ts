@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertFalse, assertRejects, assertThrows } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import { SocketClient, waitFor } from "../testing/_socket_client.ts";
-import { delay } from "@std/async/delay";
+import { SocketClient, within } from "../testing/_socket_client.ts";
 import { LineDecoder } from "./framing/line_decoder.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { ProtocolContext, ProtocolHandlerFactory } from "./protocol.ts";
@@ -25,6 +24,42 @@ const lines: ProtocolHandlerFactory = {
   },
 };
 
+/**
+ * `lines` that counts what its connections read and dispatched, for a test to wait on:
+ * `until(check)` resolves once `check()` holds after a `data` call (at once if it holds now).
+ */
+function countedLines() {
+  const counts = { bytes: 0, dispatched: 0 };
+  const waiters = new Set<{ check: () => boolean; resolve: () => void }>();
+  const protocol: ProtocolHandlerFactory = {
+    create(context: ProtocolContext) {
+      const decoder = new LineDecoder({ keepEnding: true });
+      return {
+        data(chunk: Uint8Array) {
+          counts.bytes += chunk.length;
+          decoder.feed(chunk);
+          for (let line = decoder.next(); line !== null; line = decoder.next()) {
+            counts.dispatched++;
+            context.dispatch(line);
+          }
+          for (const waiter of waiters) {
+            if (!waiter.check()) continue;
+            waiters.delete(waiter);
+            waiter.resolve();
+          }
+        },
+      };
+    },
+  };
+  const until = (check: () => boolean): Promise<void> => {
+    if (check()) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    waiters.add({ check, resolve });
+    return promise;
+  };
+  return { protocol, counts, until };
+}
+
 /** Reads until `count` bytes arrived or the peer closed. */
 async function readBytes(conn: Deno.Conn, count: number): Promise<string> {
   const buffer = new Uint8Array(count);
@@ -41,8 +76,9 @@ Deno.test("Server pauses reading while its queue is full, and resumes when it dr
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   const capacity = 8;
+  const { protocol, counts, until } = countedLines();
   const server = new Server({
-    protocol: lines,
+    protocol,
     queueCapacity: capacity,
     readBufferSize: 64,
     async onMessage(message, connection) {
@@ -56,12 +92,15 @@ Deno.test("Server pauses reading while its queue is full, and resumes when it dr
   const total = 1000;
   const sending = client.write(encoder.encode(line.repeat(total)));
   // Each read holds at most 64 / 16 = 4 lines, so the queue passes capacity by at most 4.
-  await waitFor(() => server.stats().queueDepth >= capacity, "the queue to fill");
+  // Every line dispatched waits in the queue: the first on the gate, the others behind it.
+  await within(until(() => counts.dispatched >= capacity), "the queue to fill");
   const paused = server.stats();
+  assert(paused.queueDepth >= capacity, `depth ${paused.queueDepth}`);
   assert(paused.queueDepth <= capacity + 4, `depth ${paused.queueDepth}`);
   assert(paused.bytesIn < line.length * (capacity + 4), `read ${paused.bytesIn} bytes`);
-  // Still paused a few turns later.
-  await delay(20);
+  // Still paused a few turns later: no read (no data call) within 20 ms.
+  const readAgain = until(() => counts.bytes > paused.bytesIn);
+  await assertRejects(() => deadline(readAgain, 20), DOMException, "timeout");
   assertEquals(server.stats().bytesIn, paused.bytesIn, "no reads while the queue is full");
   open();
   await sending;
@@ -72,26 +111,26 @@ Deno.test("Server pauses reading while its queue is full, and resumes when it dr
 });
 
 Deno.test("Server handle of a closed connection writes nothing and returns false", async () => {
-  let handle: ConnectionHandle | undefined;
+  const connected = Promise.withResolvers<ConnectionHandle>();
   const closed = Promise.withResolvers<void>();
   const server = new Server({
     protocol: lines,
     onMessage: () => {},
-    onConnect: (connection) => void (handle = connection),
+    onConnect: (connection) => connected.resolve(connection),
     onClose: () => closed.resolve(),
   });
   const { port } = await server.listen();
   const client = await Deno.connect({ hostname: "127.0.0.1", port });
-  await waitFor(() => handle !== undefined, "onConnect");
-  assert(handle!.open);
-  assert(handle!.write("hi\n"));
+  const handle = await within(connected.promise, "onConnect");
+  assert(handle.open);
+  assert(handle.write("hi\n"));
   assertEquals(await readBytes(client, 3), "hi\n");
   client.close();
   await deadline(closed.promise, 2000);
-  assertFalse(handle!.open);
-  assertFalse(handle!.write("late\n"));
-  assertFalse(handle!.close());
-  assertFalse(server.handle(handle!.id).write("late\n"));
+  assertFalse(handle.open);
+  assertFalse(handle.write("late\n"));
+  assertFalse(handle.close());
+  assertFalse(server.handle(handle.id).write("late\n"));
   await server.close();
 });
 
@@ -180,8 +219,9 @@ Deno.test("Server keeps a line assembled from several reads intact under an inli
   // buffer, so the pool must copy it for a handler that keeps payloads (the default).
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
+  const { protocol, counts, until } = countedLines();
   await using server = new Server({
-    protocol: lines,
+    protocol,
     idleTimeout: 0,
     async onMessage(message, connection) {
       if (message.payload[0] === 0x61) await gate;
@@ -194,9 +234,11 @@ Deno.test("Server keeps a line assembled from several reads intact under an inli
     let sent = 0;
     for (const part of ["aaaa", "aaaa\n", "bbbb", "bb\n"]) {
       sent += await client.write(encoder.encode(part));
-      await waitFor(() => server.stats().bytesIn === sent, "the server to read each part alone");
+      await within(until(() => counts.bytes === sent), "the server to read each part alone");
     }
-    await waitFor(() => server.stats().messagesIn === 2, "both lines dispatched");
+    assertEquals(counts.dispatched, 2, "both lines dispatched");
+    assertEquals(server.stats().bytesIn, sent);
+    assertEquals(server.stats().messagesIn, 2);
     open();
     assertEquals(await deadline(readBytes(client, 16), 5000), "aaaaaaaa\nbbbbbb\n");
   } finally {

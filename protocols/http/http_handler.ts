@@ -71,14 +71,14 @@ const BAD_URL = plainResponse(400, "400 Bad Request: the request's URL is invali
  * @example A handler module for workers
  * ```ts
  * import { httpHandler, httpProtocol } from "@speedo/speedo/http";
- * import { runProtocol } from "@speedo/speedo/testing";
+ * import { runProtocolAsync } from "@speedo/speedo/testing";
  * import { assertStringIncludes } from "@std/assert";
  *
  * const handler = httpHandler((request) => new Response(`hello ${new URL(request.url).pathname}`));
  * export default handler; // pass this module's URL as httpServer's handler, with workers: 2
  *
- * const transport = runProtocol(httpProtocol(), "GET /you HTTP/1.1\r\nHost: a\r\n\r\n", { handler });
- * await new Promise((resolve) => setTimeout(resolve, 10));
+ * const request = "GET /you HTTP/1.1\r\nHost: a\r\n\r\n";
+ * const transport = await runProtocolAsync(httpProtocol(), request, { handler });
  * assertStringIncludes(transport.text(), "hello /you");
  * ```
  */

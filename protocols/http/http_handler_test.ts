@@ -4,7 +4,7 @@
  */
 
 import { assertEquals } from "@std/assert";
-import { forEachChunkSize, runProtocol } from "../../testing/mod.ts";
+import { runProtocolAsync } from "../../testing/mod.ts";
 import { httpHandler, toRequest } from "./http_handler.ts";
 import { readRequest } from "./http_message.ts";
 import { httpProtocol } from "./http_protocol.ts";
@@ -50,9 +50,9 @@ Deno.test(
       row[3],
     ];
     const runs: { size: number; handled: Request[]; built: Request[] }[] = [];
-    forEachChunkSize(input, (_, size) => {
+    for (let size = input.length; size >= 1; size--) {
       const handled: Request[] = [];
-      const transport = runProtocol(httpProtocol(), input, {
+      const transport = await runProtocolAsync(httpProtocol(), input, {
         chunkSize: size,
         handler: httpHandler((request) => {
           handled.push(request);
@@ -63,7 +63,7 @@ Deno.test(
         toRequest(readRequest(message.payload, message.type))
       );
       runs.push({ size, handled, built });
-    });
+    }
     for (const { size, handled, built } of runs) {
       assertEquals(handled.length, expected.length, `chunk size ${size}`);
       for (let i = 0; i < expected.length; i++) {
