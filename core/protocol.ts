@@ -163,4 +163,11 @@ export interface ProtocolHandlerFactory {
    * @returns The bytes, or `undefined` to close without a word.
    */
   refusal?(): Uint8Array | undefined;
+  /**
+   * Releases what the factory's handlers share (timers, files, tables), once the server that
+   * runs it is closed: called at the end of `Server.close()`, after every connection closed and
+   * the workers ended (and by a server closed before it listened). A factory given to several
+   * servers is called by each: make it idempotent.
+   */
+  close?(): void;
 }

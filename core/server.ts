@@ -610,6 +610,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   async #shutdown(): Promise<void> {
     if (this.#state === "new") {
       this.#state = "closed";
+      this.#closeProtocol();
       return;
     }
     this.#state = "closing";
@@ -646,7 +647,13 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     await Promise.all(this.#lingering);
     await this.#pool?.close();
     this.#removeSocketFile();
+    this.#closeProtocol();
     this.#state = "closed";
+  }
+
+  /** The protocol factory lets go of what its handlers share; a throw is reported. */
+  #closeProtocol(): void {
+    this.#hook(() => this.#options.protocol.close?.());
   }
 
   /**

@@ -368,3 +368,23 @@ Deno.test("Server.resize needs a message handler, and workers need a module", as
   await assertRejects(() => inline.resize(1), TypeError, "cannot cross to workers");
   await assertRejects(() => inline.resize(-1), RangeError, "got -1");
 });
+
+Deno.test("Server.close closes its protocol factory once, after the connections, listened or not", async () => {
+  const events: string[] = [];
+  const protocol: ProtocolHandlerFactory = {
+    create: () => ({ data() {}, close: () => void events.push("connection closed") }),
+    close: () => void events.push("factory closed"),
+  };
+  const connected = Promise.withResolvers<void>();
+  const server = new Server({ protocol, onConnect: () => connected.resolve() });
+  const { port } = await server.listen();
+  const client = await Deno.connect({ hostname: "127.0.0.1", port });
+  await deadline(connected.promise, 5000);
+  const closing = Promise.all([server.close(), server.close()]);
+  client.close();
+  await deadline(closing, 5000);
+  assertEquals(events, ["connection closed", "factory closed"]);
+  // A server that never listened closes its factory too.
+  await new Server({ protocol }).close();
+  assertEquals(events, ["connection closed", "factory closed", "factory closed"]);
+});

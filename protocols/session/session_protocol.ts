@@ -316,6 +316,8 @@ export function sessionProtocol(options: SessionProtocolOptions): SessionProtoco
   return {
     sessions: registry.table,
     create: (context) => new SessionProtocolHandler(registry, context),
+    // The server that runs it is closed: the table, its timers and its files go too.
+    close: () => registry.table.close(),
   };
 }
 

@@ -2,7 +2,6 @@ import { Server, type ServerOptions, type SocketTransport } from "../../core/ser
 import {
   sessionProtocol,
   type SessionProtocolOptions,
-  type SessionTable,
 } from "./session_protocol.ts";
 
 /**
@@ -11,23 +10,22 @@ import {
 export interface SessionServerOptions<T extends SocketTransport = "tcp">
   extends Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "workers"> {
   /**
-   * The options of {@linkcode sessionProtocol}, passed to it as they are. `sessions` is
-   * required here: the table is how the application reaches the sessions, and it must be
-   * closed after the server.
+   * The options of {@linkcode sessionProtocol}, passed to it as they are. Give a `sessions`
+   * table to reach the sessions; the server's `close()` closes it (with its files and timers)
+   * either way.
    */
-  session: SessionProtocolOptions & { sessions: SessionTable };
+  session: SessionProtocolOptions;
 }
 
 /**
  * Makes a server of persistent sessions: a plain {@linkcode Server} running
  * {@linkcode sessionProtocol} with the `session` options, without workers (sessions are
- * handled on the I/O thread, which owns their files). Call `listen()` to start it; once it is
- * closed, close the sessions table too.
+ * handled on the I/O thread, which owns their files). Call `listen()` to start it; its
+ * `close()` closes the sessions too.
  *
  * @param options The server's options, and the protocol's in `session`.
  * @returns The server, not yet listening.
- * @throws {TypeError} When `session` or its `sessions` table is missing, or a protocol
- *   option has the wrong type.
+ * @throws {TypeError} When `session` is missing, or a protocol option has the wrong type.
  * @throws {RangeError} When a name or a bound is invalid.
  *
  * @example An answering server and one client
@@ -64,7 +62,7 @@ export interface SessionServerOptions<T extends SocketTransport = "tcp">
  * assertEquals(answers, [1, 2, 3]);
  * await client.close();
  * await server.close();
- * sessions.close();
+ * assertEquals(sessions.closed, true); // the server's close closed its sessions
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -72,10 +70,6 @@ export function sessionServer<T extends SocketTransport = "tcp">(
   options: SessionServerOptions<T>,
 ): Server<T> {
   const { session, ...server } = options;
-  if (session?.sessions === undefined) {
-    throw new TypeError(
-      "sessionServer needs session.sessions: a SessionTable, to reach the sessions and close them",
-    );
-  }
+  if (session === undefined) throw new TypeError("sessionServer needs its session options");
   return new Server<T>({ ...server, protocol: sessionProtocol(session) });
 }
