@@ -35,7 +35,7 @@ const STDERR_KEPT = 8 * 1024;
 const decoder = new TextDecoder();
 
 /** Reads a stream to its end in the background, keeping at most `limit` bytes of text. */
-function collect(stream: ReadableStream<Uint8Array>, limit: number): () => string {
+export function collect(stream: ReadableStream<Uint8Array>, limit: number): () => string {
   let text = "";
   (async () => {
     try {
@@ -50,7 +50,7 @@ function collect(stream: ReadableStream<Uint8Array>, limit: number): () => strin
 }
 
 /** Reads up to the first newline; the rest of the stream is drained in the background. */
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string | null> {
+export async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string | null> {
   const reader = stream.getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -134,7 +134,8 @@ export async function startServer(
   };
 }
 
-function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+/** Sends `signal` to a child that may have exited already. */
+export function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
   try {
     child.kill(signal);
   } catch {

@@ -9,6 +9,7 @@
  */
 
 import type { SoakPorts } from "./_soak_server.ts";
+import { collect, firstLine, kill } from "./_server_process.ts";
 
 /** Options of {@linkcode startSoakServer}. */
 export interface StartSoakServerOptions {
@@ -43,7 +44,6 @@ export interface SoakServerProcess {
 const STDERR_KEPT = 16 * 1024;
 /** Time a stopped child gets to exit on SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2000;
-const decoder = new TextDecoder();
 
 /**
  * Starts the server child and waits for its ports.
@@ -135,45 +135,4 @@ function parsePorts(line: string): SoakPorts | undefined {
     pubsub: record.pubsub as number,
     http: record.http as number,
   };
-}
-
-/** Reads a stream to its end in the background, keeping at most `limit` characters. */
-function collect(stream: ReadableStream<Uint8Array>, limit: number): () => string {
-  let text = "";
-  (async () => {
-    try {
-      for await (const chunk of stream) {
-        if (text.length < limit) text += decoder.decode(chunk, { stream: true });
-      }
-    } catch {
-      // The child was killed mid-write: what we have is enough.
-    }
-  })();
-  return () => text.slice(0, limit);
-}
-
-/** Reads up to the first newline; the rest of the stream is drained in the background. */
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string | null> {
-  const reader = stream.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) {
-      reader.releaseLock();
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  reader.releaseLock();
-  // Keep reading so that a chatty server can never block on a full pipe.
-  collect(stream, 0);
-  return text.slice(0, text.indexOf("\n")).trim();
-}
-
-function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    child.kill(signal);
-  } catch {
-    // Exited already.
-  }
 }
