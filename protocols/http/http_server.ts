@@ -20,11 +20,13 @@ export interface HttpWebSocketOptions extends WebSocketUpgradeOptions {
   onMessage: MessageHandler["onMessage"];
 }
 
-/** Options of {@linkcode httpServer}: the server's, less what HTTP sets, plus HTTP's. */
+/**
+ * Options of {@linkcode httpServer}: the server's, less what HTTP sets (`protocol`, `onMessage`,
+ * and `concurrency`, which stays 1), with `handler` the fetch function or its module, and the
+ * protocol's in `http`.
+ */
 export interface HttpServerOptions<T extends SocketTransport = "tcp">
-  extends
-    Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "port">,
-    Omit<HttpProtocolOptions, "upgrade" | "secure"> {
+  extends Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "port" | "concurrency"> {
   /**
    * Answers requests. A function runs inline on the I/O thread, as with `Deno.serve` (a
    * `Request` cannot cross to a worker, and a function cannot either). A module URL runs in
@@ -50,6 +52,20 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
    * @default {reports the error to `onError` (or `console.error`) and answers 500}
    */
   onRequestError?: (error: unknown, request: Request) => Response | Promise<Response>;
+  /**
+   * Requests of one connection handled at once: only 1, the server's default. HTTP/1.1 answers
+   * pipelined requests in their order, which a second request handled at once would break, so
+   * `httpServer` refuses any other value.
+   *
+   * @default {1}
+   */
+  concurrency?: 1;
+  /**
+   * The options of {@linkcode httpProtocol} (parser bounds, timeouts), passed to it as they
+   * are. The preset only fills in `secure` (true with `tls`) when it is not given, and
+   * `upgrade` from the `websocket` option (give one or the other, not both).
+   */
+  http?: HttpProtocolOptions;
   /** Serves WebSocket at a path (inline only: not with a handler module). */
   websocket?: HttpWebSocketOptions;
 }
@@ -63,9 +79,16 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
  * the fastest path and lets the handler be a closure. For CPU-heavy handlers, give a module URL
  * and `workers`: each request crosses as bytes and becomes a `Request` in the worker.
  *
+ * The protocol's options are the `http` group, given to {@linkcode httpProtocol} as they are,
+ * with `secure` set when the server has `tls` (unless given) and `upgrade` made from `websocket`.
+ * A connection's requests are handled one at a time (`concurrency` 1), so that pipelined
+ * responses keep their order.
+ *
  * @param options Server, HTTP and WebSocket options; see {@linkcode HttpServerOptions}.
  * @returns The server, not yet listening.
- * @throws {TypeError} When a function handler is given with workers, or WebSocket with a module.
+ * @throws {TypeError} When a function handler is given with workers, WebSocket with a module,
+ *   or both `websocket` and `http.upgrade`.
+ * @throws {RangeError} When `concurrency` is not 1, or an `http` option is out of range.
  *
  * @example Hello, over a real socket
  * ```ts
@@ -77,42 +100,53 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
  * const response = await fetch(`http://127.0.0.1:${port}/`);
  * assertEquals(await response.text(), "hello");
  * ```
+ *
+ * @example The protocol's options in `http`
+ * ```ts
+ * import { httpServer } from "@speedo/speedo/http";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = httpServer({
+ *   port: 0,
+ *   handler: async (request) => new Response(`${(await request.arrayBuffer()).byteLength} bytes`),
+ *   http: { maxBodySize: 4, headersTimeout: 5_000 },
+ * });
+ * const { port } = await server.listen();
+ * const url = `http://127.0.0.1:${port}/`;
+ * assertEquals(await (await fetch(url, { method: "POST", body: "abc" })).text(), "3 bytes");
+ * const tooLarge = await fetch(url, { method: "POST", body: "abcdef" });
+ * await tooLarge.body?.cancel();
+ * assertEquals(tooLarge.status, 413);
+ * ```
  */
 export function httpServer<T extends SocketTransport = "tcp">(
   options: HttpServerOptions<T>,
 ): Server<T> {
-  const {
-    handler,
-    websocket,
-    onRequestError,
-    maxHeaderSize,
-    maxUriLength,
-    maxBodySize,
-    maxHeaderCount,
-    headersTimeout,
-    requestTimeout,
-    ...serverOptions
-  } = options;
+  const { handler, websocket, onRequestError, http = {}, ...serverOptions } = options;
   const workers = options.workers ?? 0;
-  let upgrade;
+  const concurrency: number | undefined = serverOptions.concurrency;
+  if (concurrency !== undefined && concurrency !== 1) {
+    throw new RangeError(
+      `httpServer handles a connection's requests one at a time, so that pipelined responses keep their order: concurrency must be 1, got ${concurrency}`,
+    );
+  }
+  let upgrade = http.upgrade;
   let websocketMessages: MessageHandler | undefined;
   if (websocket !== undefined) {
     if (typeof handler !== "function") {
       throw new TypeError("websocket needs a function handler (WebSocket messages run inline)");
+    }
+    if (upgrade !== undefined) {
+      throw new TypeError("Give either websocket or http.upgrade, not both");
     }
     const { onMessage, ...upgradeOptions } = websocket;
     upgrade = websocketUpgrade(upgradeOptions);
     websocketMessages = websocketHandler({ onMessage }, upgradeOptions);
   }
   const protocol = httpProtocol({
-    maxHeaderSize,
-    maxUriLength,
-    maxBodySize,
-    maxHeaderCount,
-    headersTimeout,
-    requestTimeout,
+    ...http,
     upgrade,
-    secure: options.tls !== undefined,
+    secure: http.secure ?? options.tls !== undefined,
   });
   const port = defaultPort(options, HTTP_PORT);
   if (typeof handler === "function") {

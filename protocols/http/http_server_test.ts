@@ -294,7 +294,7 @@ Deno.test(
   "httpServer closes a slowloris with 408 after headersTimeout while serving others",
   SANITIZED,
   async () => {
-    await using s = server({ headersTimeout: 300 });
+    await using s = server({ http: { headersTimeout: 300 } });
     const { port } = await s.listen();
     using loris = await HttpTestClient.connect(port);
     using healthy = await HttpTestClient.connect(port);
@@ -323,7 +323,7 @@ Deno.test(
   "httpServer closes a connection that sends no request within headersTimeout of accept",
   SANITIZED,
   async () => {
-    await using s = server({ headersTimeout: 200 });
+    await using s = server({ http: { headersTimeout: 200 } });
     const { port } = await s.listen();
     const started = performance.now();
     using silent = await HttpTestClient.connect(port);
@@ -359,7 +359,7 @@ Deno.test(
   "httpServer closes a request whose body never completes after requestTimeout",
   SANITIZED,
   async () => {
-    await using s = server({ requestTimeout: 200 });
+    await using s = server({ http: { requestTimeout: 200 } });
     const { port } = await s.listen();
     using client = await HttpTestClient.connect(port);
     await client.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
@@ -406,8 +406,29 @@ Deno.test("httpServer checks its options", () => {
     "runs inline",
   );
   assertThrows(
-    () => httpServer({ port: 0, handler: () => new Response(), headersTimeout: -1 }),
+    () => httpServer({ port: 0, handler: () => new Response(), http: { headersTimeout: -1 } }),
     RangeError,
+    "headersTimeout",
+  );
+  assertThrows(
+    () => httpServer({ port: 0, handler: () => new Response(), http: { maxBodySize: -1 } }),
+    RangeError,
+  );
+  assertThrows(
+    () => httpServer({ port: 0, handler: () => new Response(), concurrency: 2 as 1 }),
+    RangeError,
+    "pipelined responses keep their order",
+  );
+  assertThrows(
+    () =>
+      httpServer({
+        port: 0,
+        handler: () => new Response(),
+        http: { upgrade: () => undefined },
+        websocket: { onMessage: () => {} },
+      }),
+    TypeError,
+    "not both",
   );
   assertThrows(() => httpHandler("nope" as unknown as () => Response), TypeError);
 });

@@ -3,8 +3,10 @@
  * protocol that lets any Speedo message handler (echo, pub/sub...) run over WebSocket, so that
  * a browser page can talk to it.
  *
- * - {@linkcode websocketProtocol} + {@linkcode websocketHandler}: a WebSocket server on its own
- *   port, per message or with an inner stream protocol.
+ * - {@linkcode websocketServer}: a WebSocket server on its own port in one call, per message or
+ *   with an inner stream protocol, its options given once in `websocket`.
+ * - {@linkcode websocketProtocol} + {@linkcode websocketHandler}: the same parts, for
+ *   `new Server`.
  * - {@linkcode websocketUpgrade}: the same on an HTTP server's path (`httpServer`'s `websocket`
  *   option uses it).
  * - {@linkcode WebSocketDecoder}, {@linkcode encodeFrame}: the codec; {@linkcode websocketAccept}:
@@ -12,13 +14,13 @@
  *
  * @example Echo per message over WebSocket
  * ```ts
- * import { Server } from "@speedo/speedo";
  * import echoHandler from "@speedo/speedo/echo/handler";
- * import { websocketHandler, websocketProtocol } from "@speedo/speedo/websocket";
+ * import { websocketServer } from "@speedo/speedo/websocket";
  *
- * const server = new Server({
- *   protocol: websocketProtocol({ maxMessageSize: 64 * 1024 }),
- *   onMessage: websocketHandler(echoHandler).onMessage,
+ * const server = websocketServer({
+ *   port: 0,
+ *   handler: echoHandler,
+ *   websocket: { maxMessageSize: 64 * 1024 },
  * });
  * await server.listen();
  * await server.close();
@@ -32,5 +34,6 @@ export * from "./websocket_errors.ts";
 export * from "./websocket_handler.ts";
 export * from "./websocket_message.ts";
 export * from "./websocket_protocol.ts";
+export * from "./websocket_server.ts";
 export type { WebSocketOptions } from "./websocket_session.ts";
 export * from "./websocket_upgrade.ts";
