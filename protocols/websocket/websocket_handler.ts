@@ -79,5 +79,9 @@ export function websocketHandler(
     },
     // Its own reads of the payload are done when it returns: the inner handler's are what count.
     keepsPayload: inner.keepsPayload,
+    // The startup data is the inner handler's (a wrapper that dropped init lost handlerData).
+    init: inner.init === undefined
+      ? undefined
+      : (data, context) => inner.init!(data, framedContext(context, writeOpcode)),
   };
 }

@@ -14,6 +14,7 @@ import { HttpTestClient } from "../../testing/_fixtures/http_client.ts";
 import { within } from "../../testing/_socket_client.ts";
 import { encodeFrame, Opcode } from "./frame_codec.ts";
 import { websocketHandler } from "./websocket_handler.ts";
+import { MemoryTransport } from "../../testing/memory_transport.ts";
 import { websocketProtocol, type WebSocketProtocolOptions } from "./websocket_protocol.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
@@ -253,4 +254,18 @@ Deno.test("httpServer serves HTTP and WebSocket at its path on one port", SANITI
   const response = await client.readResponse();
   assertEquals([response.status, response.body], [200, "http /chat"]);
   assert(server.stats().accepted >= 3);
+});
+
+Deno.test("websocketHandler hands the startup data to the inner handler's init", async () => {
+  const seen: unknown[] = [];
+  const handler = websocketHandler({
+    init: (data) => void seen.push(data),
+    onMessage() {},
+  });
+  await handler.init?.({ greeting: "hi" }, {
+    workerIndex: -1,
+    handle: () => new MemoryTransport().handle,
+  });
+  assertEquals(seen, [{ greeting: "hi" }]);
+  assertEquals(websocketHandler({ onMessage() {} }).init, undefined);
 });
