@@ -1,8 +1,5 @@
 import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
-import {
-  sessionProtocol,
-  type SessionProtocolOptions,
-} from "./session_protocol.ts";
+import { sessionProtocol, type SessionProtocolOptions } from "./session_protocol.ts";
 
 /**
  * Options of {@linkcode sessionServer}: the server's options, and the protocol's in `session`.
