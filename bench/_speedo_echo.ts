@@ -42,7 +42,7 @@ const server = echoServer({
   workers,
   workerTransport: transport,
   idleTimeout: 0,
-  maxLineLength,
+  echo: { maxLineLength },
 });
 const { port } = await server.listen();
 console.log(port);

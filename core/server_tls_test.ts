@@ -33,7 +33,7 @@ for (const workers of [0, 1]) {
         port: 0,
         workers,
         tls: { cert, key },
-        maxLineLength: 1024,
+        echo: { maxLineLength: 1024 },
       });
       const { port } = await server.listen();
       const conn = await Deno.connectTls({ hostname: "localhost", port, caCerts: [ca] });

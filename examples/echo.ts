@@ -38,7 +38,7 @@ const server = echoServer({
   hostname: args.hostname,
   port: args.port,
   workers: args.workers,
-  maxLineLength: args["max-line-length"],
+  echo: { maxLineLength: args["max-line-length"] },
 });
 const address = await server.listen();
 const mode = workerCount(server.stats().workers);

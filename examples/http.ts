@@ -104,7 +104,7 @@ closeOnSignal(server, () => {
 });
 
 if (natsPort !== undefined) {
-  const tcp = pubsubServer({ hostname: args.hostname, port: natsPort, router });
+  const tcp = pubsubServer({ hostname: args.hostname, port: natsPort, pubsub: { router } });
   const nats = await tcp.listen();
   console.log(
     `NATS over TCP on ${hostPort(nats)}, sharing the subjects of ${natsPath}; try: nats -s nats://${

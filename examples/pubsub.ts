@@ -48,8 +48,7 @@ const router = new SubjectRouter();
 const server = pubsubServer({
   hostname: args.hostname,
   port: args.port,
-  maxPayload: args["max-payload"],
-  router,
+  pubsub: { maxPayload: args["max-payload"], router },
 });
 const address = await server.listen();
 console.log(

@@ -7,13 +7,11 @@ import { echoProtocol, type EchoProtocolOptions } from "./echo_protocol.ts";
 export const ECHO_PORT = 9292;
 
 /**
- * Options of {@linkcode echoServer}: the server's, less what the echo protocol sets. `T` is
- * the transport, as in {@linkcode ServerOptions}.
+ * Options of {@linkcode echoServer}: the server's, less what the echo protocol sets, and the
+ * protocol's in `echo`. `T` is the transport, as in {@linkcode ServerOptions}.
  */
 export interface EchoServerOptions<T extends SocketTransport = "tcp">
-  extends
-    Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "port">,
-    EchoProtocolOptions {
+  extends Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "port"> {
   /**
    * Port to listen on; 0 picks a free one. TCP only.
    *
@@ -26,21 +24,26 @@ export interface EchoServerOptions<T extends SocketTransport = "tcp">
    * @default {defaultWorkerCount()}
    */
   workers?: number;
+  /** The options of {@linkcode echoProtocol}, passed to it as they are. */
+  echo?: EchoProtocolOptions;
 }
 
 /**
  * Makes an echo server: the echo protocol, and the echo handler in a worker pool (one worker
- * per core but the I/O thread's by default) or inline with `workers: 0`. Call `listen()` to start it.
+ * per core but the I/O thread's by default) or inline with `workers: 0`, on port 9292 by default.
+ * Call `listen()` to start it.
  *
- * @param options Server options; see {@linkcode EchoServerOptions}.
+ * @param options The server's options, and the protocol's in `echo`; see
+ *   {@linkcode EchoServerOptions}.
  * @returns The server, not yet listening.
+ * @throws {RangeError} When `echo.maxLineLength` is out of range.
  *
  * @example
  * ```ts
  * import { echoServer } from "@speedo/speedo/echo";
  * import { assertEquals } from "@std/assert";
  *
- * await using server = echoServer({ port: 0, workers: 1 });
+ * await using server = echoServer({ port: 0, workers: 1, echo: { maxLineLength: 1024 } });
  * const { port } = await server.listen();
  * const client = await Deno.connect({ hostname: "127.0.0.1", port });
  * await client.write(new TextEncoder().encode("ping\n"));
@@ -54,12 +57,12 @@ export interface EchoServerOptions<T extends SocketTransport = "tcp">
 export function echoServer<T extends SocketTransport = "tcp">(
   options: EchoServerOptions<T> = {},
 ): Server<T> {
-  const { maxLineLength, ...serverOptions } = options;
+  const { echo, ...serverOptions } = options;
   return new Server<T>({
     ...serverOptions,
     port: defaultPort(options, ECHO_PORT),
     workers: options.workers ?? defaultWorkerCount(),
-    protocol: echoProtocol({ maxLineLength }),
+    protocol: echoProtocol(echo),
     handler: new URL("./echo_handler.ts", import.meta.url),
   });
 }

@@ -10,6 +10,7 @@ import {
   assertLess,
   assertMatch,
   assertNotEquals,
+  assertThrows,
 } from "@std/assert";
 import { delay } from "@std/async/delay";
 import {
@@ -20,7 +21,7 @@ import {
   SlowConsumerError,
 } from "../../mod.ts";
 import { SocketClient, waitFor, within } from "../../testing/_socket_client.ts";
-import { echoProtocol, echoServer } from "./mod.ts";
+import { echoProtocol, echoServer, type EchoServerOptions } from "./mod.ts";
 
 const encoder = new TextEncoder();
 const FAULTY_HANDLER = new URL("../../testing/_fixtures/faulty_handler.ts", import.meta.url);
@@ -477,3 +478,26 @@ for (const workers of [2, 0]) {
     },
   );
 }
+
+Deno.test(
+  "echoServer passes its echo options to the protocol as they are",
+  SANITIZED,
+  async () => {
+    // The protocol's options live in `echo` only: a flat key is not an echoServer option.
+    const flat: EchoServerOptions = {
+      // @ts-expect-error: maxLineLength belongs in `echo`
+      maxLineLength: 8,
+    };
+    assertEquals(Object.keys(flat), ["maxLineLength"]);
+    assertThrows(() => echoServer({ workers: 0, echo: { maxLineLength: 0 } }), RangeError);
+    await using server = echoServer({ port: 0, workers: 0, echo: { maxLineLength: 8 } });
+    const { port } = await server.listen();
+    using client = await SocketClient.connect(port);
+    await client.write("12345678\n123456789\nok\r\n");
+    assertEquals(await client.readLines(3), [
+      "12345678\n",
+      "ERR line too long (max 8 bytes)\r\n",
+      "ok\r\n",
+    ]);
+  },
+);

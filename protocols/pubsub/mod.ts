@@ -46,7 +46,8 @@
  * frames. {@linkcode pubsubWebSocket} makes the endpoint for `httpServer`'s `websocket` option (a
  * path beside the pages); `pubsubServer({ websocket: {} })` serves it on a port of its own. Give
  * the TCP server and the WebSocket endpoint the same {@linkcode SubjectRouter} (the `router`
- * option), and a TCP publisher reaches a browser subscriber.
+ * option; `pubsub.router` of a {@linkcode pubsubServer}), and a TCP publisher reaches a browser
+ * subscriber.
  *
  * ## Where routing runs, and why
  *

@@ -20,11 +20,14 @@ export interface PubSubServerWebSocketOptions
     Pick<PubSubWebSocketOptions, "path" | "protocols" | "maxMessageSize" | "writeType">,
     Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {}
 
-/** Options of {@linkcode pubsubServer}: the server's and the protocol's, in one object. */
+/**
+ * Options of {@linkcode pubsubServer}: the server's, less what the preset sets (`protocol`,
+ * `handler`, `onMessage`, `workers`), the protocol's in `pubsub`, and the WebSocket endpoint's
+ * in `websocket`. The preset changes four server defaults: `port` (4222), `maxWriteBuffer`
+ * (64 MiB), `idleTimeout` (0) and `readBufferSize` (64 KiB).
+ */
 export interface PubSubServerOptions<T extends SocketTransport = "tcp">
-  extends
-    Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "workers" | "port">,
-    Omit<PubSubProtocolOptions, "address"> {
+  extends Omit<ServerOptions<T>, "protocol" | "handler" | "onMessage" | "workers" | "port"> {
   /**
    * Port to listen on; 0 picks a free one. TCP only.
    *
@@ -40,7 +43,7 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
   maxWriteBuffer?: number;
   /**
    * Time a connection may stay silent before it is closed, in milliseconds; 0 (the default)
-   * leaves that to the protocol's PINGs (`pingInterval`, `maxPingsOut`).
+   * leaves that to the protocol's PINGs (`pubsub.pingInterval`, `pubsub.maxPingsOut`).
    *
    * @default {0}
    */
@@ -53,9 +56,14 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
    */
   readBufferSize?: number;
   /**
+   * The options of {@linkcode pubsubProtocol} (`router`, `maxPayload`, `pingInterval`, ...),
+   * passed to it as they are; the preset adds only `address`, the server's own.
+   */
+  pubsub?: Omit<PubSubProtocolOptions, "address">;
+  /**
    * Speak NATS over WebSocket on this port instead of plain TCP, as nats-server's `websocket`
    * listener does (`{}` for the defaults): browsers and NATS WebSocket clients (`nats.ws`,
-   * `wsconnect`) connect to `ws://host:port/`. Give the same `router` as a TCP server's for
+   * `wsconnect`) connect to `ws://host:port/`. Give the same `pubsub.router` as a TCP server's for
    * both to share one subject space. See {@linkcode pubsubWebSocket}.
    */
   websocket?: PubSubServerWebSocketOptions;
@@ -63,15 +71,21 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
 
 /**
  * Makes a pub/sub server: the {@linkcode pubsubProtocol} on a {@linkcode Server} without message
- * handlers (the protocol routes every message itself, on the I/O thread). Call `listen()` to
- * start it. NATS clients connect to it unchanged.
+ * handlers (the protocol routes every message itself, on the I/O thread), with the `pubsub`
+ * options. Call `listen()` to start it. NATS clients connect to it unchanged.
+ *
+ * Its server defaults differ from {@linkcode Server}'s, as nats-server's do: port 4222,
+ * `maxWriteBuffer` 64 MiB (a subscriber that falls that far behind is a slow consumer),
+ * `idleTimeout` 0 (the protocol's PINGs find dead peers instead) and `readBufferSize` 64 KiB.
  *
  * With `websocket`, the server speaks NATS over WebSocket instead, as nats-server's websocket
  * listener: browsers and NATS WebSocket clients connect to it. Give two servers (one TCP, one
- * WebSocket) the same `router`, and they share one subject space.
+ * WebSocket) the same `pubsub.router`, and they share one subject space.
  *
- * @param options Server and protocol options; see {@linkcode PubSubServerOptions}.
+ * @param options The server's options, the protocol's in `pubsub`, and the WebSocket
+ *   endpoint's in `websocket`; see {@linkcode PubSubServerOptions}.
  * @returns The server, not yet listening.
+ * @throws {RangeError} When a `pubsub` limit is out of range.
  *
  * @example A subscriber and a publisher over loopback
  * ```ts
@@ -108,8 +122,8 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
  * import { assertEquals } from "@std/assert";
  *
  * const router = new SubjectRouter();
- * await using tcp = pubsubServer({ port: 0, router });
- * await using ws = pubsubServer({ port: 0, router, websocket: {} });
+ * await using tcp = pubsubServer({ port: 0, pubsub: { router } });
+ * await using ws = pubsubServer({ port: 0, pubsub: { router }, websocket: {} });
  * await tcp.listen();
  * const { port } = await ws.listen();
  *
@@ -128,32 +142,10 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
 export function pubsubServer<T extends SocketTransport = "tcp">(
   options: PubSubServerOptions<T> = {},
 ): Server<T> {
-  const {
-    maxControlLine,
-    maxPayload,
-    router,
-    pingInterval,
-    maxPingsOut,
-    maxSubscriptions,
-    serverName,
-    serverId,
-    version,
-    onProtocolError,
-    websocket,
-    ...serverOptions
-  } = options;
+  const { pubsub, websocket, ...serverOptions } = options;
   let server: Server<T> | undefined = undefined;
   const protocolOptions: PubSubProtocolOptions = {
-    maxControlLine,
-    maxPayload,
-    router,
-    pingInterval,
-    maxPingsOut,
-    maxSubscriptions,
-    serverName,
-    serverId,
-    version,
-    onProtocolError,
+    ...pubsub,
     address: () => server?.address,
   };
   let protocol: ProtocolHandlerFactory;

@@ -5,7 +5,14 @@
  * deadline; nothing sleeps to synchronise.
  */
 
-import { assert, assertEquals, assertInstanceOf, assertLess, assertMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertLess,
+  assertMatch,
+  assertThrows,
+} from "@std/assert";
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { SlowConsumerError } from "../../core/errors.ts";
 import type { Server } from "../../core/server.ts";
@@ -40,8 +47,8 @@ async function start(options: PubSubServerOptions = {}): Promise<{
     onConnect: (connection: ConnectionHandle) => void connects.push(connection),
     onClose: (connection: ConnectionHandle, reason?: Error) =>
       void closes.push({ id: connection.id, reason }),
-    onProtocolError: (error) => void protocolErrors.push(error),
     ...options,
+    pubsub: { onProtocolError: (error) => void protocolErrors.push(error), ...options.pubsub },
   });
   const { port } = await server.listen();
   return { server, port, connects, closes, protocolErrors };
@@ -142,7 +149,7 @@ Deno.test(
   "pubsubServer refuses a payload over max_payload on its PUB line and serves the others",
   SANITIZED,
   async () => {
-    const { server, port, protocolErrors } = await start({ maxPayload: 1024 });
+    const { server, port, protocolErrors } = await start({ pubsub: { maxPayload: 1024 } });
     try {
       using others = await bystanders(port);
       using bad = await connect(port);
@@ -206,8 +213,7 @@ Deno.test(
   SANITIZED,
   async () => {
     const { server, port, closes, protocolErrors } = await start({
-      pingInterval: 50,
-      maxPingsOut: 2,
+      pubsub: { pingInterval: 50, maxPingsOut: 2 },
     });
     try {
       using polite = await connect(port);
@@ -385,7 +391,9 @@ Deno.test(
   "pubsubServer refuses a SUB past maxSubscriptions with -ERR and keeps the connection",
   SANITIZED,
   async () => {
-    const { server, port, closes, protocolErrors } = await start({ maxSubscriptions: 2 });
+    const { server, port, closes, protocolErrors } = await start({
+      pubsub: { maxSubscriptions: 2 },
+    });
     try {
       using others = await bystanders(port);
       await subscribePastTheLimit(port);
@@ -412,4 +420,14 @@ Deno.test({
       await nats.stop();
     }
   },
+});
+
+Deno.test("pubsubServer takes the protocol's options in `pubsub` only", () => {
+  const flat: PubSubServerOptions = {
+    // @ts-expect-error: maxPayload belongs in `pubsub`
+    maxPayload: 1024,
+  };
+  assertEquals(Object.keys(flat), ["maxPayload"]);
+  // Checked when the server is made, as pubsubProtocol checks them.
+  assertThrows(() => pubsubServer({ pubsub: { maxPayload: 0 } }), RangeError);
 });

@@ -49,7 +49,7 @@ const NO_MESSAGES: MessageHandler = {
  * NATS over WebSocket, as nats-server's `websocket` listener and the `nats.ws` client speak it:
  * the NATS text protocol carried in WebSocket messages, whose payloads form one byte stream (an
  * operation may span messages, and a message may hold several). Operations are routed inline,
- * on the I/O thread, like the TCP ones; give the same `router` as a TCP {@linkcode pubsubServer}
+ * on the I/O thread, like the TCP ones; give the same `router` as a TCP {@linkcode pubsubServer}'s `pubsub.router`
  * and both kinds of clients share one subject space, so that a TCP publisher reaches a browser
  * subscriber.
  *
@@ -69,7 +69,7 @@ const NO_MESSAGES: MessageHandler = {
  * import { assertEquals } from "@std/assert";
  *
  * const router = new SubjectRouter();
- * await using tcp = pubsubServer({ port: 0, router });
+ * await using tcp = pubsubServer({ port: 0, pubsub: { router } });
  * await using http = httpServer({
  *   port: 0,
  *   handler: () => new Response("pages here"),

@@ -34,7 +34,7 @@ interface Endpoint {
 const ownPort: Endpoint = {
   name: "pubsubServer({ websocket }) on a port of its own",
   async start(router) {
-    const server = pubsubServer({ port: 0, router, websocket: {} });
+    const server = pubsubServer({ port: 0, pubsub: { router }, websocket: {} });
     const { port } = await server.listen();
     return { url: `ws://127.0.0.1:${port}/`, server };
   },
@@ -55,7 +55,7 @@ const httpPath: Endpoint = {
 
 async function startPair(endpoint: Endpoint): Promise<Pair> {
   const router = new SubjectRouter();
-  const tcp = pubsubServer({ port: 0, router });
+  const tcp = pubsubServer({ port: 0, pubsub: { router } });
   const { port: tcpPort } = await tcp.listen();
   const { url, server } = await endpoint.start(router);
   return {
