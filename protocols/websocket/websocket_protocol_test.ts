@@ -16,6 +16,7 @@ import { encodeFrame, Opcode } from "./frame_codec.ts";
 import { websocketHandler } from "./websocket_handler.ts";
 import { MemoryTransport } from "../../testing/memory_transport.ts";
 import { websocketProtocol, type WebSocketProtocolOptions } from "./websocket_protocol.ts";
+import { denoClient } from "../../testing/_fixtures/websocket_client.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 const HANDSHAKE = "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
@@ -31,39 +32,6 @@ function echoServer(
     onMessage: websocketHandler(echoHandler, options).onMessage,
     ...extra,
   });
-}
-
-/** A Deno WebSocket with promises for its events. */
-async function denoClient(url: string): Promise<{
-  socket: WebSocket;
-  next: () => Promise<string | ArrayBuffer>;
-  closed: Promise<CloseEvent>;
-}> {
-  const socket = new WebSocket(url);
-  socket.binaryType = "arraybuffer";
-  const queue: (string | ArrayBuffer)[] = [];
-  const waiters: ((value: string | ArrayBuffer) => void)[] = [];
-  socket.onmessage = (event) => {
-    const waiter = waiters.shift();
-    if (waiter) waiter(event.data);
-    else queue.push(event.data);
-  };
-  const closed = new Promise<CloseEvent>((resolve) => socket.onclose = resolve);
-  await within(
-    new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = reject;
-    }),
-    "the WebSocket to open",
-  );
-  const next = () =>
-    within(
-      queue.length > 0
-        ? Promise.resolve(queue.shift()!)
-        : new Promise<string | ArrayBuffer>((resolve) => waiters.push(resolve)),
-      "a WebSocket message",
-    );
-  return { socket, next, closed };
 }
 
 /** An npm ws client, open, with promises for its events. */

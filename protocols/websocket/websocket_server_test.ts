@@ -8,41 +8,9 @@ import echoHandler from "../echo/echo_handler.ts";
 import { echoProtocol } from "../echo/echo_protocol.ts";
 import { within } from "../../testing/_socket_client.ts";
 import { websocketServer } from "./websocket_server.ts";
+import { denoClient } from "../../testing/_fixtures/websocket_client.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
-
-/** A Deno WebSocket, open, with promises for its events. */
-async function denoClient(url: string): Promise<{
-  socket: WebSocket;
-  next: () => Promise<string | ArrayBuffer>;
-  closed: Promise<CloseEvent>;
-}> {
-  const socket = new WebSocket(url);
-  socket.binaryType = "arraybuffer";
-  const queue: (string | ArrayBuffer)[] = [];
-  const waiters: ((value: string | ArrayBuffer) => void)[] = [];
-  socket.onmessage = (event) => {
-    const waiter = waiters.shift();
-    if (waiter) waiter(event.data);
-    else queue.push(event.data);
-  };
-  const closed = new Promise<CloseEvent>((resolve) => socket.onclose = resolve);
-  await within(
-    new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = reject;
-    }),
-    "the WebSocket to open",
-  );
-  const next = () =>
-    within(
-      queue.length > 0
-        ? Promise.resolve(queue.shift()!)
-        : new Promise<string | ArrayBuffer>((resolve) => waiters.push(resolve)),
-      "a WebSocket message",
-    );
-  return { socket, next, closed };
-}
 
 Deno.test(
   "websocketServer echoes per message at its path, and answers a plain request 426",
