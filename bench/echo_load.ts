@@ -28,7 +28,6 @@ import { parseArgs } from "@std/cli/parse-args";
 import { defaultWorkerCount } from "../core/worker_pool.ts";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
 import {
-  benchPath,
   echoServerCommand,
   loadAverage,
   nodeVersion,
@@ -37,6 +36,7 @@ import {
   type ServerId,
 } from "./_echo_servers.ts";
 import { type ServerProcess, startServer } from "./_server_process.ts";
+import { runEchoLoad } from "./_echo_load_run.ts";
 
 const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
 
@@ -50,8 +50,6 @@ const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
 
 /** Time a child server has to print its port. */
 const SERVER_START_TIMEOUT_MS = 15_000;
-/** Time a run may take beyond its warm-up and window: connecting, closing, process start. */
-const RUN_SLACK_SECONDS = 20;
 /** Expected cost of a run beyond its warm-up and window, for the total time bound. */
 const RUN_OVERHEAD_SECONDS = 1;
 
@@ -108,89 +106,6 @@ function parseSettings(argv: string[]): Settings | undefined {
     servers,
     loads,
   };
-}
-
-/** Runs one load against one server in a generator child; never throws. */
-async function runLoad(
-  server: ServerProcess,
-  load: Load,
-  settings: Settings,
-): Promise<EchoLoadResult> {
-  const failed = (error: string): EchoLoadResult => ({
-    requests: 0,
-    seconds: 0,
-    rate: 0,
-    p50: NaN,
-    p99: NaN,
-    serverCpu: null,
-    clientCpu: null,
-    error,
-  });
-  if (!server.running) return failed(`the server had exited. Its stderr:\n${server.stderr()}`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      `${rootPath}deno.json`,
-      benchPath("_echo_load_client.ts"),
-      "--port",
-      String(server.port),
-      "--connections",
-      String(load.connections),
-      "--depth",
-      String(load.depth),
-      "--warmup",
-      String(settings.warmup),
-      "--seconds",
-      String(settings.seconds),
-      "--server-pid",
-      String(server.pid),
-    ],
-    cwd: rootPath,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const handle = {
-    stop: () => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Exited already.
-      }
-      return Promise.resolve();
-    },
-  };
-  running.add(handle);
-  const limit = (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    handle.stop();
-  }, limit);
-  try {
-    const { stdout, stderr } = await child.output();
-    const text = new TextDecoder().decode(stdout).trim();
-    if (timedOut) return failed(`the load generator ran past ${limit / 1000} s and was killed`);
-    let result: EchoLoadResult;
-    try {
-      result = JSON.parse(text.split("\n").at(-1) ?? "");
-    } catch {
-      return failed(
-        `the load generator printed no result. Its stderr:\n${
-          new TextDecoder().decode(stderr).slice(0, 2000)
-        }`,
-      );
-    }
-    // JSON turns NaN into null.
-    result.p50 = result.p50 ?? NaN;
-    result.p99 = result.p99 ?? NaN;
-    return result;
-  } finally {
-    clearTimeout(timer);
-    running.delete(handle);
-  }
 }
 
 function median(values: number[]): number {
@@ -320,7 +235,11 @@ async function main(): Promise<number> {
             failures++;
             break outer;
           }
-          const result = await runLoad(server, load, settings);
+          const result = await runEchoLoad(server, {
+            ...load,
+            warmup: settings.warmup,
+            seconds: settings.seconds,
+          });
           const row = rowOf(server, load);
           done++;
           if (result.error !== undefined) {

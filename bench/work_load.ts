@@ -25,6 +25,7 @@ import type { EchoLoadResult } from "./_echo_load_client.ts";
 import { benchPath, loadAverage, rootPath } from "./_echo_servers.ts";
 import { type ServerProcess, startServer } from "./_server_process.ts";
 import workHandler from "./_work_handler.ts";
+import { runEchoLoad } from "./_echo_load_run.ts";
 
 const USAGE = `Usage: deno task bench:work [options]
 
@@ -41,8 +42,6 @@ const SERVERS = [
   { name: "2 workers", workers: 2 },
 ] as const;
 const SERVER_START_TIMEOUT_MS = 15_000;
-/** Time a run may take beyond its warm-up and window. */
-const RUN_SLACK_SECONDS = 20;
 const LINE = new TextEncoder().encode("0123456789abcde\n");
 
 interface Settings {
@@ -117,84 +116,6 @@ async function calibrate(us: number): Promise<{ rounds: number; measuredUs: numb
     await time(rounds, 1000),
   ]);
   return { rounds, measuredUs };
-}
-
-/** Runs one load against one server in a generator child; never throws. */
-async function runLoad(server: ServerProcess, settings: Settings): Promise<EchoLoadResult> {
-  const failed = (error: string): EchoLoadResult => ({
-    requests: 0,
-    seconds: 0,
-    rate: 0,
-    p50: NaN,
-    p99: NaN,
-    serverCpu: null,
-    clientCpu: null,
-    error,
-  });
-  if (!server.running) return failed(`the server had exited. Its stderr:\n${server.stderr()}`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      `${rootPath}deno.json`,
-      benchPath("_echo_load_client.ts"),
-      "--port",
-      String(server.port),
-      "--connections",
-      String(settings.connections),
-      "--depth",
-      "1",
-      "--warmup",
-      String(settings.warmup),
-      "--seconds",
-      String(settings.seconds),
-      "--server-pid",
-      String(server.pid),
-    ],
-    cwd: rootPath,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const handle = {
-    stop: () => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Exited already.
-      }
-      return Promise.resolve();
-    },
-  };
-  running.add(handle);
-  const limit = (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    handle.stop();
-  }, limit);
-  try {
-    const { stdout, stderr } = await child.output();
-    if (timedOut) return failed(`the load generator ran past ${limit / 1000} s and was killed`);
-    try {
-      const result: EchoLoadResult = JSON.parse(
-        new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "",
-      );
-      result.p50 = result.p50 ?? NaN;
-      result.p99 = result.p99 ?? NaN;
-      return result;
-    } catch {
-      return failed(
-        `the load generator printed no result. Its stderr:\n${
-          new TextDecoder().decode(stderr).slice(0, 2000)
-        }`,
-      );
-    }
-  } finally {
-    clearTimeout(timer);
-    running.delete(handle);
-  }
 }
 
 function median(values: number[]): number {
@@ -284,7 +205,12 @@ async function main(): Promise<number> {
           failures++;
           break outer;
         }
-        const result = await runLoad(server, settings);
+        const result = await runEchoLoad(server, {
+          connections: settings.connections,
+          depth: 1,
+          warmup: settings.warmup,
+          seconds: settings.seconds,
+        });
         done++;
         if (result.error !== undefined) {
           failures++;
