@@ -32,6 +32,8 @@ export interface ServerProcess {
 }
 
 const STDERR_KEPT = 8 * 1024;
+/** Time a stopped child gets to exit on SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2000;
 const decoder = new TextDecoder();
 
 /** Reads a stream to its end in the background, keeping at most `limit` bytes of text. */
@@ -67,29 +69,45 @@ export async function firstLine(stream: ReadableStream<Uint8Array>): Promise<str
   return text.slice(0, text.indexOf("\n")).trim();
 }
 
+/** A running child whose first line of stdout was read into `value`. */
+export interface StartedChild<T> {
+  readonly pid: number;
+  /** What `parse` made of the child's first line. */
+  readonly value: T;
+  /** What it wrote on stderr so far (the first `stderrKept` characters). */
+  stderr(): string;
+  /** Whether it is still running. */
+  readonly running: boolean;
+  /** Ends it (stdin closed, SIGTERM, then SIGKILL); resolves once it exited. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
 /**
- * Starts a server and waits for its port.
+ * Starts a child with a pipe on stdin (it closes when this process ends, even killed: the
+ * servers watch it and exit, `--until-stdin-closes`) and waits for its first line of stdout.
  *
- * @param spec What to run.
- * @param options `cwd` for the child, and how long it may take to print its port.
- * @returns The running server.
- * @throws {Error} When the child exits or stays silent past the timeout (it is killed then).
+ * @param command The program and its arguments.
+ * @param options `cwd`, how long the first line may take, how much stderr to keep, and what
+ *   the line is called in errors ("port", "ports").
+ * @param parse Reads the line; `undefined` when it is not what was expected.
+ * @returns The running child.
+ * @throws {Error} When the child exits, stays silent past the timeout, or prints something
+ *   else (it is killed then).
  */
-export async function startServer(
-  spec: ServerCommand,
-  options: { cwd: string; timeoutMs: number },
-): Promise<ServerProcess> {
-  const child = new Deno.Command(spec.command, {
-    args: spec.args,
+export async function startChild<T>(
+  command: { name: string; command: string; args: string[] },
+  options: { cwd: string; timeoutMs: number; stderrKept: number; expected: string },
+  parse: (line: string) => T | undefined,
+): Promise<StartedChild<T>> {
+  const child = new Deno.Command(command.command, {
+    args: command.args,
     cwd: options.cwd,
-    // A pipe on stdin that closes when this process ends, even when it is killed: the servers
-    // watch it and exit (`--until-stdin-closes`).
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const stdin = child.stdin.getWriter();
-  const stderr = collect(child.stderr, STDERR_KEPT);
+  const stderr = collect(child.stderr, options.stderrKept);
   let running = true;
   const exited = child.status.then(() => {
     running = false;
@@ -99,7 +117,7 @@ export async function startServer(
     stopping ??= (async () => {
       stdin.close().catch(() => {});
       if (running) kill(child, "SIGTERM");
-      const timer = setTimeout(() => kill(child, "SIGKILL"), 2000);
+      const timer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
       await exited;
       clearTimeout(timer);
     })();
@@ -112,25 +130,56 @@ export async function startServer(
   });
   const line = await Promise.race([firstLine(child.stdout), timeout]);
   clearTimeout(timer);
-  const port = typeof line === "string" ? Number(line) : NaN;
-  if (!Number.isInteger(port) || port <= 0) {
+  const value = typeof line === "string" ? parse(line) : undefined;
+  if (value === undefined) {
     await stop();
     const why = line === "timeout"
-      ? `printed no port within ${options.timeoutMs} ms`
+      ? `printed no ${options.expected} within ${options.timeoutMs} ms`
       : line === null
-      ? "exited before printing its port"
-      : `printed "${line}" instead of a port`;
-    throw new Error(`Server ${spec.name} ${why}. Its stderr:\n${stderr()}`);
+      ? `exited before printing its ${options.expected}`
+      : `printed "${line}" instead of its ${options.expected}`;
+    throw new Error(`${command.name} ${why}. Its stderr:\n${stderr()}`);
   }
   return {
-    name: spec.name,
     pid: child.pid,
-    port,
+    value,
     stderr,
     get running() {
       return running;
     },
     stop,
+  };
+}
+
+/**
+ * Starts a server and waits for its port.
+ *
+ * @param spec What to run.
+ * @param options `cwd` for the child, and how long it may take to print its port.
+ * @returns The running server.
+ * @throws {Error} When the child exits or stays silent past the timeout (it is killed then).
+ */
+export async function startServer(
+  spec: ServerCommand,
+  options: { cwd: string; timeoutMs: number },
+): Promise<ServerProcess> {
+  const started = await startChild(
+    { ...spec, name: `Server ${spec.name}` },
+    { ...options, stderrKept: STDERR_KEPT, expected: "port" },
+    (line) => {
+      const port = Number(line);
+      return Number.isInteger(port) && port > 0 ? port : undefined;
+    },
+  );
+  return {
+    name: spec.name,
+    pid: started.pid,
+    port: started.value,
+    stderr: started.stderr,
+    get running() {
+      return started.running;
+    },
+    stop: started.stop,
   };
 }
 

@@ -9,7 +9,7 @@
  */
 
 import type { SoakPorts } from "./_soak_server.ts";
-import { collect, firstLine, kill } from "./_server_process.ts";
+import { startChild } from "./_server_process.ts";
 
 /** Options of {@linkcode startSoakServer}. */
 export interface StartSoakServerOptions {
@@ -42,8 +42,6 @@ export interface SoakServerProcess {
 }
 
 const STDERR_KEPT = 16 * 1024;
-/** Time a stopped child gets to exit on SIGTERM before SIGKILL. */
-const KILL_GRACE_MS = 2000;
 
 /**
  * Starts the server child and waits for its ports.
@@ -67,55 +65,24 @@ export async function startSoakServer(
     "--until-stdin-closes",
   ];
   if (options.echoWorkers !== undefined) args.push("--echo-workers", String(options.echoWorkers));
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: root,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdin = child.stdin.getWriter();
-  const stderr = collect(child.stderr, STDERR_KEPT);
-  let running = true;
-  const exited = child.status.then(() => {
-    running = false;
-  });
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      stdin.close().catch(() => {});
-      if (running) kill(child, "SIGTERM");
-      const timer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    })();
-    return stopping;
-  };
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) =>
-    timer = setTimeout(() => resolve("late"), timeoutMs)
-  );
-  const line = await Promise.race([firstLine(child.stdout), late]);
-  clearTimeout(timer);
-  const ports = typeof line === "string" ? parsePorts(line) : undefined;
-  if (ports === undefined) {
-    await stop();
-    const why = line === "late"
-      ? `printed no ports within ${timeoutMs} ms`
-      : line === null
-      ? "exited before printing its ports"
-      : `printed "${line}" instead of its ports`;
-    throw new Error(`The soak server ${why}. Its stderr:\n${stderr()}`);
-  }
-  return {
-    pid: child.pid,
-    ports,
-    stderr,
-    get running() {
-      return running;
+  const started = await startChild(
+    { name: "The soak server", command: Deno.execPath(), args },
+    {
+      cwd: root,
+      timeoutMs,
+      stderrKept: STDERR_KEPT,
+      expected: "ports",
     },
-    stop,
+    parsePorts,
+  );
+  return {
+    pid: started.pid,
+    ports: started.value,
+    stderr: started.stderr,
+    get running() {
+      return started.running;
+    },
+    stop: started.stop,
   };
 }
 
