@@ -253,6 +253,20 @@ async function main(): Promise<number> {
     );
   }
   console.log("");
+  // Workers cannot make a message cost less CPU than inline does, and the generator shares
+  // the machine: at best every core is busy with inline's CPU per message (server + client).
+  const inlineRuns = results.get("inline") ?? [];
+  const inlineCores = median(inlineRuns.map((r) => (r.serverCpu ?? NaN) + (r.clientCpu ?? NaN)));
+  const cores = navigator.hardwareConcurrency;
+  if (Number.isFinite(inlineCores) && inlineCores > 0) {
+    console.log(
+      `- ceiling on this machine: ${cores} cores / ${
+        inlineCores.toFixed(2)
+      } cores per inline message stream (server + client CPU) = ${
+        (cores / inlineCores).toFixed(2)
+      }x inline, if workers added no CPU per message and no core ever idled.`,
+    );
+  }
   console.log(`- load average (1 min) after: ${loadAverage()}`);
   console.log(
     "- msgs/s spread: (max - min) / median over the rounds. server CPU, client CPU: cores busy in the measured window (1.00 = one core).",
