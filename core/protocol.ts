@@ -1,5 +1,6 @@
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageFailedError } from "./errors.ts";
+import type { LoopContext, ProtocolRecipe } from "./loop_context.ts";
 
 /** Options of one {@linkcode ProtocolContext.dispatch}. */
 export interface DispatchOptions {
@@ -163,6 +164,20 @@ export interface ProtocolHandlerFactory {
    * @returns The bytes, or `undefined` to close without a word.
    */
   refusal?(): Uint8Array | undefined;
+  /**
+   * How a loop thread builds this factory again (`ServerOptions.loops` above 1): the module,
+   * its export and cloneable options. Without it the factory runs on one loop only, and a
+   * server of several loops refuses it with a `TypeError`.
+   */
+  recipe?: ProtocolRecipe;
+  /**
+   * Called once on each loop, before it accepts a connection, with the loop it runs on (a
+   * server of one loop calls it too, `count` 1): where a protocol whose connections meet
+   * across loops (pub/sub) joins the other loops.
+   *
+   * @param loop This loop, and the channel to the same protocol on the others.
+   */
+  attach?(loop: LoopContext): void;
   /**
    * Releases what the factory's handlers share (timers, files, tables), once the server that
    * runs it is closed: called at the end of `Server.close()`, after every connection closed and
