@@ -5,11 +5,41 @@
  * connection) tells a live connection from an earlier one of the same slot. The table holds,
  * in a SharedArrayBuffer, the sequence of the connection open in each slot (0 when free), so
  * any thread can tell whether an id is still open without a round trip.
+ *
+ * A server of several I/O loops has one table per loop. The sequences of loop `L` of `N` are
+ * `L + 1`, `L + 1 + N`, ...: an id names its loop (`loopOf`), and every thread that holds the
+ * loops' shared sequences (`isOpenAmong`) can tell whether any id is open, on any loop.
  */
 
 const SLOT_SPAN = 2 ** 20;
 /** Most connections a table can hold. */
 export const MAX_SLOTS = SLOT_SPAN;
+
+/** The loop of `id` among `count` loops. */
+export function loopOf(id: number, count: number): number {
+  if (count === 1) return 0;
+  return (Math.floor(id / SLOT_SPAN) - 1) % count;
+}
+
+/** Whether `id` is open, read from the shared sequences of every loop's table, by loop. */
+export function isOpenAmong(loops: readonly Int32Array<ArrayBufferLike>[], id: number): boolean {
+  return isOpenIn(loops[loopOf(id, loops.length)], id);
+}
+
+/** Where a table sits among the loops of a server, and the memory it shares. */
+export interface ConnectionTableOptions {
+  /** Its loop. @default {0} */
+  loop?: number;
+  /** The server's loops. @default {1} */
+  count?: number;
+  /**
+   * The shared sequences to use (`capacity` entries), kept by whoever outlives the table: a
+   * loop replaced after it died takes over its predecessor's, zeroed.
+   *
+   * @default {a new SharedArrayBuffer}
+   */
+  sequences?: Int32Array<SharedArrayBuffer>;
+}
 
 /** Whether `id` is open, read from a table's shared sequences. */
 export function isOpenIn(sequences: Int32Array<ArrayBufferLike>, id: number): boolean {
@@ -24,12 +54,20 @@ export class ConnectionTable<T> {
   #items: (T | undefined)[];
   #free: number[] = [];
   #fresh = 0;
-  #sequence = 0;
+  #sequence: number;
+  readonly #first: number;
+  readonly #step: number;
   #size = 0;
 
-  constructor(capacity: number) {
-    this.sequences = new Int32Array(new SharedArrayBuffer(capacity * 4));
+  constructor(capacity: number, options: ConnectionTableOptions = {}) {
+    this.sequences = options.sequences ?? new Int32Array(new SharedArrayBuffer(capacity * 4));
+    if (this.sequences.length < capacity) {
+      throw new RangeError(`A table of ${capacity} needs as many shared sequences`);
+    }
     this.#items = new Array(capacity);
+    this.#step = options.count ?? 1;
+    this.#first = (options.loop ?? 0) + 1;
+    this.#sequence = this.#first - this.#step;
   }
 
   /** Open entries. */
@@ -43,8 +81,11 @@ export class ConnectionTable<T> {
     if (this.#free.length > 0) slot = this.#free.pop()!;
     else if (this.#fresh < this.#items.length) slot = this.#fresh++;
     else return undefined;
-    // Sequences stay in 1..2^31-1 so they fit the shared Int32Array; wrapping takes 2^31 connections.
-    this.#sequence = this.#sequence === 0x7fffffff ? 1 : this.#sequence + 1;
+    // Sequences stay in 1..2^31-1 so they fit the shared Int32Array; wrapping takes 2^31 / N
+    // connections of one loop, and keeps the sequence's loop.
+    this.#sequence = this.#sequence > 0x7fffffff - this.#step
+      ? this.#first
+      : this.#sequence + this.#step;
     const item = create(this.#sequence * SLOT_SPAN + slot);
     Atomics.store(this.sequences, slot, this.#sequence);
     this.#items[slot] = item;

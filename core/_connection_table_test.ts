@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertFalse } from "@std/assert";
-import { ConnectionTable, isOpenIn } from "./_connection_table.ts";
+import { ConnectionTable, isOpenAmong, isOpenIn, loopOf } from "./_connection_table.ts";
 
 /** Adds `name` and returns the id it got. */
 function addNamed(table: ConnectionTable<string>, name: string): number {
@@ -30,4 +30,21 @@ Deno.test("ConnectionTable gives a reused slot a new id, so old ids stay closed"
 Deno.test("isOpenIn answers false for ids beyond the table", () => {
   const table = new ConnectionTable<string>(1);
   assertFalse(isOpenIn(table.sequences, 5 * 2 ** 20 + 7));
+});
+
+Deno.test("Tables of three loops give ids that name their loop, open to every loop's reader", () => {
+  const tables = [0, 1, 2].map((loop) => new ConnectionTable<string>(4, { loop, count: 3 }));
+  const shared = tables.map((table) => table.sequences);
+  const ids = tables.map((table, loop) =>
+    Array.from({ length: 5 }, (_, i) => addNamed(table, `${loop}.${i}`))
+  );
+  for (const [loop, table] of tables.entries()) {
+    for (const id of ids[loop].slice(0, 4)) {
+      assertEquals(loopOf(id, 3), loop);
+      assert(isOpenAmong(shared, id));
+      table.remove(id);
+      assertFalse(isOpenAmong(shared, id), "closed on its loop, closed for every reader");
+    }
+  }
+  assertEquals(new Set(ids.flat().filter((id) => id >= 0)).size, 12, "no two loops share an id");
 });

@@ -71,8 +71,8 @@ export interface PoolWorkerOptions {
   module: string;
   /** The handler's startup data. */
   data: unknown;
-  /** The shared table of open connections. */
-  sequences: Int32Array;
+  /** Per I/O loop, the shared sequences of its open connections. */
+  sequences: readonly Int32Array[];
   /** Messages of a connection handled at once. */
   concurrency: number;
   transport: WorkerTransport;
@@ -234,7 +234,7 @@ export class PoolWorker {
       t: "init",
       module: options.module,
       index,
-      sequences: options.sequences.buffer,
+      sequences: options.sequences.map((loop) => loop.buffer),
       concurrency: options.concurrency,
       data: options.data,
       rings: this.#link.shared,

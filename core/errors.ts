@@ -194,3 +194,32 @@ export class ServerClosedError extends Error {
     this.name = "ServerClosedError";
   }
 }
+
+/**
+ * An I/O loop of a server of several (`ServerOptions.loops`) died: each of its connections is
+ * reported closed with this reason, and the loop is replaced.
+ *
+ * @example
+ * ```ts
+ * import { LoopDiedError } from "@speedo/speedo";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(new LoopDiedError(1, "out of memory").loop, 1);
+ * ```
+ */
+export class LoopDiedError extends Error {
+  /** The loop's index. */
+  readonly loop: number;
+
+  /**
+   * Makes the error.
+   *
+   * @param loop The loop's index.
+   * @param cause What killed it, as reported.
+   */
+  constructor(loop: number, cause: string) {
+    super(`I/O loop ${loop} died: ${cause}`);
+    this.name = "LoopDiedError";
+    this.loop = loop;
+  }
+}

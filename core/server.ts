@@ -1,4 +1,4 @@
-import { ConnectionTable, MAX_SLOTS } from "./_connection_table.ts";
+import { ConnectionTable, isOpenAmong, loopOf, MAX_SLOTS } from "./_connection_table.ts";
 import {
   Connection,
   type ConnectionHost,
@@ -20,6 +20,11 @@ import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { linger } from "./_linger.ts";
 import { checkTransport } from "./_transport_checks.ts";
 import { describeError } from "./_printable.ts";
+import { resolveModule } from "./_resolve_module.ts";
+import { Counter, COUNTER_COUNT, type CounterValues, readCounters } from "./_server_counters.ts";
+import { LOOP_RUNTIME, type LoopRuntime } from "./_loop_runtime.ts";
+import { singleLoopContext } from "./_loop_bus.ts";
+import { LoopGroup, loopGroups, resolveLoops } from "./_loop_group.ts";
 
 /** A server's TLS identity, in PEM. */
 export interface TlsOptions {
@@ -110,8 +115,26 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
    */
   onMessage?: MessageHandler["onMessage"];
   /**
+   * I/O loops: each its own thread, with its own listener on the one port (`SO_REUSEPORT`, the
+   * kernel spreads new connections), its own protocol factory (built from the factory's
+   * {@linkcode ProtocolHandlerFactory.recipe}) and its own `workers`. `"auto"` is one per core
+   * (`navigator.hardwareConcurrency`). Above 1 the thread that made the server coordinates:
+   * its hooks run there (`onConnect` and `onClose` with the connection's loop), `stats()` sums
+   * the loops (a row each in `loops`), a handle from any loop or worker writes to its
+   * connection wherever it lives, and a loop that dies is replaced.
+   *
+   * Above 1 needs: Linux (elsewhere one loop runs, said once), Deno's `--unstable-net` (or
+   * `"unstable": ["net"]` in deno.json; `Deno.listen`'s `reusePort` is unstable in Deno 2.9;
+   * a `TypeError` here without it), TCP (not `"unix"`), a protocol with a `recipe`, and a
+   * `handler` module if any (not `onMessage` or a handler object). `maxConnections` is global,
+   * `queueCapacity` and `workers` are per loop. See docs/DESIGN.md, "I/O loops".
+   *
+   * @default {1}
+   */
+  loops?: number | "auto";
+  /**
    * Web Workers that run the message handler; 0 runs it inline on the I/O thread, the fastest
-   * path for handlers that do little.
+   * path for handlers that do little. Per loop (`loops`).
    *
    * @default {0}
    */
@@ -138,7 +161,7 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
    */
   concurrency?: number;
   /**
-   * Most connections open at once; the next one is told (see
+   * Most connections open at once, over all loops; the next one is told (see
    * {@linkcode ProtocolHandlerFactory.refusal}) and closed. At most 1,048,576.
    *
    * @default {16384}
@@ -146,7 +169,7 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
   maxConnections?: number;
   /**
    * Messages accepted and not yet handled at which every connection stops reading until half
-   * of them are done.
+   * of them are done. Per loop (`loops`).
    *
    * @default {8192}
    */
@@ -224,10 +247,16 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
   shutdownTimeout?: number;
   /** Called once listening, with the bound address. */
   onStart?(address: ServerAddress<T>): void;
-  /** Called for each connection accepted, before its handler's `open`. */
-  onConnect?(connection: ConnectionHandle): void;
-  /** Called when a connection closed; `reason` tells why when the server closed it. */
-  onClose?(connection: ConnectionHandle, reason?: Error): void;
+  /**
+   * Called for each connection accepted, before its handler's `open` (with `loops` above 1,
+   * on the coordinating thread, as the loop goes on: its handler may have started already).
+   */
+  onConnect?(connection: ConnectionHandle, loop: number): void;
+  /**
+   * Called when a connection closed; `reason` tells why when the server closed it (a
+   * {@linkcode LoopDiedError} when its loop died).
+   */
+  onClose?(connection: ConnectionHandle, reason: Error | undefined, loop: number): void;
   /**
    * Called for unexpected errors: a protocol handler or hook that threw, a failed message, a
    * dead worker, a socket error other than the peer's reset. Closes the server decides (idle
@@ -239,8 +268,8 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
   onTick?(server: Server<T>): void;
 }
 
-/** Counters of a {@linkcode Server}, from {@linkcode Server.stats}. */
-export interface ServerStats {
+/** Counters of a {@linkcode Server}, or of one of its loops. */
+export interface ServerCounters {
   /** Connections open now. */
   connections: number;
   /** Connections accepted since start. */
@@ -259,6 +288,16 @@ export interface ServerStats {
   bytesOut: number;
   /** Workers running in the pool now (0 when messages are handled inline). */
   workers: number;
+}
+
+/**
+ * Counters of a {@linkcode Server}, from {@linkcode Server.stats}: the sum over its loops,
+ * and a row per loop. A loop's `queueDepth` and `workers` are sampled by the loop at least
+ * once a second; the other counters are live.
+ */
+export interface ServerStats extends ServerCounters {
+  /** Per loop, by index (one row for a server of one loop). */
+  loops: ServerCounters[];
 }
 
 type ServerState = "new" | "starting" | "running" | "closing" | "closed";
@@ -374,14 +413,15 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   #allClosed: (() => void) | undefined;
   /** Sockets closed for their protocol but still lingering (and refused ones being told). */
   readonly #lingering = new Set<Promise<void>>();
-  #stats = {
-    accepted: 0,
-    refused: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-  };
+  /** Counters (`_server_counters.ts`): a row shared with the coordinator on a loop. */
+  readonly #counters: Float64Array<ArrayBufferLike>;
+  /** On a loop thread of a server of several: its place among them. */
+  readonly #runtime: LoopRuntime | undefined;
+  /** On the thread that made a server of several loops: the loops. */
+  readonly #group: LoopGroup | undefined;
+  /** The test hook's listener of a loop's own (`LoopRuntime.pinnedListener`). */
+  #pinnedListener: Deno.Listener | undefined;
+  #pinnedAccept: Promise<void> | undefined;
   readonly #host: ConnectionHost;
   readonly #sink: ReplySink;
 
@@ -446,7 +486,18 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       10,
       Math.min(1000, Math.floor(Math.min(this.#idleTimeout || Infinity, this.#writeTimeout) / 4)),
     );
-    this.#table = new ConnectionTable(this.#maxConnections);
+    const runtime = (options as { [LOOP_RUNTIME]?: LoopRuntime })[LOOP_RUNTIME];
+    this.#runtime = runtime;
+    this.#counters = runtime?.counters ?? new Float64Array(COUNTER_COUNT);
+    this.#table = new ConnectionTable(
+      this.#maxConnections,
+      runtime === undefined ? {} : {
+        loop: runtime.index,
+        count: runtime.count,
+        sequences: runtime.sequences[runtime.index],
+      },
+    );
+    const loops = runtime === undefined ? resolveLoops(options) : 1;
     this.#inFlight = new InFlightCounter({
       capacity: positiveInteger(
         "queueCapacity",
@@ -463,12 +514,19 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       : options.onMessage !== undefined
       ? { onMessage: options.onMessage }
       : undefined;
-    this.#pool = handler === undefined ? undefined : new WorkerPool({
+    this.#group = loops > 1
+      ? new LoopGroup(options, loops, this.#maxConnections, {
+        report: (error, connection) => this.#report(error, connection),
+        hook: (run) => this.#hook(run),
+      })
+      : undefined;
+    if (this.#group !== undefined) loopGroups.set(this, this.#group);
+    this.#pool = handler === undefined || this.#group !== undefined ? undefined : new WorkerPool({
       handler,
       size: workers,
       inFlight: this.#inFlight,
       sink: this.#sink,
-      sequences: this.#table.sequences,
+      sequences: runtime?.sequences ?? [this.#table.sequences],
       data: options.handlerData,
       transport: options.workerTransport,
       concurrency: options.concurrency,
@@ -508,6 +566,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
    * ```
    */
   async resize(workers: number): Promise<void> {
+    if (this.#group !== undefined) return await this.#group.resize(workers);
     if (this.#pool === undefined) {
       throw new TypeError("This server has no message handler to resize: give it a handler");
     }
@@ -515,10 +574,12 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       throw new Error(`Server cannot resize: it is ${this.#state}`);
     }
     await this.#pool.resize(workers);
+    this.#counters[Counter.workers] = this.#pool.running;
   }
 
   /** The bound address once listening: `Deno.NetAddr` over TCP, `Deno.UnixAddr` over Unix. */
   get address(): ServerAddress<T> | undefined {
+    if (this.#group !== undefined) return this.#group.address as ServerAddress<T> | undefined;
     return this.#listener?.addr as ServerAddress<T> | undefined;
   }
 
@@ -533,8 +594,23 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   async listen(): Promise<ServerAddress<T>> {
     if (this.#state !== "new") throw new Error(`Server cannot listen: it is ${this.#state}`);
     this.#state = "starting";
+    if (this.#group !== undefined) {
+      try {
+        const address = await this.#group.listen();
+        this.#state = "running";
+        this.#startTicker();
+        this.#hook(() => this.#options.onStart?.(address as ServerAddress<T>));
+        return address as ServerAddress<T>;
+      } catch (error) {
+        this.#state = "closed";
+        this.#closeProtocol();
+        throw error;
+      }
+    }
+    const runtime = this.#runtime;
     try {
       await this.#pool?.start();
+      this.#options.protocol.attach?.(runtime?.bus.context() ?? singleLoopContext());
       if (this.#options.transport === "unix") {
         const path = this.#options.path as string;
         await removeStaleSocket(path);
@@ -544,9 +620,14 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         const hostname = this.#options.hostname ?? "127.0.0.1";
         const port = this.#options.port ?? 0;
         const tls = this.#options.tls as TlsOptions | undefined;
+        // A loop shares the port with the other loops: the kernel spreads the connections.
+        const shared = runtime === undefined
+          ? {}
+          : { port: runtime.port, reusePort: true } as { port: number };
         this.#listener = tls === undefined
-          ? Deno.listen({ hostname, port, transport: "tcp" })
-          : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+          ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
+          : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...shared });
+        if (runtime?.pinnedListener) this.#pinnedListener = Deno.listen({ hostname, port: 0 });
       }
     } catch (error) {
       this.#state = "closed";
@@ -555,31 +636,44 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     }
     this.#state = "running";
     this.#clock = Date.now();
+    this.#counters[Counter.workers] = this.#pool?.running ?? 0;
     this.#reaper = setInterval(() => this.#reap(), this.#reaperPeriod);
+    this.#startTicker();
+    this.#acceptLoop = this.#accept(this.#listener);
+    if (this.#pinnedListener) this.#pinnedAccept = this.#accept(this.#pinnedListener);
+    const address = this.#listener.addr as ServerAddress<T>;
+    this.#hook(() => this.#options.onStart?.(address));
+    return address;
+  }
+
+  #startTicker(): void {
     if (this.#options.onTick) {
       this.#ticker = setInterval(
         () => this.#hook(() => this.#options.onTick!(this)),
         this.#options.tickInterval ?? 1000,
       );
     }
-    this.#acceptLoop = this.#accept(this.#listener);
-    const address = this.#listener.addr as ServerAddress<T>;
-    this.#hook(() => this.#options.onStart?.(address));
-    return address;
   }
 
   /**
-   * Counters, read now.
+   * Counters, read now: the sum over the loops, and a row per loop.
    *
    * @returns A fresh object.
    */
   stats(): ServerStats {
-    return {
+    if (this.#group !== undefined) return this.#group.stats();
+    const row: CounterValues = {
+      ...readCounters(this.#counters),
       connections: this.#table.size,
-      ...this.#stats,
       queueDepth: this.#inFlight.count,
       workers: this.#pool?.running ?? 0,
     };
+    return { ...row, loops: [{ ...row }] };
+  }
+
+  /** The address a loop's own listener has (the test hook `LoopRuntime.pinnedListener`). */
+  get pinnedAddress(): Deno.NetAddr | undefined {
+    return this.#pinnedListener?.addr as Deno.NetAddr | undefined;
   }
 
   /**
@@ -589,7 +683,14 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
    * @returns The handle.
    */
   handle(id: number): ConnectionHandle {
-    return this.#table.get(id)?.handle ?? new LocalConnectionHandle(id);
+    if (this.#group !== undefined) return this.#group.handle(id);
+    const local = this.#table.get(id)?.handle;
+    if (local !== undefined) return local;
+    const runtime = this.#runtime;
+    if (runtime !== undefined && loopOf(id, runtime.count) !== runtime.index) {
+      return new PeerLoopHandle(id, runtime);
+    }
+    return new LocalConnectionHandle(id);
   }
 
   /**
@@ -598,13 +699,22 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
    * and ends the workers. Calling it again returns the same promise.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    this.#closing ??= this.#group !== undefined ? this.#closeGroup() : this.#shutdown();
     return this.#closing;
   }
 
   /** Same as {@linkcode Server.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  async #closeGroup(): Promise<void> {
+    const state = this.#state;
+    this.#state = "closing";
+    clearInterval(this.#ticker);
+    if (state !== "new") await this.#group!.close();
+    this.#closeProtocol();
+    this.#state = "closed";
   }
 
   async #shutdown(): Promise<void> {
@@ -615,12 +725,15 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     }
     this.#state = "closing";
     this.#draining = true;
-    try {
-      this.#listener?.close();
-    } catch {
-      // Closed already.
+    for (const listener of [this.#listener, this.#pinnedListener]) {
+      try {
+        listener?.close();
+      } catch {
+        // Closed already.
+      }
     }
     await this.#acceptLoop;
+    await this.#pinnedAccept;
     if (!this.#isQuiet()) {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#quietWaiter = resolve;
@@ -648,6 +761,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     await this.#pool?.close();
     this.#removeSocketFile();
     this.#closeProtocol();
+    this.#runtime?.bus.shut();
     this.#state = "closed";
   }
 
@@ -705,8 +819,15 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   }
 
   #admit(socket: Deno.Conn): void {
-    if (this.#table.size >= this.#maxConnections) {
-      this.#stats.refused++;
+    let full = this.#table.size >= this.#maxConnections;
+    const shared = this.#runtime?.openConnections;
+    // maxConnections holds over every loop: a place is taken in the shared count first.
+    if (!full && shared !== undefined && Atomics.add(shared, 0, 1) >= this.#maxConnections) {
+      Atomics.sub(shared, 0, 1);
+      full = true;
+    }
+    if (full) {
+      this.#counters[Counter.refused]++;
       this.#refuse(socket);
       return;
     }
@@ -726,8 +847,9 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       )
     )!;
     const handle = connection.handle;
-    this.#stats.accepted++;
-    this.#hook(() => this.#options.onConnect?.(handle));
+    this.#counters[Counter.accepted]++;
+    this.#counters[Counter.connections] = this.#table.size;
+    this.#hook(() => this.#options.onConnect?.(handle, this.#runtime?.index ?? 0));
     connection.start(this.#options.protocol);
   }
 
@@ -762,6 +884,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   /** Closes idle connections and connections whose write is stuck; advances the clock. */
   #reap(): void {
     const now = this.#clock = Date.now();
+    this.#counters[Counter.queueDepth] = this.#inFlight.count;
+    this.#counters[Counter.workers] = this.#pool?.running ?? 0;
     for (const connection of this.#table.values()) {
       if (connection.goodbyeSince >= 0 && now - connection.goodbyeSince > GOODBYE_GRACE) {
         // A peer that does not read its goodbye is not waited for: its socket closes now.
@@ -805,17 +929,21 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         if (server.#pool === undefined) {
           throw new TypeError("This server has no message handler: give it a handler or onMessage");
         }
-        server.#stats.messagesIn++;
+        server.#counters[Counter.messagesIn]++;
         return server.#pool.submit(connection, payload, type, flags, key);
       },
       messageDone() {
-        server.#stats.messagesOut++;
+        server.#counters[Counter.messagesOut]++;
         // The pool completes the message in the counter after this call: check on a microtask.
         if (server.#quietWaiter !== undefined) queueMicrotask(() => server.#checkQuiet());
       },
       closed(connection, reason) {
         server.#table.remove(connection.id);
-        server.#hook(() => server.#options.onClose?.(connection.handle, reason));
+        server.#counters[Counter.connections] = server.#table.size;
+        if (server.#runtime !== undefined) Atomics.sub(server.#runtime.openConnections, 0, 1);
+        server.#hook(() =>
+          server.#options.onClose?.(connection.handle, reason, server.#runtime?.index ?? 0)
+        );
         server.#checkQuiet();
         if (server.#table.size === 0) server.#allClosed?.();
       },
@@ -826,8 +954,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         server.#track(done);
       },
       countBytes(read, written) {
-        server.#stats.bytesIn += read;
-        server.#stats.bytesOut += written;
+        server.#counters[Counter.bytesIn] += read;
+        server.#counters[Counter.bytesOut] += written;
         if (written > 0) server.#checkQuiet();
       },
     };
@@ -839,10 +967,14 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     return {
       handle: (id) => server.handle(id),
       write(id, bytes) {
-        server.#table.get(id)?.write(bytes);
+        const connection = server.#table.get(id);
+        if (connection !== undefined) connection.write(bytes);
+        else server.#toPeerLoop(id)?.bus.write(loopOf(id, server.#runtime!.count), id, bytes);
       },
       close(id) {
-        server.#table.get(id)?.close();
+        const connection = server.#table.get(id);
+        if (connection !== undefined) connection.close();
+        else server.#toPeerLoop(id)?.bus.closeConnection(loopOf(id, server.#runtime!.count), id);
       },
       failed(error: MessageFailedError) {
         const connection = server.#table.get(error.connectionId);
@@ -853,6 +985,13 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         server.#report(error);
       },
     };
+  }
+
+  /** The runtime, when `id` is open on another loop of this server. */
+  #toPeerLoop(id: number): LoopRuntime | undefined {
+    const runtime = this.#runtime;
+    if (runtime === undefined || loopOf(id, runtime.count) === runtime.index) return undefined;
+    return isOpenAmong(runtime.sequences, id) ? runtime : undefined;
   }
 
   #report(error: unknown, connection?: ConnectionHandle): void {
@@ -881,10 +1020,32 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   }
 }
 
-function resolveModule(specifier: string | URL): string {
-  if (specifier instanceof URL) return specifier.href;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return specifier;
-  return new URL(specifier, `file://${Deno.cwd()}/`).href;
+/** A handle, on a loop, to a connection of another loop: its bytes cross the loops' bus. */
+class PeerLoopHandle implements ConnectionHandle {
+  readonly id: number;
+  readonly #runtime: LoopRuntime;
+
+  constructor(id: number, runtime: LoopRuntime) {
+    this.id = id;
+    this.#runtime = runtime;
+  }
+
+  get open(): boolean {
+    return isOpenAmong(this.#runtime.sequences, this.id);
+  }
+
+  write(data: Uint8Array | string): boolean {
+    if (!this.open) return false;
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    this.#runtime.bus.write(loopOf(this.id, this.#runtime.count), this.id, bytes);
+    return true;
+  }
+
+  close(): boolean {
+    if (!this.open) return false;
+    this.#runtime.bus.closeConnection(loopOf(this.id, this.#runtime.count), this.id);
+    return true;
+  }
 }
 
 /** The connections' early-flush size: `Infinity` when off (asked, or over TLS). */

@@ -23,7 +23,7 @@
  */
 
 import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
-import { isOpenIn } from "./_connection_table.ts";
+import { isOpenAmong } from "./_connection_table.ts";
 import { ByteRing, crossesByPost, isPostedMark, POSTED_MARK, PostedBatches } from "./_ring.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageHandler, MessageHandlerContext } from "./message_handler.ts";
@@ -32,7 +32,8 @@ interface InitRequest {
   t: "init";
   module: string;
   index: number;
-  sequences: SharedArrayBuffer;
+  /** Per I/O loop of the server, the shared sequences of its open connections. */
+  sequences: SharedArrayBuffer[];
   /** Messages of a connection handled at once: 1 keeps them in order. */
   concurrency: number;
   /** The handler's startup data, for its `init`. */
@@ -52,7 +53,7 @@ const replies = new BatchWriter();
 let done = 0;
 let flushScheduled = false;
 let handling = false;
-let sequences: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let sequences: Int32Array<ArrayBufferLike>[] = [new Int32Array(0)];
 let handler: MessageHandler;
 let context: MessageHandlerContext;
 let chain: Promise<void> = Promise.resolve();
@@ -78,17 +79,17 @@ class WorkerConnectionHandle implements ConnectionHandle {
     this.id = id;
   }
   get open(): boolean {
-    return isOpenIn(sequences, this.id);
+    return isOpenAmong(sequences, this.id);
   }
   write(data: Uint8Array | string): boolean {
-    if (!isOpenIn(sequences, this.id)) return false;
+    if (!isOpenAmong(sequences, this.id)) return false;
     if (typeof data === "string") replies.addText(ReplyOp.write, this.id, data);
     else replies.append(ReplyOp.write, this.id, data);
     scheduleFlush();
     return true;
   }
   close(): boolean {
-    if (!isOpenIn(sequences, this.id)) return false;
+    if (!isOpenAmong(sequences, this.id)) return false;
     replies.add(ReplyOp.close, this.id);
     scheduleFlush();
     return true;
@@ -153,7 +154,7 @@ async function receive(ring: ByteRing): Promise<void> {
 }
 
 async function init(request: InitRequest): Promise<void> {
-  sequences = new Int32Array(request.sequences);
+  sequences = request.sequences.map((buffer) => new Int32Array(buffer));
   concurrent = request.concurrency > 1;
   context = {
     workerIndex: request.index,

@@ -59,8 +59,11 @@ export interface WorkerPoolOptions {
   inFlight: InFlightCounter;
   /** Where workers' replies go. */
   sink: ReplySink;
-  /** The shared table of open connections, for `handle.open` and writes in workers. */
-  sequences: Int32Array;
+  /**
+   * Per I/O loop of the server, the shared sequences of its open connections, for
+   * `handle.open` and writes in workers (one entry for a server of one loop).
+   */
+  sequences: readonly Int32Array[];
   /**
    * Time a worker has to load its handler module, in milliseconds.
    *
@@ -149,7 +152,7 @@ export class WorkerPool implements RouteTargets {
   readonly #handler: string | URL | MessageHandler;
   readonly #data: unknown;
   readonly #sink: ReplySink;
-  readonly #sequences: Int32Array;
+  readonly #sequences: readonly Int32Array[];
   readonly #startTimeout: number;
   readonly #transport: WorkerTransport;
   readonly #ringCapacity: number;

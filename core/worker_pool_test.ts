@@ -76,7 +76,7 @@ function setup(
     size,
     inFlight: queue,
     sink,
-    sequences: table.sequences,
+    sequences: [table.sequences],
     transport,
     // A small ring, so that batches wrap around and pass in parts, and batches over 1 KiB
     // cross by postMessage.
@@ -396,7 +396,7 @@ Deno.test("WorkerPool refuses a module that cannot load with WorkerStartError", 
 Deno.test("WorkerPool refuses a handler object for workers and bad sizes", () => {
   const queue = new InFlightCounter();
   const sink = new RecordingSink();
-  const sequences = new Int32Array(1);
+  const sequences = [new Int32Array(1)];
   const handler = { onMessage() {} };
   assertThrows(
     () => new WorkerPool({ handler, size: 2, inFlight: queue, sink, sequences }),

@@ -273,7 +273,7 @@ class Embedded implements EmbeddedConnection {
       size: 0,
       inFlight: counter,
       sink,
-      sequences: new Int32Array(1),
+      sequences: [new Int32Array(1)],
       data: options.handlerData,
       concurrency: options.concurrency,
     });

@@ -103,5 +103,6 @@ export function echoProtocol(options: EchoProtocolOptions = {}): ProtocolHandler
   return {
     create: (context) => new EchoProtocolHandler(context, maxLineLength),
     refusal: () => refusal,
+    recipe: { module: import.meta.url, export: "echoProtocol", options: { maxLineLength } },
   };
 }

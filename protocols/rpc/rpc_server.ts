@@ -33,9 +33,9 @@ function closeBoth(
   services: Services,
   onClose: ServerOptions["onClose"],
 ): NonNullable<ServerOptions["onClose"]> {
-  return (connection, reason) => {
+  return (connection, reason, loop) => {
     services.onClose(connection);
-    onClose?.(connection, reason);
+    onClose?.(connection, reason, loop);
   };
 }
 

@@ -1,0 +1,180 @@
+/**
+ * The channels between the I/O loops of one server, as one loop's thread sees them: a
+ * `MessagePort` to each other loop, carrying writes and closes to connections that live
+ * there and the protocol's own messages ({@linkcode LoopContext.send}).
+ *
+ * What one loop sends another in a turn crosses in one `postMessage` (a flat array of
+ * envelopes, flushed on a microtask), so a publish fanned out to a thousand connections on
+ * another loop costs one crossing, not a thousand; one port per pair keeps every envelope in
+ * the order it was sent. Bytes are copied (`slice`) when queued: the caller keeps its buffer,
+ * and a view never drags its whole backing buffer through the structured clone.
+ *
+ * @module
+ */
+
+import type { LoopContext } from "./loop_context.ts";
+
+/** Envelope kinds, the first element of each envelope in a batch. */
+const WRITE = 0;
+const CLOSE = 1;
+const PROTOCOL = 2;
+
+/** Where a loop's bus delivers what other loops send it. */
+export interface LoopBusHost {
+  /** Bytes for a connection of this loop. */
+  write(id: number, bytes: Uint8Array): void;
+  /** A close for a connection of this loop. */
+  close(id: number): void;
+  /** A listener (the protocol's) threw. */
+  error(error: unknown): void;
+}
+
+/** One loop's side of the channels between loops. */
+export class LoopBus {
+  readonly index: number;
+  readonly count: number;
+  readonly #host: LoopBusHost;
+  readonly #ports: (MessagePort | undefined)[];
+  /** Per peer loop, envelopes not yet posted, flat: kind, then its one or two fields. */
+  readonly #outboxes: unknown[][];
+  #flushScheduled = false;
+  #listener: ((from: number, message: unknown) => void) | undefined;
+  #replacedListener: ((loop: number) => void) | undefined;
+  #closed = false;
+
+  /**
+   * @param index This loop.
+   * @param ports Index-aligned ports to the other loops (`undefined` at `index`).
+   * @param host Where envelopes for this loop go.
+   */
+  constructor(index: number, ports: (MessagePort | undefined)[], host: LoopBusHost) {
+    this.index = index;
+    this.count = ports.length;
+    this.#host = host;
+    this.#ports = [];
+    this.#outboxes = ports.map(() => []);
+    for (const [loop, port] of ports.entries()) {
+      if (loop !== index && port !== undefined) this.#attach(loop, port);
+    }
+  }
+
+  /** Queues bytes for connection `id` of `loop`. */
+  write(loop: number, id: number, bytes: Uint8Array): void {
+    this.#queue(loop, WRITE, id, bytes.slice());
+  }
+
+  /** Queues a close for connection `id` of `loop`. */
+  closeConnection(loop: number, id: number): void {
+    this.#queue(loop, CLOSE, id);
+  }
+
+  /** The protocol's view: its loop, and its channel to the other loops. */
+  context(): LoopContext {
+    // deno-lint-ignore no-this-alias
+    const bus = this;
+    return {
+      index: this.index,
+      count: this.count,
+      send(to: number, message: unknown): void {
+        if (!Number.isInteger(to) || to < 0 || to >= bus.count || to === bus.index) {
+          throw new RangeError(
+            `A loop can send to another loop, 0 to ${
+              bus.count - 1
+            } but not ${bus.index}; got ${to}`,
+          );
+        }
+        bus.#queue(to, PROTOCOL, message);
+      },
+      receive(listener) {
+        bus.#listener = listener;
+      },
+      replaced(listener) {
+        bus.#replacedListener = listener;
+      },
+    };
+  }
+
+  /** Loop `loop` was replaced: talk to the new one through `port`; what was queued is lost. */
+  replacePort(loop: number, port: MessagePort): void {
+    this.#ports[loop]?.close();
+    this.#outboxes[loop] = [];
+    this.#attach(loop, port);
+    try {
+      this.#replacedListener?.(loop);
+    } catch (error) {
+      this.#host.error(error);
+    }
+  }
+
+  /** Posts what is queued now and closes the ports. */
+  shut(): void {
+    if (this.#closed) return;
+    this.#flush();
+    this.#closed = true;
+    for (const port of this.#ports) port?.close();
+  }
+
+  #attach(loop: number, port: MessagePort): void {
+    this.#ports[loop] = port;
+    port.onmessage = (event: MessageEvent<unknown[]>) => this.#deliver(loop, event.data);
+  }
+
+  #queue(loop: number, kind: number, first: unknown, second?: unknown): void {
+    if (this.#closed) return;
+    const outbox = this.#outboxes[loop];
+    if (kind === PROTOCOL) outbox.push(kind, first);
+    else if (kind === WRITE) outbox.push(kind, first, second);
+    else outbox.push(kind, first);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    for (const [loop, outbox] of this.#outboxes.entries()) {
+      if (outbox.length === 0) continue;
+      this.#outboxes[loop] = [];
+      try {
+        this.#ports[loop]?.postMessage(outbox);
+      } catch (error) {
+        // A message the structured clone refuses (a function in a protocol's message).
+        this.#host.error(error);
+      }
+    }
+  }
+
+  #deliver(from: number, batch: unknown[]): void {
+    for (let i = 0; i < batch.length;) {
+      const kind = batch[i];
+      if (kind === WRITE) {
+        this.#host.write(batch[i + 1] as number, batch[i + 2] as Uint8Array);
+        i += 3;
+      } else if (kind === CLOSE) {
+        this.#host.close(batch[i + 1] as number);
+        i += 2;
+      } else {
+        try {
+          this.#listener?.(from, batch[i + 1]);
+        } catch (error) {
+          this.#host.error(error);
+        }
+        i += 2;
+      }
+    }
+  }
+}
+
+/** The loop context of a server of one loop: nothing to send to. */
+export function singleLoopContext(): LoopContext {
+  return {
+    index: 0,
+    count: 1,
+    send(to: number): void {
+      throw new RangeError(`This server has one loop: there is no loop ${to} to send to`);
+    },
+    receive() {},
+    replaced() {},
+  };
+}
