@@ -24,12 +24,27 @@ export type ServerId = typeof SERVER_IDS[number];
 
 /**
  * The command that starts echo server `id` (`workers` for the Speedo workers server;
- * `speedoArgs` are passed to both Speedo servers, e.g. `--max-line-length`).
+ * `speedoArgs` are passed to both Speedo servers, e.g. `--max-line-length`; `loops` to every
+ * Speedo server, named in its name when above 1).
  */
 export function echoServerCommand(
   id: ServerId,
   workers: number,
   speedoArgs: string[] = [],
+  loops = 1,
+): ServerCommand {
+  const command = echoServerCommandOn(id, workers, [
+    ...speedoArgs,
+    ...(loops > 1 ? ["--loops", String(loops)] : []),
+  ]);
+  if (loops > 1 && id.startsWith("speedo")) command.name += `, ${loops} loops`;
+  return command;
+}
+
+function echoServerCommandOn(
+  id: ServerId,
+  workers: number,
+  speedoArgs: string[],
 ): ServerCommand {
   // -A: the children need the network, /proc, and (Speedo) workers that inherit permissions.
   const deno = (script: string, ...args: string[]): string[] => [

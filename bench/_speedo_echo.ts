@@ -14,14 +14,20 @@ import { echoServer } from "../protocols/echo/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 
 const args = parseArgs(Deno.args, {
-  string: ["workers", "max-line-length", "transport"],
+  string: ["workers", "max-line-length", "transport", "loops"],
   boolean: ["until-stdin-closes"],
   default: {
     workers: String(defaultWorkerCount()),
     "max-line-length": "65536",
     transport: "batch",
+    loops: "1",
   },
 });
+const loops = Number(args.loops);
+if (!Number.isInteger(loops) || loops < 1) {
+  console.error(`--loops must be a positive integer, got "${args.loops}"`);
+  Deno.exit(2);
+}
 const workers = Number(args.workers);
 if (!Number.isInteger(workers) || workers < 0) {
   console.error(`--workers must be a non-negative integer, got "${args.workers}"`);
@@ -41,6 +47,7 @@ const server = echoServer({
   port: 0,
   workers,
   workerTransport: transport,
+  loops,
   idleTimeout: 0,
   echo: { maxLineLength },
 });

@@ -6,7 +6,7 @@
  * ```
  * deno run -A bench/echo_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
  *   [--workers N] [--servers raw-deno,node,speedo-inline,speedo-workers,speedo-ring]
- *   [--loads 1x1,50x1,50x16,200x1]
+ *   [--loads 1x1,50x1,50x16,200x1] [--loops 1,2]
  * ```
  *
  * Every server is its own child process on 127.0.0.1, port 0, and so is the load generator of
@@ -46,7 +46,9 @@ const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
   --quick         a smoke run: 1 s, 1 round
   --workers N     workers of the "Speedo workers" servers (default: cores - 1, at least 1)
   --servers LIST  comma-separated: raw-deno,node,speedo-inline,speedo-workers,speedo-ring (default: all)
-  --loads LIST    comma-separated CONNECTIONSxDEPTH (default 1x1,50x1,50x16,200x1)`;
+  --loads LIST    comma-separated CONNECTIONSxDEPTH (default 1x1,50x1,50x16,200x1)
+  --loops LIST    comma-separated I/O loop counts each Speedo server runs with (default 1);
+                  with more than one, a line per load gives each count's ratio to the first`;
 
 /** Time a child server has to print its port. */
 const SERVER_START_TIMEOUT_MS = 15_000;
@@ -66,11 +68,12 @@ interface Settings {
   workers: number;
   servers: string[];
   loads: Load[];
+  loops: number[];
 }
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
-    string: ["seconds", "warmup", "rounds", "workers", "servers", "loads"],
+    string: ["seconds", "warmup", "rounds", "workers", "servers", "loads", "loops"],
     boolean: ["quick", "help"],
   });
   if (args.help) return undefined;
@@ -98,7 +101,15 @@ function parseSettings(argv: string[]): Settings | undefined {
     }
     return { label, connections, depth };
   });
+  const loops = (args.loops ?? "1").split(",").map((raw: string) => {
+    const count = Number(raw);
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new RangeError(`--loops: "${raw}" is not a loop count from 1 to 64`);
+    }
+    return count;
+  });
   return {
+    loops,
     seconds: number("seconds", args.quick ? 1 : 3, 0.1),
     warmup: number("warmup", args.quick ? 0.5 : 1, 0),
     rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
@@ -181,9 +192,13 @@ async function main(): Promise<number> {
     notes.push("raw Deno.listen not run: the ratio column is empty.");
   }
 
-  const runs = serverIds.length * settings.loads.length * settings.rounds;
+  const serverCount = serverIds.reduce(
+    (count, id) => count + (id.startsWith("speedo") ? settings.loops.length : 1),
+    0,
+  );
+  const runs = serverCount * settings.loads.length * settings.rounds;
   const budget = runs * (settings.warmup + settings.seconds + RUN_OVERHEAD_SECONDS) +
-    serverIds.length * 5 + 60;
+    serverCount * 5 + 60;
   const deadline = performance.now() + budget * 1000;
 
   console.log("# Speedo echo load");
@@ -197,18 +212,23 @@ async function main(): Promise<number> {
   console.log(`- load average (1 min) before: ${loadAverage()}`);
   console.log("");
 
-  const servers = new Map<ServerId, ServerProcess>();
+  const servers = new Map<string, ServerProcess>();
   const rows: Row[] = [];
   let failures = 0;
+  const starts = serverIds.flatMap((id) =>
+    id.startsWith("speedo")
+      ? settings.loops.map((loops) => ({ id, loops, key: `${id}@${loops}` }))
+      : [{ id, loops: 1, key: id }]
+  );
   try {
-    for (const id of serverIds) {
-      const spec = echoServerCommand(id, settings.workers);
+    for (const { id, loops, key } of starts) {
+      const spec = echoServerCommand(id, settings.workers, [], loops);
       try {
         const server = await startServer(spec, {
           cwd: rootPath,
           timeoutMs: SERVER_START_TIMEOUT_MS,
         });
-        servers.set(id, server);
+        servers.set(key, server);
         running.add(server);
       } catch (error) {
         failures++;
@@ -265,6 +285,22 @@ async function main(): Promise<number> {
   const baselineName = servers.get("raw-deno")?.name ?? "raw Deno.listen";
   console.log(table(rows, baselineName));
   console.log("");
+  if (settings.loops.length > 1) {
+    const first = settings.loops[0];
+    for (const id of serverIds.filter((id) => id.startsWith("speedo"))) {
+      for (const loops of settings.loops.slice(1)) {
+        const ratios = settings.loads.map((load) => {
+          const rate = (count: number) => {
+            const server = servers.get(`${id}@${count}`);
+            const row = rows.find((r) => r.server === server?.name && r.load === load.label);
+            return median(row?.results.map((result) => result.rate) ?? []);
+          };
+          return `${load.label} ${fixed(rate(loops) / rate(first), 2, "x")}`;
+        });
+        console.log(`- ${id}, ${loops} loops vs ${first}: ${ratios.join(", ")}`);
+      }
+    }
+  }
   console.log(`- load average (1 min) after: ${loadAverage()}`);
   console.log(
     "- req/s spread: (max - min) / median over the rounds. server CPU, client CPU: cores busy in the measured window (1.00 = one core); a client near 1.00 means the load generator's core was full, so that row may be bound by the generator rather than the server.",

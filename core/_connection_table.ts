@@ -23,7 +23,9 @@ export function loopOf(id: number, count: number): number {
 
 /** Whether `id` is open, read from the shared sequences of every loop's table, by loop. */
 export function isOpenAmong(loops: readonly Int32Array<ArrayBufferLike>[], id: number): boolean {
-  return isOpenIn(loops[loopOf(id, loops.length)], id);
+  // An id that no loop gave (sequence 0, negative, fractional) names no table.
+  const table = loops[loopOf(id, loops.length)];
+  return table !== undefined && isOpenIn(table, id);
 }
 
 /** Where a table sits among the loops of a server, and the memory it shares. */

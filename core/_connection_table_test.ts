@@ -47,4 +47,7 @@ Deno.test("Tables of three loops give ids that name their loop, open to every lo
     }
   }
   assertEquals(new Set(ids.flat().filter((id) => id >= 0)).size, 12, "no two loops share an id");
+  for (const stranger of [0, 5, -1, 2 ** 20 - 1, 1.5, NaN]) {
+    assertFalse(isOpenAmong(shared, stranger), `${stranger} names no loop's connection`);
+  }
 });

@@ -420,7 +420,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   /** On the thread that made a server of several loops: the loops. */
   readonly #group: LoopGroup | undefined;
   /** The test hook's listener of a loop's own (`LoopRuntime.pinnedListener`). */
-  #pinnedListener: Deno.Listener | undefined;
+  #pinnedListener: Deno.Listener | Deno.TlsListener | undefined;
   #pinnedAccept: Promise<void> | undefined;
   readonly #host: ConnectionHost;
   readonly #sink: ReplySink;
@@ -627,7 +627,11 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         this.#listener = tls === undefined
           ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
           : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...shared });
-        if (runtime?.pinnedListener) this.#pinnedListener = Deno.listen({ hostname, port: 0 });
+        if (runtime?.pinnedListener) {
+          this.#pinnedListener = tls === undefined
+            ? Deno.listen({ hostname, port: 0 })
+            : Deno.listenTls({ hostname, port: 0, cert: tls.cert, key: tls.key });
+        }
       }
     } catch (error) {
       this.#state = "closed";

@@ -5,6 +5,7 @@ import { loopGroups, PINNED_LOOPS } from "./_loop_group.ts";
 import { echoProtocol } from "../protocols/echo/mod.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { SocketClient, waitFor, within } from "../testing/_socket_client.ts";
+import { hasOpenssl, testCertificate } from "../testing/_tls.ts";
 
 const relay = new URL("../testing/_fixtures/relay_handler.ts", import.meta.url);
 
@@ -247,4 +248,22 @@ Deno.test("loops: 2 fails listen() with the port's error when the port is taken"
   });
   await assertRejects(() => server.listen(), Deno.errors.AddrInUse);
   await server.close();
+});
+
+Deno.test({
+  name: "loops: 2 serves TLS on both loops",
+  ignore: !hasOpenssl(),
+  async fn() {
+    const { cert, key, ca } = await testCertificate();
+    const events = new Events();
+    await using server = relayServer(events, { tls: { cert, key } });
+    await server.listen();
+    for (const loop of [0, 1]) {
+      const { port } = hooks(server).pinnedAddress(loop);
+      const conn = await Deno.connectTls({ hostname: "localhost", port, caCerts: [ca] });
+      using client = new SocketClient(conn as unknown as Deno.TcpConn);
+      assertEquals(await ask(client, `over tls ${loop}\n`), `over tls ${loop}`);
+      assertEquals((await events.next("connect") as { loop: number }).loop, loop);
+    }
+  },
 });
