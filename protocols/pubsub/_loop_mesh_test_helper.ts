@@ -117,12 +117,32 @@ export class LoopMesh {
    * @returns The new loop's protocol.
    */
   replace(index: number): PubSubProtocol {
+    const protocol = this.restart(index);
+    this.announce(index);
+    return protocol;
+  }
+
+  /**
+   * The first half of {@linkcode LoopMesh.replace}: the new loop starts, and may talk before
+   * the others learn that it replaced the old one.
+   *
+   * @param index The loop.
+   * @returns The new loop's protocol.
+   */
+  restart(index: number): PubSubProtocol {
     this.#queue = this.#queue.filter((queued) => queued.to !== index);
-    const protocol = this.#start(index);
+    return this.#start(index);
+  }
+
+  /**
+   * The second half of {@linkcode LoopMesh.replace}: the other loops are told.
+   *
+   * @param index The loop replaced.
+   */
+  announce(index: number): void {
     for (let loop = 0; loop < this.count; loop++) {
       if (loop !== index) this.#replaced[loop]?.(index);
     }
-    return protocol;
   }
 
   #start(index: number): PubSubProtocol {

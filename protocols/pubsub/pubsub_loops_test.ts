@@ -291,6 +291,27 @@ Deno.test("pubsubProtocol across loops: a replaced loop's interest is dropped, a
   await mesh.settle();
 });
 
+Deno.test("pubsubProtocol across loops: a new loop's interest told before the news of its start survives the news", async () => {
+  const mesh = new LoopMesh(2, { manual: true });
+  const doomed = mesh.peer(1, 1);
+  doomed.send(QUIET + "SUB old 1\r\n");
+  await mesh.settle();
+  mesh.restart(1);
+  const newcomer = mesh.peer(1, 2);
+  newcomer.send(QUIET + "SUB fresh 1\r\n");
+  await Promise.resolve(); // the interest is batched per microtask
+  mesh.deliverAll(); // loop 0 hears the new loop's greeting and interest first
+  mesh.announce(1); // then that loop 1 was replaced: it drops loop 1's interest, and asks
+  await mesh.settle();
+  const publisher = mesh.peer(0, 3);
+  publisher.send(QUIET + "PUB old 1\r\n1\r\nPUB fresh 1\r\n2\r\n");
+  await mesh.settle();
+  assertEquals(newcomer.take(), "MSG fresh 1 1\r\n2\r\n");
+  assertEquals(mesh.forwards(1), 1, "nothing for the old loop's subject");
+  closeAll(newcomer, publisher);
+  await mesh.settle();
+});
+
 Deno.test("pubsubProtocol has a recipe that builds the same protocol again, unless given a router or a function", async () => {
   const protocol = pubsubProtocol({ pingInterval: 0, maxPayload: 1000, address: () => undefined });
   const recipe = protocol.recipe;
