@@ -64,8 +64,10 @@
  * worker crossing would cost more than that work, and would need the subscription state copied
  * per worker or messages sent back for delivery. So the subscription state has one owner, the
  * {@linkcode SubjectRouter} that all connections of a server share, and delivery order per
- * publisher is simply the order of its operations. To use more cores, run more servers (one per
- * core) behind a broker backplane, as the repository's `docs/DESIGN.md` says.
+ * publisher is simply the order of its operations. To use more cores, give the server `loops`:
+ * each I/O loop has its own router, and the routers exchange interest (which subjects have
+ * subscribers where) so that a message crosses to another loop only when someone there wants
+ * it, once per loop; a client's `PONG` waits until the other loops know its subscriptions.
  *
  * @example A server, with a raw client
  * ```ts

@@ -1,6 +1,7 @@
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { IdleTimeoutError, SlowConsumerError } from "../../core/errors.ts";
 import { describeError } from "../../core/_printable.ts";
+import type { LoopContext, ProtocolRecipe } from "../../core/loop_context.ts";
 import type {
   ProtocolContext,
   ProtocolHandler,
@@ -35,6 +36,10 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    * The router that owns the subscriptions. Give one to read its counters, or to share it
    * between protocol instances of one process: a TCP server's and a WebSocket endpoint's
    * (`pubsubWebSocket`), whose clients then share one subject space.
+   *
+   * A factory given a router has no `recipe`: it runs on one I/O loop only (a router is an
+   * object of one thread). Without one, each loop of a server with `loops` builds its own
+   * router, and the routers exchange interest through the loops' channel.
    *
    * @default {a new SubjectRouter}
    */
@@ -82,12 +87,14 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
   version?: string;
   /**
    * The address listened on, for `host` and `port` in `INFO` (read at each connection); a
-   * Unix socket's is told as host `"0.0.0.0"`, port 0.
+   * Unix socket's is told as host `"0.0.0.0"`, port 0. It is left out of the factory's
+   * `recipe`: a factory built again on another loop tells the defaults.
    */
   address?: () => Deno.NetAddr | Deno.UnixAddr | undefined;
   /**
    * Called when a connection is told an error (before it is closed, for the fatal ones): bad
-   * input, an invalid subject, a stale connection.
+   * input, an invalid subject, a stale connection. A function: a factory given one has no
+   * `recipe`, and runs on one I/O loop only.
    */
   onProtocolError?(error: PubSubError, connection: ConnectionHandle): void;
 }
@@ -98,6 +105,18 @@ export interface PubSubProtocol extends ProtocolHandlerFactory {
   readonly router: SubjectRouter;
   /** Connections open now. */
   readonly connections: number;
+  /**
+   * How a loop builds this protocol again: present when the options are structured-clonable
+   * (no `router`, no `onProtocolError`; `address` is left out), with the `serverId` fixed so
+   * that every loop tells the same one.
+   */
+  readonly recipe?: ProtocolRecipe;
+  /**
+   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}).
+   *
+   * @param loop This loop.
+   */
+  attach(loop: LoopContext): void;
 }
 
 const encoder = new TextEncoder();
@@ -143,6 +162,10 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   #noResponders = false;
   /** PINGs sent and not answered. */
   #pingsOut = 0;
+  /** The router's interest serial after this client's last SUB or UNSUB (0 on one loop). */
+  #interestSerial = 0;
+  /** Writes a PONG held until the other loops know this client's subscriptions. */
+  #pongLater: (() => void) | undefined;
   /** Whether the peer sent anything since the last ping period. */
   #active = false;
   #closed = false;
@@ -177,10 +200,11 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
             break;
           case "unsub":
             this.#router.unsubscribe(this, decoder.decode(op.sid), op.max);
+            this.#interestSerial = this.#router.interestSerial;
             if (this.#verbose) this.handle.write(OK);
             break;
           case "ping":
-            this.handle.write(PONG);
+            this.#pong();
             break;
           case "pong":
             this.#pingsOut = 0;
@@ -237,6 +261,21 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
     }
   }
 
+  /**
+   * Answers a PING. A client's flush (`PING`, then waiting for `PONG`) promises that its
+   * subscriptions are in place: across loops, once every other loop has applied them, so the
+   * PONG waits for that when they have not yet. PONGs keep the order of the PINGs.
+   */
+  #pong(): void {
+    const serial = this.#interestSerial;
+    if (serial === 0) {
+      this.handle.write(PONG);
+      return;
+    }
+    this.#pongLater ??= () => void this.handle.write(PONG);
+    if (this.#router.whenInterestKnown(serial, this.#pongLater)) this.handle.write(PONG);
+  }
+
   #subscribe(op: PubSubOp): void {
     const max = this.#shared.maxSubscriptions;
     if (this.#router.subscriptionsOf(this) >= max) {
@@ -255,6 +294,7 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
       this.#tell(error);
       return;
     }
+    this.#interestSerial = this.#router.interestSerial;
     if (this.#verbose) this.handle.write(OK);
   }
 
@@ -431,7 +471,25 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     },
     create: (context) => new PubSubConnection(context, shared),
     refusal: () => refusal,
+    recipe: recipeOf(options, serverId),
+    attach: (loop) => router.attach(loop),
   };
+}
+
+/**
+ * The recipe of a protocol made with `options`: they are cloned to each loop, so there is
+ * none when they hold a router or a function (other than `address`, left out).
+ */
+function recipeOf(options: PubSubProtocolOptions, serverId: string): ProtocolRecipe | undefined {
+  if (options.router !== undefined) return undefined;
+  const { address: _address, ...rest } = options;
+  const cloned = { ...rest, serverId };
+  try {
+    structuredClone(cloned);
+  } catch {
+    return undefined;
+  }
+  return { module: import.meta.url, export: "pubsubProtocol", options: cloned };
 }
 
 /** Whether a subject is valid to publish to under `pedantic`: non-empty tokens, no wildcards. */

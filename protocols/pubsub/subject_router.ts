@@ -1,4 +1,6 @@
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import type { LoopContext } from "../../core/loop_context.ts";
+import { type ForwardedMessage, LoopInterest } from "./_loop_interest.ts";
 import { InvalidSubjectError } from "./pubsub_errors.ts";
 import { isValidSubject } from "./subject.ts";
 
@@ -45,21 +47,28 @@ class Sub implements Subscription {
   readonly queue: string;
   readonly sid: string;
   readonly sidBytes: Uint8Array;
+  /** The loop whose interest this stands for, or -1 for a subscription of this loop. */
+  readonly loop: number;
   delivered = 0;
   max = 0;
   live = true;
 
-  constructor(client: PubSubClient, subject: string, queue: string, sid: string) {
+  constructor(client: PubSubClient, subject: string, queue: string, sid: string, loop = -1) {
     this.client = client;
     this.subject = subject;
     this.queue = queue;
     this.sid = sid;
     this.sidBytes = encoder.encode(sid);
+    this.loop = loop;
   }
 }
 
 class Group {
+  readonly name: string;
+  /** This loop's members and the other loops' stand-ins, one per remote member. */
   readonly members: Sub[];
+  /** This loop's members only (`members` itself when there are no stand-ins). */
+  readonly local: Sub[];
   /**
    * Round-robin cursor. It starts at a random member: a match is rebuilt whenever any
    * subscription changes and is built anew for every distinct subject, and a cursor that
@@ -69,16 +78,34 @@ class Group {
    * exactly even; the random start keeps the rest even on average.
    */
   next: number;
+  /** Round-robin cursor over `local`, for messages another loop picked this loop for. */
+  localNext: number;
 
-  constructor(members: Sub[]) {
+  constructor(name: string, members: Sub[]) {
+    this.name = name;
     this.members = members;
     this.next = Math.floor(Math.random() * members.length);
+    const local = members.filter((sub) => sub.loop < 0);
+    this.local = local.length === members.length ? members : local;
+    this.localNext = Math.floor(Math.random() * local.length);
   }
 }
 
-class Match {
-  readonly plain: Sub[] = [];
+/** What other loops' interest a subject reaches. */
+class RemoteMatch {
+  /** Loops with plain subscriptions. */
+  readonly loops: number[] = [];
+  /** Queue groups with members on other loops (and maybe on this one). */
   readonly groups: Group[] = [];
+}
+
+class Match {
+  /** This loop's plain subscriptions. */
+  readonly plain: Sub[] = [];
+  /** Queue groups whose members are all on this loop. */
+  readonly groups: Group[] = [];
+  /** Interest of other loops; undefined when none (always on a single loop). */
+  remote: RemoteMatch | undefined;
   /** Queue groups by name while the match is being built. */
   readonly byName = new Map<string, Sub[]>();
 }
@@ -121,6 +148,12 @@ const NO_RESPONDERS_HEADERS = "NATS/1.0 503\r\n\r\n";
 const SP = 0x20;
 const CR = 0x0d;
 const LF = 0x0a;
+/** Who the stand-ins of other loops' subscriptions belong to; never written to. */
+const REMOTE: PubSubClient = {
+  handle: { id: -1, open: false, write: () => false, close: () => false },
+  headers: true,
+  echo: true,
+};
 
 /**
  * A message being delivered in one encoding (`MSG` or `HMSG`), for one sid at a time. What the
@@ -178,8 +211,19 @@ export class SubjectRouter {
   readonly #clients = new Map<PubSubClient, Map<string, Sub>>();
   readonly #cache = new Map<string, Match>();
   #subscriptions = 0;
+  /** Messages routed: published here, and forwarded from other loops. */
   #published = 0;
+  /** Messages forwarded from other loops. */
+  #received = 0;
   #delivered = 0;
+  /** The link to the other loops' routers; undefined on a single loop. */
+  #loops: LoopInterest | undefined;
+  /** Stand-ins of other loops' subscriptions, per loop, by pattern and queue group. */
+  #remote: Map<string, Sub[]>[] = [];
+  /** The message for each loop while a publish is forwarded. */
+  #targets: (ForwardedMessage | undefined)[] = [];
+  /** Subject, reply and payload of the publish being forwarded, copied once for all loops. */
+  #packed: Uint8Array | undefined;
   /** The last subject published, its match, and the version of the subscriptions it saw. */
   #lastSubject = new Uint8Array(64);
   #lastSubjectLength = -1;
@@ -256,7 +300,7 @@ export class SubjectRouter {
    * ```
    */
   get published(): number {
-    return this.#published;
+    return this.#published - this.#received;
   }
 
   /**
@@ -279,6 +323,83 @@ export class SubjectRouter {
    */
   get delivered(): number {
     return this.#delivered;
+  }
+
+  /**
+   * Joins the routers of the same protocol on the server's other I/O loops
+   * (`ServerOptions.loops`), so that a publish here reaches their subscribers and theirs reach
+   * this loop's: the loops exchange interest (which subjects have subscriptions where), and a
+   * message crosses to a loop only when that loop has interest in its subject, once per loop.
+   * See the pub/sub protocol's module doc for the design. On a single loop (`count` 1) it does
+   * nothing. {@linkcode pubsubProtocol}'s factory calls it from its `attach`.
+   *
+   * @param loop The loop this router runs on.
+   * @throws {TypeError} When the router already joined loops.
+   *
+   * @example A single loop has nothing to join
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * router.attach({ index: 0, count: 1, send() {}, receive() {}, replaced() {} });
+   * assertEquals(router.interestSerial, 0);
+   * ```
+   */
+  attach(loop: LoopContext): void {
+    if (loop.count <= 1) return;
+    if (this.#loops !== undefined) {
+      throw new TypeError(`The router already joined ${loop.count} loops`);
+    }
+    this.#targets = new Array(loop.count).fill(undefined);
+    const link = this.#loops = new LoopInterest(loop, {
+      remote: (from, pattern, queue, count) => this.#setRemote(from, pattern, queue, count),
+      drop: (from) => this.#drop(from),
+      deliver: (message) => this.#deliverForwarded(message),
+    });
+    for (const subs of this.#clients.values()) {
+      for (const sub of subs.values()) link.changed(sub.subject, sub.queue, 1);
+    }
+    link.start();
+  }
+
+  /**
+   * The serial of this loop's last change of interest the other loops must learn (0 on a
+   * single loop): a client that subscribed notes it, and its next `PING` is answered once
+   * {@linkcode SubjectRouter.whenInterestKnown} says every loop knows.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new SubjectRouter().interestSerial, 0);
+   * ```
+   */
+  get interestSerial(): number {
+    return this.#loops?.serial ?? 0;
+  }
+
+  /**
+   * Whether every other loop has applied this loop's interest up to `serial`, the flush
+   * barrier behind `PONG`: when not yet, `callback` runs once they have, callbacks in the
+   * order given.
+   *
+   * @param serial A value of {@linkcode SubjectRouter.interestSerial}.
+   * @param callback Called later, only when this returns `false`.
+   * @returns `true` when every loop knows already (always on a single loop).
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { assert } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * assert(router.whenInterestKnown(router.interestSerial, () => {}));
+   * ```
+   */
+  whenInterestKnown(serial: number, callback: () => void): boolean {
+    return this.#loops === undefined || this.#loops.whenKnown(serial, callback);
   }
 
   /**
@@ -405,7 +526,8 @@ export class SubjectRouter {
    */
   match(subject: string): SubjectMatch {
     const match = this.#match(subject);
-    return { plain: match.plain, groups: match.groups.map((group) => group.members) };
+    const groups = [...match.groups, ...match.remote?.groups ?? []];
+    return { plain: match.plain, groups: groups.map((group) => group.local) };
   }
 
   /**
@@ -419,7 +541,7 @@ export class SubjectRouter {
    * @param reply The reply subject, or empty.
    * @param payload The payload, headers included when `headerSize` > 0.
    * @param headerSize Bytes of headers at the start of the payload, or -1 (or 0) for none.
-   * @returns Subscriptions reached (deliveries made).
+   * @returns Subscriptions reached (deliveries made), plus the other loops it was forwarded to.
    *
    * @example A message with headers, to a client with and one without headers support
    * ```ts
@@ -451,7 +573,7 @@ export class SubjectRouter {
     const match = this.#lookup(subject);
     const plain = match.plain;
     const groups = match.groups;
-    if (plain.length === 0 && groups.length === 0) return 0;
+    if (plain.length === 0 && groups.length === 0 && match.remote === undefined) return 0;
     this.#subject = subject;
     this.#reply = reply;
     this.#payload = payload;
@@ -476,6 +598,7 @@ export class SubjectRouter {
       }
     }
     this.#delivered += count;
+    if (match.remote !== undefined) count += this.#forward(match.remote, publisher);
     // Drop references to the caller's buffers.
     this.#subject = this.#reply = this.#payload = MSG;
     return count;
@@ -507,14 +630,163 @@ export class SubjectRouter {
   noResponders(requester: PubSubClient, reply: string): boolean {
     const match = this.#match(reply);
     let sub: Sub | undefined = match.plain.find((sub) => sub.client === requester);
-    for (const group of match.groups) {
-      sub ??= group.members.find((member) => member.client === requester);
+    for (const group of [...match.groups, ...match.remote?.groups ?? []]) {
+      sub ??= group.local.find((member) => member.client === requester);
     }
     if (sub === undefined) return false;
     const size = NO_RESPONDERS_HEADERS.length;
     return requester.handle.write(
       `HMSG ${reply} ${sub.sid} ${size} ${size}\r\n${NO_RESPONDERS_HEADERS}\r\n`,
     );
+  }
+
+  /**
+   * Forwards the message being published to the loops with interest in it: one message per
+   * loop, marked for its plain subscriptions and for the queue groups whose pick fell on one
+   * of its members. Queue groups with members here too are picked among all members.
+   *
+   * @returns Local deliveries plus loops forwarded to.
+   */
+  #forward(remote: RemoteMatch, publisher: PubSubClient): number {
+    const loops = remote.loops;
+    for (let i = 0; i < loops.length; i++) this.#target(loops[i]).plain = true;
+    const noEcho = !publisher.echo;
+    let delivered = 0;
+    const groups = remote.groups;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g];
+      const members = group.members;
+      for (let tries = 0; tries < members.length; tries++) {
+        const sub = members[group.next++ % members.length];
+        if (!sub.live || (noEcho && sub.client === publisher)) continue;
+        if (sub.loop < 0) {
+          this.#deliver(sub);
+          delivered++;
+        } else {
+          const target = this.#target(sub.loop);
+          (target.queues ??= []).push(group.name);
+        }
+        break;
+      }
+    }
+    this.#delivered += delivered;
+    const link = this.#loops!;
+    // Interest changes made before this message reach every loop before it.
+    link.flush();
+    const targets = this.#targets;
+    let sent = 0;
+    for (let loop = 0; loop < targets.length; loop++) {
+      const message = targets[loop];
+      if (message === undefined) continue;
+      targets[loop] = undefined;
+      link.forward(loop, message);
+      sent++;
+    }
+    this.#packed = undefined;
+    return delivered + sent;
+  }
+
+  /** The message for `loop` of the publish being forwarded, made at its first use. */
+  #target(loop: number): ForwardedMessage {
+    let message = this.#targets[loop];
+    if (message !== undefined) return message;
+    const subject = this.#subject;
+    const reply = this.#reply;
+    let packed = this.#packed;
+    if (packed === undefined) {
+      // A copy: the caller's views (of a read buffer) are neither kept nor cloned whole.
+      packed = this.#packed = new Uint8Array(
+        subject.length + reply.length + this.#payload.length,
+      );
+      packed.set(subject, 0);
+      packed.set(reply, subject.length);
+      packed.set(this.#payload, subject.length + reply.length);
+    }
+    message = {
+      kind: "msg",
+      bytes: packed,
+      subjectLength: subject.length,
+      replyLength: reply.length,
+      headerSize: this.#headerSize,
+      plain: false,
+      queues: undefined,
+    };
+    this.#targets[loop] = message;
+    return message;
+  }
+
+  /**
+   * Delivers a message another loop forwarded, as a local publish does but without forwarding
+   * it: to every plain subscription when it came for them, and to one member of each queue
+   * group it came for. A member gone meanwhile gives its turn to another member of its group
+   * here; with none left here, the message is dropped (at most once, as NATS).
+   */
+  #deliverForwarded(message: ForwardedMessage): void {
+    this.#published++;
+    this.#received++;
+    const bytes = message.bytes;
+    const replyEnd = message.subjectLength + message.replyLength;
+    const subject = bytes.subarray(0, message.subjectLength);
+    const match = this.#lookup(subject);
+    this.#subject = subject;
+    this.#reply = bytes.subarray(message.subjectLength, replyEnd);
+    this.#payload = bytes.subarray(replyEnd);
+    this.#headerSize = message.headerSize;
+    let count = 0;
+    if (message.plain) {
+      const plain = match.plain;
+      for (let i = 0; i < plain.length; i++) {
+        const sub = plain[i];
+        if (!sub.live) continue;
+        this.#deliver(sub);
+        count++;
+      }
+    }
+    const queues = message.queues;
+    if (queues !== undefined) {
+      for (const name of queues) {
+        const group = match.groups.find((group) => group.name === name) ??
+          match.remote?.groups.find((group) => group.name === name);
+        if (group === undefined) continue;
+        const local = group.local;
+        for (let tries = 0; tries < local.length; tries++) {
+          const sub = local[group.localNext++ % local.length];
+          if (!sub.live) continue;
+          this.#deliver(sub);
+          count++;
+          break;
+        }
+      }
+    }
+    this.#delivered += count;
+    this.#subject = this.#reply = this.#payload = MSG;
+  }
+
+  /** Loop `loop` has `count` subscriptions to `pattern` in `queue`: as many stand-ins here. */
+  #setRemote(loop: number, pattern: string, queue: string, count: number): void {
+    if (!isValidSubject(pattern) || /\s/.test(queue)) return;
+    const table = this.#remote[loop] ??= new Map();
+    const key = queue === "" ? pattern : pattern + " " + queue;
+    let subs = table.get(key);
+    if (subs === undefined) {
+      if (count <= 0) return;
+      table.set(key, subs = []);
+    }
+    while (subs.length < count) {
+      const sub = new Sub(REMOTE, pattern, queue, `${loop}.${subs.length}`, loop);
+      subs.push(sub);
+      this.#insert(sub);
+    }
+    while (subs.length > count) this.#remove(subs.pop()!);
+    if (subs.length === 0) table.delete(key);
+  }
+
+  /** Forgets every interest of loop `loop`. */
+  #drop(loop: number): void {
+    const table = this.#remote[loop];
+    if (table === undefined) return;
+    this.#remote[loop] = new Map();
+    for (const subs of table.values()) for (const sub of subs) this.#remove(sub);
   }
 
   #deliver(sub: Sub): void {
@@ -630,7 +902,11 @@ export class SubjectRouter {
     if (tokens.includes("")) return EMPTY_MATCH;
     match = new Match();
     collect(this.#root, tokens, 0, match);
-    for (const members of match.byName.values()) match.groups.push(new Group(members));
+    for (const [name, members] of match.byName) {
+      const group = new Group(name, members);
+      if (group.local === members) match.groups.push(group);
+      else (match.remote ??= new RemoteMatch()).groups.push(group);
+    }
     match.byName.clear();
     if (this.#cache.size >= MAX_CACHED_MATCHES) this.#cache.clear();
     this.#cache.set(subject, match);
@@ -657,7 +933,10 @@ export class SubjectRouter {
       if (members === undefined) node!.queues.set(sub.queue, new Set([sub]));
       else members.add(sub);
     }
-    this.#subscriptions++;
+    if (sub.loop < 0) {
+      this.#subscriptions++;
+      this.#loops?.changed(sub.subject, sub.queue, 1);
+    }
     this.#changed();
   }
 
@@ -696,7 +975,10 @@ export class SubjectRouter {
       else if (token === ">") level.full = undefined;
       else level.literals.delete(token);
     }
-    this.#subscriptions--;
+    if (sub.loop < 0) {
+      this.#subscriptions--;
+      this.#loops?.changed(sub.subject, sub.queue, -1);
+    }
     this.#changed();
   }
 
@@ -721,7 +1003,13 @@ function visit(node: TrieNode, tokens: string[], index: number, last: boolean, m
 }
 
 function addNode(node: TrieNode, match: Match): void {
-  for (const sub of node.plain) match.plain.push(sub);
+  for (const sub of node.plain) {
+    if (sub.loop < 0) match.plain.push(sub);
+    else {
+      const remote = match.remote ??= new RemoteMatch();
+      if (!remote.loops.includes(sub.loop)) remote.loops.push(sub.loop);
+    }
+  }
   for (const [name, members] of node.queues) {
     const group = match.byName.get(name);
     if (group === undefined) match.byName.set(name, [...members]);
