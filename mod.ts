@@ -41,6 +41,7 @@ export {
 } from "./core/client.ts";
 export type { ConnectionHandle } from "./core/connection_handle.ts";
 export * from "./core/errors.ts";
+export type { LoopContext, ProtocolRecipe } from "./core/loop_context.ts";
 export type { Message } from "./core/message.ts";
 export type { MessageHandler, MessageHandlerContext } from "./core/message_handler.ts";
 export type {

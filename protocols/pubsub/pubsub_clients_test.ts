@@ -13,6 +13,7 @@ import type { Server } from "../../core/server.ts";
 import { NATS_SERVER_PATH, startNatsServer } from "../../testing/_fixtures/nats_server.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
 import { pubsubServer } from "./pubsub_server.ts";
+import { loopGroups, PINNED_LOOPS } from "../../core/_loop_group.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
@@ -20,6 +21,8 @@ const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
 interface RunningServer {
   readonly port: number;
+  /** Ports that each reach one loop (a server of several loops), for clients spread over them. */
+  readonly loopPorts?: number[];
   stop(): Promise<void>;
 }
 
@@ -38,6 +41,26 @@ const speedo: Target = {
     const server: Server = pubsubServer({ port });
     const address = await server.listen();
     return { port: address.port, stop: () => server.close() };
+  },
+};
+
+/**
+ * Speedo on two I/O loops, each client on the loop after the previous one's (each loop's own
+ * test port), so that every scenario crosses loops.
+ */
+const speedoLoops: Target = {
+  name: "Speedo on 2 loops",
+  missing: undefined,
+  async start(port = 0) {
+    const options = { port, loops: 2, [PINNED_LOOPS]: true };
+    const server = pubsubServer(options) as Server;
+    const address = await server.listen();
+    const group = loopGroups.get(server)!;
+    return {
+      port: address.port,
+      loopPorts: [0, 1].map((loop) => group.pinnedAddress(loop)!.port),
+      stop: () => server.close(),
+    };
   },
 };
 
@@ -378,7 +401,9 @@ const CASES: Record<string, Case> = {
   },
 };
 
-for (const target of [speedo, natsServer]) {
+const RECONNECTS = "reconnects after a server restart and resubscribes";
+
+for (const target of [speedo, speedoLoops, natsServer]) {
   for (const library of [v2, v3]) {
     for (const [behaviour, run] of Object.entries(CASES)) {
       const ignored = target.missing === undefined ? "" : ` (ignored: ${target.missing})`;
@@ -388,8 +413,16 @@ for (const target of [speedo, natsServer]) {
         ...SANITIZED,
         async fn() {
           const server = await target.start();
+          // A reconnect goes back to the port it used: the loops' own ports change at a restart.
+          const ports = behaviour === RECONNECTS ? undefined : server.loopPorts;
+          let next = 0;
           try {
-            await run(() => library.connect(server.port), target, server);
+            await run(
+              () =>
+                library.connect(ports === undefined ? server.port : ports[next++ % ports.length]),
+              target,
+              server,
+            );
           } finally {
             await server.stop();
           }
