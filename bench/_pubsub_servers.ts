@@ -17,6 +17,8 @@ export type ServerKind = typeof SERVER_KINDS[number];
 /** A running server. */
 export interface BenchServer {
   readonly kind: ServerKind;
+  /** Its key in the results: the kind, with its loops when above 1. */
+  readonly id: string;
   /** Its name and version, for the report. */
   readonly label: string;
   /** The wire protocol its clients speak. */
@@ -96,10 +98,10 @@ export async function versionOf(program: string, args: string[]): Promise<string
  * @param kind Which server.
  * @returns The running server.
  */
-export async function startBenchServer(kind: ServerKind): Promise<BenchServer> {
+export async function startBenchServer(kind: ServerKind, loops = 1): Promise<BenchServer> {
   switch (kind) {
     case "speedo":
-      return await startSpeedo();
+      return await startSpeedo(loops);
     case "nats-server": {
       const program = findProgram("nats-server")!;
       const port = freePort();
@@ -136,9 +138,17 @@ export async function startBenchServer(kind: ServerKind): Promise<BenchServer> {
   }
 }
 
-async function startSpeedo(): Promise<BenchServer> {
+async function startSpeedo(loops: number): Promise<BenchServer> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", `${rootPath}deno.json`, `${rootPath}bench/_pubsub_speedo.ts`],
+    args: [
+      "run",
+      "-A",
+      "--config",
+      `${rootPath}deno.json`,
+      `${rootPath}bench/_pubsub_speedo.ts`,
+      "--loops",
+      String(loops),
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -167,7 +177,8 @@ async function startSpeedo(): Promise<BenchServer> {
     await waitForAccept(port, () => running);
     return {
       kind: "speedo",
-      label: `Speedo pub/sub (Deno ${Deno.version.deno})`,
+      id: loops > 1 ? `speedo@${loops}` : "speedo",
+      label: `Speedo pub/sub${loops > 1 ? `, ${loops} loops` : ""} (Deno ${Deno.version.deno})`,
       protocol: "nats",
       port,
       pid: child.pid,
@@ -211,7 +222,7 @@ async function startWatched(
   try {
     await waitForAccept(port, () => running);
     pid = childOf(child.pid);
-    return { kind, label, protocol, port, pid, stop };
+    return { kind, id: kind, label, protocol, port, pid, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -10,7 +10,13 @@
 
 import { pubsubServer } from "../protocols/pubsub/mod.ts";
 
-const server = pubsubServer({ hostname: "127.0.0.1", port: 0 });
+const loopsAt = Deno.args.indexOf("--loops");
+const loops = loopsAt < 0 ? 1 : Number(Deno.args[loopsAt + 1]);
+if (!Number.isInteger(loops) || loops < 1) {
+  console.error(`--loops must be a positive integer, got "${Deno.args[loopsAt + 1]}"`);
+  Deno.exit(2);
+}
+const server = pubsubServer({ hostname: "127.0.0.1", port: 0, loops });
 const { port } = await server.listen();
 console.log(port);
 

@@ -8,6 +8,7 @@
  * ```
  * deno run -A bench/pubsub_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
  *   [--subscribers 1,10] [--servers speedo,nats-server,redis] [--slow-seconds 10] [--skip-slow]
+ *   [--loops 1,2]
  * ```
  *
  * Each server is its own child process on 127.0.0.1 (a server missing here is skipped with a
@@ -55,7 +56,9 @@ const USAGE = `Usage: deno run -A bench/pubsub_load.ts [options]
   --subscribers LIST comma-separated subscriber counts (default 1,10)
   --servers LIST     comma-separated: speedo,nats-server,redis (default: all)
   --slow-seconds N   seconds of the slow-subscriber phase (default 10; 3 with --quick)
-  --skip-slow        no slow-subscriber phase`;
+  --skip-slow        no slow-subscriber phase
+  --loops LIST       comma-separated I/O loop counts Speedo runs with (default 1); each is its
+                     own server, and with more than one a line gives each count's ratio to the first`;
 
 /** Time a run may take beyond its warm-up and window: start, drain, close. */
 const RUN_SLACK_SECONDS = 25;
@@ -84,11 +87,13 @@ interface Settings {
   servers: ServerKind[];
   /** Seconds of the slow-subscriber phase; 0 skips it. */
   slowSeconds: number;
+  /** Loop counts Speedo runs with. */
+  loops: number[];
 }
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
-    string: ["seconds", "warmup", "rounds", "subscribers", "servers", "slow-seconds"],
+    string: ["seconds", "warmup", "rounds", "subscribers", "servers", "slow-seconds", "loops"],
     boolean: ["quick", "help", "skip-slow"],
   });
   if (args.help) return undefined;
@@ -118,7 +123,15 @@ function parseSettings(argv: string[]): Settings | undefined {
     }
     return count;
   });
+  const loops = (args.loops ?? "1").split(",").map((text: string) => {
+    const count = Number(text);
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new RangeError(`--loops: "${text}" is not a loop count from 1 to 64`);
+    }
+    return count;
+  });
   return {
+    loops,
     seconds: number("seconds", args.quick ? 1 : 3, 0.1),
     warmup: number("warmup", args.quick ? 0.5 : 1, 0),
     rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
@@ -402,7 +415,9 @@ async function main(): Promise<number> {
         continue;
       }
       try {
-        servers.push(await startBenchServer(kind));
+        for (const loops of kind === "speedo" ? settings.loops : [1]) {
+          servers.push(await startBenchServer(kind, loops));
+        }
       } catch (error) {
         failures++;
         notes.push(`${kind} skipped: it did not start: ${(error as Error).message}`);
@@ -434,7 +449,7 @@ async function main(): Promise<number> {
       for (const subscribers of settings.subscribers) {
         for (const server of servers) {
           if (interrupted) break;
-          const key = `${server.kind}/${subscribers}`;
+          const key = `${server.id}/${subscribers}`;
           try {
             const result = await runLoad(server, subscribers, settings);
             if (!result.complete) {
@@ -468,13 +483,13 @@ async function main(): Promise<number> {
     console.log(header);
     console.log("-".repeat(header.length));
     for (const subscribers of settings.subscribers) {
-      const rate = (kind: ServerKind) => {
-        const list = results.get(`${kind}/${subscribers}`);
+      const rate = (id: string) => {
+        const list = results.get(`${id}/${subscribers}`);
         return list === undefined ? undefined : median(list.map((result) => result.rate));
       };
       for (const server of servers) {
-        const list = results.get(`${server.kind}/${subscribers}`) ?? [];
-        const own = rate(server.kind);
+        const list = results.get(`${server.id}/${subscribers}`) ?? [];
+        const own = rate(server.id);
         const ratio = (other: ServerKind) => {
           const base = rate(other);
           return own === undefined || base === undefined ? "-" : `${(own / base).toFixed(2)}x`;
@@ -498,6 +513,18 @@ async function main(): Promise<number> {
     console.log(
       `(median of ${settings.rounds} rounds of ${settings.seconds} s; CPU in cores over the window)`,
     );
+    if (settings.loops.length > 1) {
+      const [first, ...more] = settings.loops;
+      const idOf = (loops: number) => loops > 1 ? `speedo@${loops}` : "speedo";
+      for (const loops of more) {
+        const ratios = settings.subscribers.map((subscribers) => {
+          const of = (id: string) =>
+            median((results.get(`${id}/${subscribers}`) ?? []).map((r) => r.rate));
+          return `${subscribers} subscribers ${(of(idOf(loops)) / of(idOf(first))).toFixed(2)}x`;
+        });
+        console.log(`Speedo ${loops} loops vs ${first}: ${ratios.join(", ")}`);
+      }
+    }
 
     const phases: SlowPhase[] = [];
     for (const server of slowServers) {
