@@ -24,7 +24,7 @@ import {
   sequencesMatch,
 } from "./_session_wire.ts";
 import { Session, type SessionMessageHandler } from "./session.ts";
-import { SessionFileError, SessionMismatchError } from "./session_errors.ts";
+import { SessionError, SessionFileError, SessionMismatchError } from "./session_errors.ts";
 import { type FsyncPolicy, resetSession, SessionStore } from "./session_store.ts";
 
 /** What the server knows of a login when it asks {@linkcode SessionProtocolOptions.onLogin}. */
@@ -385,6 +385,8 @@ class SessionRegistry {
   readonly connectionTimeout: number;
   readonly emptySessionTimeout: number;
   readonly detachedSessionTimeout: number;
+  /** Bytes a connection may send while its login waits for a claim. */
+  readonly maxHeldBytes: number;
   readonly table: SessionTable;
   /** The sessions without a connection, in the order they lost it. */
   readonly #detached = new Map<Session, Detached>();
@@ -414,7 +416,9 @@ class SessionRegistry {
     }
     this.name = options.name ?? "server";
     checkName("name", this.name);
-    this.connectionTimeout = resolveSessionOptions(options).connectionTimeout;
+    const resolved = resolveSessionOptions(options);
+    this.connectionTimeout = resolved.connectionTimeout;
+    this.maxHeldBytes = resolved.maxUnackedBytes;
     resolveStoreOptions(options);
     this.maxSessions = options.maxSessions ?? 1024;
     if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
@@ -703,6 +707,9 @@ class SessionProtocolHandler implements ProtocolHandler {
   #loginTimer: ReturnType<typeof setTimeout> | undefined;
   /** A login waiting for its claim. */
   #claiming: Login | undefined;
+  /** Frames read while the login waits for its claim: type, ackSeq, payload (copied). */
+  #held: [number, number, Uint8Array][] = [];
+  #heldBytes = 0;
 
   constructor(server: SessionRegistry, context: ProtocolContext) {
     this.#server = server;
@@ -720,11 +727,13 @@ class SessionProtocolHandler implements ProtocolHandler {
   data(chunk: Uint8Array): void {
     this.#decoder.feed(chunk);
     if (this.#claiming === undefined) this.#drain();
+    else this.#hold();
   }
 
   close(reason?: Error): void {
     clearTimeout(this.#loginTimer);
     this.#claiming = undefined;
+    this.#held = [];
     const session = this.#session;
     if (session === undefined) return;
     this.#session = undefined;
@@ -739,7 +748,8 @@ class SessionProtocolHandler implements ProtocolHandler {
       for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
         const session = this.#session;
         if (session !== undefined) session.receive(decoder.type, decoder.ackSeq, payload);
-        else if (!this.#login(decoder.type, payload) || this.#claiming !== undefined) return;
+        else if (!this.#login(decoder.type, payload)) return;
+        else if (this.#claiming !== undefined) return this.#hold();
       }
     } catch (error) {
       // What was delivered before the fault is stored; the connection then closes (the error
@@ -778,12 +788,36 @@ class SessionProtocolHandler implements ProtocolHandler {
     // A newer login of the name won on another loop: this one gives way, as an older
     // connection does at a takeover (the client reconnects), not refused for good.
     if (!granted) return void handle.close();
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
     try {
-      if (this.#accept(login)) this.#drain();
+      if (!this.#accept(login)) return;
+      const session = this.#session!;
+      for (const [type, ackSeq, payload] of held) session.receive(type, ackSeq, payload);
+      session.flush();
     } catch (error) {
       // Out of the server's data call: report here, and close as it would.
       this.#server.report(error);
       handle.close();
+    }
+  }
+
+  /**
+   * Keeps the frames decoded while the login waits (the decoder's views last one call only),
+   * up to `maxUnackedBytes`: a client does not send more before its login is answered.
+   */
+  #hold(): void {
+    const decoder = this.#decoder;
+    for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
+      this.#heldBytes += payload.length;
+      if (this.#heldBytes > this.#server.maxHeldBytes) {
+        this.#claiming = undefined;
+        throw new SessionError(
+          `A client sent ${this.#heldBytes} bytes before its login was answered`,
+        );
+      }
+      this.#held.push([decoder.type, decoder.ackSeq, payload.slice()]);
     }
   }
 
