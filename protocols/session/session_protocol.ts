@@ -1,6 +1,7 @@
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import type { LoopContext, ProtocolRecipe } from "../../core/loop_context.ts";
 import type {
   ProtocolContext,
   ProtocolHandler,
@@ -8,6 +9,7 @@ import type {
 } from "../../core/protocol.ts";
 import { nonNegativeInteger } from "../../core/_option_checks.ts";
 import { checkName } from "./_names.ts";
+import { SessionClaims } from "./_session_claims.ts";
 import {
   resolveSessionOptions,
   resolveStoreOptions,
@@ -22,7 +24,7 @@ import {
   sequencesMatch,
 } from "./_session_wire.ts";
 import { Session, type SessionMessageHandler } from "./session.ts";
-import { SessionFileError, SessionMismatchError } from "./session_errors.ts";
+import { SessionError, SessionFileError, SessionMismatchError } from "./session_errors.ts";
 import { type FsyncPolicy, resetSession, SessionStore } from "./session_store.ts";
 
 /** What the server knows of a login when it asks {@linkcode SessionProtocolOptions.onLogin}. */
@@ -137,6 +139,33 @@ export interface SessionProtocolOptions extends SessionOptions {
    * `console.error`.
    */
   onError?(error: Error): void;
+  /**
+   * How each I/O loop builds this protocol again, for a server of several loops
+   * (`ServerOptions.loops`): the module and the exported function that call
+   * `sessionProtocol` with the same options, and the function's clonable argument. The
+   * options themselves cannot cross to a loop's thread (`onMessage` and the hooks are
+   * functions), so the application names the code that makes them:
+   *
+   * ```ts ignore
+   * // my_sessions.ts
+   * export function mySessions(options: { dir: string }): SessionProtocol {
+   *   return sessionProtocol({
+   *     dir: options.dir,
+   *     onMessage: (message, session) => void session.send(1, message.payload),
+   *     recipe: { module: import.meta.url, export: "mySessions", options },
+   *   });
+   * }
+   * // then: sessionServer({ loops: 4, session: { ...what mySessions builds } }), or
+   * // new Server({ loops: 4, protocol: mySessions({ dir }) })
+   * ```
+   *
+   * Each loop then has its own table, and a session's file is held by one loop at a time: a
+   * login that lands on another loop claims the name from the others first (one round trip;
+   * see `_session_claims.ts`). `maxSessions` holds per loop.
+   *
+   * @default {undefined: the protocol runs on one loop}
+   */
+  recipe?: ProtocolRecipe;
 }
 
 /** What the protocol reaches of its table: the map it fills, bound once. */
@@ -316,8 +345,12 @@ export function sessionProtocol(options: SessionProtocolOptions): SessionProtoco
   return {
     sessions: registry.table,
     create: (context) => new SessionProtocolHandler(registry, context),
+    // On several loops, each loop's table claims a name from the others before it opens
+    // the name's file.
+    attach: (loop) => registry.attach(loop),
     // The server that runs it is closed: the table, its timers and its files go too.
     close: () => registry.table.close(),
+    recipe: options.recipe,
   };
 }
 
@@ -352,9 +385,15 @@ class SessionRegistry {
   readonly connectionTimeout: number;
   readonly emptySessionTimeout: number;
   readonly detachedSessionTimeout: number;
+  /** Bytes a connection may send while its login waits for a claim. */
+  readonly maxHeldBytes: number;
   readonly table: SessionTable;
   /** The sessions without a connection, in the order they lost it. */
   readonly #detached = new Map<Session, Detached>();
+  /** The connection each attached session runs on. */
+  readonly #connections = new Map<Session, ConnectionHandle>();
+  /** Claims of names from the other loops; undefined on one loop. */
+  #claims: SessionClaims | undefined;
   #closed = false;
 
   constructor(options: SessionProtocolOptions) {
@@ -377,7 +416,9 @@ class SessionRegistry {
     }
     this.name = options.name ?? "server";
     checkName("name", this.name);
-    this.connectionTimeout = resolveSessionOptions(options).connectionTimeout;
+    const resolved = resolveSessionOptions(options);
+    this.connectionTimeout = resolved.connectionTimeout;
+    this.maxHeldBytes = resolved.maxUnackedBytes;
     resolveStoreOptions(options);
     this.maxSessions = options.maxSessions ?? 1024;
     if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
@@ -395,18 +436,47 @@ class SessionRegistry {
     if (!(table instanceof SessionTable)) {
       throw new TypeError(`sessions must be a SessionTable, got ${String(table)}`);
     }
+    const recipe = options.recipe;
+    if (
+      recipe !== undefined &&
+      (typeof recipe !== "object" || recipe === null || typeof recipe.module !== "string" ||
+        typeof recipe.export !== "string")
+    ) {
+      throw new TypeError(
+        `recipe must be { module, export, options? } with the module's URL and the function's name, got ${
+          JSON.stringify(recipe)
+        }`,
+      );
+    }
     this.table = table;
     this.sessions = tableAccess.bind(table, this);
     this.options = options;
   }
 
-  /** Logs a client in: its session, or a reason to refuse it. */
-  login(login: Login, connection: ConnectionHandle): { session: Session } | {
-    status: number;
-    reason: string;
-    local?: Session;
-  } {
-    const options = this.options;
+  /** The protocol runs on `loop`: with others, names are claimed from them. */
+  attach(loop: LoopContext): void {
+    if (loop.count <= 1 || this.#claims !== undefined) return;
+    this.#claims = new SessionClaims(loop, {
+      holds: (name) => !this.#closed && this.sessions.has(name),
+      release: (name) => this.#release(name),
+    }, this.connectionTimeout);
+  }
+
+  /**
+   * Whether a login of `name` must wait for the other loops to let go of its file: on several
+   * loops, when this loop does not hold it.
+   */
+  mustClaim(name: string): boolean {
+    return this.#claims !== undefined && !this.#closed && !this.sessions.has(name);
+  }
+
+  /** Claims `name` from the other loops; see {@linkcode SessionClaims.claim}. */
+  claim(name: string, done: (granted: boolean) => void): void {
+    this.#claims!.claim(name, done);
+  }
+
+  /** Checks a login before its session is looked for: a reason to refuse it, or nothing. */
+  check(login: Login, connection: ConnectionHandle): { status: number; reason: string } | void {
     if (this.#closed) {
       return { status: LoginStatus.rejected, reason: "The server's session table is closed" };
     }
@@ -423,11 +493,23 @@ class SessionRegistry {
     }
     let reason: string | void;
     try {
-      reason = options.onLogin?.({ ...login, connection });
+      reason = this.options.onLogin?.({ ...login, connection });
     } catch (error) {
       reason = `onLogin failed: ${(error as Error).message}`;
     }
     if (typeof reason === "string") return { status: LoginStatus.rejected, reason };
+  }
+
+  /** Opens or resumes the session of a login that passed {@linkcode check}. */
+  open(login: Login): { session: Session } | {
+    status: number;
+    reason: string;
+    local?: Session;
+  } {
+    const options = this.options;
+    if (this.#closed) {
+      return { status: LoginStatus.rejected, reason: "The server's session table is closed" };
+    }
     let session = this.sessions.get(login.name);
     const opened = session === undefined;
     if (session === undefined) {
@@ -477,13 +559,15 @@ class SessionRegistry {
   }
 
   /** A session's connection closed. */
-  sessionClosed(session: Session, reason?: Error): void {
+  sessionClosed(session: Session, handle: ConnectionHandle, reason?: Error): void {
+    if (this.#connections.get(session) === handle) this.#connections.delete(session);
     this.hook(() => this.options.onSessionClose?.(session, reason));
     this.#detach(session, Date.now());
   }
 
   /** A session resumed. */
-  sessionOpened(session: Session): void {
+  sessionOpened(session: Session, handle: ConnectionHandle): void {
+    this.#connections.set(session, handle);
     const detached = this.#detached.get(session);
     if (detached !== undefined) {
       clearTimeout(detached.timer);
@@ -495,8 +579,28 @@ class SessionRegistry {
   /** The table closes: sessions expire no more, logins are refused (sessions close next). */
   close(): void {
     this.#closed = true;
+    this.#claims?.close();
     for (const detached of this.#detached.values()) clearTimeout(detached.timer);
     this.#detached.clear();
+  }
+
+  /**
+   * Another loop claims `name`: its session is closed here (its connection first, as at a
+   * takeover; then its file, flushed) and leaves the table, before the claim is answered.
+   */
+  #release(name: string): void {
+    const session = this.sessions.get(name)!;
+    const detached = this.#detached.get(session);
+    if (detached !== undefined) {
+      clearTimeout(detached.timer);
+      this.#detached.delete(session);
+    }
+    this.sessions.delete(name);
+    const handle = this.#connections.get(session);
+    this.#connections.delete(session);
+    // Stores what is left and sends the acknowledgement due, then closes the file.
+    session.close();
+    handle?.close();
   }
 
   /** Starts the expiry of a session left without a connection (`since` then). */
@@ -589,9 +693,11 @@ function isEmpty(session: Session): boolean {
  * One connection of a session protocol:
  *
  * ```
- * open -> (login frame) -> ready: data* -> close
- *            └ rejected or mismatch: reply, close
+ * open -> (login frame) -> [claim: the other loops let go of the name] -> ready: data* -> close
+ *            └ rejected or mismatch: reply, close      └ a newer login won: close
  * ```
+ *
+ * While a claim waits, the frames after the login wait in the decoder.
  */
 class SessionProtocolHandler implements ProtocolHandler {
   readonly #server: SessionRegistry;
@@ -599,6 +705,11 @@ class SessionProtocolHandler implements ProtocolHandler {
   readonly #decoder = new HeaderDecoder();
   #session: Session | undefined;
   #loginTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A login waiting for its claim. */
+  #claiming: Login | undefined;
+  /** Frames read while the login waits for its claim: type, ackSeq, payload (copied). */
+  #held: [number, number, Uint8Array][] = [];
+  #heldBytes = 0;
 
   constructor(server: SessionRegistry, context: ProtocolContext) {
     this.#server = server;
@@ -614,13 +725,31 @@ class SessionProtocolHandler implements ProtocolHandler {
   }
 
   data(chunk: Uint8Array): void {
+    this.#decoder.feed(chunk);
+    if (this.#claiming === undefined) this.#drain();
+    else this.#hold();
+  }
+
+  close(reason?: Error): void {
+    clearTimeout(this.#loginTimer);
+    this.#claiming = undefined;
+    this.#held = [];
+    const session = this.#session;
+    if (session === undefined) return;
+    this.#session = undefined;
+    session.detach(this.#context.handle);
+    this.#server.sessionClosed(session, this.#context.handle, reason);
+  }
+
+  /** Handles the frames decoded, until a login waits for its claim. */
+  #drain(): void {
     const decoder = this.#decoder;
-    decoder.feed(chunk);
     try {
       for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
         const session = this.#session;
         if (session !== undefined) session.receive(decoder.type, decoder.ackSeq, payload);
         else if (!this.#login(decoder.type, payload)) return;
+        else if (this.#claiming !== undefined) return this.#hold();
       }
     } catch (error) {
       // What was delivered before the fault is stored; the connection then closes (the error
@@ -631,37 +760,72 @@ class SessionProtocolHandler implements ProtocolHandler {
     this.#session?.flush();
   }
 
-  close(reason?: Error): void {
-    clearTimeout(this.#loginTimer);
-    const session = this.#session;
-    if (session === undefined) return;
-    this.#session = undefined;
-    session.detach(this.#context.handle);
-    this.#server.sessionClosed(session, reason);
-  }
-
   /** Handles the first frame; `false` when the connection is refused. */
   #login(type: number, payload: Uint8Array): boolean {
-    const handle = this.#context.handle;
-    const refuse = (status: number, reason: string, local?: Session) => {
-      const sequences = local?.sequences ?? { received: 0, acknowledged: 0, sent: 0 };
-      const reply = encodeLoginReply({
-        status,
-        serverName: this.#server.name,
-        reason,
-        ...sequences,
-      });
-      handle.write(encoder.encode(FrameType.loginReply, reply));
-      handle.close();
-      return false;
-    };
     if (type !== FrameType.login) {
-      return refuse(LoginStatus.rejected, `Expected a login first, got a frame of type ${type}`);
+      return this.#refuse(
+        LoginStatus.rejected,
+        `Expected a login first, got a frame of type ${type}`,
+      );
     }
     const login = decodeLogin(payload);
-    if (typeof login === "string") return refuse(LoginStatus.rejected, login);
-    const result = this.#server.login(login, handle);
-    if (!("session" in result)) return refuse(result.status, result.reason, result.local);
+    if (typeof login === "string") return this.#refuse(LoginStatus.rejected, login);
+    const handle = this.#context.handle;
+    const refused = this.#server.check(login, handle);
+    if (refused !== undefined) return this.#refuse(refused.status, refused.reason);
+    if (!this.#server.mustClaim(login.name)) return this.#accept(login);
+    this.#claiming = login;
+    this.#server.claim(login.name, (granted) => this.#claimed(login, granted));
+    return true;
+  }
+
+  /** The other loops answered this connection's claim. */
+  #claimed(login: Login, granted: boolean): void {
+    if (this.#claiming !== login) return; // closed meanwhile
+    this.#claiming = undefined;
+    const handle = this.#context.handle;
+    if (!handle.open) return;
+    // A newer login of the name won on another loop: this one gives way, as an older
+    // connection does at a takeover (the client reconnects), not refused for good.
+    if (!granted) return void handle.close();
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    try {
+      if (!this.#accept(login)) return;
+      const session = this.#session!;
+      for (const [type, ackSeq, payload] of held) session.receive(type, ackSeq, payload);
+      session.flush();
+    } catch (error) {
+      // Out of the server's data call: report here, and close as it would.
+      this.#server.report(error);
+      handle.close();
+    }
+  }
+
+  /**
+   * Keeps the frames decoded while the login waits (the decoder's views last one call only),
+   * up to `maxUnackedBytes`: a client does not send more before its login is answered.
+   */
+  #hold(): void {
+    const decoder = this.#decoder;
+    for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
+      this.#heldBytes += payload.length;
+      if (this.#heldBytes > this.#server.maxHeldBytes) {
+        this.#claiming = undefined;
+        throw new SessionError(
+          `A client sent ${this.#heldBytes} bytes before its login was answered`,
+        );
+      }
+      this.#held.push([decoder.type, decoder.ackSeq, payload.slice()]);
+    }
+  }
+
+  /** Opens the session of a login checked (and claimed); `false` when refused. */
+  #accept(login: Login): boolean {
+    const handle = this.#context.handle;
+    const result = this.#server.open(login);
+    if (!("session" in result)) return this.#refuse(result.status, result.reason, result.local);
     clearTimeout(this.#loginTimer);
     const session = result.session;
     const reply = encodeLoginReply({
@@ -673,7 +837,21 @@ class SessionProtocolHandler implements ProtocolHandler {
     handle.write(encoder.encode(FrameType.loginReply, reply));
     this.#session = session;
     session.attach(handle, login.received);
-    this.#server.sessionOpened(session);
+    this.#server.sessionOpened(session, handle);
     return true;
+  }
+
+  #refuse(status: number, reason: string, local?: Session): false {
+    const handle = this.#context.handle;
+    const sequences = local?.sequences ?? { received: 0, acknowledged: 0, sent: 0 };
+    const reply = encodeLoginReply({
+      status,
+      serverName: this.#server.name,
+      reason,
+      ...sequences,
+    });
+    handle.write(encoder.encode(FrameType.loginReply, reply));
+    handle.close();
+    return false;
   }
 }
