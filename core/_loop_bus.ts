@@ -39,6 +39,8 @@ export class LoopBus {
   readonly #outboxes: unknown[][];
   #flushScheduled = false;
   #listener: ((from: number, message: unknown) => void) | undefined;
+  /** Protocol messages that came before the protocol's listener (a loop that started first). */
+  #early: [number, unknown][] = [];
   #replacedListener: ((loop: number) => void) | undefined;
   #closed = false;
 
@@ -87,6 +89,13 @@ export class LoopBus {
       },
       receive(listener) {
         bus.#listener = listener;
+        if (bus.#early.length === 0) return;
+        const early = bus.#early;
+        bus.#early = [];
+        // After attach returns: the protocol is whole when its first message comes.
+        queueMicrotask(() => {
+          for (const [from, message] of early) bus.#hear(from, message);
+        });
       },
       replaced(listener) {
         bus.#replacedListener = listener;
@@ -155,13 +164,18 @@ export class LoopBus {
         this.#host.close(batch[i + 1] as number);
         i += 2;
       } else {
-        try {
-          this.#listener?.(from, batch[i + 1]);
-        } catch (error) {
-          this.#host.error(error);
-        }
+        if (this.#listener === undefined) this.#early.push([from, batch[i + 1]]);
+        else this.#hear(from, batch[i + 1]);
         i += 2;
       }
+    }
+  }
+
+  #hear(from: number, message: unknown): void {
+    try {
+      this.#listener!(from, message);
+    } catch (error) {
+      this.#host.error(error);
     }
   }
 }

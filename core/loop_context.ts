@@ -53,7 +53,8 @@ export interface LoopContext {
    * Sends a message to this protocol on loop `to`. Messages from one loop to another arrive
    * in the order sent (and in order with the writes this loop makes to that loop's
    * connections); those of one turn cross in one batch. The message is structured-cloned:
-   * the sender keeps its bytes. A message to a loop being replaced is dropped, as are its
+   * the sender keeps its bytes, and a `Uint8Array` view carries its whole backing buffer (send
+   * a copy of what it views). A message to a loop being replaced is dropped, as are its
    * connections.
    *
    * @param to The loop, not this one.
@@ -64,7 +65,9 @@ export interface LoopContext {
   /**
    * Sets the listener of the messages other loops send to this protocol (one listener; a
    * second call replaces it). It runs on this loop's thread; a throw is reported as the
-   * server's error and the next message is delivered.
+   * server's error and the next message is delivered. Messages that came before the listener
+   * (from a loop that started first) are kept and delivered to it, in order, once `attach`
+   * has returned.
    *
    * @param listener Called with the sending loop and the message.
    */
