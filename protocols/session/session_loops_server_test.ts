@@ -1,0 +1,126 @@
+/**
+ * Sessions on a server of two I/O loops, over real sockets: a client that comes back on the
+ * other loop finds its session there, and a login on one loop takes a name over from the
+ * other. Each loop's own test port (`PINNED_LOOPS`) chooses the loop.
+ */
+
+import { assertEquals } from "@std/assert";
+import { loopGroups, PINNED_LOOPS } from "../../core/_loop_group.ts";
+import { Server, type ServerOptions } from "../../core/server.ts";
+import { within } from "../../testing/_socket_client.ts";
+import { sessionEcho } from "../../testing/_fixtures/session_echo_protocol.ts";
+import { encodeLogin, FrameType, LoginStatus } from "./_session_wire.ts";
+import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import { decodeLoginReply } from "./_session_wire.ts";
+import { connectSession, type SessionClientOptions } from "./mod.ts";
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+function read(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+}
+
+async function twoLoops(dir: string): Promise<{ server: Server; ports: number[] }> {
+  const server = new Server({
+    protocol: sessionEcho({ dir: `${dir}/server` }),
+    loops: 2,
+    [PINNED_LOOPS]: true,
+  } as ServerOptions);
+  await server.listen();
+  const group = loopGroups.get(server)!;
+  return { server, ports: [0, 1].map((loop) => group.pinnedAddress(loop)!.port) };
+}
+
+function clientOptions(
+  dir: string,
+  port: number,
+  answers: number[],
+  onAnswer: () => void = () => {},
+): SessionClientOptions {
+  return {
+    port,
+    reconnect: { initialDelay: 10, maxDelay: 100 },
+    session: {
+      dir: `${dir}/client`,
+      name: "c1",
+      serverName: "server",
+      onMessage: (message) => {
+        answers.push(read(message.payload));
+        onAnswer();
+      },
+      onError: () => {},
+    },
+  } as SessionClientOptions;
+}
+
+Deno.test("Sessions on 2 loops: a client back on the other loop continues its stream exactly once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "speedo-session-loops-" });
+  const { server, ports } = await twoLoops(dir);
+  try {
+    const answers: number[] = [];
+    const twenty = Promise.withResolvers<void>();
+    const onAnswer = () => answers.length === 20 && twenty.resolve();
+    const first = await connectSession(clientOptions(dir, ports[0], answers, onAnswer));
+    for (let i = 1; i <= 10; i++) first.session.send(1, u32(i));
+    await within(first.session.whenAcknowledged(10), "10 acknowledged on loop 0");
+    await first.close();
+    const second = await connectSession(clientOptions(dir, ports[1], answers, onAnswer));
+    for (let i = 11; i <= 20; i++) second.session.send(1, u32(i));
+    await within(second.session.whenAcknowledged(20), "20 acknowledged on loop 1");
+    await within(twenty.promise, "20 answers");
+    await second.close();
+    assertEquals(answers, Array.from({ length: 20 }, (_, i) => i + 1));
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A raw login as `name` on `port`; resolves with the reply's status and the open socket. */
+async function rawLogin(port: number, name: string) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const login = encodeLogin({ name, serverName: "server", received: 0, acknowledged: 0, sent: 0 });
+  await conn.write(new HeaderEncoder().encode(FrameType.login, login));
+  const decoder = new HeaderDecoder();
+  const buffer = new Uint8Array(4096);
+  for (;;) {
+    const n = await within(conn.read(buffer), `the login reply to ${name}`);
+    if (n === null) throw new Error(`No login reply to ${name}`);
+    decoder.feed(buffer.slice(0, n));
+    const payload = decoder.next();
+    if (payload === null) continue;
+    const reply = decodeLoginReply(payload);
+    if (typeof reply === "string") throw new Error(reply);
+    return { conn, status: reply.status };
+  }
+}
+
+/** Reads until the peer closes; resolves when it has. */
+async function untilClosed(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  while ((await within(conn.read(buffer), "the old connection's close")) !== null) {
+    // Whatever the server says last is not the point.
+  }
+}
+
+Deno.test("Sessions on 2 loops: a login on loop 1 takes the name over from loop 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "speedo-session-loops-" });
+  const { server, ports } = await twoLoops(dir);
+  try {
+    const old = await rawLogin(ports[0], "taken");
+    assertEquals(old.status, LoginStatus.accepted);
+    const taker = await rawLogin(ports[1], "taken");
+    assertEquals(taker.status, LoginStatus.accepted);
+    await untilClosed(old.conn);
+    old.conn.close();
+    taker.conn.close();
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
