@@ -28,6 +28,7 @@
  */
 
 import { checkName } from "../protocols/session/_names.ts";
+import { MAX_LOOPS } from "../core/_loop_group.ts";
 import type { FsyncPolicy } from "@speedo/speedo/session";
 
 /** A command line that cannot be run: the message is the one line the caller sees. */
@@ -255,6 +256,85 @@ export function workersFlag(defaultCount: number, help: string): Flag<number> {
     max: MAX_WORKERS,
     maxReason: `${WORKERS_PER_CORE} per core`,
   });
+}
+
+/**
+ * The `--loops` flag: I/O loops (`ServerOptions.loops`), each a thread with its own listener
+ * on the port: a whole number from 1 to 256, or `auto` (one per core).
+ *
+ * @returns The flag, 1 by default.
+ *
+ * @example
+ * ```ts
+ * import { loopsFlag } from "./_args.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const flag = loopsFlag();
+ * assertEquals([flag.read("loops", []), flag.read("loops", ["2"]), flag.read("loops", ["auto"])], [1, 2, "auto"]);
+ * assertThrows(() => flag.read("loops", ["0"]), Error, '--loops must be auto or an integer from 1 to 256, got "0"');
+ * ```
+ */
+export function loopsFlag(): Flag<number | "auto"> {
+  const count = integerFlag({ min: 1, max: MAX_LOOPS, help: "" });
+  return parsedFlag<number | "auto">({
+    default: "1",
+    placeholder: "N|auto",
+    help:
+      `I/O loops, each a thread with its own listener on the port (Linux); auto is one per core; 1 to ${MAX_LOOPS}`,
+    parse(text) {
+      if (text === "auto") return text;
+      try {
+        return count.read("loops", [text]);
+      } catch {
+        return undefined;
+      }
+    },
+    requirement: `be auto or an integer from 1 to ${MAX_LOOPS}`,
+  });
+}
+
+/**
+ * How many loops a server runs, for its start line: empty for one, `2 loops` otherwise.
+ *
+ * @param loops The loops running (`server.stats().loops.length`).
+ * @returns The words to print.
+ *
+ * @example
+ * ```ts
+ * import { loopCount } from "./_args.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([loopCount(1), loopCount(2)], ["", "2 loops"]);
+ * ```
+ */
+export function loopCount(loops: number): string {
+  return loops === 1 ? "" : `${loops} loops`;
+}
+
+/**
+ * Builds an example's server, or exits 2 with one line when the server refuses what the
+ * command line asked for (a `TypeError` or `RangeError` at construction: `--loops 2` with a
+ * protocol that cannot run on several loops, say), as a bad flag does.
+ *
+ * @param make Builds the server.
+ * @returns What `make` returned.
+ *
+ * @example
+ * ```ts ignore
+ * import { serverOrExit } from "./_args.ts";
+ * import { echoServer } from "@speedo/speedo/echo";
+ *
+ * const server = serverOrExit(() => echoServer({ loops: 2 }));
+ * ```
+ */
+export function serverOrExit<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof TypeError) && !(error instanceof RangeError)) throw error;
+    console.error(error.message);
+    Deno.exit(2);
+  }
 }
 
 /** Options of {@linkcode textFlag}. */

@@ -3,14 +3,24 @@
  *
  * Flags: `--port` (9292), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--workers`
  * (one per core but the I/O thread's; 0 echoes on the I/O thread; at most 4 per core),
- * `--max-line-length` (65536), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or
+ * `--max-line-length` (65536), `--loops` (1; N or `auto`: I/O loops sharing the port, each with
+ * its `--workers`), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or
  * SIGTERM shuts down gracefully and prints a summary.
  *
  * @module
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag, workersFlag } from "./_args.ts";
+import {
+  exampleArgs,
+  integerFlag,
+  loopCount,
+  loopsFlag,
+  MAX_BYTES,
+  portFlag,
+  textFlag,
+  workersFlag,
+} from "./_args.ts";
 import { hostPort, workerCount } from "./_address.ts";
 import { ECHO_PORT, echoServer } from "@speedo/speedo/echo";
 import { defaultWorkerCount } from "@speedo/speedo";
@@ -25,23 +35,33 @@ const args = exampleArgs({
     placeholder: "HOST",
     help: "address to listen on; 0.0.0.0 for other hosts",
   }),
-  workers: workersFlag(defaultWorkerCount(), "worker threads; 0 echoes on the I/O thread"),
+  workers: workersFlag(
+    defaultWorkerCount(),
+    "worker threads (per loop); 0 echoes on the I/O thread",
+  ),
   "max-line-length": integerFlag({
     default: 65536,
     min: 1,
     max: MAX_BYTES,
     help: "longest line in bytes; a longer one gets an error line",
   }),
+  loops: loopsFlag(),
 });
 
 const server = echoServer({
   hostname: args.hostname,
   port: args.port,
   workers: args.workers,
+  loops: args.loops,
   echo: { maxLineLength: args["max-line-length"] },
 });
 const address = await server.listen();
-const mode = workerCount(server.stats().workers);
+const stats = server.stats();
+const loops = stats.loops.length;
+// Workers are per loop: said so when there are several.
+const mode = loops === 1
+  ? workerCount(stats.workers)
+  : `${loopCount(loops)}, ${workerCount(stats.workers / loops)}${stats.workers > 0 ? " each" : ""}`;
 console.log(
   `Speedo echo listening on ${hostPort(address)} (${mode}); try: telnet localhost ${address.port}`,
 );

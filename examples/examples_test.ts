@@ -63,6 +63,25 @@ Deno.test("examples/echo.ts echoes, then shuts down on SIGTERM with a summary", 
   assertEquals((await child.status).code, 0);
 });
 
+Deno.test("examples/echo.ts --loops 2 echoes on the loops of one port, says so, and shuts down", async () => {
+  const { child, port, output } = await start([
+    "examples/echo.ts",
+    "--port",
+    "0",
+    "--workers",
+    "0",
+    "--loops",
+    "2",
+  ]);
+  // The kernel spreads connections over the loops: each is answered wherever it lands.
+  for (let i = 0; i < 8; i++) assertEquals(await roundTrip(port, `hello ${i}\n`), `hello ${i}\n`);
+  child.kill("SIGTERM");
+  const text = await output();
+  assertStringIncludes(text, "(2 loops, inline)");
+  assertMatch(text, /SIGTERM: closed after .*8 connections, 8 lines in, 8 answered/);
+  assertEquals((await child.status).code, 0);
+});
+
 Deno.test("examples/echo.ts on SIGTERM under load: every line its summary counts as answered arrives", async () => {
   const { child, port, output } = await start([
     "examples/echo.ts",
@@ -213,21 +232,27 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
     [["--max-line-length", "1e3"], '--max-line-length must be an integer of at least 1, got "1e3"'],
     [["--worker", "0"], /^Unknown flag "--worker"; flags: --port, /],
     [["--port"], "--port needs a value"],
+    [["--loops", "0"], '--loops must be auto or an integer from 1 to 256, got "0"'],
+    [["--loops", "two"], '--loops must be auto or an integer from 1 to 256, got "two"'],
   ],
   "examples/pubsub.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--loops", "257"], '--loops must be auto or an integer from 1 to 256, got "257"'],
     [["--max-payload", "0"], '--max-payload must be an integer of at least 1, got "0"'],
     [["--workers", "1000"], /^Unknown flag "--workers"/],
   ],
   "examples/http.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--nats-port", "-1"], '--nats-port must be an integer from 0 to 65535, got "-1"'],
+    // Its WebSocket endpoints are upgrade hooks, which cannot cross to a loop's thread.
+    [["--loops", "2"], /^loops: 2 needs a protocol with a recipe/],
     [["--workers", "1000"], /^Unknown flag "--workers"/],
   ],
   "examples/rpc.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--prot", "0"], /^Unknown flag "--prot"/],
     [["extra"], 'Unexpected argument "extra"; see --help'],
+    [["--loops", "2"], /^rpcServer with loops: 2 needs handler to be the URL of a module/],
   ],
   "examples/upper.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
@@ -289,6 +314,7 @@ Deno.test("examples/*.ts print their usage on --help (or -h) and exit 0, running
   const { stdout } = await runToExit("examples/echo.ts", ["--help"]);
   assertMatch(
     stdout,
-    /\n {2}--workers N +worker threads; .*0 to \d+ \(4 per core\) \(default \d+\)\n/,
+    /\n {2}--workers N +worker threads .*0 to \d+ \(4 per core\) \(default \d+\)\n/,
   );
+  assertMatch(stdout, /\n {2}--loops N\|auto +I\/O loops.*\(default 1\)\n/);
 });

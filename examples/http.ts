@@ -12,14 +12,15 @@
  * Flags: `--port` (8080), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--dir` (the
  * `public` folder beside this file), `--nats-path` (`/nats`; the page takes it as
  * `pubsub.html?path=/other`), `--nats-port` (none: no TCP listener; 0 picks a free port),
- * `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
+ * `--loops` (1; N or `auto`: refused for now, exit 2: the WebSocket endpoints are upgrade hooks,
+ * functions that cannot cross to a loop's thread), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
  * and prints a summary.
  *
  * @module
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, portFlag, textFlag } from "./_args.ts";
+import { exampleArgs, loopsFlag, portFlag, serverOrExit, textFlag } from "./_args.ts";
 import { hostPort } from "./_address.ts";
 import { Server } from "@speedo/speedo";
 import echoHandler from "@speedo/speedo/echo/handler";
@@ -63,6 +64,7 @@ const args = exampleArgs({
   "nats-port": portFlag({
     help: "also serve NATS over TCP on this port, sharing the subjects; 0 picks a free one",
   }),
+  loops: loopsFlag(),
 });
 const port = args.port;
 const natsPort = args["nats-port"];
@@ -79,19 +81,22 @@ const nats = pubsubWebSocket({ path: natsPath, router, address: () => server.add
 const natsUpgrade = websocketUpgrade(nats);
 
 // httpServer takes one WebSocket endpoint: with two, the server is built from its parts.
-const server: Server = new Server({
-  hostname: args.hostname,
-  port,
-  workers: 0,
-  protocol: httpProtocol({
-    upgrade: (request, context) => echoUpgrade(request, context) ?? natsUpgrade(request, context),
-  }),
-  // The echo's WebSocket handler also writes the close frames of /nats connections: that is all
-  // they dispatch, and it is the same for every endpoint.
-  onMessage: httpHandler(serveDir(args.dir), {
-    websocket: websocketHandler(echoHandler, echo),
-  }).onMessage,
-});
+const server: Server = serverOrExit(() =>
+  new Server({
+    hostname: args.hostname,
+    port,
+    loops: args.loops,
+    workers: 0,
+    protocol: httpProtocol({
+      upgrade: (request, context) => echoUpgrade(request, context) ?? natsUpgrade(request, context),
+    }),
+    // The echo's WebSocket handler also writes the close frames of /nats connections: that is all
+    // they dispatch, and it is the same for every endpoint.
+    onMessage: httpHandler(serveDir(args.dir), {
+      websocket: websocketHandler(echoHandler, echo),
+    }).onMessage,
+  })
+);
 const address = await server.listen();
 console.log(
   `Speedo HTTP listening on http://${

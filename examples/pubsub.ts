@@ -3,7 +3,8 @@
  * NATS client (`nats sub '>'`, `npm:nats`).
  *
  * Flags: `--port` (4222), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-payload`
- * (1048576), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
+ * (1048576), `--loops` (1; N or `auto`: I/O loops sharing the port, once the pub/sub protocol
+ * runs on several), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
  * gracefully and prints a summary.
  *
  * ```
@@ -22,7 +23,16 @@
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, integerFlag, MAX_BYTES, portFlag, textFlag } from "./_args.ts";
+import {
+  exampleArgs,
+  integerFlag,
+  loopCount,
+  loopsFlag,
+  MAX_BYTES,
+  portFlag,
+  serverOrExit,
+  textFlag,
+} from "./_args.ts";
 import { hostPort } from "./_address.ts";
 import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
 
@@ -42,22 +52,32 @@ const args = exampleArgs({
     max: MAX_BYTES,
     help: "largest message payload in bytes",
   }),
+  loops: loopsFlag(),
 });
 
-const router = new SubjectRouter();
-const server = pubsubServer({
-  hostname: args.hostname,
-  port: args.port,
-  pubsub: { maxPayload: args["max-payload"], router },
-});
+// On one loop the router is this thread's, for the summary's counts; on several, each loop
+// has its own (a router cannot cross to a loop's thread).
+const router = args.loops === 1 ? new SubjectRouter() : undefined;
+const server = serverOrExit(() =>
+  pubsubServer({
+    hostname: args.hostname,
+    port: args.port,
+    loops: args.loops,
+    pubsub: { maxPayload: args["max-payload"], ...(router === undefined ? {} : { router }) },
+  })
+);
 const address = await server.listen();
+const loops = loopCount(server.stats().loops.length);
 console.log(
-  `Speedo pub/sub listening on ${
-    hostPort(address)
+  `Speedo pub/sub listening on ${hostPort(address)}${
+    loops === "" ? "" : ` (${loops})`
   }; try: telnet localhost ${address.port} (NATS clients work too)`,
 );
 
 closeOnSignal(server, () => {
   const s = server.stats();
-  return `${s.accepted} connections, ${router.published} messages published, ${router.delivered} delivered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
+  const routed = router === undefined
+    ? ""
+    : `, ${router.published} messages published, ${router.delivered} delivered`;
+  return `${s.accepted} connections${routed}, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
 });

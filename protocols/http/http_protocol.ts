@@ -242,6 +242,9 @@ class HttpProtocolHandler implements ProtocolHandler, Deadlined {
  * Pair it with {@linkcode httpHandler} as the server's message handler, or use
  * {@linkcode httpServer}, which does both.
  *
+ * The factory has a `recipe` (it runs on every loop of a server with `loops` above 1) unless
+ * `upgrade` is given: a hook is a function, which cannot cross to a loop's thread.
+ *
  * @param options Limits, timeouts, the upgrade hook.
  * @returns The protocol handler factory.
  *
@@ -290,5 +293,14 @@ export function httpProtocol(options: HttpProtocolOptions = {}): ProtocolHandler
   return {
     create: (context) => new HttpProtocolHandler(context, settings),
     refusal: () => SERVER_FULL,
+    // An upgrade hook is a function, which cannot cross to a loop's thread: with one, the
+    // factory runs on one loop only (`websocketProtocol` gives its own recipe instead).
+    recipe: upgrade === undefined
+      ? {
+        module: import.meta.url,
+        export: "httpProtocol",
+        options: { ...parser, headersTimeout, requestTimeout, secure },
+      }
+      : undefined,
   };
 }

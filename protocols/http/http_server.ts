@@ -30,7 +30,10 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
   /**
    * Answers requests. A function runs inline on the I/O thread, as with `Deno.serve` (a
    * `Request` cannot cross to a worker, and a function cannot either). A module URL runs in
-   * `workers` Web Workers: its default export is `httpHandler(fetch)`.
+   * `workers` Web Workers, or inline with `workers: 0`: its default export is
+   * `httpHandler(fetch)`. With `loops` above 1 (or `"auto"`) only a module URL works: each
+   * loop loads it, inline on the loop's thread with `workers: 0` (the fast path), or in the
+   * loop's own workers.
    */
   handler: HttpFetchHandler | string | URL;
   /**
@@ -66,7 +69,10 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
    * `upgrade` from the `websocket` option (give one or the other, not both).
    */
   http?: HttpProtocolOptions;
-  /** Serves WebSocket at a path (inline only: not with a handler module). */
+  /**
+   * Serves WebSocket at a path (inline only: not with a handler module, nor with `loops`
+   * above 1; `websocketServer` serves WebSocket on several loops).
+   */
   websocket?: HttpWebSocketOptions;
 }
 
@@ -86,8 +92,14 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
  *
  * @param options Server, HTTP and WebSocket options; see {@linkcode HttpServerOptions}.
  * @returns The server, not yet listening.
- * @throws {TypeError} When a function handler is given with workers, WebSocket with a module,
- *   or both `websocket` and `http.upgrade`.
+ * With `loops` above 1 each loop builds `httpProtocol(http)` again from its recipe and loads
+ * the handler module: give `handler` as a module URL (`workers: 0` runs it inline on each
+ * loop), and neither `websocket` nor `http.upgrade`, whose functions cannot cross to a loop's
+ * thread.
+ *
+ * @throws {TypeError} When a function handler is given with workers or with `loops` above 1,
+ *   WebSocket with a module or with `loops` above 1, `http.upgrade` with `loops` above 1, or
+ *   both `websocket` and `http.upgrade`.
  * @throws {RangeError} When `concurrency` is not 1, or an `http` option is out of range.
  *
  * @example Hello, over a real socket
@@ -129,6 +141,20 @@ export function httpServer<T extends SocketTransport = "tcp">(
     throw new RangeError(
       `httpServer handles a connection's requests one at a time, so that pipelined responses keep their order: concurrency must be 1, got ${concurrency}`,
     );
+  }
+  const loops = serverOptions.loops;
+  if (loops !== undefined && loops !== 1) {
+    // Said here rather than by the server, which knows nothing of fetch handlers.
+    if (typeof handler === "function") {
+      throw new TypeError(
+        `httpServer with loops: ${loops} needs handler to be a module URL (default export httpHandler(fetch)), run inline on each loop with workers: 0: a function cannot cross to a loop's thread`,
+      );
+    }
+    if (websocket !== undefined || http.upgrade !== undefined) {
+      throw new TypeError(
+        `httpServer with loops: ${loops} takes neither websocket nor http.upgrade: their functions cannot cross to a loop's thread (websocketServer serves WebSocket on several loops)`,
+      );
+    }
   }
   let upgrade = http.upgrade;
   let websocketMessages: MessageHandler | undefined;

@@ -106,6 +106,8 @@ const OVERTAKE: DispatchOptions = Object.freeze({ overtake: true });
  *        5 cancel (the caller gave up on request `id`)
  * ```
  *
+ * The factory has a `recipe`: it runs on every loop of a server with `loops` above 1.
+ *
  * @param options The frame size limit.
  * @returns The protocol handler factory.
  *
@@ -132,5 +134,6 @@ export function rpcProtocol(options: RpcProtocolOptions = {}): ProtocolHandlerFa
   return {
     create: (context) => new RpcProtocolHandler(context, maxFrameSize, writer),
     refusal: () => refusal,
+    recipe: { module: import.meta.url, export: "rpcProtocol", options: { maxFrameSize } },
   };
 }

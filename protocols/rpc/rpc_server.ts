@@ -11,7 +11,9 @@ export interface RpcServerOptions<T extends SocketTransport = "tcp">
   /**
    * The services: a {@linkcode Services} table the application made and filled, run inline on
    * the I/O thread (`workers: 0`), or the URL of a module whose default export is one, run in
-   * every worker (or inline with `workers: 0`).
+   * every worker (or inline with `workers: 0`). With `loops` above 1 (or `"auto"`) only the
+   * module URL works: each loop loads its own table from it, inline on the loop's thread with
+   * `workers: 0`, or in the loop's own workers.
    */
   handler: Services | string | URL;
   /**
@@ -52,8 +54,14 @@ function closeBoth(
  *
  * @param options The services (`handler`), the server's options, and the protocol's in `rpc`.
  * @returns The server, not yet listening.
+ * With `loops` above 1 each loop builds `rpcProtocol(rpc)` again from its recipe and loads
+ * the services module: each loop (and each of its workers) has its own table, so state a
+ * service keeps in its module is per loop. A cancel reaches its call, since it comes on the
+ * call's own connection, handled by one loop.
+ *
  * @throws {TypeError} When `handler` is missing or of another kind, or a `Services` object is
- *   given with `workers` above 0 (a worker needs the module's URL).
+ *   given with `workers` above 0 or `loops` above 1 (a worker or a loop needs the module's
+ *   URL).
  * @throws {RangeError} When `rpc.maxFrameSize` or a server bound is out of range.
  *
  * @example Inline services, one added after listen
@@ -88,6 +96,12 @@ export function rpcServer<T extends SocketTransport = "tcp">(
       `rpcServer needs handler: a Services object or the URL of a module whose default export is one, got ${
         String(handler)
       }`,
+    );
+  }
+  const loops = server.loops;
+  if (inline && loops !== undefined && loops !== 1) {
+    throw new TypeError(
+      `rpcServer with loops: ${loops} needs handler to be the URL of a module whose default export is the Services, run inline on each loop with workers: 0: a Services object (its service functions) cannot cross to a loop's thread`,
     );
   }
   if (inline && (server.workers ?? 0) > 0) {

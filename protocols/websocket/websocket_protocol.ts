@@ -24,6 +24,10 @@ export interface WebSocketProtocolOptions
  * with pongs; a close frame is echoed after the replies to the messages before it; a protocol
  * error closes with its code (1002, 1007, 1009); an idle timeout closes with 1001.
  *
+ * The factory has a `recipe` (it runs on every loop of a server with `loops` above 1) in
+ * per-message mode; in stream mode (`protocol` given) it has none, since the inner factory
+ * cannot cross to a loop's thread.
+ *
  * @param options Limits, mode, path and subprotocols.
  * @returns The protocol handler factory; pair it with `websocketHandler(handler, options)`.
  *
@@ -50,7 +54,7 @@ export interface WebSocketProtocolOptions
  */
 export function websocketProtocol(options: WebSocketProtocolOptions = {}): ProtocolHandlerFactory {
   const { maxHeaderSize, maxUriLength, headersTimeout, secure, ...upgrade } = options;
-  return httpProtocol({
+  const factory = httpProtocol({
     maxHeaderSize,
     maxUriLength,
     headersTimeout,
@@ -58,4 +62,12 @@ export function websocketProtocol(options: WebSocketProtocolOptions = {}): Proto
     maxBodySize: 0,
     upgrade: websocketUpgrade(upgrade),
   });
+  // The upgrade hook leaves the HTTP factory without a recipe; this module's options rebuild
+  // it on a loop, except an inner protocol (stream mode), a factory that cannot cross.
+  return {
+    ...factory,
+    recipe: upgrade.protocol === undefined
+      ? { module: import.meta.url, export: "websocketProtocol", options }
+      : undefined,
+  };
 }

@@ -16,6 +16,8 @@ export interface WebSocketServerOptions<T extends SocketTransport = "tcp">
    * {@linkcode websocketHandler} and the `websocket` options. A module URL runs in `workers`;
    * since a worker loads its handler by URL, the module's default export is already
    * `websocketHandler(inner, options)`, with the same `protocol` and `writeType` as `websocket`.
+   * With `loops` above 1 (or `"auto"`) only a module URL works: each loop loads it, inline on
+   * the loop's thread with `workers: 0`, or in the loop's own workers.
    */
   handler: MessageHandler | string | URL;
   /**
@@ -34,8 +36,14 @@ export interface WebSocketServerOptions<T extends SocketTransport = "tcp">
  * @param options The message handler (`handler`), the server's options, and the protocol's in
  *   `websocket`.
  * @returns The server, not yet listening.
+ * With `loops` above 1 each loop builds `websocketProtocol(websocket)` again from its recipe
+ * and loads the handler module: give `handler` as a module URL (`workers: 0` runs it inline on
+ * each loop), in per-message mode (`websocket.protocol`, a factory, cannot cross to a loop's
+ * thread).
+ *
  * @throws {TypeError} When `handler` is neither a message handler nor a module URL, or a
- *   message handler object is given with `workers` above 0.
+ *   message handler object is given with `workers` above 0 or `loops` above 1, or
+ *   `websocket.protocol` with `loops` above 1.
  * @throws {RangeError} When a `websocket` option or a server bound is out of range.
  *
  * @example The echo handler per message, with Deno's own client
@@ -75,6 +83,20 @@ export function websocketServer<T extends SocketTransport = "tcp">(
 ): Server<T> {
   const { handler, websocket, ...server } = options ?? {};
   const protocol = websocketProtocol(websocket);
+  const loops = server.loops;
+  if (loops !== undefined && loops !== 1) {
+    // Said here, in WebSocket's words, rather than by the server.
+    if (websocket?.protocol !== undefined) {
+      throw new TypeError(
+        `websocketServer with loops: ${loops} runs per message only: websocket.protocol (stream mode) is a factory, which cannot cross to a loop's thread`,
+      );
+    }
+    if (typeof handler !== "string" && !(handler instanceof URL)) {
+      throw new TypeError(
+        `websocketServer with loops: ${loops} needs handler to be the URL of a module whose default export is websocketHandler(...), run inline on each loop with workers: 0: a handler object cannot cross to a loop's thread`,
+      );
+    }
+  }
   if (typeof handler === "string" || handler instanceof URL) {
     return new Server<T>({ ...server, protocol, handler });
   }
