@@ -14,7 +14,17 @@ import { httpServer } from "../protocols/http/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 import { HTTP_BENCH_BODY } from "./_http_body.ts";
 
-const args = parseArgs(Deno.args, { boolean: ["until-stdin-closes"], string: ["cert", "key"] });
+const args = parseArgs(Deno.args, {
+  boolean: ["until-stdin-closes"],
+  string: ["cert", "key", "loops"],
+});
+// With --loops (even 1) the handler is the module, as every loop needs it: a run comparing
+// loop counts compares one handler.
+const loops = args.loops === undefined ? undefined : Number(args.loops);
+if (loops !== undefined && (!Number.isInteger(loops) || loops < 1)) {
+  console.error(`--loops must be a positive integer, got "${args.loops}"`);
+  Deno.exit(2);
+}
 if (args["until-stdin-closes"]) exitWhenStdinCloses();
 
 // idleTimeout 0: a connection that waits through a long run of other servers must not be reaped.
@@ -25,7 +35,10 @@ const server = httpServer({
   tls: args.cert && args.key
     ? { cert: Deno.readTextFileSync(args.cert), key: Deno.readTextFileSync(args.key) }
     : undefined,
-  handler: () => new Response(HTTP_BENCH_BODY),
+  handler: loops === undefined
+    ? () => new Response(HTTP_BENCH_BODY)
+    : new URL("./_http_bench_handler.ts", import.meta.url),
+  loops,
   // wrk ends TLS connections without close_notify; core reports that as an error for now.
   onError: (error) => {
     if (!(error instanceof Deno.errors.UnexpectedEof)) console.error(error);

@@ -6,6 +6,7 @@
  * ```
  * deno run -A bench/http_load.ts [--seconds 5] [--connections 50] [--rounds 1] [--warmup 1]
  *   [--servers speedo,deno-serve,node-http,floor-io,floor-objects] [--tls] [--quick]
+ *   [--loops 1,2]
  * ```
  *
  * Two floors run with them (`_http_floor.ts`): `Deno.listen` servers that parse nothing and
@@ -57,6 +58,8 @@ interface Settings {
   rounds: number;
   servers: ServerId[];
   tls: boolean;
+  /** Loop counts Speedo runs with; `undefined`: one loop, its handler a function. */
+  loops: number[] | undefined;
 }
 
 interface WrkResult {
@@ -71,7 +74,7 @@ interface WrkResult {
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
-    string: ["seconds", "warmup", "connections", "rounds", "servers"],
+    string: ["seconds", "warmup", "connections", "rounds", "servers", "loops"],
     boolean: ["quick", "help", "tls"],
   });
   if (args.help) return undefined;
@@ -90,7 +93,15 @@ function parseSettings(argv: string[]): Settings | undefined {
       throw new RangeError(`--servers: unknown server "${id}"; known: ${SERVER_IDS.join(",")}`);
     }
   }
+  const loops = args.loops?.split(",").map((text: string) => {
+    const count = Number(text);
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new RangeError(`--loops: "${text}" is not a loop count from 1 to 64`);
+    }
+    return count;
+  });
   return {
+    loops,
     seconds: Math.floor(number("seconds", args.quick ? 2 : 5, 1)),
     warmup: Math.floor(number("warmup", 1, 0)),
     connections: Math.floor(number("connections", 50, 1)),
@@ -100,7 +111,7 @@ function parseSettings(argv: string[]): Settings | undefined {
   };
 }
 
-function serverCommand(id: ServerId, tlsArgs: string[]): ServerCommand {
+function serverCommand(id: ServerId, tlsArgs: string[], loops?: number): ServerCommand {
   const deno = (script: string, ...args: string[]): string[] => [
     "run",
     "-A",
@@ -113,7 +124,13 @@ function serverCommand(id: ServerId, tlsArgs: string[]): ServerCommand {
   ];
   switch (id) {
     case "speedo":
-      return { name: "Speedo http", command: Deno.execPath(), args: deno("_http_speedo.ts") };
+      return loops === undefined
+        ? { name: "Speedo http", command: Deno.execPath(), args: deno("_http_speedo.ts") }
+        : {
+          name: `Speedo http, ${loops} loop${loops === 1 ? "" : "s"} (handler module)`,
+          command: Deno.execPath(),
+          args: deno("_http_speedo.ts", "--loops", String(loops)),
+        };
     case "deno-serve":
       return { name: "Deno.serve", command: Deno.execPath(), args: deno("_http_deno_serve.ts") };
     case "floor-io":
@@ -320,17 +337,22 @@ async function main(): Promise<number> {
   );
   console.log("");
 
-  const servers = new Map<ServerId, ServerProcess>();
-  const results = new Map<ServerId, WrkResult[]>();
+  const servers = new Map<string, ServerProcess>();
+  const results = new Map<string, WrkResult[]>();
   let failures = 0;
+  const starts = ids.flatMap((id): { id: ServerId; loops: number | undefined; key: string }[] =>
+    id === "speedo" && settings.loops !== undefined
+      ? settings.loops.map((loops) => ({ id, loops, key: `speedo@${loops}` }))
+      : [{ id, loops: undefined, key: id as string }]
+  );
   try {
-    for (const id of ids) {
-      const spec = serverCommand(id, tlsArgs);
+    for (const { id, loops, key } of starts) {
+      const spec = serverCommand(id, tlsArgs, loops);
       try {
         const server = await startServer(spec, { cwd: rootPath, timeoutMs: 15_000 });
-        servers.set(id, server);
+        servers.set(key, server);
         running.add(server);
-        results.set(id, []);
+        results.set(key, []);
         if (settings.warmup > 0) {
           await runWrk(
             `${scheme}://127.0.0.1:${server.port}/`,
@@ -367,7 +389,7 @@ async function main(): Promise<number> {
     if (certDir !== undefined) await Deno.remove(certDir, { recursive: true }).catch(() => {});
   }
 
-  const rate = (id: ServerId) => median((results.get(id) ?? []).map((r) => r.rate));
+  const rate = (id: string) => median((results.get(id) ?? []).map((r) => r.rate));
   const denoRate = rate("deno-serve");
   const nodeRate = rate("node-http");
   const floorRate = rate("floor-objects");
@@ -394,7 +416,17 @@ async function main(): Promise<number> {
   console.log(
     "- CPU columns: cores busy during the measured window (1.00 = one core). wrk near 1.00 means the load generator's core was full: that row may be bound by wrk, not the server.",
   );
-  const speedo = rate("speedo");
+  if (settings.loops !== undefined && settings.loops.length > 1) {
+    const [first, ...more] = settings.loops;
+    for (const loops of more) {
+      console.log(
+        `- Speedo http ${loops} loops vs ${first}: ${
+          fixed(rate(`speedo@${loops}`) / rate(`speedo@${first}`), 2, "x")
+        }`,
+      );
+    }
+  }
+  const speedo = rate(settings.loops === undefined ? "speedo" : `speedo@${settings.loops[0]}`);
   if (Number.isFinite(speedo)) {
     const targets = [
       Number.isFinite(nodeRate)
