@@ -42,11 +42,16 @@
  * before any message it forwards (a reply subject subscribed just before a request is known on
  * the responder's loop before the request). A client's `PING` answered with `PONG` promises
  * that its subscriptions are in place: a `PING` after interest changes that not every other
- * loop has acknowledged waits for their `ack` (see {@linkcode LoopInterest.whenKnown}).
+ * loop has acknowledged waits for their `ack` (see {@linkcode LoopInterest.whenKnown}). It
+ * also promises that its publishes were delivered, as on one server (a subscriber that drains
+ * after the publisher's flush gets every message): a turn that forwarded messages ends with a
+ * marker (an empty `interest` with a new serial) to every loop, and a publisher's `PING` waits
+ * until the loops acknowledged the serial current after its publishes.
  *
  * **Cost.** Per publish with remote interest: one copy of subject, reply and payload into a
  * fresh buffer (a view of the read buffer would be cloned whole), and one structured clone of
- * it per loop with interest. Per subscription: a map update, and one `interest` entry per
+ * it per loop with interest; per turn that forwarded, one marker to each other loop and its
+ * `ack`. Per subscription: a map update, and one `interest` entry per
  * other loop when it is the first or last on its pattern (every member change of a queue
  * group). A remote queue member costs a stand-in subscription in every other loop. A single
  * loop does none of this: its router is never linked, and a publish pays one branch.
@@ -125,6 +130,20 @@ export class LoopInterest {
   #known = 0;
   #waiters: { serial: number; callback: () => void }[] = [];
   readonly #flushSoon = () => this.flush();
+  /** Whether this turn forwarded messages, whose marker is sent at its end. */
+  #markerScheduled = false;
+  readonly #sendMarker = () => {
+    this.#markerScheduled = false;
+    // Pending interest first: the marker's serial must not be acknowledged before it arrives.
+    this.flush();
+    this.#broadcast({
+      kind: "interest",
+      serial: this.#serial,
+      reset: false,
+      ask: false,
+      entries: [],
+    });
+  };
 
   /**
    * Listens on the loop; {@linkcode LoopInterest.start} greets the others.
@@ -204,6 +223,13 @@ export class LoopInterest {
    */
   forward(to: number, message: ForwardedMessage): void {
     this.#loop.send(to, message);
+    // A turn that forwarded ends with a marker every loop acknowledges: a barrier on its
+    // serial (a publisher's PONG) then promises the forwarded messages were delivered.
+    if (!this.#markerScheduled) {
+      this.#markerScheduled = true;
+      this.#serial++;
+      queueMicrotask(this.#sendMarker);
+    }
   }
 
   /**

@@ -263,6 +263,27 @@ Deno.test("pubsubProtocol across loops: PONG waits until the other loops applied
   await mesh.settle();
 });
 
+Deno.test("pubsubProtocol across loops: a publisher's PONG waits until what it forwarded was delivered", async () => {
+  const mesh = new LoopMesh(2, { manual: true });
+  mesh.deliverAll(); // the greetings
+  const subscriber = mesh.peer(1, 1);
+  subscriber.send(QUIET + "SUB news 1\r\n");
+  await Promise.resolve(); // the interest is batched per microtask
+  mesh.deliverAll();
+  const publisher = mesh.peer(0, 2);
+  publisher.send(QUIET + "PUB news 2\r\nhi\r\nPING\r\n");
+  assertEquals(publisher.take(), "", "no PONG while the message is on its way");
+  await Promise.resolve(); // the marker follows the turn's forwards
+  assertEquals(kinds(mesh.queued), ["0>1 msg", "0>1 interest"]);
+  mesh.deliverNext();
+  assertEquals(subscriber.take(), "MSG news 1 2\r\nhi\r\n");
+  assertEquals(publisher.take(), "", "delivered, not yet acknowledged");
+  mesh.deliverAll();
+  assertEquals(publisher.take(), "PONG\r\n", "once loop 1 acknowledged the marker");
+  closeAll(subscriber, publisher);
+  await mesh.settle();
+});
+
 Deno.test("pubsubProtocol across loops: a replaced loop's interest is dropped, and the new loop learns the others'", async () => {
   const mesh = new LoopMesh(3);
   const doomed = mesh.peer(2, 1);

@@ -162,7 +162,7 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   #noResponders = false;
   /** PINGs sent and not answered. */
   #pingsOut = 0;
-  /** The router's interest serial after this client's last SUB or UNSUB (0 on one loop). */
+  /** The router's serial after this client's last SUB, UNSUB or PUB (0 on one loop). */
   #interestSerial = 0;
   /** Writes a PONG held until the other loops know this client's subscriptions. */
   #pongLater: (() => void) | undefined;
@@ -256,6 +256,9 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
     }
     if (this.#verbose) this.handle.write(OK);
     const count = this.#router.publish(this, subject, op.reply, op.payload, op.headerSize);
+    // On several loops a flush (PING) after this publish waits until what it forwarded was
+    // delivered on the other loops (0 on one loop: nothing to wait for).
+    this.#interestSerial = this.#router.interestSerial;
     if (count === 0 && op.reply.length > 0 && this.#noResponders) {
       this.#router.noResponders(this, decoder.decode(op.reply));
     }
