@@ -150,6 +150,7 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
   };
   let protocol: ProtocolHandlerFactory;
   let onMessage: ServerOptions<T>["onMessage"];
+  let handler: URL | undefined;
   if (websocket === undefined) {
     protocol = pubsubProtocol(protocolOptions);
   } else {
@@ -166,7 +167,10 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
       secure: serverOptions.tls !== undefined,
     });
     // The WebSocket handshake's answers and close frames are dispatched, to keep their order.
-    onMessage = writeHandshake;
+    // On several loops each loop loads the module of that handler (a function cannot cross).
+    const loops = serverOptions.loops;
+    if (loops === undefined || loops === 1) onMessage = writeHandshake;
+    else handler = new URL("./_websocket_frames_handler.ts", import.meta.url);
   }
   server = new Server<T>({
     ...serverOptions,
@@ -176,6 +180,7 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
     readBufferSize: options.readBufferSize ?? 64 * 1024,
     protocol,
     onMessage,
+    handler,
     workers: 0,
   });
   return server;
