@@ -64,7 +64,9 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
    * Speak NATS over WebSocket on this port instead of plain TCP, as nats-server's `websocket`
    * listener does (`{}` for the defaults): browsers and NATS WebSocket clients (`nats.ws`,
    * `wsconnect`) connect to `ws://host:port/`. Give the same `pubsub.router` as a TCP server's for
-   * both to share one subject space. See {@linkcode pubsubWebSocket}.
+   * both to share one subject space (on one loop). With `loops` above 1 and no router, each loop
+   * builds the endpoint again and the loops' routers share interest, as over TCP. See
+   * {@linkcode pubsubWebSocket}.
    */
   websocket?: PubSubServerWebSocketOptions;
 }
