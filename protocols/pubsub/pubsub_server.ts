@@ -64,7 +64,9 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
    * Speak NATS over WebSocket on this port instead of plain TCP, as nats-server's `websocket`
    * listener does (`{}` for the defaults): browsers and NATS WebSocket clients (`nats.ws`,
    * `wsconnect`) connect to `ws://host:port/`. Give the same `pubsub.router` as a TCP server's for
-   * both to share one subject space. See {@linkcode pubsubWebSocket}.
+   * both to share one subject space (on one loop). With `loops` above 1 and no router, each loop
+   * builds the endpoint again and the loops' routers share interest, as over TCP. See
+   * {@linkcode pubsubWebSocket}.
    */
   websocket?: PubSubServerWebSocketOptions;
 }
@@ -150,6 +152,7 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
   };
   let protocol: ProtocolHandlerFactory;
   let onMessage: ServerOptions<T>["onMessage"];
+  let handler: URL | undefined;
   if (websocket === undefined) {
     protocol = pubsubProtocol(protocolOptions);
   } else {
@@ -166,7 +169,10 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
       secure: serverOptions.tls !== undefined,
     });
     // The WebSocket handshake's answers and close frames are dispatched, to keep their order.
-    onMessage = writeHandshake;
+    // On several loops each loop loads the module of that handler (a function cannot cross).
+    const loops = serverOptions.loops;
+    if (loops === undefined || loops === 1) onMessage = writeHandshake;
+    else handler = new URL("./_websocket_frames_handler.ts", import.meta.url);
   }
   server = new Server<T>({
     ...serverOptions,
@@ -176,6 +182,7 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
     readBufferSize: options.readBufferSize ?? 64 * 1024,
     protocol,
     onMessage,
+    handler,
     workers: 0,
   });
   return server;

@@ -1,6 +1,7 @@
 import type { MessageHandler } from "../../core/message_handler.ts";
 import { websocketHandler } from "../websocket/websocket_handler.ts";
 import type { WebSocketUpgradeOptions } from "../websocket/websocket_upgrade.ts";
+import { NO_MESSAGES } from "./_websocket_frames_handler.ts";
 import {
   type PubSubProtocol,
   pubsubProtocol,
@@ -37,13 +38,6 @@ export interface PubSubWebSocket extends WebSocketUpgradeOptions {
    */
   onMessage: MessageHandler["onMessage"];
 }
-
-/** Pub/sub serves every operation on the I/O thread: a message reaching this is a bug. */
-const NO_MESSAGES: MessageHandler = {
-  onMessage(message) {
-    throw new Error(`The pub/sub protocol dispatches no messages, got type ${message.type}`);
-  },
-};
 
 /**
  * NATS over WebSocket, as nats-server's `websocket` listener and the `nats.ws` client speak it:

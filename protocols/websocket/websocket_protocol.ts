@@ -1,6 +1,8 @@
+import type { ProtocolRecipe } from "../../core/loop_context.ts";
 import type { ProtocolHandlerFactory } from "../../core/protocol.ts";
 import { httpProtocol, type HttpProtocolOptions } from "../http/http_protocol.ts";
 import { websocketUpgrade, type WebSocketUpgradeOptions } from "./websocket_upgrade.ts";
+import type { WebSocketStreamRecipeOptions } from "./_stream_protocol.ts";
 
 /** Options of {@linkcode websocketProtocol}. */
 export interface WebSocketProtocolOptions
@@ -25,8 +27,9 @@ export interface WebSocketProtocolOptions
  * error closes with its code (1002, 1007, 1009); an idle timeout closes with 1001.
  *
  * The factory has a `recipe` (it runs on every loop of a server with `loops` above 1) in
- * per-message mode; in stream mode (`protocol` given) it has none, since the inner factory
- * cannot cross to a loop's thread.
+ * per-message mode, and in stream mode when the inner `protocol` has one (the recipe carries
+ * the inner one, and each loop builds both again). Its `attach` is the inner protocol's, so that
+ * the inner protocol's shared state (a pub/sub router) joins the other loops.
  *
  * @param options Limits, mode, path and subprotocols.
  * @returns The protocol handler factory; pair it with `websocketHandler(handler, options)`.
@@ -63,11 +66,38 @@ export function websocketProtocol(options: WebSocketProtocolOptions = {}): Proto
     upgrade: websocketUpgrade(upgrade),
   });
   // The upgrade hook leaves the HTTP factory without a recipe; this module's options rebuild
-  // it on a loop, except an inner protocol (stream mode), a factory that cannot cross.
+  // it on a loop. In stream mode the inner factory cannot cross, but its recipe can.
+  const inner = upgrade.protocol;
   return {
     ...factory,
-    recipe: upgrade.protocol === undefined
+    recipe: inner === undefined
       ? { module: import.meta.url, export: "websocketProtocol", options }
-      : undefined,
+      : streamRecipe(options, inner),
+    attach: inner?.attach === undefined ? undefined : (loop) => inner.attach!(loop),
   };
+}
+
+/**
+ * The recipe of `websocketProtocol(options)` in stream mode: `_stream_protocol.ts`, loaded with
+ * the inner module's URL in its own so that the inner module is imported before the loop builds
+ * the factory (a loop calls the recipe's function synchronously).
+ *
+ * @returns The recipe, or `undefined` when the inner protocol has none or an option does not
+ *   clone.
+ */
+function streamRecipe(
+  options: WebSocketProtocolOptions,
+  inner: ProtocolHandlerFactory,
+): ProtocolRecipe | undefined {
+  if (inner.recipe === undefined) return undefined;
+  const { protocol: _protocol, ...websocket } = options;
+  const recipeOptions: WebSocketStreamRecipeOptions = { websocket, inner: inner.recipe };
+  try {
+    structuredClone(recipeOptions);
+  } catch {
+    return undefined;
+  }
+  const module = new URL("./_stream_protocol.ts", import.meta.url);
+  module.searchParams.set("inner", inner.recipe.module);
+  return { module: module.href, export: "websocketStreamProtocol", options: recipeOptions };
 }

@@ -38,12 +38,12 @@ export interface WebSocketServerOptions<T extends SocketTransport = "tcp">
  * @returns The server, not yet listening.
  * With `loops` above 1 each loop builds `websocketProtocol(websocket)` again from its recipe
  * and loads the handler module: give `handler` as a module URL (`workers: 0` runs it inline on
- * each loop), in per-message mode (`websocket.protocol`, a factory, cannot cross to a loop's
- * thread).
+ * each loop). In stream mode the inner `websocket.protocol` needs a recipe of its own, which
+ * the WebSocket recipe carries.
  *
  * @throws {TypeError} When `handler` is neither a message handler nor a module URL, or a
- *   message handler object is given with `workers` above 0 or `loops` above 1, or
- *   `websocket.protocol` with `loops` above 1.
+ *   message handler object is given with `workers` above 0 or `loops` above 1, or a
+ *   `websocket.protocol` without a recipe with `loops` above 1.
  * @throws {RangeError} When a `websocket` option or a server bound is out of range.
  *
  * @example The echo handler per message, with Deno's own client
@@ -86,9 +86,9 @@ export function websocketServer<T extends SocketTransport = "tcp">(
   const loops = server.loops;
   if (loops !== undefined && loops !== 1) {
     // Said here, in WebSocket's words, rather than by the server.
-    if (websocket?.protocol !== undefined) {
+    if (websocket?.protocol !== undefined && protocol.recipe === undefined) {
       throw new TypeError(
-        `websocketServer with loops: ${loops} runs per message only: websocket.protocol (stream mode) is a factory, which cannot cross to a loop's thread`,
+        `websocketServer with loops: ${loops} runs stream mode only with a websocket.protocol that has a recipe (each loop builds it again), and options that clone`,
       );
     }
     if (typeof handler !== "string" && !(handler instanceof URL)) {

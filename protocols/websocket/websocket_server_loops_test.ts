@@ -16,6 +16,10 @@ import { websocketProtocol } from "./websocket_protocol.ts";
 import { websocketServer, type WebSocketServerOptions } from "./websocket_server.ts";
 
 const HANDLER = new URL("../../testing/_fixtures/websocket_echo_handler.ts", import.meta.url);
+const STREAM_HANDLER = new URL(
+  "../../testing/_fixtures/websocket_stream_echo_handler.ts",
+  import.meta.url,
+);
 
 /** The port of loop `loop`'s own listener. */
 function loopPort(server: Server, loop: number): number {
@@ -57,28 +61,79 @@ for (const workers of [0, 1]) {
   });
 }
 
+Deno.test("websocketServer with loops: 2 runs stream mode, each loop building the inner protocol", async () => {
+  await using server = websocketServer({
+    port: 0,
+    loops: 2,
+    handler: STREAM_HANDLER,
+    websocket: { protocol: echoProtocol({ maxLineLength: 64 }) },
+    [PINNED_LOOPS]: true,
+  } as WebSocketServerOptions);
+  await server.listen();
+  const clients = await Promise.all(
+    [0, 1].map((loop) => denoClient(`ws://127.0.0.1:${loopPort(server, loop)}/`)),
+  );
+  // One byte stream: a line cut across messages is echoed whole.
+  for (const [loop, client] of clients.entries()) {
+    client.socket.send("line ");
+    client.socket.send(`${loop}\n`);
+  }
+  for (const [loop, client] of clients.entries()) {
+    assertEquals(await client.next(), `line ${loop}\n`);
+  }
+  for (const client of clients) {
+    client.socket.close();
+    await within(client.closed, "close");
+  }
+});
+
 Deno.test("websocketServer with loops above 1 refuses what cannot cross to a loop's thread", () => {
   assertThrows(
     () => websocketServer({ port: 0, loops: 2, handler: echoHandler }),
     TypeError,
     "needs handler to be the URL of a module",
   );
+  const noRecipe = { create: echoProtocol().create };
   assertThrows(
     () =>
       websocketServer({
         port: 0,
         loops: "auto",
-        handler: HANDLER,
-        websocket: { protocol: echoProtocol() },
+        handler: STREAM_HANDLER,
+        websocket: { protocol: noRecipe },
       }),
     TypeError,
-    "per message only",
+    "a websocket.protocol that has a recipe",
   );
 });
 
-Deno.test("websocketProtocol has a recipe per message, and none in stream mode", () => {
+Deno.test("websocketProtocol has a recipe per message, and in stream mode one carrying the inner's", async () => {
   const recipe = websocketProtocol({ path: "/ws", protocols: ["chat"] }).recipe!;
   assertEquals(recipe.export, "websocketProtocol");
   assertEquals(structuredClone(recipe.options), { path: "/ws", protocols: ["chat"] });
-  assertEquals(websocketProtocol({ protocol: echoProtocol() }).recipe, undefined);
+
+  const inner = echoProtocol({ maxLineLength: 64 });
+  const stream = websocketProtocol({ path: "/ws", protocol: inner, writeType: "binary" }).recipe!;
+  assertEquals(stream.export, "websocketStreamProtocol");
+  assertEquals(structuredClone(stream.options), {
+    websocket: { path: "/ws", writeType: "binary" },
+    inner: inner.recipe,
+  });
+  // What a loop does: import the module, call the export; the result has a recipe again.
+  const module = await import(stream.module);
+  const rebuilt = module[stream.export](stream.options);
+  assertEquals(rebuilt.recipe, stream);
+  assertEquals(websocketProtocol({ protocol: { create: inner.create } }).recipe, undefined);
+});
+
+Deno.test("websocketProtocol in stream mode forwards attach to the inner protocol", () => {
+  const attached: number[] = [];
+  const inner = {
+    ...echoProtocol(),
+    attach: (loop: { index: number }) => attached.push(loop.index),
+  };
+  const factory = websocketProtocol({ protocol: inner });
+  factory.attach!({ index: 3, count: 4, send() {}, receive() {}, replaced() {} });
+  assertEquals(attached, [3]);
+  assertEquals(websocketProtocol().attach, undefined);
 });

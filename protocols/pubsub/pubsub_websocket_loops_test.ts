@@ -1,0 +1,266 @@
+/**
+ * NATS over WebSocket on a `pubsubServer({ loops: 2, websocket })`, over real loopback sockets:
+ * each loop builds the WebSocket protocol and the pub/sub protocol inside it from the recipe,
+ * and the pub/sub routers of the two loops exchange interest. Deno's own `WebSocket` speaking
+ * the NATS text protocol by hand sits on loop 0, the NATS WebSocket client of
+ * `@nats-io/nats-core` (`wsconnect`) on loop 1 (each loop's own port, the `PINNED_LOOPS` hook).
+ * Every wait has a deadline; nothing sleeps.
+ */
+
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
+import type { Server } from "../../core/server.ts";
+import { loopGroups, PINNED_LOOPS } from "../../core/_loop_group.ts";
+import { waitFor, within } from "../../testing/_socket_client.ts";
+import { pubsubServer, type PubSubServerOptions } from "./pubsub_server.ts";
+import { SubjectRouter } from "./subject_router.ts";
+
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** The WebSocket URL of loop `loop`'s own listener. */
+function loopUrl(server: Server, loop: number, path = "/"): string {
+  return `ws://127.0.0.1:${loopGroups.get(server)!.pinnedAddress(loop)!.port}${path}`;
+}
+
+/** A NATS-over-WebSocket server of two loops, each reachable on a port of its own. */
+async function startServer(path = "/nats"): Promise<Server> {
+  const server = pubsubServer({
+    port: 0,
+    loops: 2,
+    websocket: { path, maxMessageSize: 64 * 1024 },
+    pubsub: { pingInterval: 0 },
+    [PINNED_LOOPS]: true,
+  } as PubSubServerOptions);
+  await server.listen();
+  return server;
+}
+
+/** Deno's WebSocket as a hand-written NATS client: what it receives is one text stream. */
+class NatsOverWebSocket implements AsyncDisposable {
+  readonly socket: WebSocket;
+  readonly closed: Promise<CloseEvent>;
+  #text = "";
+  #waiter: (() => void) | undefined;
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => {
+      this.#text += typeof event.data === "string" ? event.data : decoder.decode(event.data);
+      this.#waiter?.();
+    };
+    this.closed = new Promise((resolve) => {
+      socket.onclose = (event) => {
+        resolve(event);
+        this.#waiter?.();
+      };
+    });
+  }
+
+  /** Opens, reads INFO and says CONNECT, then `operations`, and waits for the PONG. */
+  static async connect(url: string, operations = ""): Promise<NatsOverWebSocket> {
+    const client = new NatsOverWebSocket(new WebSocket(url));
+    await within(
+      new Promise((resolve, reject) => {
+        client.socket.onopen = resolve;
+        client.socket.onerror = () => reject(new Error(`The WebSocket to ${url} failed`));
+      }),
+      `the WebSocket to ${url} to open`,
+    );
+    assert((await client.expect("\r\n")).startsWith("INFO {"));
+    client.send(`CONNECT {"verbose":false}\r\n${operations}PING\r\n`);
+    await client.expect("PONG\r\n");
+    return client;
+  }
+
+  send(text: string): void {
+    this.socket.send(encoder.encode(text));
+  }
+
+  /** Waits until `text` arrived; returns everything up to its end, and drops it. */
+  expect(text: string): Promise<string> {
+    return within(
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const at = this.#text.indexOf(text);
+          if (at >= 0) {
+            const taken = this.#text.slice(0, at + text.length);
+            this.#text = this.#text.slice(at + text.length);
+            resolve(taken);
+          } else if (this.socket.readyState === WebSocket.CLOSED) {
+            reject(new Error(`Closed before ${JSON.stringify(text)}, got ${this.#text}`));
+          } else return;
+          this.#waiter = undefined;
+        };
+        this.#waiter = check;
+        check();
+      }),
+      `${JSON.stringify(text)} (got ${JSON.stringify(this.#text)})`,
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.socket.readyState !== WebSocket.CLOSED) this.socket.close();
+    await within(this.closed, "the WebSocket to close");
+  }
+}
+
+/** `wsconnect` to `url`, closed at dispose. */
+async function natsWs(url: string): Promise<NatsConnection & AsyncDisposable> {
+  const connection = await within(wsconnect({ servers: url, reconnect: false }), "wsconnect");
+  return Object.assign(connection, {
+    [Symbol.asyncDispose]: () => connection.close(),
+  });
+}
+
+/** Resolves with the first `count` values `push` is given. */
+function collect<T>(count: number): { push(value: T): void; all: Promise<T[]> } {
+  const values: T[] = [];
+  let done: (values: T[]) => void = () => {};
+  const all = new Promise<T[]>((resolve) => done = resolve);
+  return {
+    push(value) {
+      values.push(value);
+      if (values.length === count) done(values);
+    },
+    all: within(all, `${count} messages`),
+  };
+}
+
+Deno.test(
+  "pubsubServer({ loops: 2, websocket }): a publish on each loop reaches the WebSocket subscriber on the other",
+  SANITIZED,
+  async () => {
+    await using server = await startServer();
+    await using hand = await NatsOverWebSocket.connect(
+      loopUrl(server, 0, "/nats"),
+      "SUB from.nats 1\r\n",
+    );
+    await using client = await natsWs(loopUrl(server, 1, "/nats"));
+    const received = collect<string>(2);
+    client.subscribe("from.hand.*", {
+      callback: (error, message) => {
+        if (error === null) received.push(`${message.subject}: ${message.string()}`);
+      },
+    });
+    // flush() is a PING: its PONG says the interest reached loop 0 too.
+    await within(client.flush(), "the subscription on loop 1");
+
+    hand.send("PUB from.hand.a 5\r\nhello\r\nPUB other 1\r\nx\r\nPUB from.hand.b 5\r\nünï\r\n");
+    assertEquals(await received.all, ["from.hand.a: hello", "from.hand.b: ünï"]);
+
+    client.publish("from.nats", "hi from loop 1");
+    assertEquals(await hand.expect("loop 1\r\n"), "MSG from.nats 1 14\r\nhi from loop 1\r\n");
+    assertEquals(server.stats().loops.map((row) => row.accepted), [1, 1]);
+  },
+);
+
+Deno.test(
+  "pubsubServer({ loops: 2, websocket }): a queue group spanning both loops gets each message once",
+  SANITIZED,
+  async () => {
+    await using server = await startServer();
+    await using hand = await NatsOverWebSocket.connect(
+      loopUrl(server, 0, "/nats"),
+      "SUB jobs workers 1\r\n",
+    );
+    await using client = await natsWs(loopUrl(server, 1, "/nats"));
+    const onLoop1: string[] = [];
+    client.subscribe("jobs", {
+      queue: "workers",
+      callback: (error, message) => {
+        if (error === null) onLoop1.push(message.string());
+      },
+    });
+    await within(client.flush(), "the queue member on loop 1");
+
+    // A publisher on loop 0: the round robin over one local and one remote member.
+    await using publisher = await NatsOverWebSocket.connect(loopUrl(server, 0, "/nats"));
+    const total = 20;
+    let batch = "";
+    for (let i = 0; i < total; i++) batch += `PUB jobs ${String(i).length}\r\n${i}\r\n`;
+    publisher.send(batch + "PING\r\n");
+    await publisher.expect("PONG\r\n");
+
+    // Loop 0's member: what it got before the answer to a PING (local deliveries are made at
+    // the publish, before the publisher's PONG). Loop 1's: the rest, which crossed the bus.
+    hand.send("PING\r\n");
+    const onLoop0 = (await hand.expect("PONG\r\n")).split("\r\n")
+      .filter((_line, i, lines) => i > 0 && lines[i - 1].startsWith("MSG jobs 1 "));
+    await waitFor(
+      () => onLoop0.length + onLoop1.length === total,
+      `${total - onLoop0.length} jobs on loop 1 (got ${onLoop1.length})`,
+    );
+    assert(onLoop0.length > 0 && onLoop1.length > 0, `${onLoop0.length} and ${onLoop1.length}`);
+    const all = [...onLoop0, ...onLoop1].map(Number).sort((a, b) => a - b);
+    assertEquals(all, Array.from({ length: total }, (_, i) => i));
+  },
+);
+
+Deno.test(
+  "pubsubServer({ loops: 2, websocket }): a request on one loop gets the reply of a responder on the other",
+  SANITIZED,
+  async () => {
+    await using server = await startServer();
+    await using client = await natsWs(loopUrl(server, 1, "/nats"));
+    client.subscribe("time", {
+      callback: (error, message) => {
+        if (error === null) message.respond(`now, said to ${message.string()}`);
+      },
+    });
+    await within(client.flush(), "the responder on loop 1");
+
+    // The hand client on loop 0 asks, with a reply subject it subscribed first.
+    await using hand = await NatsOverWebSocket.connect(
+      loopUrl(server, 0, "/nats"),
+      "SUB _INBOX.hand 9\r\n",
+    );
+    hand.send("PUB time _INBOX.hand 4\r\nhand\r\n");
+    const reply = await hand.expect("to hand\r\n");
+    assertEquals(reply, "MSG _INBOX.hand 9 17\r\nnow, said to hand\r\n");
+
+    // And the other way: wsconnect's request to a responder on loop 0.
+    hand.send("SUB echo 2\r\nPING\r\n");
+    await hand.expect("PONG\r\n");
+    const answered = client.request("echo", "ping", { timeout: 5000 });
+    const request = await hand.expect("\r\nping\r\n");
+    const inbox = /^MSG echo 2 (\S+) 4\r\n/.exec(request)?.[1];
+    assert(inbox !== undefined, request);
+    hand.send(`PUB ${inbox} 4\r\npong\r\n`);
+    assertEquals((await within(answered, "the reply on loop 1")).string(), "pong");
+  },
+);
+
+Deno.test("pubsubServer({ loops: 2, websocket }) each loop builds the endpoint from the recipe", async () => {
+  await using server = await startServer("/nats");
+  // The path crossed to the loops: elsewhere, no handshake.
+  const plain = await fetch(loopUrl(server, 1, "/nats").replace("ws:", "http:"));
+  await plain.body?.cancel();
+  assertEquals(plain.status, 426);
+  await assertRejectsToOpen(loopUrl(server, 0, "/other"));
+});
+
+/** A WebSocket to `url` fails to open, and closes. */
+async function assertRejectsToOpen(url: string): Promise<void> {
+  const socket = new WebSocket(url);
+  const failed = new Promise((resolve) => socket.onerror = resolve);
+  const closed = new Promise((resolve) => socket.onclose = resolve);
+  await within(failed, `the WebSocket to ${url} to fail`);
+  await within(closed, "that WebSocket to close");
+}
+
+Deno.test("pubsubServer({ loops: 2, websocket }) refuses a shared router, as the TCP one does", () => {
+  assertThrows(
+    () =>
+      pubsubServer({
+        port: 0,
+        loops: 2,
+        websocket: {},
+        pubsub: { router: new SubjectRouter() },
+      }),
+    TypeError,
+    "recipe",
+  );
+});
