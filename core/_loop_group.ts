@@ -129,7 +129,8 @@ interface Loop {
   state: "starting" | "running" | "closing" | "closed" | "dead";
   /** Connections open on it, for the hooks (tracked only when there is `onClose`). */
   readonly open: Set<number>;
-  pinnedAddress?: Deno.NetAddr;
+  /** Its own listeners' addresses (the test hook), by listener index. */
+  pinnedAddresses: Deno.NetAddr[];
   /** Writes and closes from this thread, posted once per turn. */
   outbox: unknown[];
   /** Settles when its thread reports itself closed, or dies. */
@@ -158,8 +159,10 @@ export class LoopGroup {
   readonly #loops: Loop[] = [];
   readonly #tracks: boolean;
   #workers: number;
-  #port = 0;
+  /** The ports the loops share once the first bound them: the main one, then the listeners'. */
+  #ports: number[] = [];
   #address: Deno.NetAddr | undefined;
+  #addresses: Deno.NetAddr[] = [];
   #state: "new" | "running" | "closing" | "closed" = "new";
   #resizeRequest = 0;
   #flushScheduled = false;
@@ -196,6 +199,11 @@ export class LoopGroup {
     return this.#address;
   }
 
+  /** Every address every loop listens on: the main one, then the listeners'. */
+  get addresses(): Deno.NetAddr[] {
+    return this.#addresses;
+  }
+
   /** Starts the loops: the first binds the port, the others join it. */
   async listen(): Promise<Deno.NetAddr> {
     const channels = new Map<string, MessageChannel>();
@@ -208,9 +216,12 @@ export class LoopGroup {
         return index < other ? channel.port1 : channel.port2;
       });
     try {
-      this.#port = this.#options.port ?? 0;
+      this.#ports = [
+        this.#options.port ?? 0,
+        ...(this.#options.listeners ?? []).map((listener) => listener.port ?? 0),
+      ];
       this.#address = await this.#start(0, portsOf(0));
-      this.#port = this.#address.port;
+      this.#ports = this.#addresses.map((address) => address.port);
       await Promise.all(
         Array.from({ length: this.#count - 1 }, (_, i) => this.#start(i + 1, portsOf(i + 1))),
       );
@@ -303,9 +314,12 @@ export class LoopGroup {
     this.#state = "closed";
   }
 
-  /** Test hook: the address of loop `index`'s own listener (with `PINNED_LOOPS`). */
-  pinnedAddress(index: number): Deno.NetAddr | undefined {
-    return this.#loops[index]?.pinnedAddress;
+  /**
+   * Test hook: the address of loop `index`'s own listener (with `PINNED_LOOPS`), for the main
+   * address or listener `listener` of `ServerOptions.listeners` (1 for the first).
+   */
+  pinnedAddress(index: number, listener = 0): Deno.NetAddr | undefined {
+    return this.#loops[index]?.pinnedAddresses[listener];
   }
 
   /** Test hook: makes loop `index` throw, as a bug would; resolves once it is replaced. */
@@ -327,6 +341,7 @@ export class LoopGroup {
       worker,
       state: "starting",
       open: new Set(),
+      pinnedAddresses: [],
       outbox: [],
       ended: Promise.withResolvers<void>(),
       resizes: new Map(),
@@ -345,7 +360,8 @@ export class LoopGroup {
         case "listening":
           clearTimeout(timer);
           loop.state = "running";
-          loop.pinnedAddress = message.pinned;
+          loop.pinnedAddresses = message.pinned;
+          if (index === 0) this.#addresses = message.addresses;
           resolve(message.address);
           break;
         case "failed":
@@ -393,7 +409,8 @@ export class LoopGroup {
       index,
       count: this.#count,
       recipe: this.#recipe,
-      options: { ...this.#loopOptions, port: this.#port, workers: this.#workers },
+      options: { ...this.#loopOptions, workers: this.#workers },
+      listenPorts: this.#ports,
       sequences: this.#sequences,
       counters: this.#counters,
       row: index,

@@ -17,8 +17,11 @@ export interface LoopRuntime {
   index: number;
   /** The server's loops. */
   count: number;
-  /** The port every loop listens on, with `SO_REUSEPORT` (the first loop's, once bound). */
-  port: number;
+  /**
+   * The ports every loop listens on, with `SO_REUSEPORT`: the main one, then one per
+   * `listeners` entry (the first loop's, once bound; 0 for the first loop, to bind).
+   */
+  ports: number[];
   /** Per loop, the shared sequences of its open connections (this loop's at `index`). */
   sequences: Int32Array<SharedArrayBuffer>[];
   /** This loop's row of counters, shared with the coordinating thread. */

@@ -33,6 +33,8 @@ interface InitRequest {
   count: number;
   recipe: ProtocolRecipe;
   options: Record<string, unknown>;
+  /** The TCP ports to share: the main one, then each listener's (as asked, for the first loop). */
+  listenPorts: number[];
   sequences: Int32Array<SharedArrayBuffer>[];
   counters: Float64Array<SharedArrayBuffer>;
   row: number;
@@ -89,7 +91,7 @@ async function init(request: InitRequest): Promise<void> {
   const runtime: LoopRuntime = {
     index: request.index,
     count: request.count,
-    port: request.options.port as number,
+    ports: request.listenPorts,
     sequences: request.sequences,
     counters: request.counters.subarray(
       request.row * COUNTER_COUNT,
@@ -114,7 +116,12 @@ async function init(request: InitRequest): Promise<void> {
   }
   server = new Server(options);
   const address = await server.listen();
-  post({ t: "listening", address, pinned: server.pinnedAddress });
+  post({
+    t: "listening",
+    address,
+    addresses: server.addresses,
+    pinned: server.pinnedAddresses,
+  });
 }
 
 scope.onmessage = (event: MessageEvent) => {

@@ -109,6 +109,8 @@ export class Connection implements ProtocolContext, MessageSource {
   readonly handle: ConnectionHandle;
   readonly #handle: LocalConnectionHandle;
   readonly remoteAddr: Deno.Addr | undefined;
+  /** The server's listener it came on (`ServerOptions.listeners`): 0 the main one. */
+  readonly listener: number;
   /** When the last byte was read or written, on the host's coarse clock. */
   lastActivity: number;
   /** When the write under way started, or -1. */
@@ -151,8 +153,10 @@ export class Connection implements ProtocolContext, MessageSource {
     host: ConnectionHost,
     limits: ConnectionLimits,
     remoteAddr?: Deno.Addr,
+    listener = 0,
   ) {
     this.#socket = socket;
+    this.listener = listener;
     this.id = id;
     this.#host = host;
     this.#limits = limits;

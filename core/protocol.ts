@@ -47,6 +47,12 @@ export interface ProtocolContext {
   /** The connection's handle, to write, close, or pass to others. */
   readonly handle: ConnectionHandle;
   /**
+   * The server's listener the connection came on (`ServerOptions.listeners`): 0 (or absent,
+   * in test harnesses) the main address, `i + 1` the i-th of `listeners`. One factory serving
+   * several addresses makes each connection's handler by it.
+   */
+  readonly listener?: number;
+  /**
    * Queues a message for the message handlers (in the worker pool, or inline). The payload
    * need only be valid during the call: a view of the chunk given to `data`, or of the
    * handler's own buffer, is safe to pass (it is copied where it must outlive the call).
@@ -161,9 +167,10 @@ export interface ProtocolHandlerFactory {
   /**
    * Bytes to send to a connection refused because the server is full, before it is closed.
    *
+   * @param listener The server's listener it came on (`ServerOptions.listeners`; 0 the main).
    * @returns The bytes, or `undefined` to close without a word.
    */
-  refusal?(): Uint8Array | undefined;
+  refusal?(listener?: number): Uint8Array | undefined;
   /**
    * How a loop thread builds this factory again (`ServerOptions.loops` above 1): the module,
    * its export and cloneable options. Without it the factory runs on one loop only, and a

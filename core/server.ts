@@ -34,6 +34,16 @@ export interface TlsOptions {
   key: string;
 }
 
+/** One more TCP address a {@linkcode Server} accepts on (`ServerOptions.listeners`). */
+export interface ListenerOptions {
+  /** Address to listen on. @default {the server's hostname} */
+  hostname?: string;
+  /** Port; 0 picks a free one. @default {0} */
+  port?: number;
+  /** Serve TLS on this address, with this certificate chain and key. @default {none} */
+  tls?: TlsOptions;
+}
+
 /**
  * The kind of socket a {@linkcode Server} listens on or {@linkcode connect} dials: `"tcp"`
  * (with or without TLS) or `"unix"`, a Unix domain socket at a file path (not on Windows,
@@ -114,6 +124,17 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
    * Handles messages on the I/O thread, instead of a `handler` module (needs `workers: 0`).
    */
   onMessage?: MessageHandler["onMessage"];
+  /**
+   * More TCP addresses to accept on, besides `hostname`/`port`: one protocol factory serves
+   * them all, and each connection's {@linkcode ProtocolContext.listener} says which it came on
+   * (0 the main address, `i + 1` the i-th of these): one server (one pub/sub router, one
+   * session table) for NATS over TCP and over WebSocket, say. `hostname` defaults to the
+   * server's, `port` to 0 (a free port: read it from `addresses`), `tls` to none. TCP only.
+   * With `loops` each loop listens on each (`SO_REUSEPORT`).
+   *
+   * @default {[]}
+   */
+  listeners?: T extends "unix" ? never : ListenerOptions[];
   /**
    * I/O loops: each its own thread, with its own listener on the one port (`SO_REUSEPORT`, the
    * kernel spreads new connections), its own protocol factory (built from the factory's
@@ -420,8 +441,12 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   /** On the thread that made a server of several loops: the loops. */
   readonly #group: LoopGroup | undefined;
   /** The test hook's listener of a loop's own (`LoopRuntime.pinnedListener`). */
-  #pinnedListener: Deno.Listener | Deno.TlsListener | undefined;
-  #pinnedAccept: Promise<void> | undefined;
+  /** The `listeners`, bound: index i is listener i + 1. */
+  #moreListeners: (Deno.Listener | Deno.TlsListener)[] = [];
+  /** The test hook's listeners of a loop's own, by listener index (main first). */
+  #pinnedListeners: (Deno.Listener | Deno.TlsListener)[] = [];
+  /** The accept loops of the listeners besides the main one. */
+  #moreAccepts: Promise<void>[] = [];
   readonly #host: ConnectionHost;
   readonly #sink: ReplySink;
 
@@ -442,6 +467,17 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       (typeof options.tls.cert !== "string" || typeof options.tls.key !== "string")
     ) {
       throw new TypeError("tls needs cert and key, both PEM strings");
+    }
+    if (options.listeners !== undefined) {
+      if (options.transport === "unix") {
+        throw new TypeError('listeners are TCP addresses: not with transport "unix"');
+      }
+      if (
+        !Array.isArray(options.listeners) ||
+        options.listeners.some((listener) => typeof listener !== "object" || listener === null)
+      ) {
+        throw new TypeError("listeners must be an array of { hostname?, port?, tls? }");
+      }
     }
     if (options.handler !== undefined && options.onMessage !== undefined) {
       throw new TypeError("Give either a handler module or onMessage, not both");
@@ -623,18 +659,39 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         // A loop shares the port with the other loops: the kernel spreads the connections.
         const shared = runtime === undefined
           ? {}
-          : { port: runtime.port, reusePort: true } as { port: number };
+          : { port: runtime.ports[0], reusePort: true } as { port: number };
         this.#listener = tls === undefined
           ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
           : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...shared });
-        if (runtime?.pinnedListener) {
-          this.#pinnedListener = tls === undefined
-            ? Deno.listen({ hostname, port: 0 })
-            : Deno.listenTls({ hostname, port: 0, cert: tls.cert, key: tls.key });
+        const addresses = [
+          { hostname, tls },
+          ...(this.#options.listeners ?? []).map((more) => ({
+            hostname: more.hostname ?? hostname,
+            tls: more.tls,
+          })),
+        ];
+        for (const [index, address] of addresses.entries()) {
+          if (index > 0) {
+            const more = this.#options.listeners![index - 1];
+            const port = runtime?.ports[index] ?? more.port ?? 0;
+            this.#moreListeners.push(
+              bind(address.hostname, port, address.tls, runtime !== undefined),
+            );
+          }
+          if (runtime?.pinnedListener) {
+            this.#pinnedListeners.push(bind(address.hostname, 0, address.tls, false));
+          }
         }
       }
     } catch (error) {
       this.#state = "closed";
+      for (const listener of [this.#listener, ...this.#moreListeners, ...this.#pinnedListeners]) {
+        try {
+          listener?.close();
+        } catch {
+          // Closed already.
+        }
+      }
       await this.#pool?.close();
       throw error;
     }
@@ -643,8 +700,13 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     this.#counters[Counter.workers] = this.#pool?.running ?? 0;
     this.#reaper = setInterval(() => this.#reap(), this.#reaperPeriod);
     this.#startTicker();
-    this.#acceptLoop = this.#accept(this.#listener);
-    if (this.#pinnedListener) this.#pinnedAccept = this.#accept(this.#pinnedListener);
+    this.#acceptLoop = this.#accept(this.#listener, 0);
+    for (const [index, listener] of this.#moreListeners.entries()) {
+      this.#moreAccepts.push(this.#accept(listener, index + 1));
+    }
+    for (const [index, listener] of this.#pinnedListeners.entries()) {
+      this.#moreAccepts.push(this.#accept(listener, index));
+    }
     const address = this.#listener.addr as ServerAddress<T>;
     this.#hook(() => this.#options.onStart?.(address));
     return address;
@@ -675,9 +737,21 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     return { ...row, loops: [{ ...row }] };
   }
 
-  /** The address a loop's own listener has (the test hook `LoopRuntime.pinnedListener`). */
-  get pinnedAddress(): Deno.NetAddr | undefined {
-    return this.#pinnedListener?.addr as Deno.NetAddr | undefined;
+  /** The addresses of a loop's own listeners (the test hook `LoopRuntime.pinnedListener`). */
+  get pinnedAddresses(): Deno.NetAddr[] {
+    return this.#pinnedListeners.map((listener) => listener.addr as Deno.NetAddr);
+  }
+
+  /**
+   * Every bound address once listening: the main one (as `address`), then one per
+   * `listeners` entry, in order; `[]` before `listen()`.
+   */
+  get addresses(): ServerAddress<T>[] {
+    if (this.#group !== undefined) return this.#group.addresses as ServerAddress<T>[];
+    if (this.#listener === undefined) return [];
+    return [this.#listener, ...this.#moreListeners].map((listener) =>
+      listener.addr as ServerAddress<T>
+    );
   }
 
   /**
@@ -729,7 +803,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     }
     this.#state = "closing";
     this.#draining = true;
-    for (const listener of [this.#listener, this.#pinnedListener]) {
+    for (const listener of [this.#listener, ...this.#moreListeners, ...this.#pinnedListeners]) {
       try {
         listener?.close();
       } catch {
@@ -737,7 +811,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       }
     }
     await this.#acceptLoop;
-    await this.#pinnedAccept;
+    await Promise.all(this.#moreAccepts);
     if (!this.#isQuiet()) {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#quietWaiter = resolve;
@@ -801,7 +875,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     if (this.#quietWaiter !== undefined && this.#isQuiet()) this.#quietWaiter();
   }
 
-  async #accept(listener: Deno.Listener | Deno.TlsListener): Promise<void> {
+  async #accept(listener: Deno.Listener | Deno.TlsListener, index: number): Promise<void> {
     while (true) {
       let socket: Deno.Conn;
       try {
@@ -818,11 +892,11 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         socket.close();
         return;
       }
-      this.#admit(socket);
+      this.#admit(socket, index);
     }
   }
 
-  #admit(socket: Deno.Conn): void {
+  #admit(socket: Deno.Conn, listener: number): void {
     let full = this.#table.size >= this.#maxConnections;
     const shared = this.#runtime?.openConnections;
     // maxConnections holds over every loop: a place is taken in the shared count first.
@@ -832,7 +906,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     }
     if (full) {
       this.#counters[Counter.refused]++;
-      this.#refuse(socket);
+      this.#refuse(socket, listener);
       return;
     }
     try {
@@ -848,6 +922,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         this.#host,
         this.#limits,
         socket.remoteAddr,
+        listener,
       )
     )!;
     const handle = connection.handle;
@@ -858,8 +933,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   }
 
   /** Tells a refused peer why, lingering so that the words arrive; tracked for shutdown. */
-  #refuse(socket: Deno.Conn): void {
-    this.#track(this.#tellRefused(socket));
+  #refuse(socket: Deno.Conn, listener: number): void {
+    this.#track(this.#tellRefused(socket, listener));
   }
 
   /** Holds `close()` until a lingering socket is closed. */
@@ -868,9 +943,9 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     done.finally(() => this.#lingering.delete(done));
   }
 
-  async #tellRefused(socket: Deno.Conn): Promise<void> {
+  async #tellRefused(socket: Deno.Conn, listener: number): Promise<void> {
     try {
-      const bytes = this.#options.protocol.refusal?.();
+      const bytes = this.#options.protocol.refusal?.(listener);
       if (bytes !== undefined && bytes.length > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         // A refused peer that does not read must not hold the socket open.
@@ -1056,6 +1131,19 @@ class PeerLoopHandle implements ConnectionHandle {
 function earlyFlushLimit(options: ServerOptions<SocketTransport>): number {
   const bytes = nonNegativeInteger("earlyFlushBytes", options.earlyFlushBytes ?? 1024);
   return bytes === 0 || options.tls !== undefined ? Infinity : bytes;
+}
+
+/** Listens on a TCP address, with TLS if given, sharing the port with other loops if asked. */
+function bind(
+  hostname: string,
+  port: number,
+  tls: TlsOptions | undefined,
+  reusePort: boolean,
+): Deno.Listener | Deno.TlsListener {
+  const shared = reusePort ? { reusePort: true } as Record<string, unknown> : {};
+  return tls === undefined
+    ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
+    : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...shared });
 }
 
 /** The inode of the file at `path`, or null when there is none (or the platform has none). */

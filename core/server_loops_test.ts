@@ -4,6 +4,7 @@ import { LoopDiedError } from "./errors.ts";
 import { loopGroups, PINNED_LOOPS } from "./_loop_group.ts";
 import { echoProtocol } from "../protocols/echo/mod.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
+import { listenerGreeter } from "../testing/_fixtures/listener_greeter.ts";
 import { SocketClient, waitFor, within } from "../testing/_socket_client.ts";
 import { hasOpenssl, testCertificate } from "../testing/_tls.ts";
 
@@ -266,4 +267,59 @@ Deno.test({
       assertEquals((await events.next("connect") as { loop: number }).loop, loop);
     }
   },
+});
+
+for (const loops of [1, 2]) {
+  Deno.test(`Server with listeners (loops: ${loops}) tells each connection the address it came on`, async () => {
+    await using server = new Server({
+      protocol: listenerGreeter(),
+      loops,
+      listeners: [{}, { hostname: "127.0.0.1" }],
+      maxConnections: 3,
+      [PINNED_LOOPS]: true,
+    } as ServerOptions);
+    const main = await server.listen();
+    const addresses = server.addresses as Deno.NetAddr[];
+    assertEquals(addresses.length, 3);
+    assertEquals(addresses[0].port, main.port);
+    assertEquals(new Set(addresses.map((address) => address.port)).size, 3);
+    const clients: SocketClient[] = [];
+    try {
+      for (const [index, address] of addresses.entries()) {
+        const client = await SocketClient.connect(address.port);
+        clients.push(client);
+        assertEquals(await lineOf(client), `listener ${index}`);
+      }
+      using refused = await SocketClient.connect(addresses[2].port);
+      assertEquals(await lineOf(refused), "full on 2", "the refusal knows its listener");
+      if (loops === 2) {
+        // Each loop listens on each address: its own port of each reaches it.
+        for (const c of clients) c.close();
+        clients.length = 0;
+        await waitFor(() => server.stats().connections === 0, "the closes");
+        for (const loop of [0, 1]) {
+          const port = loopGroups.get(server)!.pinnedAddress(loop, 2)!.port;
+          const client = await SocketClient.connect(port);
+          clients.push(client);
+          assertEquals(await lineOf(client), "listener 2");
+        }
+      }
+    } finally {
+      for (const client of clients) client.close();
+    }
+  });
+}
+
+Deno.test("Server refuses listeners on a Unix socket", () => {
+  assertThrows(
+    () =>
+      new Server({
+        protocol: echoProtocol(),
+        transport: "unix",
+        path: "/tmp/never.sock",
+        listeners: [{}],
+      } as unknown as ServerOptions),
+    TypeError,
+    "listeners",
+  );
 });
