@@ -7,6 +7,7 @@ import {
 } from "../websocket/websocket_protocol.ts";
 import { pubsubProtocol, type PubSubProtocolOptions } from "./pubsub_protocol.ts";
 import { pubsubWebSocket, type PubSubWebSocketOptions } from "./pubsub_websocket.ts";
+import { pubsubListenersProtocol } from "./_pubsub_listeners.ts";
 
 /** The port of the pub/sub example, NATS's: `telnet localhost 4222`. */
 export const PUBSUB_PORT = 4222;
@@ -18,7 +19,23 @@ export const PUBSUB_PORT = 4222;
 export interface PubSubServerWebSocketOptions
   extends
     Pick<PubSubWebSocketOptions, "path" | "protocols" | "maxMessageSize" | "writeType">,
-    Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {}
+    Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {
+  /**
+   * Serve NATS over WebSocket on this port (0: a free one, read it from `addresses[1]`) as
+   * well as NATS over TCP on the server's `port`: one server, one router, so TCP and WebSocket
+   * clients share subjects, queue groups and request/reply, on every loop too. Without it the
+   * server speaks WebSocket only, on `port`.
+   *
+   * @default {undefined: WebSocket only, on the server's port}
+   */
+  port?: number;
+  /**
+   * Address of the WebSocket port (with `port`).
+   *
+   * @default {the server's hostname}
+   */
+  hostname?: string;
+}
 
 /**
  * Options of {@linkcode pubsubServer}: the server's, less what the preset sets (`protocol`,
@@ -153,8 +170,23 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
   let protocol: ProtocolHandlerFactory;
   let onMessage: ServerOptions<T>["onMessage"];
   let handler: URL | undefined;
+  let listeners: ServerOptions<T>["listeners"];
   if (websocket === undefined) {
     protocol = pubsubProtocol(protocolOptions);
+  } else if (websocket.port !== undefined) {
+    // Both on one server: TCP on the main address, WebSocket on a second one, one router.
+    const { port: websocketPort, hostname, ...endpoint } = websocket;
+    protocol = pubsubListenersProtocol({
+      pubsub: protocolOptions,
+      websocket: { ...endpoint, secure: serverOptions.tls !== undefined },
+    });
+    listeners = [{ port: websocketPort, hostname, tls: serverOptions.tls }] as ServerOptions<
+      T
+    >["listeners"];
+    const { onMessage: writeHandshake } = pubsubWebSocket(endpoint);
+    const loops = serverOptions.loops;
+    if (loops === undefined || loops === 1) onMessage = writeHandshake;
+    else handler = new URL("./_websocket_frames_handler.ts", import.meta.url);
   } else {
     const { maxHeaderSize, maxUriLength, headersTimeout, ...endpointOptions } = websocket;
     const { onMessage: writeHandshake, ...endpoint } = pubsubWebSocket({
@@ -183,6 +215,7 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
     protocol,
     onMessage,
     handler,
+    listeners: listeners ?? serverOptions.listeners,
     workers: 0,
   });
   return server;

@@ -9,6 +9,7 @@
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
+import * as natsTcp from "nats";
 import type { Server } from "../../core/server.ts";
 import { loopGroups, PINNED_LOOPS } from "../../core/_loop_group.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
@@ -264,3 +265,71 @@ Deno.test("pubsubServer({ loops: 2, websocket }) refuses a shared router, as the
     "recipe",
   );
 });
+
+for (const loops of [1, 2]) {
+  Deno.test(
+    `pubsubServer({ loops: ${loops}, websocket: { port } }): TCP and WebSocket clients share subjects, queue groups and request/reply${
+      loops > 1 ? ", each on another loop" : ""
+    }`,
+    SANITIZED,
+    async () => {
+      await using server = pubsubServer({
+        port: 0,
+        loops,
+        websocket: { port: 0, path: "/nats" },
+        pubsub: { pingInterval: 0 },
+        ...(loops > 1 ? { [PINNED_LOOPS]: true } : {}),
+      } as PubSubServerOptions);
+      await server.listen();
+      const group = loopGroups.get(server);
+      // WebSocket on loop 0, TCP on loop 1 (with one loop, the server's two addresses).
+      const wsPort = group?.pinnedAddress(0, 1)!.port ?? server.addresses[1].port;
+      const tcpPort = group?.pinnedAddress(1, 0)!.port ?? server.addresses[0].port;
+      await using ws = await NatsOverWebSocket.connect(
+        `ws://127.0.0.1:${wsPort}/nats`,
+        "SUB from.tcp 1\r\nSUB jobs workers 2\r\nSUB ask 3\r\n",
+      );
+      const tcp = await within(
+        natsTcp.connect({ servers: `127.0.0.1:${tcpPort}`, reconnect: false }),
+        "the TCP client",
+      );
+      try {
+        const received = collect<string>(1);
+        tcp.subscribe("from.ws", {
+          callback: (error, message) => error === null && received.push(message.string()),
+        });
+        const onTcp: string[] = [];
+        tcp.subscribe("jobs", {
+          queue: "workers",
+          callback: (error, message) => error === null && void onTcp.push(message.string()),
+        });
+        await within(tcp.flush(), "the TCP subscriptions");
+
+        ws.send("PUB from.ws 5\r\nhello\r\n");
+        assertEquals(await received.all, ["hello"]);
+        tcp.publish("from.tcp", "hi there");
+        assertEquals(await ws.expect("there\r\n"), "MSG from.tcp 1 8\r\nhi there\r\n");
+
+        // The queue group has one member on each side: each job goes to exactly one.
+        const total = 20;
+        for (let i = 0; i < total; i++) tcp.publish("jobs", String(i));
+        await within(tcp.flush(), "the jobs delivered");
+        ws.send("PING\r\n");
+        const onWs = (await ws.expect("PONG\r\n")).split("\r\n")
+          .filter((_line, i, lines) => i > 0 && lines[i - 1].startsWith("MSG jobs 2 "));
+        await waitFor(() => onWs.length + onTcp.length === total, "every job");
+        const all = [...onWs, ...onTcp].map(Number).sort((a, b) => a - b);
+        assertEquals(all, Array.from({ length: total }, (_, i) => i));
+
+        // A request from TCP answered by the WebSocket client.
+        const reply = tcp.request("ask", "q", { timeout: 5000 });
+        const request = await ws.expect("\r\nq\r\n");
+        const inbox = /^MSG ask 3 (\S+) 1/m.exec(request)![1];
+        ws.send(`PUB ${inbox} 6\r\nanswer\r\n`);
+        assertEquals((await within(reply, "the reply")).string(), "answer");
+      } finally {
+        await tcp.close();
+      }
+    },
+  );
+}
