@@ -164,6 +164,17 @@ Deno.test("examples/upper.ts upper-cases lines, and README shows it as it is", a
   assertStringIncludes(readme, "```ts\n" + example + "```");
 });
 
+Deno.test("examples/upper.ts --loops 2 upper-cases on each loop, then shuts down on SIGTERM", async () => {
+  const { child, port, output } = await start(["examples/upper.ts", "0", "--loops", "2"]);
+  // The kernel spreads connections over the loops: each is answered wherever it lands.
+  for (let i = 0; i < 4; i++) assertEquals(await roundTrip(port, `line ${i}\n`), `LINE ${i}\n`);
+  child.kill("SIGTERM");
+  const text = await output();
+  assertStringIncludes(text, `upper-casing lines on port ${port} (2 loops)`);
+  assertMatch(text, /SIGTERM: closed after .* s: 4 lines upper-cased/);
+  assertEquals((await child.status).code, 0);
+});
+
 Deno.test("examples/rpc.ts calls each service, sees a timed-out call cancelled on the server, and exits 0", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "examples/rpc.ts"],
