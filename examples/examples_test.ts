@@ -267,8 +267,8 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
   "examples/http.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--nats-port", "-1"], '--nats-port must be an integer from 0 to 65535, got "-1"'],
-    // Its WebSocket endpoints are upgrade hooks, which cannot cross to a loop's thread.
-    [["--loops", "2"], /^loops: 2 needs a protocol with a recipe/],
+    // TCP clients share the subjects of /nats through one router: one loop.
+    [["--loops", "2", "--nats-port", "0"], /^--nats-port needs --loops 1: .*, got --loops 2$/],
     [["--workers", "1000"], /^Unknown flag "--workers"/],
   ],
   "examples/rpc.ts": [
