@@ -82,6 +82,79 @@ Deno.test("examples/echo.ts --loops 2 echoes on the loops of one port, says so, 
   assertEquals((await child.status).code, 0);
 });
 
+/** The MSGs (with their payloads, one line each here) in what a NATS client received, sorted. */
+function messagesIn(received: string): string[] {
+  return (received.match(/MSG [^\r]*\r\n[^\r]*\r\n/g) ?? []).sort();
+}
+
+/** A NATS client over TCP that keeps what it received and waits for an ending. */
+async function natsClient(port: number): Promise<{
+  send(text: string): Promise<void>;
+  /** Waits until what was received ends with `end`. */
+  until(end: string): Promise<string>;
+  /** Waits until what was received holds `count` MSGs, and gives them sorted. */
+  messages(count: number): Promise<string[]>;
+  close(): void;
+}> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let received = "";
+  const buffer = new Uint8Array(4096);
+  const read = async () => {
+    const n = await deadline(conn.read(buffer), 5000);
+    if (n === null) throw new Error(`The server closed after ${JSON.stringify(received)}`);
+    received += decoder.decode(buffer.subarray(0, n));
+  };
+  return {
+    send: async (text) => void await conn.write(encoder.encode(text)),
+    async until(end) {
+      while (!received.endsWith(end)) await read();
+      return received;
+    },
+    async messages(count) {
+      while (messagesIn(received).length < count) await read();
+      return messagesIn(received);
+    },
+    close: () => conn.close(),
+  };
+}
+
+Deno.test("examples/pubsub.ts --loops 2 delivers from publishers on either loop, then shuts down", async () => {
+  const { child, port, output } = await start([
+    "examples/pubsub.ts",
+    "--port",
+    "0",
+    "--loops",
+    "2",
+  ]);
+  const clients = [];
+  try {
+    // After the PONG every loop knows the subscription; the kernel puts each publisher on
+    // either loop, and each message arrives once.
+    const subscriber = await natsClient(port);
+    clients.push(subscriber);
+    await subscriber.send('CONNECT {"verbose":false}\r\nSUB news 1\r\nPING\r\n');
+    await subscriber.until("PONG\r\n");
+    for (let i = 0; i < 4; i++) {
+      const publisher = await natsClient(port);
+      clients.push(publisher);
+      await publisher.send(`CONNECT {"verbose":false}\r\nPUB news 2\r\nm${i}\r\nPING\r\n`);
+      await publisher.until("PONG\r\n");
+    }
+    // Each publisher's messages keep their order; messages of different publishers need not.
+    assertEquals(
+      await subscriber.messages(4),
+      [0, 1, 2, 3].map((i) => `MSG news 1 2\r\nm${i}\r\n`),
+    );
+  } finally {
+    for (const client of clients) client.close();
+  }
+  child.kill("SIGTERM");
+  const text = await output();
+  assertMatch(text, /^Speedo pub\/sub listening on 127\.0\.0\.1:\d+ \(2 loops\)/);
+  assertMatch(text, /SIGTERM: closed after .* s: 5 connections, /);
+  assertEquals((await child.status).code, 0);
+});
+
 Deno.test("examples/echo.ts on SIGTERM under load: every line its summary counts as answered arrives", async () => {
   const { child, port, output } = await start([
     "examples/echo.ts",
