@@ -82,6 +82,79 @@ Deno.test("examples/echo.ts --loops 2 echoes on the loops of one port, says so, 
   assertEquals((await child.status).code, 0);
 });
 
+/** The MSGs (with their payloads, one line each here) in what a NATS client received, sorted. */
+function messagesIn(received: string): string[] {
+  return (received.match(/MSG [^\r]*\r\n[^\r]*\r\n/g) ?? []).sort();
+}
+
+/** A NATS client over TCP that keeps what it received and waits for an ending. */
+async function natsClient(port: number): Promise<{
+  send(text: string): Promise<void>;
+  /** Waits until what was received ends with `end`. */
+  until(end: string): Promise<string>;
+  /** Waits until what was received holds `count` MSGs, and gives them sorted. */
+  messages(count: number): Promise<string[]>;
+  close(): void;
+}> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let received = "";
+  const buffer = new Uint8Array(4096);
+  const read = async () => {
+    const n = await deadline(conn.read(buffer), 5000);
+    if (n === null) throw new Error(`The server closed after ${JSON.stringify(received)}`);
+    received += decoder.decode(buffer.subarray(0, n));
+  };
+  return {
+    send: async (text) => void await conn.write(encoder.encode(text)),
+    async until(end) {
+      while (!received.endsWith(end)) await read();
+      return received;
+    },
+    async messages(count) {
+      while (messagesIn(received).length < count) await read();
+      return messagesIn(received);
+    },
+    close: () => conn.close(),
+  };
+}
+
+Deno.test("examples/pubsub.ts --loops 2 delivers from publishers on either loop, then shuts down", async () => {
+  const { child, port, output } = await start([
+    "examples/pubsub.ts",
+    "--port",
+    "0",
+    "--loops",
+    "2",
+  ]);
+  const clients = [];
+  try {
+    // After the PONG every loop knows the subscription; the kernel puts each publisher on
+    // either loop, and each message arrives once.
+    const subscriber = await natsClient(port);
+    clients.push(subscriber);
+    await subscriber.send('CONNECT {"verbose":false}\r\nSUB news 1\r\nPING\r\n');
+    await subscriber.until("PONG\r\n");
+    for (let i = 0; i < 4; i++) {
+      const publisher = await natsClient(port);
+      clients.push(publisher);
+      await publisher.send(`CONNECT {"verbose":false}\r\nPUB news 2\r\nm${i}\r\nPING\r\n`);
+      await publisher.until("PONG\r\n");
+    }
+    // Each publisher's messages keep their order; messages of different publishers need not.
+    assertEquals(
+      await subscriber.messages(4),
+      [0, 1, 2, 3].map((i) => `MSG news 1 2\r\nm${i}\r\n`),
+    );
+  } finally {
+    for (const client of clients) client.close();
+  }
+  child.kill("SIGTERM");
+  const text = await output();
+  assertMatch(text, /^Speedo pub\/sub listening on 127\.0\.0\.1:\d+ \(2 loops\)/);
+  assertMatch(text, /SIGTERM: closed after .* s: 5 connections, /);
+  assertEquals((await child.status).code, 0);
+});
+
 Deno.test("examples/echo.ts on SIGTERM under load: every line its summary counts as answered arrives", async () => {
   const { child, port, output } = await start([
     "examples/echo.ts",
@@ -164,24 +237,47 @@ Deno.test("examples/upper.ts upper-cases lines, and README shows it as it is", a
   assertStringIncludes(readme, "```ts\n" + example + "```");
 });
 
-Deno.test("examples/rpc.ts calls each service, sees a timed-out call cancelled on the server, and exits 0", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/rpc.ts"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const lines = decoder.decode(stdout).trim().split("\n");
-  assertEquals(code, 0, decoder.decode(stderr));
-  assertMatch(lines[0], /^Speedo RPC listening on 127\.0\.0\.1:\d+ /);
-  assertEquals(lines.slice(1), [
-    'upper("hello speedo") -> "HELLO SPEEDO"',
-    "add(2, 40) -> 42",
-    "100 calls side by side -> 100 answers",
-    "wait(10000 ms), timeout 100 ms -> RpcTimeoutError; the server's handler was cancelled",
-    "type 99 -> RpcUnknownTypeError: No service for message type 99",
-  ]);
+Deno.test("examples/upper.ts --loops 2 upper-cases on each loop, then shuts down on SIGTERM", async () => {
+  const { child, port, output } = await start(["examples/upper.ts", "0", "--loops", "2"]);
+  // The kernel spreads connections over the loops: each is answered wherever it lands.
+  for (let i = 0; i < 4; i++) assertEquals(await roundTrip(port, `line ${i}\n`), `LINE ${i}\n`);
+  child.kill("SIGTERM");
+  const text = await output();
+  assertStringIncludes(text, `upper-casing lines on port ${port} (2 loops)`);
+  assertMatch(text, /SIGTERM: closed after .* s: 4 lines upper-cased/);
+  assertEquals((await child.status).code, 0);
 });
+
+for (const loops of [1, 2]) {
+  Deno.test(
+    `examples/rpc.ts${
+      loops === 1 ? "" : ` --loops ${loops}`
+    } calls each service, sees a timed-out call cancelled on the server, and exits 0`,
+    async () => {
+      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "examples/rpc.ts", ...(loops === 1 ? [] : ["--loops", String(loops)])],
+        cwd: root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const lines = decoder.decode(stdout).trim().split("\n");
+      assertEquals(code, 0, decoder.decode(stderr));
+      assertMatch(
+        lines[0],
+        loops === 1
+          ? /^Speedo RPC listening on 127\.0\.0\.1:\d+ \(services: /
+          : /^Speedo RPC listening on 127\.0\.0\.1:\d+ \(2 loops; services: /,
+      );
+      assertEquals(lines.slice(1), [
+        'upper("hello speedo") -> "HELLO SPEEDO"',
+        "add(2, 40) -> 42",
+        "100 calls side by side -> 100 answers",
+        "wait(10000 ms), timeout 100 ms -> RpcTimeoutError; the server's handler was cancelled",
+        "type 99 -> RpcUnknownTypeError: No service for message type 99",
+      ]);
+    },
+  );
+}
 
 /**
  * Runs an example to its exit from a scratch folder (what it writes stays there), and kills it
@@ -244,15 +340,14 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
   "examples/http.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--nats-port", "-1"], '--nats-port must be an integer from 0 to 65535, got "-1"'],
-    // Its WebSocket endpoints are upgrade hooks, which cannot cross to a loop's thread.
-    [["--loops", "2"], /^loops: 2 needs a protocol with a recipe/],
+    // TCP clients share the subjects of /nats through one router: one loop.
+    [["--loops", "2", "--nats-port", "0"], /^--nats-port needs --loops 1: .*, got --loops 2$/],
     [["--workers", "1000"], /^Unknown flag "--workers"/],
   ],
   "examples/rpc.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--prot", "0"], /^Unknown flag "--prot"/],
     [["extra"], 'Unexpected argument "extra"; see --help'],
-    [["--loops", "2"], /^rpcServer with loops: 2 needs handler to be the URL of a module/],
   ],
   "examples/upper.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],

@@ -12,21 +12,23 @@
  * Flags: `--port` (8080), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--dir` (the
  * `public` folder beside this file), `--nats-path` (`/nats`; the page takes it as
  * `pubsub.html?path=/other`), `--nats-port` (none: no TCP listener; 0 picks a free port),
- * `--loops` (1; N or `auto`: refused for now, exit 2: the WebSocket endpoints are upgrade hooks,
- * functions that cannot cross to a loop's thread), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
- * and prints a summary.
+ * `--loops` (1; N or `auto`: I/O loops sharing the port, each loading the protocol of
+ * `_site_protocol.ts` and the handler of `_site_handler.ts`; the pages, `/ws` and `/nats` work on
+ * every loop, and `/nats` subjects span the loops; `--nats-port` needs `--loops 1`), `--help`. A
+ * bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
+ * summary.
  *
  * @module
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, loopsFlag, portFlag, serverOrExit, textFlag } from "./_args.ts";
+import { exampleArgs, loopCount, loopsFlag, portFlag, serverOrExit, textFlag } from "./_args.ts";
 import { hostPort } from "./_address.ts";
+import { siteProtocol } from "./_site_protocol.ts";
+import type { SiteData } from "./_site_handler.ts";
 import { Server } from "@speedo/speedo";
-import echoHandler from "@speedo/speedo/echo/handler";
-import { HTTP_PORT, httpHandler, httpProtocol, serveDir } from "@speedo/speedo/http";
-import { pubsubServer, pubsubWebSocket, SubjectRouter } from "@speedo/speedo/pubsub";
-import { websocketHandler, websocketUpgrade } from "@speedo/speedo/websocket";
+import { HTTP_PORT } from "@speedo/speedo/http";
+import { pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
 
 function isFolder(path: string): boolean {
   try {
@@ -69,43 +71,46 @@ const args = exampleArgs({
 const port = args.port;
 const natsPort = args["nats-port"];
 const natsPath = args["nats-path"];
+if (natsPort !== undefined && args.loops !== 1) {
+  // Each loop has its own router, joined to the other loops of its server only.
+  console.error(
+    `--nats-port needs --loops 1: NATS over TCP shares the subjects of ${natsPath} through one router, and a router cannot span the loops of two servers, got --loops ${args.loops}`,
+  );
+  Deno.exit(2);
+}
 
-// One subject space for the pages at /nats and the TCP clients of --nats-port.
-const router = new SubjectRouter();
-// Each WebSocket message at /ws is echoed back as it came, by the echo protocol's handler.
-const echo = { path: "/ws", maxMessageSize: 64 * 1024 };
-const echoUpgrade = websocketUpgrade(echo);
-// NATS over WebSocket at /nats: the NATS text protocol in WebSocket messages, routed on the I/O
-// thread like the TCP clients' operations.
-const nats = pubsubWebSocket({ path: natsPath, router, address: () => server.address });
-const natsUpgrade = websocketUpgrade(nats);
-
-// httpServer takes one WebSocket endpoint: with two, the server is built from its parts.
+// One subject space for the pages at /nats and the TCP clients of --nats-port: on one loop,
+// this thread's router, whose counts the summary gives; on several, one per loop.
+const router = args.loops === 1 ? new SubjectRouter() : undefined;
+// httpServer takes one WebSocket endpoint: with two, the server is built from its parts. The
+// protocol and the handler are modules that each loop loads (their hooks and functions cannot
+// cross to a loop's thread); the handler runs inline (workers: 0) and gets the folder as data.
 const server: Server = serverOrExit(() =>
   new Server({
     hostname: args.hostname,
     port,
     loops: args.loops,
     workers: 0,
-    protocol: httpProtocol({
-      upgrade: (request, context) => echoUpgrade(request, context) ?? natsUpgrade(request, context),
-    }),
-    // The echo's WebSocket handler also writes the close frames of /nats connections: that is all
-    // they dispatch, and it is the same for every endpoint.
-    onMessage: httpHandler(serveDir(args.dir), {
-      websocket: websocketHandler(echoHandler, echo),
-    }).onMessage,
+    protocol: siteProtocol(
+      router === undefined ? { natsPath } : { natsPath, router, address: () => server.address },
+    ),
+    handler: new URL("./_site_handler.ts", import.meta.url),
+    handlerData: { dir: args.dir } satisfies SiteData,
   })
 );
 const address = await server.listen();
+const loops = loopCount(server.stats().loops.length);
 console.log(
-  `Speedo HTTP listening on http://${
-    hostPort(address)
-  }/ (serving ${args.dir}, WebSocket echo at /ws, NATS over WebSocket at ${natsPath})`,
+  `Speedo HTTP listening on http://${hostPort(address)}/ (${
+    loops === "" ? "" : `${loops}; `
+  }serving ${args.dir}, WebSocket echo at /ws, NATS over WebSocket at ${natsPath})`,
 );
 closeOnSignal(server, () => {
   const s = server.stats();
-  return `${s.accepted} connections, ${s.messagesIn} messages in, ${s.messagesOut} answered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out, ${router.published} published, ${router.delivered} delivered`;
+  const routed = router === undefined
+    ? ""
+    : `, ${router.published} published, ${router.delivered} delivered`;
+  return `${s.accepted} connections, ${s.messagesIn} messages in, ${s.messagesOut} answered, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out${routed}`;
 });
 
 if (natsPort !== undefined) {

@@ -6,6 +6,7 @@
 
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { deadline } from "@std/async/deadline";
+import { within } from "../testing/_socket_client.ts";
 
 const root = new URL("../", import.meta.url);
 const decoder = new TextDecoder();
@@ -82,6 +83,86 @@ Deno.test("examples/http.ts serves the page and its assets, then shuts down on S
   assertMatch(text, /SIGTERM: closed after .* s: \d+ connections/);
   assertEquals(status?.code, 0);
 });
+
+/** A WebSocket client that keeps what it received as text and waits for an ending. */
+async function openSocket(url: string): Promise<{
+  send(text: string): void;
+  until(end: string | ((received: string) => boolean)): Promise<string>;
+  close(): Promise<void>;
+}> {
+  const socket = new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  let received = "";
+  let arrived = () => {};
+  socket.onmessage = (event) => {
+    received += typeof event.data === "string" ? event.data : decoder.decode(event.data);
+    arrived();
+  };
+  const closed = new Promise((resolve) => socket.onclose = resolve);
+  await within(new Promise((resolve) => socket.onopen = resolve), `${url} to open`);
+  return {
+    send: (text) => socket.send(text),
+    until: (end) =>
+      within(
+        new Promise<string>((resolve) => {
+          arrived = () =>
+            (typeof end === "string" ? received.endsWith(end) : end(received)) &&
+            resolve(received);
+          arrived();
+        }),
+        `${typeof end === "string" ? JSON.stringify(end) : "the messages"} from ${url} (got ${
+          JSON.stringify(received)
+        })`,
+      ),
+    async close() {
+      socket.close();
+      await within(closed, `${url} to close`);
+    },
+  };
+}
+
+Deno.test(
+  "examples/http.ts --loops 2 serves pages, the /ws echo and NATS over WebSocket across loops, then shuts down",
+  { sanitizeOps: true, sanitizeResources: true },
+  async () => {
+    const { child, port, output } = await start("--loops", "2");
+    const sockets: { close(): Promise<void> }[] = [];
+    let text = "";
+    let status: Deno.CommandStatus | undefined;
+    try {
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      assertStringIncludes(await page.text(), "<title>Speedo: WebSocket echo</title>");
+      const echo = await openSocket(`ws://127.0.0.1:${port}/ws`);
+      sockets.push(echo);
+      echo.send("hello loops");
+      assertEquals(await echo.until("hello loops"), "hello loops");
+      // The subscriber's PONG comes once every loop knows its interest; the publishers land on
+      // either loop (the kernel's choice), and each message reaches it once.
+      const subscriber = await openSocket(`ws://127.0.0.1:${port}/nats`);
+      sockets.push(subscriber);
+      subscriber.send('CONNECT {"verbose":false}\r\nSUB news 1\r\nPING\r\n');
+      await subscriber.until("PONG\r\n");
+      for (let i = 0; i < 4; i++) {
+        const publisher = await openSocket(`ws://127.0.0.1:${port}/nats`);
+        sockets.push(publisher);
+        publisher.send(`CONNECT {"verbose":false}\r\nPUB news 2\r\nm${i}\r\nPING\r\n`);
+        await publisher.until("PONG\r\n");
+      }
+      // Each publisher's messages keep their order; messages of different publishers need not.
+      const messages = (text: string) => (text.match(/MSG [^\r]*\r\n[^\r]*\r\n/g) ?? []).sort();
+      const delivered = await subscriber.until((text) => messages(text).length === 4);
+      assertEquals(messages(delivered), [0, 1, 2, 3].map((i) => `MSG news 1 2\r\nm${i}\r\n`));
+    } finally {
+      for (const socket of sockets) await socket.close();
+      child.kill("SIGTERM");
+      text = await output();
+      status = await child.status;
+    }
+    assertStringIncludes(text, "(2 loops; serving ");
+    assertMatch(text, /SIGTERM: closed after .* s: 7 connections/);
+    assertEquals(status?.code, 0);
+  },
+);
 
 Deno.test("examples/http.ts rejects a bad flag with exit code 2", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {

@@ -3,8 +3,9 @@
  * NATS client (`nats sub '>'`, `npm:nats`).
  *
  * Flags: `--port` (4222), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-payload`
- * (1048576), `--loops` (1; N or `auto`: I/O loops sharing the port, once the pub/sub protocol
- * runs on several), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
+ * (1048576), `--loops` (1; N or `auto`: I/O loops sharing the port; subjects, queue groups and
+ * request/reply span the loops, and the summary leaves out the router's counts, which are per
+ * loop), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
  * gracefully and prints a summary.
  *
  * ```

@@ -288,3 +288,47 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "session examples: --loops 2, two clients complete their streams, and the final report counts both sessions, whichever loop had them",
+  SANITIZED,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
+    const cleanup: Example[] = [];
+    try {
+      const { server, port } = await startServer(`${dir}/server`, 0, [
+        "--loops",
+        "2",
+        "--expect",
+        "100",
+      ]);
+      cleanup.push(server);
+      assertStringIncludes(server.lines[0], "(2 loops, dir ");
+      // Two clients: the kernel puts each on either loop.
+      const clients = ["client-1", "client-2"].map((name) =>
+        client(port, `${dir}/${name}`, ["--name", name, "--count", "100", "--rate", "0"])
+      );
+      cleanup.push(...clients);
+      for (const each of clients) {
+        assertEquals(await each.exit(), 0, each.stderr);
+        assertEquals(each.lines.at(-1), "sent 100, acknowledged 100, received 100, out of order 0");
+      }
+      const { code, final } = await stopServer(server);
+      assertEquals(code, 0, `server stderr: ${server.stderr}; stdout: ${server.lines.join(" | ")}`);
+      assertEquals(
+        server.lines.filter((line) => line.startsWith("session ")).sort(),
+        [1, 2].map((i) =>
+          `session client-${i}: sent 100, acknowledged 100, received 100, duplicates dropped 0`
+        ),
+      );
+      assertEquals(
+        final,
+        "SIGTERM: sessions 2: sent 200, acknowledged 200, received 200, out of order 0",
+      );
+    } finally {
+      for (const process of cleanup) process.kill("SIGKILL");
+      for (const process of cleanup) await process.exit().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

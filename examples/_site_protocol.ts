@@ -1,0 +1,65 @@
+/**
+ * The protocol of `examples/http.ts`: HTTP with two WebSocket endpoints, an echo at `/ws` and
+ * NATS over WebSocket at a path of its own. An upgrade hook is a function, which cannot cross
+ * to an I/O loop's thread, so this function is the factory's recipe: each loop calls it and
+ * makes the hooks again. The NATS endpoint's router then exists once per loop, and the loops
+ * share their interest through `attach`, as `pubsubServer`'s loops do.
+ *
+ * @module
+ */
+
+import type { ProtocolHandlerFactory } from "@speedo/speedo";
+import { httpProtocol } from "@speedo/speedo/http";
+import { pubsubWebSocket, type SubjectRouter } from "@speedo/speedo/pubsub";
+import { websocketUpgrade } from "@speedo/speedo/websocket";
+
+/** The echo endpoint: each WebSocket message at `/ws` comes back as it came. */
+export const SITE_ECHO: { readonly path: "/ws"; readonly maxMessageSize: number } = {
+  path: "/ws",
+  maxMessageSize: 64 * 1024,
+};
+
+/** Options of {@linkcode siteProtocol}. */
+export interface SiteOptions {
+  /** The path of NATS over WebSocket. */
+  natsPath: string;
+  /**
+   * The router of the NATS endpoint, to share its subjects with a TCP `pubsubServer`. A
+   * protocol given one runs on one loop (it has no recipe).
+   *
+   * @default {a router of its own}
+   */
+  router?: SubjectRouter;
+  /**
+   * The address for `INFO` of the NATS endpoint; one loop only, as `router`.
+   *
+   * @default {the pub/sub protocol's default}
+   */
+  address?: () => Deno.NetAddr | undefined;
+}
+
+/**
+ * HTTP, with the WebSocket echo at `/ws` and NATS over WebSocket at `natsPath`.
+ *
+ * @param options The NATS path, and on one loop the router and address to share.
+ * @returns The factory; with neither `router` nor `address`, it has a recipe.
+ */
+export function siteProtocol(options: SiteOptions): ProtocolHandlerFactory {
+  const { natsPath, router, address } = options;
+  const echoUpgrade = websocketUpgrade(SITE_ECHO);
+  // NATS over WebSocket: the NATS text protocol in WebSocket messages, routed on the I/O
+  // thread like the TCP clients' operations.
+  const nats = pubsubWebSocket({ path: natsPath, router, address });
+  const natsUpgrade = websocketUpgrade(nats);
+  const http = httpProtocol({
+    upgrade: (request, context) => echoUpgrade(request, context) ?? natsUpgrade(request, context),
+  });
+  return {
+    create: (context) => http.create(context),
+    refusal: () => http.refusal?.(),
+    recipe: router === undefined && address === undefined
+      ? { module: import.meta.url, export: "siteProtocol", options: { natsPath } }
+      : undefined,
+    attach: (loop) => nats.protocol.attach(loop),
+  };
+}
