@@ -10,7 +10,7 @@
 
 import type { ProtocolHandlerFactory } from "@speedo/speedo";
 import { httpProtocol } from "@speedo/speedo/http";
-import { pubsubWebSocket, type SubjectRouter } from "@speedo/speedo/pubsub";
+import { pubsubProtocol, pubsubWebSocket, type SubjectRouter } from "@speedo/speedo/pubsub";
 import { websocketUpgrade } from "@speedo/speedo/websocket";
 
 /** The echo endpoint: each WebSocket message at `/ws` comes back as it came. */
@@ -23,6 +23,13 @@ export const SITE_ECHO: { readonly path: "/ws"; readonly maxMessageSize: number 
 export interface SiteOptions {
   /** The path of NATS over WebSocket. */
   natsPath: string;
+  /**
+   * Whether the server's second address (`listeners[0]`, listener 1) speaks NATS over TCP,
+   * sharing the subjects of `natsPath` (one router per loop, joined across the loops).
+   *
+   * @default {false}
+   */
+  natsTcp?: boolean;
   /**
    * The router of the NATS endpoint, to share its subjects with a TCP `pubsubServer`. A
    * protocol given one runs on one loop (it has no recipe).
@@ -45,7 +52,7 @@ export interface SiteOptions {
  * @returns The factory; with neither `router` nor `address`, it has a recipe.
  */
 export function siteProtocol(options: SiteOptions): ProtocolHandlerFactory {
-  const { natsPath, router, address } = options;
+  const { natsPath, natsTcp = false, router, address } = options;
   const echoUpgrade = websocketUpgrade(SITE_ECHO);
   // NATS over WebSocket: the NATS text protocol in WebSocket messages, routed on the I/O
   // thread like the TCP clients' operations.
@@ -54,11 +61,15 @@ export function siteProtocol(options: SiteOptions): ProtocolHandlerFactory {
   const http = httpProtocol({
     upgrade: (request, context) => echoUpgrade(request, context) ?? natsUpgrade(request, context),
   });
+  // NATS over TCP on the second address, on the endpoint's router: one subject space.
+  const tcp = natsTcp ? pubsubProtocol({ router: nats.protocol.router, address }) : undefined;
   return {
-    create: (context) => http.create(context),
-    refusal: () => http.refusal?.(),
+    create: (context) =>
+      tcp !== undefined && context.listener === 1 ? tcp.create(context) : http.create(context),
+    refusal: (listener) =>
+      tcp !== undefined && listener === 1 ? tcp.refusal?.(listener) : http.refusal?.(),
     recipe: router === undefined && address === undefined
-      ? { module: import.meta.url, export: "siteProtocol", options: { natsPath } }
+      ? { module: import.meta.url, export: "siteProtocol", options: { natsPath, natsTcp } }
       : undefined,
     attach: (loop) => nats.protocol.attach(loop),
   };

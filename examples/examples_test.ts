@@ -341,7 +341,6 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
     [["--nats-port", "-1"], '--nats-port must be an integer from 0 to 65535, got "-1"'],
     // TCP clients share the subjects of /nats through one router: one loop.
-    [["--loops", "2", "--nats-port", "0"], /^--nats-port needs --loops 1: .*, got --loops 2$/],
     [["--workers", "1000"], /^Unknown flag "--workers"/],
   ],
   "examples/rpc.ts": [

@@ -14,7 +14,8 @@
  * `pubsub.html?path=/other`), `--nats-port` (none: no TCP listener; 0 picks a free port),
  * `--loops` (1; N or `auto`: I/O loops sharing the port, each loading the protocol of
  * `_site_protocol.ts` and the handler of `_site_handler.ts`; the pages, `/ws` and `/nats` work on
- * every loop, and `/nats` subjects span the loops; `--nats-port` needs `--loops 1`), `--help`. A
+ * every loop, and `/nats` subjects span the loops, with the TCP clients of `--nats-port` too: one
+ * server, two addresses), `--help`. A
  * bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
  * summary.
  *
@@ -28,7 +29,7 @@ import { siteProtocol } from "./_site_protocol.ts";
 import type { SiteData } from "./_site_handler.ts";
 import { Server } from "@speedo/speedo";
 import { HTTP_PORT } from "@speedo/speedo/http";
-import { pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
+import { SubjectRouter } from "@speedo/speedo/pubsub";
 
 function isFolder(path: string): boolean {
   try {
@@ -71,14 +72,6 @@ const args = exampleArgs({
 const port = args.port;
 const natsPort = args["nats-port"];
 const natsPath = args["nats-path"];
-if (natsPort !== undefined && args.loops !== 1) {
-  // Each loop has its own router, joined to the other loops of its server only.
-  console.error(
-    `--nats-port needs --loops 1: NATS over TCP shares the subjects of ${natsPath} through one router, and a router cannot span the loops of two servers, got --loops ${args.loops}`,
-  );
-  Deno.exit(2);
-}
-
 // One subject space for the pages at /nats and the TCP clients of --nats-port: on one loop,
 // this thread's router, whose counts the summary gives; on several, one per loop.
 const router = args.loops === 1 ? new SubjectRouter() : undefined;
@@ -91,9 +84,13 @@ const server: Server = serverOrExit(() =>
     port,
     loops: args.loops,
     workers: 0,
-    protocol: siteProtocol(
-      router === undefined ? { natsPath } : { natsPath, router, address: () => server.address },
-    ),
+    // --nats-port: a second address of this server, whose connections speak NATS over TCP.
+    listeners: natsPort === undefined ? undefined : [{ port: natsPort }],
+    protocol: siteProtocol({
+      natsPath,
+      natsTcp: natsPort !== undefined,
+      ...(router === undefined ? {} : { router, address: () => server.address }),
+    }),
     handler: new URL("./_site_handler.ts", import.meta.url),
     handlerData: { dir: args.dir } satisfies SiteData,
   })
@@ -114,12 +111,10 @@ closeOnSignal(server, () => {
 });
 
 if (natsPort !== undefined) {
-  const tcp = pubsubServer({ hostname: args.hostname, port: natsPort, pubsub: { router } });
-  const nats = await tcp.listen();
+  const nats = server.addresses[1];
   console.log(
     `NATS over TCP on ${hostPort(nats)}, sharing the subjects of ${natsPath}; try: nats -s nats://${
       hostPort(nats)
     } pub greet.joe hello`,
   );
-  closeOnSignal(tcp, () => `NATS over TCP: ${tcp.stats().accepted} connections`);
 }
