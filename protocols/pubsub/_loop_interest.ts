@@ -60,20 +60,14 @@
  */
 
 import type { LoopContext } from "../../core/loop_context.ts";
+import { ForwardBatch, type ForwardedMessage, readForwardBatch } from "./_forward_batch.ts";
 
-/** A publish forwarded to a loop with interest in its subject. */
-export interface ForwardedMessage {
+export type { ForwardedMessage } from "./_forward_batch.ts";
+
+/** The publishes forwarded to a loop in a turn, packed (`_forward_batch.ts`). */
+interface ForwardsMessage {
   readonly kind: "msg";
-  /** Subject, reply and payload (headers included), one after the other. */
   readonly bytes: Uint8Array;
-  readonly subjectLength: number;
-  readonly replyLength: number;
-  /** Bytes of headers at the start of the payload, or -1. */
-  readonly headerSize: number;
-  /** Whether the receiving loop delivers it to its plain subscriptions. */
-  plain: boolean;
-  /** Queue groups for which the receiving loop picks one of its members. */
-  queues: string[] | undefined;
 }
 
 /** A loop's interest: absolute counts, flat as `[pattern, queue, count, ...]`. */
@@ -93,7 +87,7 @@ interface AckMessage {
   readonly serial: number;
 }
 
-type LoopMessage = ForwardedMessage | InterestMessage | AckMessage;
+type LoopMessage = ForwardsMessage | InterestMessage | AckMessage;
 
 /** What {@linkcode LoopInterest} asks of its router. */
 export interface InterestTarget {
@@ -130,12 +124,21 @@ export class LoopInterest {
   #known = 0;
   #waiters: { serial: number; callback: () => void }[] = [];
   readonly #flushSoon = () => this.flush();
+  readonly #deliver = (message: ForwardedMessage) => this.#target.deliver(message);
   /** Whether this turn forwarded messages, whose marker is sent at its end. */
   #markerScheduled = false;
+  /** Per loop, the publishes forwarded to it this turn. */
+  readonly #batches: (ForwardBatch | undefined)[];
   readonly #sendMarker = () => {
     this.#markerScheduled = false;
     // Pending interest first: the marker's serial must not be acknowledged before it arrives.
     this.flush();
+    for (let to = 0; to < this.#batches.length; to++) {
+      const batch = this.#batches[to];
+      if (batch === undefined || batch.count === 0) continue;
+      const message: ForwardsMessage = { kind: "msg", bytes: batch.take() };
+      this.#loop.send(to, message);
+    }
     this.#broadcast({
       kind: "interest",
       serial: this.#serial,
@@ -155,6 +158,7 @@ export class LoopInterest {
     this.#loop = loop;
     this.#target = target;
     this.#acked = new Array(loop.count).fill(0);
+    this.#batches = new Array(loop.count).fill(undefined);
     loop.receive((from, message) => this.#receive(from, message as LoopMessage));
     loop.replaced((index) => this.#replaced(index));
   }
@@ -222,7 +226,7 @@ export class LoopInterest {
    * @param message The message.
    */
   forward(to: number, message: ForwardedMessage): void {
-    this.#loop.send(to, message);
+    (this.#batches[to] ??= new ForwardBatch()).add(message);
     // A turn that forwarded ends with a marker every loop acknowledges: a barrier on its
     // serial (a publisher's PONG) then promises the forwarded messages were delivered.
     if (!this.#markerScheduled) {
@@ -263,7 +267,7 @@ export class LoopInterest {
   #receive(from: number, message: LoopMessage): void {
     switch (message.kind) {
       case "msg":
-        this.#target.deliver(message);
+        readForwardBatch(message.bytes, this.#deliver);
         break;
       case "interest": {
         if (message.reset) this.#target.drop(from);

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { readForwardBatch } from "./_forward_batch.ts";
 import type { LoopContext } from "../../core/loop_context.ts";
 import type { ProtocolHandler } from "../../core/protocol.ts";
 import { chunks } from "../../testing/chunks.ts";
@@ -55,15 +56,18 @@ export class LoopMesh {
   }
 
   /**
-   * Forwarded publishes sent so far.
+   * Forwarded publishes sent so far (records of the turns' packed batches).
    *
    * @param to Only those to this loop.
    * @returns How many.
    */
   forwards(to?: number): number {
-    return this.sent.filter((sent) =>
-      kindOf(sent.message) === "msg" && (to === undefined || sent.to === to)
-    ).length;
+    let count = 0;
+    for (const sent of this.sent) {
+      if (kindOf(sent.message) !== "msg" || (to !== undefined && sent.to !== to)) continue;
+      readForwardBatch((sent.message as { bytes: Uint8Array }).bytes, () => count++);
+    }
+    return count;
   }
 
   /**

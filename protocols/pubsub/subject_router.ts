@@ -222,8 +222,6 @@ export class SubjectRouter {
   #remote: Map<string, Sub[]>[] = [];
   /** The message for each loop while a publish is forwarded. */
   #targets: (ForwardedMessage | undefined)[] = [];
-  /** Subject, reply and payload of the publish being forwarded, copied once for all loops. */
-  #packed: Uint8Array | undefined;
   /** The last subject published, its match, and the version of the subscriptions it saw. */
   #lastSubject = new Uint8Array(64);
   #lastSubjectLength = -1;
@@ -682,31 +680,20 @@ export class SubjectRouter {
       link.forward(loop, message);
       sent++;
     }
-    this.#packed = undefined;
     return delivered + sent;
   }
 
-  /** The message for `loop` of the publish being forwarded, made at its first use. */
+  /**
+   * The message for `loop` of the publish being forwarded, made at its first use: views of the
+   * caller's buffers, copied into the loop's batch when forwarded (`_forward_batch.ts`).
+   */
   #target(loop: number): ForwardedMessage {
     let message = this.#targets[loop];
     if (message !== undefined) return message;
-    const subject = this.#subject;
-    const reply = this.#reply;
-    let packed = this.#packed;
-    if (packed === undefined) {
-      // A copy: the caller's views (of a read buffer) are neither kept nor cloned whole.
-      packed = this.#packed = new Uint8Array(
-        subject.length + reply.length + this.#payload.length,
-      );
-      packed.set(subject, 0);
-      packed.set(reply, subject.length);
-      packed.set(this.#payload, subject.length + reply.length);
-    }
     message = {
-      kind: "msg",
-      bytes: packed,
-      subjectLength: subject.length,
-      replyLength: reply.length,
+      subject: this.#subject,
+      reply: this.#reply,
+      payload: this.#payload,
       headerSize: this.#headerSize,
       plain: false,
       queues: undefined,
@@ -724,13 +711,11 @@ export class SubjectRouter {
   #deliverForwarded(message: ForwardedMessage): void {
     this.#published++;
     this.#received++;
-    const bytes = message.bytes;
-    const replyEnd = message.subjectLength + message.replyLength;
-    const subject = bytes.subarray(0, message.subjectLength);
+    const subject = message.subject;
     const match = this.#lookup(subject);
     this.#subject = subject;
-    this.#reply = bytes.subarray(message.subjectLength, replyEnd);
-    this.#payload = bytes.subarray(replyEnd);
+    this.#reply = message.reply;
+    this.#payload = message.payload;
     this.#headerSize = message.headerSize;
     let count = 0;
     if (message.plain) {
