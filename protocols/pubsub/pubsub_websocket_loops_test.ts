@@ -283,8 +283,8 @@ for (const loops of [1, 2]) {
       await server.listen();
       const group = loopGroups.get(server);
       // WebSocket on loop 0, TCP on loop 1 (with one loop, the server's two addresses).
-      const wsPort = group?.pinnedAddress(0, 1)!.port ?? server.addresses[1].port;
-      const tcpPort = group?.pinnedAddress(1, 0)!.port ?? server.addresses[0].port;
+      const wsPort = group?.pinnedAddress(0, 1)?.port ?? server.addresses[1].port;
+      const tcpPort = group?.pinnedAddress(1, 0)?.port ?? server.addresses[0].port;
       await using ws = await NatsOverWebSocket.connect(
         `ws://127.0.0.1:${wsPort}/nats`,
         "SUB from.tcp 1\r\nSUB jobs workers 2\r\nSUB ask 3\r\n",
