@@ -4,10 +4,15 @@
  * there and the protocol's own messages ({@linkcode LoopContext.send}).
  *
  * What one loop sends another in a turn crosses in one `postMessage` (a flat array of
- * envelopes, flushed on a microtask), so a publish fanned out to a thousand connections on
- * another loop costs one crossing, not a thousand; one port per pair keeps every envelope in
- * the order it was sent. Bytes are copied (`slice`) when queued: the caller keeps its buffer,
- * and a view never drags its whole backing buffer through the structured clone.
+ * envelopes after the batch's size, flushed on a microtask), so a publish fanned out to a
+ * thousand connections on another loop costs one crossing, not a thousand; one port per pair
+ * keeps every envelope in the order it was sent. Bytes are copied (`slice`) when queued: the
+ * caller keeps its buffer, and a view never drags its whole backing buffer through the
+ * structured clone.
+ *
+ * Bounded: the receiver acknowledges each batch it handled (an `ACK` envelope with its size,
+ * in its next batch back); while more than `backlog` bytes sent to some loop are not
+ * acknowledged, `congested` is true and the server stops reading, until below half.
  *
  * @module
  */
@@ -18,6 +23,22 @@ import type { LoopContext } from "./loop_context.ts";
 const WRITE = 0;
 const CLOSE = 1;
 const PROTOCOL = 2;
+/** The receiver handled batches of this many bytes: the sender's backlog shrinks. */
+const ACK = 3;
+
+/**
+ * Bytes sent to one loop and not yet handled there above which this loop stops reading its
+ * connections (a publisher, say, cannot flood a slower loop without bound); reads resume
+ * below half.
+ */
+export const DEFAULT_LOOP_BACKLOG = 8 * 1024 * 1024;
+
+/** What a protocol message counts against the backlog: its bytes, or a small fixed size. */
+function sizeOf(message: unknown): number {
+  if (message instanceof Uint8Array) return message.length;
+  const bytes = (message as { bytes?: unknown } | null)?.bytes;
+  return bytes instanceof Uint8Array ? bytes.length + 64 : 64;
+}
 
 /** Where a loop's bus delivers what other loops send it. */
 export interface LoopBusHost {
@@ -43,21 +64,49 @@ export class LoopBus {
   #early: [number, unknown][] = [];
   #replacedListener: ((loop: number) => void) | undefined;
   #closed = false;
+  /** Per peer loop: bytes queued or sent, not yet acknowledged as handled there. */
+  readonly #backlog: number[];
+  /** Per peer loop: bytes queued this turn (the size of its next batch). */
+  readonly #queuedBytes: number[];
+  readonly #limit: number;
+  #congested = false;
+  #drained: (() => void) | undefined;
 
   /**
    * @param index This loop.
    * @param ports Index-aligned ports to the other loops (`undefined` at `index`).
    * @param host Where envelopes for this loop go.
    */
-  constructor(index: number, ports: (MessagePort | undefined)[], host: LoopBusHost) {
+  constructor(
+    index: number,
+    ports: (MessagePort | undefined)[],
+    host: LoopBusHost,
+    backlog: number = DEFAULT_LOOP_BACKLOG,
+  ) {
     this.index = index;
     this.count = ports.length;
     this.#host = host;
     this.#ports = [];
     this.#outboxes = ports.map(() => []);
+    this.#backlog = ports.map(() => 0);
+    this.#queuedBytes = ports.map(() => 0);
+    this.#limit = backlog;
     for (const [loop, port] of ports.entries()) {
       if (loop !== index && port !== undefined) this.#attach(loop, port);
     }
+  }
+
+  /**
+   * Whether more than the backlog bound is sent to some loop and not yet handled there: the
+   * server stops reading while it is.
+   */
+  get congested(): boolean {
+    return this.#congested;
+  }
+
+  /** Sets what runs when a congested bus is back below half its bound (reads resume). */
+  onDrained(callback: () => void): void {
+    this.#drained = callback;
   }
 
   /** Queues bytes for connection `id` of `loop`. */
@@ -107,6 +156,10 @@ export class LoopBus {
   replacePort(loop: number, port: MessagePort): void {
     this.#ports[loop]?.close();
     this.#outboxes[loop] = [];
+    // What the dead loop held is gone with it, acknowledged or not.
+    this.#backlog[loop] = 0;
+    this.#queuedBytes[loop] = 0;
+    this.#checkDrained();
     this.#attach(loop, port);
     try {
       this.#replacedListener?.(loop);
@@ -131,9 +184,22 @@ export class LoopBus {
   #queue(loop: number, kind: number, first: unknown, second?: unknown): void {
     if (this.#closed) return;
     const outbox = this.#outboxes[loop];
-    if (kind === PROTOCOL) outbox.push(kind, first);
-    else if (kind === WRITE) outbox.push(kind, first, second);
-    else outbox.push(kind, first);
+    let size = 0;
+    if (kind === PROTOCOL) {
+      outbox.push(kind, first);
+      size = sizeOf(first);
+    } else if (kind === WRITE) {
+      outbox.push(kind, first, second);
+      size = (second as Uint8Array).length + 16;
+    } else {
+      outbox.push(kind, first);
+      if (kind === CLOSE) size = 16;
+    }
+    if (size > 0) {
+      this.#queuedBytes[loop] += size;
+      this.#backlog[loop] += size;
+      if (!this.#congested && this.#backlog[loop] > this.#limit) this.#congested = true;
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => this.#flush());
@@ -145,6 +211,9 @@ export class LoopBus {
     for (const [loop, outbox] of this.#outboxes.entries()) {
       if (outbox.length === 0) continue;
       this.#outboxes[loop] = [];
+      // The batch starts with its size: the receiver acknowledges it once handled.
+      outbox.unshift(this.#queuedBytes[loop]);
+      this.#queuedBytes[loop] = 0;
       try {
         this.#ports[loop]?.postMessage(outbox);
       } catch (error) {
@@ -155,7 +224,7 @@ export class LoopBus {
   }
 
   #deliver(from: number, batch: unknown[]): void {
-    for (let i = 0; i < batch.length;) {
+    for (let i = 1; i < batch.length;) {
       const kind = batch[i];
       if (kind === WRITE) {
         this.#host.write(batch[i + 1] as number, batch[i + 2] as Uint8Array);
@@ -163,12 +232,25 @@ export class LoopBus {
       } else if (kind === CLOSE) {
         this.#host.close(batch[i + 1] as number);
         i += 2;
+      } else if (kind === ACK) {
+        this.#backlog[from] = Math.max(0, this.#backlog[from] - (batch[i + 1] as number));
+        this.#checkDrained();
+        i += 2;
       } else {
         if (this.#listener === undefined) this.#early.push([from, batch[i + 1]]);
         else this.#hear(from, batch[i + 1]);
         i += 2;
       }
     }
+    const size = batch[0] as number;
+    if (size > 0) this.#queue(from, ACK, size);
+  }
+
+  #checkDrained(): void {
+    if (!this.#congested) return;
+    for (const bytes of this.#backlog) if (bytes > this.#limit / 2) return;
+    this.#congested = false;
+    this.#drained?.();
   }
 
   #hear(from: number, message: unknown): void {

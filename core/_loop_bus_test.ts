@@ -80,3 +80,23 @@ Deno.test("LoopBus refuses to send to itself or past the loops", () => {
     for (const bus of buses) bus.shut();
   }
 });
+
+Deno.test("LoopBus is congested past its backlog until the other loop handled the bytes", async () => {
+  const channel = new MessageChannel();
+  const host = { write() {}, close() {}, error() {} };
+  const sender = new LoopBus(0, [undefined, channel.port1], host, 1000);
+  const receiver = new LoopBus(1, [channel.port2, undefined], host, 1000);
+  try {
+    const drained = Promise.withResolvers<void>();
+    sender.onDrained(() => drained.resolve());
+    sender.write(1, 1, new Uint8Array(600));
+    assertEquals(sender.congested, false, "under the bound");
+    sender.write(1, 1, new Uint8Array(600));
+    assertEquals(sender.congested, true, "past it: the server stops reading");
+    await within(drained.promise, "the receiver's acknowledgement");
+    assertEquals(sender.congested, false);
+  } finally {
+    sender.shut();
+    receiver.shut();
+  }
+});

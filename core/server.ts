@@ -557,6 +557,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       })
       : undefined;
     if (this.#group !== undefined) loopGroups.set(this, this.#group);
+    // A loop whose bus was congested resumes its reads once the other loops caught up.
+    runtime?.bus.onDrained(() => this.#resumeAll());
     this.#pool = handler === undefined || this.#group !== undefined ? undefined : new WorkerPool({
       handler,
       size: workers,
@@ -1002,7 +1004,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         return server.#clock;
       },
       get readsPaused() {
-        return server.#draining || server.#inFlight.full;
+        return server.#draining || server.#inFlight.full || server.#runtime?.bus.congested === true;
       },
       dispatch(connection, payload, type, flags, key) {
         if (server.#pool === undefined) {
