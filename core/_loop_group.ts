@@ -24,6 +24,7 @@ import { positiveInteger } from "./_option_checks.ts";
 import { resolveModule } from "./_resolve_module.ts";
 import { Counter, COUNTER_COUNT, readCounters, sumCounters } from "./_server_counters.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
+import { RemoteConnectionHandle, type RemoteRoute } from "./_remote_handle.ts";
 import * as errors from "./errors.ts";
 import { LoopDiedError } from "./errors.ts";
 import type { ProtocolRecipe } from "./loop_context.ts";
@@ -147,7 +148,7 @@ interface ErrorShape {
 }
 
 /** The loops of one server; see the module doc. */
-export class LoopGroup {
+export class LoopGroup implements RemoteRoute {
   readonly #options: ServerOptions<SocketTransport>;
   readonly #count: number;
   readonly #host: LoopGroupHost;
@@ -248,7 +249,7 @@ export class LoopGroup {
 
   /** A handle to connection `id`, on whichever loop it lives. */
   handle(id: number): ConnectionHandle {
-    return new LoopConnectionHandle(id, this);
+    return new RemoteConnectionHandle(id, this);
   }
 
   /** Whether `id` is open on its loop. */
@@ -509,32 +510,6 @@ export class LoopGroup {
         loop.worker.postMessage({ t: "ops", list });
       }
     }
-  }
-}
-
-/** A handle, on the coordinating thread, to a connection of one of the loops. */
-class LoopConnectionHandle implements ConnectionHandle {
-  readonly id: number;
-  readonly #group: LoopGroup;
-
-  constructor(id: number, group: LoopGroup) {
-    this.id = id;
-    this.#group = group;
-  }
-
-  get open(): boolean {
-    return this.#group.isOpen(this.id);
-  }
-
-  write(data: Uint8Array | string): boolean {
-    return this.#group.send(
-      this.id,
-      typeof data === "string" ? new TextEncoder().encode(data) : data,
-    );
-  }
-
-  close(): boolean {
-    return this.#group.send(this.id, undefined);
   }
 }
 

@@ -24,6 +24,7 @@ import { resolveModule } from "./_resolve_module.ts";
 import { Counter, COUNTER_COUNT, type CounterValues, readCounters } from "./_server_counters.ts";
 import { LOOP_RUNTIME, type LoopRuntime } from "./_loop_runtime.ts";
 import { singleLoopContext } from "./_loop_bus.ts";
+import { RemoteConnectionHandle, type RemoteRoute } from "./_remote_handle.ts";
 import { LoopGroup, loopGroups, resolveLoops } from "./_loop_group.ts";
 
 /** A server's TLS identity, in PEM. */
@@ -445,6 +446,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   #moreListeners: (Deno.Listener | Deno.TlsListener)[] = [];
   /** The test hook's listeners of a loop's own, by listener index (main first). */
   #pinnedListeners: (Deno.Listener | Deno.TlsListener)[] = [];
+  /** On a loop: how handles to the other loops' connections reach them (their bus). */
+  #peerRoute: RemoteRoute | undefined;
   /** The accept loops of the listeners besides the main one. */
   #moreAccepts: Promise<void>[] = [];
   readonly #host: ConnectionHost;
@@ -768,7 +771,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     if (local !== undefined) return local;
     const runtime = this.#runtime;
     if (runtime !== undefined && loopOf(id, runtime.count) !== runtime.index) {
-      return new PeerLoopHandle(id, runtime);
+      return new RemoteConnectionHandle(id, this.#peerRoute ??= peerRoute(runtime));
     }
     return new LocalConnectionHandle(id);
   }
@@ -1050,12 +1053,12 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       write(id, bytes) {
         const connection = server.#table.get(id);
         if (connection !== undefined) connection.write(bytes);
-        else server.#toPeerLoop(id)?.bus.write(loopOf(id, server.#runtime!.count), id, bytes);
+        else server.#toPeerLoop(id, bytes);
       },
       close(id) {
         const connection = server.#table.get(id);
         if (connection !== undefined) connection.close();
-        else server.#toPeerLoop(id)?.bus.closeConnection(loopOf(id, server.#runtime!.count), id);
+        else server.#toPeerLoop(id, undefined);
       },
       failed(error: MessageFailedError) {
         const connection = server.#table.get(error.connectionId);
@@ -1068,11 +1071,11 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     };
   }
 
-  /** The runtime, when `id` is open on another loop of this server. */
-  #toPeerLoop(id: number): LoopRuntime | undefined {
+  /** Bytes (or a close) for `id`, not open here: to its loop, when another loop owns it. */
+  #toPeerLoop(id: number, bytes: Uint8Array | undefined): void {
     const runtime = this.#runtime;
-    if (runtime === undefined || loopOf(id, runtime.count) === runtime.index) return undefined;
-    return isOpenAmong(runtime.sequences, id) ? runtime : undefined;
+    if (runtime === undefined || loopOf(id, runtime.count) === runtime.index) return;
+    (this.#peerRoute ??= peerRoute(runtime)).send(id, bytes);
   }
 
   #report(error: unknown, connection?: ConnectionHandle): void {
@@ -1101,38 +1104,24 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   }
 }
 
-/** A handle, on a loop, to a connection of another loop: its bytes cross the loops' bus. */
-class PeerLoopHandle implements ConnectionHandle {
-  readonly id: number;
-  readonly #runtime: LoopRuntime;
-
-  constructor(id: number, runtime: LoopRuntime) {
-    this.id = id;
-    this.#runtime = runtime;
-  }
-
-  get open(): boolean {
-    return isOpenAmong(this.#runtime.sequences, this.id);
-  }
-
-  write(data: Uint8Array | string): boolean {
-    if (!this.open) return false;
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    this.#runtime.bus.write(loopOf(this.id, this.#runtime.count), this.id, bytes);
-    return true;
-  }
-
-  close(): boolean {
-    if (!this.open) return false;
-    this.#runtime.bus.closeConnection(loopOf(this.id, this.#runtime.count), this.id);
-    return true;
-  }
-}
-
 /** The connections' early-flush size: `Infinity` when off (asked, or over TLS). */
 function earlyFlushLimit(options: ServerOptions<SocketTransport>): number {
   const bytes = nonNegativeInteger("earlyFlushBytes", options.earlyFlushBytes ?? 1024);
   return bytes === 0 || options.tls !== undefined ? Infinity : bytes;
+}
+
+/** The route of handles, on a loop, to the connections of the other loops: the loops' bus. */
+function peerRoute(runtime: LoopRuntime): RemoteRoute {
+  return {
+    isOpen: (id) => isOpenAmong(runtime.sequences, id),
+    send(id, bytes) {
+      if (!isOpenAmong(runtime.sequences, id)) return false;
+      const loop = loopOf(id, runtime.count);
+      if (bytes === undefined) runtime.bus.closeConnection(loop, id);
+      else runtime.bus.write(loop, id, bytes);
+      return true;
+    },
+  };
 }
 
 /** Listens on a TCP address, with TLS if given, sharing the port with other loops if asked. */
