@@ -9,10 +9,8 @@ import { loopGroups, PINNED_LOOPS } from "../../core/_loop_group.ts";
 import { Server, type ServerOptions } from "../../core/server.ts";
 import { within } from "../../testing/_socket_client.ts";
 import { sessionEcho } from "../../testing/_fixtures/session_echo_protocol.ts";
-import { encodeLogin, FrameType, LoginStatus } from "./_session_wire.ts";
-import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
-import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
-import { decodeLoginReply } from "./_session_wire.ts";
+import { LoginStatus } from "./_session_wire.ts";
+import { rawLogin } from "./_session_test_helper.ts";
 import { connectSession, type SessionClientOptions } from "./mod.ts";
 
 function u32(value: number): Uint8Array {
@@ -81,25 +79,6 @@ Deno.test("Sessions on 2 loops: a client back on the other loop continues its st
   }
 });
 
-/** A raw login as `name` on `port`; resolves with the reply's status and the open socket. */
-async function rawLogin(port: number, name: string) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const login = encodeLogin({ name, serverName: "server", received: 0, acknowledged: 0, sent: 0 });
-  await conn.write(new HeaderEncoder().encode(FrameType.login, login));
-  const decoder = new HeaderDecoder();
-  const buffer = new Uint8Array(4096);
-  for (;;) {
-    const n = await within(conn.read(buffer), `the login reply to ${name}`);
-    if (n === null) throw new Error(`No login reply to ${name}`);
-    decoder.feed(buffer.slice(0, n));
-    const payload = decoder.next();
-    if (payload === null) continue;
-    const reply = decodeLoginReply(payload);
-    if (typeof reply === "string") throw new Error(reply);
-    return { conn, status: reply.status };
-  }
-}
-
 /** Reads until the peer closes; resolves when it has. */
 async function untilClosed(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(4096);
@@ -113,9 +92,9 @@ Deno.test("Sessions on 2 loops: a login on loop 1 takes the name over from loop 
   const { server, ports } = await twoLoops(dir);
   try {
     const old = await rawLogin(ports[0], "taken");
-    assertEquals(old.status, LoginStatus.accepted);
+    assertEquals(old.reply.status, LoginStatus.accepted);
     const taker = await rawLogin(ports[1], "taken");
-    assertEquals(taker.status, LoginStatus.accepted);
+    assertEquals(taker.reply.status, LoginStatus.accepted);
     await untilClosed(old.conn);
     old.conn.close();
     taker.conn.close();

@@ -23,6 +23,7 @@ import {
   LoginStatus,
 } from "./_session_wire.ts";
 import { crc32 } from "./crc32.ts";
+import { rawLogin } from "./_session_test_helper.ts";
 import {
   type ClientSessionOptions,
   connectSession,
@@ -126,34 +127,6 @@ async function sessionOfTen(options: SessionClientOptions): Promise<void> {
 
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-/** A raw client that logs in as `name` and reads the login reply; its connection stays open. */
-async function rawLogin(
-  port: number,
-  name: string,
-  sequences = { received: 0, acknowledged: 0, sent: 0 },
-): Promise<{ conn: Deno.TcpConn; reply: LoginReply }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const login = encodeLogin({ name, serverName: "server", ...sequences });
-    await within(conn.write(new HeaderEncoder().encode(FrameType.login, login)), "a login");
-    const decoder = new HeaderDecoder();
-    const buffer = new Uint8Array(4096);
-    for (;;) {
-      const read = await within(conn.read(buffer), `the login reply to ${name}`);
-      if (read === null) throw new Error(`No login reply to ${name}`);
-      decoder.feed(buffer.slice(0, read));
-      const payload = decoder.next();
-      if (payload === null) continue;
-      const reply = decodeLoginReply(payload);
-      if (typeof reply === "string") throw new Error(reply);
-      return { conn, reply };
-    }
-  } catch (error) {
-    conn.close();
-    throw error;
-  }
-}
 
 /** The names in a directory, sorted ([] when it does not exist). */
 async function files(dir: string): Promise<string[]> {

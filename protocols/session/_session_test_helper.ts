@@ -1,0 +1,38 @@
+/**
+ * What the session tests share: a raw client that logs in and reads the reply.
+ *
+ * @module
+ */
+
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import { within } from "../../testing/_socket_client.ts";
+import { decodeLoginReply, encodeLogin, FrameType, type LoginReply } from "./_session_wire.ts";
+
+/** A raw client that logs in as `name` and reads the login reply; its connection stays open. */
+export async function rawLogin(
+  port: number,
+  name: string,
+  sequences = { received: 0, acknowledged: 0, sent: 0 },
+): Promise<{ conn: Deno.TcpConn; reply: LoginReply }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const login = encodeLogin({ name, serverName: "server", ...sequences });
+    await within(conn.write(new HeaderEncoder().encode(FrameType.login, login)), "a login");
+    const decoder = new HeaderDecoder();
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const read = await within(conn.read(buffer), `the login reply to ${name}`);
+      if (read === null) throw new Error(`No login reply to ${name}`);
+      decoder.feed(buffer.slice(0, read));
+      const payload = decoder.next();
+      if (payload === null) continue;
+      const reply = decodeLoginReply(payload);
+      if (typeof reply === "string") throw new Error(reply);
+      return { conn, reply };
+    }
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
