@@ -12,16 +12,9 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
-import {
-  decodeLoginReply,
-  encodeLogin,
-  FrameType,
-  type LoginReply,
-  LoginStatus,
-} from "./_session_wire.ts";
+import { encodeLogin, FrameType, LoginStatus } from "./_session_wire.ts";
 import { crc32 } from "./crc32.ts";
 import { rawLogin } from "./_session_test_helper.ts";
 import {
