@@ -1,6 +1,6 @@
 /**
  * Free output buffers shared by the connections of a thread, in power-of-two sizes from 256 B
- * to 64 KiB. A connection takes one when it writes and gives it back once the socket has it
+ * to 1 MiB. A connection takes one when it writes and gives it back once the socket has it
  * all, so an idle connection holds no output buffer (a kept 256-byte buffer and its backing
  * store cost an idle connection about four times its size in RSS), while busy ones
  * reuse buffers instead of allocating. Bounded: at most {@linkcode MAX_POOLED_BYTES} are kept.
@@ -11,7 +11,9 @@
 /** Smallest buffer handed out. */
 export const MIN_POOLED_SIZE = 256;
 /** Largest buffer kept for reuse; larger ones are allocated for the write and dropped. */
-export const MAX_POOLED_SIZE = 64 * 1024;
+// 1 MiB, not 64 KiB: a loop delivering another loop's batch of publishes writes ~100 KiB to
+// each subscriber in a turn, and fresh (zeroed) buffers of that size were a tenth of its CPU.
+export const MAX_POOLED_SIZE = 1024 * 1024;
 /** Bytes the pool keeps at most, over all sizes. */
 export const MAX_POOLED_BYTES = 8 * 1024 * 1024;
 
