@@ -109,6 +109,8 @@ export class Connection implements ProtocolContext, MessageSource {
   readonly handle: ConnectionHandle;
   readonly #handle: LocalConnectionHandle;
   readonly remoteAddr: Deno.Addr | undefined;
+  /** The server's address the peer connected to. */
+  readonly localAddr: Deno.Addr | undefined;
   /** The server's listener it came on (`ServerOptions.listeners`): 0 the main one. */
   readonly listener: number;
   /** When the last byte was read or written, on the host's coarse clock. */
@@ -154,6 +156,7 @@ export class Connection implements ProtocolContext, MessageSource {
     limits: ConnectionLimits,
     remoteAddr?: Deno.Addr,
     listener = 0,
+    localAddr?: Deno.Addr,
   ) {
     this.#socket = socket;
     this.listener = listener;
@@ -163,6 +166,7 @@ export class Connection implements ProtocolContext, MessageSource {
     this.#handle = new LocalConnectionHandle(id, this);
     this.handle = this.#handle;
     this.remoteAddr = remoteAddr;
+    this.localAddr = localAddr;
     this.lastActivity = host.now;
     this.#readSize = Math.min(INITIAL_READ_SIZE, limits.readBufferSize);
   }

@@ -53,6 +53,11 @@ export interface ProtocolContext {
    */
   readonly listener?: number;
   /**
+   * The server's address the peer connected to (absent in test harnesses): what a protocol
+   * that tells clients where they are (NATS `INFO`) reports, on any loop and any listener.
+   */
+  readonly localAddr?: Deno.Addr;
+  /**
    * Queues a message for the message handlers (in the worker pool, or inline). The payload
    * need only be valid during the call: a view of the chunk given to `data`, or of the
    * handler's own buffer, is safe to pass (it is copied where it must outlive the call).

@@ -928,6 +928,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         this.#limits,
         socket.remoteAddr,
         listener,
+        socket.localAddr,
       )
     )!;
     const handle = connection.handle;

@@ -88,7 +88,10 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
   /**
    * The address listened on, for `host` and `port` in `INFO` (read at each connection); a
    * Unix socket's is told as host `"0.0.0.0"`, port 0. It is left out of the factory's
-   * `recipe`: a factory built again on another loop tells the defaults.
+   * `recipe`: on another loop, as without it, `INFO` tells the address the client connected
+   * to (`ProtocolContext.localAddr`).
+   *
+   * @default {the address each client connected to; 0.0.0.0:4222 where there is none}
    */
   address?: () => Deno.NetAddr | Deno.UnixAddr | undefined;
   /**
@@ -132,7 +135,7 @@ const GT = 0x3e;
 interface Shared {
   readonly router: SubjectRouter;
   readonly parser: Required<PubSubParserOptions>;
-  readonly info: (id: number) => string;
+  readonly info: (id: number, localAddr: Deno.Addr | undefined) => string;
   readonly onProtocolError: PubSubProtocolOptions["onProtocolError"];
   readonly maxPingsOut: number;
   /** Subscriptions a connection may hold; `Infinity` for no limit. */
@@ -151,6 +154,8 @@ interface Shared {
 class PubSubConnection implements ProtocolHandler, PubSubClient {
   readonly handle: ConnectionHandle;
   readonly #id: number;
+  /** The server's address this client connected to, for `INFO` without `address`. */
+  readonly #localAddr: Deno.Addr | undefined;
   readonly #shared: Shared;
   readonly #router: SubjectRouter;
   readonly #parser: PubSubParser;
@@ -173,6 +178,7 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   constructor(context: ProtocolContext, shared: Shared) {
     this.handle = context.handle;
     this.#id = context.id;
+    this.#localAddr = context.localAddr;
     this.#shared = shared;
     this.#router = shared.router;
     this.#parser = new PubSubParser(shared.parser);
@@ -180,7 +186,7 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
 
   open(): void {
     this.#shared.add(this);
-    this.handle.write(this.#shared.info(this.#id));
+    this.handle.write(this.#shared.info(this.#id, this.#localAddr));
   }
 
   data(chunk: Uint8Array): void {
@@ -429,8 +435,9 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     headers: true,
     max_payload: parser.maxPayload,
   };
-  const info = (id: number): string => {
-    const address = options.address?.();
+  const info = (id: number, localAddr: Deno.Addr | undefined): string => {
+    // The address given, else the one this client connected to (on any loop, any listener).
+    const address = options.address?.() ?? localAddr;
     const unix = address?.transport === "unix";
     const json = JSON.stringify({
       ...fields,

@@ -431,3 +431,24 @@ Deno.test("pubsubServer takes the protocol's options in `pubsub` only", () => {
   // Checked when the server is made, as pubsubProtocol checks them.
   assertThrows(() => pubsubServer({ pubsub: { maxPayload: 0 } }), RangeError);
 });
+
+Deno.test("pubsubServer on 2 loops tells each client in INFO the address it connected to", async () => {
+  await using server = pubsubServer({ port: 0, loops: 2 });
+  const { port } = await server.listen();
+  for (let i = 0; i < 4; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const buffer = new Uint8Array(4096);
+      let text = "";
+      while (!text.includes("\r\n")) {
+        const n = await within(conn.read(buffer), "INFO");
+        if (n === null) break;
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      const info = JSON.parse(text.slice(5, text.indexOf("\r\n")));
+      assertEquals([info.host, info.port], ["127.0.0.1", port]);
+    } finally {
+      conn.close();
+    }
+  }
+});
