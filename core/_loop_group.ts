@@ -166,6 +166,8 @@ export class LoopGroup implements RemoteRoute {
   #addresses: Deno.NetAddr[] = [];
   #state: "new" | "running" | "closing" | "closed" = "new";
   #resizeRequest = 0;
+  /** Test hook: who waits for a loop's replacement to listen. */
+  readonly #replacedWaiters = new Map<number, PromiseWithResolvers<void>>();
   #flushScheduled = false;
 
   constructor(
@@ -325,12 +327,23 @@ export class LoopGroup implements RemoteRoute {
 
   /** Test hook: makes loop `index` throw, as a bug would; resolves once it is replaced. */
   async crash(index: number): Promise<void> {
-    const loop = this.#loops[index];
-    loop.worker.postMessage({ t: "crash" });
-    await loop.ended.promise;
-    while (this.#loops[index] === loop || this.#loops[index].state === "starting") {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      if (this.#state !== "running") return;
+    const replaced = Promise.withResolvers<void>();
+    this.#replacedWaiters.set(index, replaced);
+    this.#loops[index].worker.postMessage({ t: "crash" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        replaced.promise,
+        new Promise((_, reject) =>
+          timer = setTimeout(
+            () => reject(new Error(`I/O loop ${index} was not replaced in 10 s`)),
+            10_000,
+          )
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.#replacedWaiters.delete(index);
     }
   }
 
@@ -493,6 +506,7 @@ export class LoopGroup implements RemoteRoute {
     try {
       await this.#start(index, ports);
       if (this.#state !== "running") this.#loops[index].worker.postMessage({ t: "shutdown" });
+      this.#replacedWaiters.get(index)?.resolve();
     } catch (error) {
       this.#host.report(error);
       // Try again while the server runs: the port is the server's to keep.
