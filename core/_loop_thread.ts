@@ -18,6 +18,7 @@
  * @module
  */
 
+import { markThread } from "./_thread_role.ts";
 import { LoopBus } from "./_loop_bus.ts";
 import { errorShape } from "./_loop_group.ts";
 import { LOOP_RUNTIME, type LoopRuntime } from "./_loop_runtime.ts";
@@ -47,6 +48,8 @@ interface InitRequest {
 
 // deno-lint-ignore no-explicit-any
 const scope = self as any;
+// Before any of the application's modules is imported here: see _thread_role.ts.
+markThread("loop");
 let server: Server | undefined;
 let bus: LoopBus | undefined;
 /** Connects and closes not yet posted: `0, id` or `1, id, reason`. */

@@ -21,6 +21,7 @@ import { linger } from "./_linger.ts";
 import { checkTransport } from "./_transport_checks.ts";
 import { describeError } from "./_printable.ts";
 import { resolveModule } from "./_resolve_module.ts";
+import { threadRole } from "./_thread_role.ts";
 import { Counter, COUNTER_COUNT, type CounterValues, readCounters } from "./_server_counters.ts";
 import { LOOP_RUNTIME, type LoopRuntime } from "./_loop_runtime.ts";
 import { singleLoopContext } from "./_loop_bus.ts";
@@ -537,6 +538,16 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       },
     );
     const loops = runtime === undefined ? resolveLoops(options) : 1;
+    const role = threadRole();
+    if (runtime === undefined && role !== undefined && (loops > 1 || workers > 0)) {
+      // This module's top level runs again on every loop or worker that imports it: a server
+      // that starts threads from there would start them from each of those, without end.
+      throw new TypeError(
+        `A server of ${
+          loops > 1 ? `${loops} loops` : `${workers} workers`
+        } was made at the top level of a module that a Speedo ${role} thread imported (a protocol's recipe or a handler module): put the program behind \`if (import.meta.main)\``,
+      );
+    }
     this.#inFlight = new InFlightCounter({
       capacity: positiveInteger(
         "queueCapacity",

@@ -323,3 +323,10 @@ Deno.test("Server refuses listeners on a Unix socket", () => {
     "listeners",
   );
 });
+
+Deno.test("A server of several loops made at the top level of a loop's recipe module is refused, not started again on every loop", async () => {
+  const { topLevelProtocol } = await import("../testing/_fixtures/top_level_server.ts");
+  const server = new Server({ protocol: topLevelProtocol(), loops: 2 });
+  await assertRejects(() => server.listen(), TypeError, "if (import.meta.main)");
+  await server.close();
+});

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { markThread } from "./_thread_role.ts";
 import { BatchReader, BatchWriter, ReplyOp } from "./_batch.ts";
 import { isOpenAmong } from "./_connection_table.ts";
 import { ByteRing, crossesByPost, isPostedMark, POSTED_MARK, PostedBatches } from "./_ring.ts";
@@ -49,6 +50,8 @@ interface BatchRequest {
 
 // deno-lint-ignore no-explicit-any
 const scope = self as any;
+// Before any of the application's modules is imported here: see _thread_role.ts.
+markThread("worker");
 const replies = new BatchWriter();
 let done = 0;
 let flushScheduled = false;
