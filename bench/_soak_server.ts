@@ -20,7 +20,7 @@ import { echoServer } from "../protocols/echo/mod.ts";
 import { httpServer } from "../protocols/http/mod.ts";
 import { pubsubServer } from "../protocols/pubsub/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
-import { HTTP_MAX_PAD, httpBody } from "./_soak_payloads.ts";
+import { soakResponse } from "./_soak_http_handler.ts";
 
 /** The first line of the child's stdout. */
 export interface SoakPorts {
@@ -32,9 +32,14 @@ export interface SoakPorts {
 if (import.meta.main) {
   const args = parseArgs(Deno.args, {
     boolean: ["until-stdin-closes"],
-    string: ["echo-workers"],
-    default: { "echo-workers": String(defaultWorkerCount()) },
+    string: ["echo-workers", "loops"],
+    default: { "echo-workers": String(defaultWorkerCount()), loops: "1" },
   });
+  const loops = Number(args.loops);
+  if (!Number.isInteger(loops) || loops < 1) {
+    console.error(`--loops must be a positive integer, got "${args.loops}"`);
+    Deno.exit(2);
+  }
   const workers = Number(args["echo-workers"]);
   if (!Number.isInteger(workers) || workers < 0) {
     console.error(`--echo-workers must be a non-negative integer, got "${args["echo-workers"]}"`);
@@ -42,20 +47,14 @@ if (import.meta.main) {
   }
   if (args["until-stdin-closes"]) exitWhenStdinCloses();
 
-  const echo = echoServer({ hostname: "127.0.0.1", port: 0, workers });
-  const pubsub = pubsubServer({ hostname: "127.0.0.1", port: 0 });
+  const echo = echoServer({ hostname: "127.0.0.1", port: 0, workers, loops });
+  const pubsub = pubsubServer({ hostname: "127.0.0.1", port: 0, loops });
   const http = httpServer({
     hostname: "127.0.0.1",
     port: 0,
-    handler: async (request) => {
-      if (request.method === "POST") return new Response(await request.arrayBuffer());
-      const url = new URL(request.url);
-      const pad = Number(url.searchParams.get("pad") ?? "0");
-      if (!Number.isInteger(pad) || pad < 0 || pad > HTTP_MAX_PAD) {
-        return new Response(`Bad pad "${url.searchParams.get("pad")}"`, { status: 400 });
-      }
-      return new Response(httpBody(url.pathname, pad));
-    },
+    loops,
+    // Several loops each load the handler module; one runs the function.
+    handler: loops === 1 ? soakResponse : new URL("./_soak_http_handler.ts", import.meta.url),
   });
   const ports: SoakPorts = {
     echo: (await echo.listen()).port,

@@ -20,6 +20,12 @@ export interface StartSoakServerOptions {
    */
   echoWorkers?: number;
   /**
+   * I/O loops of each of the child's servers (`--loops`).
+   *
+   * @default {1}
+   */
+  loops?: number;
+  /**
    * Longest wait for the ports line, in milliseconds; the child is killed past it.
    *
    * @default {30000}
@@ -65,6 +71,7 @@ export async function startSoakServer(
     "--until-stdin-closes",
   ];
   if (options.echoWorkers !== undefined) args.push("--echo-workers", String(options.echoWorkers));
+  if (options.loops !== undefined) args.push("--loops", String(options.loops));
   const started = await startChild(
     { name: "The soak server", command: Deno.execPath(), args },
     {

@@ -4,7 +4,7 @@
  * and file descriptors stay flat and every answer stays right over time.
  *
  * ```
- * deno run -A bench/soak.ts [--seconds 600] [--json FILE] [--echo-workers N]
+ * deno run -A bench/soak.ts [--seconds 600] [--json FILE] [--echo-workers N] [--loops N]
  * ```
  *
  * The load runs in this process, on 127.0.0.1 only, paced so that the two sides share a
@@ -54,7 +54,8 @@ const USAGE = `Usage: deno run -A bench/soak.ts [options]
 
   --seconds N       length of the load (default 600; at most ${3600})
   --json FILE       also write the raw samples and totals to FILE
-  --echo-workers N  workers of the echo server (default: its own, cores - 1)`;
+  --echo-workers N  workers of the echo server (default: its own, cores - 1)
+  --loops N         I/O loops of each server (default 1)`;
 
 /** Longest run accepted: a soak that outlives an hour belongs to a scheduled job, not a bench. */
 const MAX_SECONDS = 3600;
@@ -69,11 +70,12 @@ interface Settings {
   seconds: number;
   json: string | undefined;
   echoWorkers: number | undefined;
+  loops: number;
 }
 
 function parseSettings(argv: string[]): Settings {
   const args = parseArgs(argv, {
-    string: ["seconds", "json", "echo-workers"],
+    string: ["seconds", "json", "echo-workers", "loops"],
     boolean: ["help"],
     default: { seconds: "600" },
     unknown: (flag: string) => usage(`Unknown option "${flag}"`),
@@ -96,7 +98,11 @@ function parseSettings(argv: string[]): Settings {
       usage(`--echo-workers must be a non-negative integer, got "${args["echo-workers"]}"`);
     }
   }
-  return { seconds, json: args.json, echoWorkers };
+  const loops = Number(args.loops ?? "1");
+  if (!Number.isInteger(loops) || loops < 1 || loops > 64) {
+    usage(`--loops must be an integer from 1 to 64, got "${args.loops}"`);
+  }
+  return { seconds, json: args.json, echoWorkers, loops };
 }
 
 function usage(message: string): never {
@@ -251,7 +257,10 @@ async function main(): Promise<number> {
   const settings = parseSettings(Deno.args);
   const command = ["deno run -A bench/soak.ts", ...Deno.args].join(" ");
   const loadAtStart = loadAverages();
-  const server = await startSoakServer({ echoWorkers: settings.echoWorkers });
+  const server = await startSoakServer({
+    echoWorkers: settings.echoWorkers,
+    loops: settings.loops,
+  });
   let samples: SoakSample[];
   let end: SoakEnd;
   let loads: Record<string, SoakLoad>;
