@@ -7,6 +7,7 @@
  * Every wait has a deadline; nothing sleeps.
  */
 
+import { NatsOverWebSocket } from "./_nats_websocket_test_helper.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
 import * as natsTcp from "nats";
@@ -17,8 +18,6 @@ import { pubsubServer, type PubSubServerOptions } from "./pubsub_server.ts";
 import { SubjectRouter } from "./subject_router.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** The WebSocket URL of loop `loop`'s own listener. */
 function loopUrl(server: Server, loop: number, path = "/"): string {
@@ -36,76 +35,6 @@ async function startServer(path = "/nats"): Promise<Server> {
   } as PubSubServerOptions);
   await server.listen();
   return server;
-}
-
-/** Deno's WebSocket as a hand-written NATS client: what it receives is one text stream. */
-class NatsOverWebSocket implements AsyncDisposable {
-  readonly socket: WebSocket;
-  readonly closed: Promise<CloseEvent>;
-  #text = "";
-  #waiter: (() => void) | undefined;
-
-  private constructor(socket: WebSocket) {
-    this.socket = socket;
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = (event) => {
-      this.#text += typeof event.data === "string" ? event.data : decoder.decode(event.data);
-      this.#waiter?.();
-    };
-    this.closed = new Promise((resolve) => {
-      socket.onclose = (event) => {
-        resolve(event);
-        this.#waiter?.();
-      };
-    });
-  }
-
-  /** Opens, reads INFO and says CONNECT, then `operations`, and waits for the PONG. */
-  static async connect(url: string, operations = ""): Promise<NatsOverWebSocket> {
-    const client = new NatsOverWebSocket(new WebSocket(url));
-    await within(
-      new Promise((resolve, reject) => {
-        client.socket.onopen = resolve;
-        client.socket.onerror = () => reject(new Error(`The WebSocket to ${url} failed`));
-      }),
-      `the WebSocket to ${url} to open`,
-    );
-    assert((await client.expect("\r\n")).startsWith("INFO {"));
-    client.send(`CONNECT {"verbose":false}\r\n${operations}PING\r\n`);
-    await client.expect("PONG\r\n");
-    return client;
-  }
-
-  send(text: string): void {
-    this.socket.send(encoder.encode(text));
-  }
-
-  /** Waits until `text` arrived; returns everything up to its end, and drops it. */
-  expect(text: string): Promise<string> {
-    return within(
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const at = this.#text.indexOf(text);
-          if (at >= 0) {
-            const taken = this.#text.slice(0, at + text.length);
-            this.#text = this.#text.slice(at + text.length);
-            resolve(taken);
-          } else if (this.socket.readyState === WebSocket.CLOSED) {
-            reject(new Error(`Closed before ${JSON.stringify(text)}, got ${this.#text}`));
-          } else return;
-          this.#waiter = undefined;
-        };
-        this.#waiter = check;
-        check();
-      }),
-      `${JSON.stringify(text)} (got ${JSON.stringify(this.#text)})`,
-    );
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.socket.readyState !== WebSocket.CLOSED) this.socket.close();
-    await within(this.closed, "the WebSocket to close");
-  }
 }
 
 /** `wsconnect` to `url`, closed at dispose. */

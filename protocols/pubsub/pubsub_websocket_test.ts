@@ -5,6 +5,7 @@
  * TCP pub/sub server. Every wait has a deadline.
  */
 
+import { NatsOverWebSocket } from "./_nats_websocket_test_helper.ts";
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { wsconnect } from "@nats-io/nats-core";
 import * as nats from "nats";
@@ -15,8 +16,6 @@ import { pubsubWebSocket } from "./pubsub_websocket.ts";
 import { SubjectRouter } from "./subject_router.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** A TCP pub/sub server and a WebSocket endpoint sharing its router. */
 interface Pair extends AsyncDisposable {
@@ -67,83 +66,6 @@ async function startPair(endpoint: Endpoint): Promise<Pair> {
       await tcp.close();
     },
   };
-}
-
-/**
- * Deno's WebSocket as a hand-written NATS client: what it receives is one text stream (as the
- * protocol says: operations may span messages), read with `expect`.
- */
-class NatsOverWebSocket implements AsyncDisposable {
-  readonly socket: WebSocket;
-  /** The kind of each message received: `"binary"` or `"text"`. */
-  readonly kinds: string[] = [];
-  readonly closed: Promise<CloseEvent>;
-  #text = "";
-  #waiter: (() => void) | undefined;
-
-  private constructor(socket: WebSocket) {
-    this.socket = socket;
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = (event) => {
-      const binary = event.data instanceof ArrayBuffer;
-      this.kinds.push(binary ? "binary" : "text");
-      this.#text += binary ? decoder.decode(event.data) : event.data;
-      this.#waiter?.();
-    };
-    this.closed = new Promise((resolve) => {
-      socket.onclose = (event) => {
-        resolve(event);
-        this.#waiter?.();
-      };
-    });
-  }
-
-  static async open(url: string, protocols?: string[]): Promise<NatsOverWebSocket> {
-    const client = new NatsOverWebSocket(new WebSocket(url, protocols));
-    await within(
-      new Promise((resolve, reject) => {
-        client.socket.onopen = resolve;
-        client.socket.onerror = () => reject(new Error(`The WebSocket to ${url} failed`));
-      }),
-      `the WebSocket to ${url} to open`,
-    );
-    return client;
-  }
-
-  send(text: string): void {
-    this.socket.send(encoder.encode(text));
-  }
-
-  /** Waits until `text` arrived; returns everything up to its end, and drops it. */
-  expect(text: string): Promise<string> {
-    const take = () => {
-      const at = this.#text.indexOf(text);
-      if (at < 0) return undefined;
-      const taken = this.#text.slice(0, at + text.length);
-      this.#text = this.#text.slice(at + text.length);
-      return taken;
-    };
-    return within(
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const taken = take();
-          if (taken !== undefined) resolve(taken);
-          else if (this.socket.readyState === WebSocket.CLOSED) {
-            reject(new Error(`Closed before ${JSON.stringify(text)}, got ${this.#text}`));
-          } else return;
-          this.#waiter = undefined;
-        };
-        this.#waiter = check;
-        check();
-      }),
-      `${JSON.stringify(text)} (got ${JSON.stringify(this.#text)})`,
-    );
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.socket.readyState !== WebSocket.CLOSED) this.socket.close();
-    await within(this.closed, "the WebSocket to close");
-  }
 }
 
 /** A TCP client that has said CONNECT, and subscribed when asked. */

@@ -1,5 +1,6 @@
 /**
- * What the session tests share: a raw client that logs in and reads the reply.
+ * What the session tests share: numbered payloads (a u32 each) and a raw client that logs in
+ * and reads the reply.
  *
  * @module
  */
@@ -35,4 +36,16 @@ export async function rawLogin(
     conn.close();
     throw error;
   }
+}
+
+/** A payload that carries `value` as a little-endian u32. */
+export function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+/** The u32 a payload of {@linkcode u32} carries. */
+export function read(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
 }

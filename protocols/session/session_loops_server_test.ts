@@ -10,18 +10,8 @@ import { Server, type ServerOptions } from "../../core/server.ts";
 import { within } from "../../testing/_socket_client.ts";
 import { sessionEcho } from "../../testing/_fixtures/session_echo_protocol.ts";
 import { LoginStatus } from "./_session_wire.ts";
-import { rawLogin } from "./_session_test_helper.ts";
+import { rawLogin, read, u32 } from "./_session_test_helper.ts";
 import { connectSession, type SessionClientOptions } from "./mod.ts";
-
-function u32(value: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, value, true);
-  return bytes;
-}
-
-function read(payload: Uint8Array): number {
-  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
-}
 
 async function twoLoops(dir: string): Promise<{ server: Server; ports: number[] }> {
   const server = new Server({

@@ -4,6 +4,7 @@
  * and malformed frames. The session files are real, in a temporary directory.
  */
 
+import { read, u32 } from "./_session_test_helper.ts";
 import { assertEquals, assertInstanceOf, assertStringIncludes, assertThrows } from "@std/assert";
 import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
 import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
@@ -27,16 +28,6 @@ import {
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 const encoder = new HeaderEncoder();
-
-function u32(value: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, value, true);
-  return bytes;
-}
-
-function read(payload: Uint8Array): number {
-  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
-}
 
 function login(received: number, acknowledged: number, sent: number): Uint8Array {
   return encoder.encode(

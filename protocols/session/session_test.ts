@@ -16,7 +16,7 @@ import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
 import { encodeLogin, FrameType, LoginStatus } from "./_session_wire.ts";
 import { crc32 } from "./crc32.ts";
-import { rawLogin } from "./_session_test_helper.ts";
+import { rawLogin, read, u32 } from "./_session_test_helper.ts";
 import {
   type ClientSessionOptions,
   connectSession,
@@ -36,16 +36,6 @@ import {
 } from "./mod.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
-
-function u32(value: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, value, true);
-  return bytes;
-}
-
-function read(payload: Uint8Array): number {
-  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
-}
 
 /** A temporary directory, removed after `run`. */
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
