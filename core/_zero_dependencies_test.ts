@@ -5,6 +5,9 @@ async function publishedSources(): Promise<string[]> {
   const root = new URL("../", import.meta.url);
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const excluded: string[] = config.publish.exclude;
+  // `**/*<suffix>` patterns exclude by name anywhere (`**/*_test.ts`, `**/*_test_helper.ts`).
+  const suffixes = excluded.filter((pattern) => pattern.startsWith("**/*"))
+    .map((pattern) => pattern.slice(4));
   const files: string[] = [];
   const walk = async (dir: string) => {
     for await (const entry of Deno.readDir(new URL(dir, root))) {
@@ -12,8 +15,8 @@ async function publishedSources(): Promise<string[]> {
       if (entry.isDirectory) {
         if (!excluded.includes(`${path}/`)) await walk(`${path}/`);
       } else if (
-        /\.(ts|js|mjs)$/.test(entry.name) && !entry.name.endsWith("_test.ts") &&
-        !excluded.includes(path)
+        /\.(ts|js|mjs)$/.test(entry.name) &&
+        !suffixes.some((suffix) => entry.name.endsWith(suffix)) && !excluded.includes(path)
       ) {
         files.push(path);
       }
