@@ -30,6 +30,15 @@
  */
 
 export {
+  type AuthenticationRefusal,
+  type AuthenticationRequest,
+  type AuthenticationResult,
+  type Authenticator,
+  type Identity,
+  isRefusal,
+  type TlsHandshakeFacts,
+} from "./core/authentication.ts";
+export {
   Client,
   type ClientState,
   type ClientStats,

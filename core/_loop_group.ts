@@ -19,6 +19,8 @@
  * @module
  */
 
+import type { AuthenticationRequest } from "./authentication.ts";
+import { type AddressCounts, addressCounts, releaseLoop } from "./_address_limit.ts";
 import { isOpenAmong, loopOf } from "./_connection_table.ts";
 import { positiveInteger } from "./_option_checks.ts";
 import { resolveModule } from "./_resolve_module.ts";
@@ -44,6 +46,7 @@ const NOT_FOR_LOOPS = new Set([
   "onError",
   "onTick",
   "loops",
+  "authenticate",
 ]);
 
 /** Time a loop thread has to load its protocol and listen. */
@@ -157,6 +160,8 @@ export class LoopGroup implements RemoteRoute {
   readonly #sequences: Int32Array<SharedArrayBuffer>[];
   readonly #counters: Float64Array<SharedArrayBuffer>;
   readonly #openConnections = new Int32Array(new SharedArrayBuffer(4));
+  /** Connections per remote address (`maxConnectionsPerAddress`), when bounded. */
+  readonly #addressCounts: AddressCounts | undefined;
   readonly #loops: Loop[] = [];
   readonly #tracks: boolean;
   #workers: number;
@@ -187,6 +192,9 @@ export class LoopGroup implements RemoteRoute {
     this.#counters = new Float64Array(new SharedArrayBuffer(count * COUNTER_COUNT * 8));
     this.#tracks = options.onClose !== undefined;
     this.#workers = options.workers ?? 0;
+    this.#addressCounts = (options.maxConnectionsPerAddress ?? 0) > 0
+      ? addressCounts(count)
+      : undefined;
     const loopOptions: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(options)) {
       if (!NOT_FOR_LOOPS.has(key)) loopOptions[key] = value;
@@ -387,6 +395,9 @@ export class LoopGroup implements RemoteRoute {
         case "events":
           this.#onEvents(loop, message.list);
           break;
+        case "auth":
+          this.#authenticate(loop, message.request, message.n);
+          break;
         case "error":
           this.#host.report(
             revive(message.error),
@@ -429,11 +440,38 @@ export class LoopGroup implements RemoteRoute {
       counters: this.#counters,
       row: index,
       openConnections: this.#openConnections,
+      addressCounts: this.#addressCounts,
+      authenticate: this.#options.authenticate !== undefined,
       ports,
       events: this.#tracks || this.#options.onConnect !== undefined,
       pinned: (this.#options as unknown as Record<symbol, unknown>)[PINNED_LOOPS] === true,
     }, ports.filter((port) => port !== undefined));
     return promise;
+  }
+
+  /**
+   * A loop asks `authenticate` (a function stays on this thread): its answer goes back as
+   * plain data; a hook that throws, or whose identity cannot cross, refuses. The loop's
+   * server bounds the wait and checks the answer's shape.
+   */
+  async #authenticate(loop: Loop, request: AuthenticationRequest, n: number): Promise<void> {
+    let result: unknown;
+    try {
+      result = await this.#options.authenticate!(request);
+    } catch (error) {
+      this.#host.report(error instanceof Error ? error : new Error(String(error)));
+      result = { refused: "the authenticator failed" };
+    }
+    try {
+      loop.worker.postMessage({ t: "authed", n, result });
+    } catch (error) {
+      this.#host.report(
+        new TypeError(`authenticate's answer cannot cross to I/O loop ${loop.index}`, {
+          cause: error,
+        }),
+      );
+      loop.worker.postMessage({ t: "authed", n, result: { refused: "the authenticator failed" } });
+    }
   }
 
   #onEvents(loop: Loop, list: unknown[]): void {
@@ -473,6 +511,7 @@ export class LoopGroup implements RemoteRoute {
       (loop.index + 1) * COUNTER_COUNT,
     );
     Atomics.sub(this.#openConnections, 0, row[Counter.connections]);
+    if (this.#addressCounts !== undefined) releaseLoop(this.#addressCounts, loop.index);
     row[Counter.connections] = 0;
     row[Counter.queueDepth] = 0;
     row[Counter.workers] = 0;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { AddressCounts } from "./_address_limit.ts";
 import type { LoopBus } from "./_loop_bus.ts";
 
 /** The options key of a loop's runtime. */
@@ -28,6 +29,8 @@ export interface LoopRuntime {
   counters: Float64Array<SharedArrayBuffer>;
   /** At 0, the connections open on all loops, against the global `maxConnections`. */
   openConnections: Int32Array<SharedArrayBuffer>;
+  /** Connections per remote address over all loops, when `maxConnectionsPerAddress` bounds them. */
+  addressCounts?: AddressCounts;
   /** Its channels to the other loops. */
   bus: LoopBus;
   /** A test hook: also listen on a port of its own, so that a test can pick the loop. */

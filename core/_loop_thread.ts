@@ -14,11 +14,15 @@
  * | coordinator | `{ t: "crash" }`                         | test hook: throw, as a bug would   |
  * | loop        | `{ t: "events", list }`                  | connects and closes, for the hooks |
  * | loop        | `{ t: "error", error, id? }`             | the server's error, for `onError`  |
+ * | loop        | `{ t: "auth", n, request }`              | ask `authenticate`; `authed`       |
+ * | coordinator | `{ t: "authed", n, result }`             | its answer, to the waiting request |
  *
  * @module
  */
 
 import { markThread } from "./_thread_role.ts";
+import type { AddressCounts } from "./_address_limit.ts";
+import type { AuthenticationResult } from "./authentication.ts";
 import { LoopBus } from "./_loop_bus.ts";
 import { errorShape } from "./_loop_group.ts";
 import { LOOP_RUNTIME, type LoopRuntime } from "./_loop_runtime.ts";
@@ -40,6 +44,9 @@ interface InitRequest {
   counters: Float64Array<SharedArrayBuffer>;
   row: number;
   openConnections: Int32Array<SharedArrayBuffer>;
+  addressCounts: AddressCounts | undefined;
+  /** Whether the coordinator has an authenticator to ask (`{ t: "auth" }`). */
+  authenticate: boolean;
   ports: (MessagePort | undefined)[];
   /** Whether the coordinator wants connects and closes (it has onConnect or onClose). */
   events: boolean;
@@ -52,6 +59,9 @@ const scope = self as any;
 markThread("loop");
 let server: Server | undefined;
 let bus: LoopBus | undefined;
+/** Authentication requests asked of the coordinator, by number. */
+const authWaiters = new Map<number, (result: AuthenticationResult) => void>();
+let authRequests = 0;
 /** Connects and closes not yet posted: `0, id` or `1, id, reason`. */
 let events: unknown[] = [];
 let eventsScheduled = false;
@@ -101,6 +111,7 @@ async function init(request: InitRequest): Promise<void> {
       (request.row + 1) * COUNTER_COUNT,
     ),
     openConnections: request.openConnections,
+    addressCounts: request.addressCounts,
     bus,
     pinnedListener: request.pinned,
   };
@@ -112,6 +123,15 @@ async function init(request: InitRequest): Promise<void> {
       post({ t: "error", error: errorShape(error), id: connection?.id });
     },
   } as ServerOptions & { [LOOP_RUNTIME]: LoopRuntime };
+  if (request.authenticate) {
+    // The hook lives on the coordinating thread: ask it there (the server bounds the wait).
+    options.authenticate = (auth) =>
+      new Promise<AuthenticationResult>((resolve) => {
+        const n = ++authRequests;
+        authWaiters.set(n, resolve);
+        post({ t: "auth", n, request: auth });
+      });
+  }
   if (request.events) {
     options.onConnect = (connection) => queueEvent(0, connection.id);
     options.onClose = (connection, reason) =>
@@ -153,6 +173,12 @@ scope.onmessage = (event: MessageEvent) => {
         (error) => post({ t: "resized", request: message.request, error: errorShape(error) }),
       );
       break;
+    case "authed": {
+      const resolve = authWaiters.get(message.n);
+      authWaiters.delete(message.n);
+      resolve?.(message.result);
+      break;
+    }
     case "peer":
       bus?.replacePort(message.loop, message.port);
       break;

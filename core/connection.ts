@@ -24,6 +24,7 @@
  * @module
  */
 
+import type { AuthenticationResult, TlsHandshakeFacts } from "./authentication.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import { type MessageFailedError, SlowConsumerError } from "./errors.ts";
 import type {
@@ -73,6 +74,14 @@ export interface ConnectionHost {
   messageDone(): void;
   /** The connection is closed. */
   closed(connection: Connection, reason: Error | undefined): void;
+  /** Whether the server has an authenticator (`ProtocolContext.authenticationRequired`). */
+  readonly authenticationRequired?: boolean;
+  /** Asks the server's authenticator (`ProtocolContext.authenticate`). */
+  authenticate?(
+    connection: Connection,
+    protocol: string,
+    credentials: Readonly<Record<string, unknown>>,
+  ): Promise<AuthenticationResult>;
   /** A connection-level error to report. */
   error(error: unknown, connection: Connection): void;
   /** Counts bytes moved. */
@@ -113,6 +122,8 @@ export class Connection implements ProtocolContext, MessageSource {
   readonly localAddr: Deno.Addr | undefined;
   /** The server's listener it came on (`ServerOptions.listeners`): 0 the main one. */
   readonly listener: number;
+  /** Its place in `maxConnectionsPerAddress`'s count (`_address_limit.ts`), or -1. */
+  addressBucket = -1;
   /** When the last byte was read or written, on the host's coarse clock. */
   lastActivity: number;
   /** When the write under way started, or -1. */
@@ -169,6 +180,35 @@ export class Connection implements ProtocolContext, MessageSource {
     this.localAddr = localAddr;
     this.lastActivity = host.now;
     this.#readSize = Math.min(INITIAL_READ_SIZE, limits.readBufferSize);
+  }
+
+  /** Whether the server checks credentials: see `ProtocolContext.authenticationRequired`. */
+  get authenticationRequired(): boolean {
+    return this.#host.authenticationRequired === true;
+  }
+
+  /**
+   * Asks the server's authenticator: see `ProtocolContext.authenticate`.
+   *
+   * @param protocol The protocol's name.
+   * @param credentials What the peer presented.
+   * @returns The identity, or a refusal.
+   */
+  authenticate(
+    protocol: string,
+    credentials: Readonly<Record<string, unknown>>,
+  ): Promise<AuthenticationResult> {
+    const host = this.#host;
+    if (host.authenticate === undefined) return Promise.resolve({ name: "" });
+    return host.authenticate(this, protocol, credentials);
+  }
+
+  /** What the TLS handshake established, once done; undefined off TLS. */
+  async tlsFacts(): Promise<TlsHandshakeFacts | undefined> {
+    const socket = this.#socket as Partial<Deno.TlsConn>;
+    if (typeof socket.handshake !== "function") return undefined;
+    const { alpnProtocol } = await socket.handshake();
+    return { alpnProtocol };
   }
 
   /** Whether the connection accepts writes. */

@@ -1,3 +1,4 @@
+import type { AuthenticationResult } from "./authentication.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import type { MessageFailedError } from "./errors.ts";
 import type { LoopContext, ProtocolRecipe } from "./loop_context.ts";
@@ -57,6 +58,28 @@ export interface ProtocolContext {
    * that tells clients where they are (NATS `INFO`) reports, on any loop and any listener.
    */
   readonly localAddr?: Deno.Addr;
+  /**
+   * Whether the server checks credentials (it has `ServerOptions.authenticate`): a protocol
+   * that tells its peers before they log in (NATS `INFO` `auth_required`) says so, and one
+   * whose peers may skip credentials refuses those that do. Absent in test harnesses: none.
+   */
+  readonly authenticationRequired?: boolean;
+  /**
+   * Asks the server's authenticator (`ServerOptions.authenticate`) about the credentials the
+   * peer presented, with its address, listener and TLS facts added. Never rejects: a hook
+   * that throws, answers nonsense or takes longer than `authenticationTimeout` refuses. Without
+   * a hook it accepts anyone as `{ name: "" }`. The protocol keeps the identity for the
+   * connection and shows a refusal its own way (then closes); one request at a time per
+   * connection is the protocol's to keep. Absent in test harnesses.
+   *
+   * @param protocol The protocol's name for the hook (`"nats"`, `"session"`, ...).
+   * @param credentials What the peer presented, under the protocol's names.
+   * @returns The identity, or a refusal.
+   */
+  authenticate?(
+    protocol: string,
+    credentials: Readonly<Record<string, unknown>>,
+  ): Promise<AuthenticationResult>;
   /**
    * Queues a message for the message handlers (in the worker pool, or inline). The payload
    * need only be valid during the call: a view of the chunk given to `data`, or of the

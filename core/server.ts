@@ -7,6 +7,13 @@ import {
 } from "./connection.ts";
 import type { ConnectionHandle } from "./connection_handle.ts";
 import {
+  type AuthenticationResult,
+  type Authenticator,
+  checkedResult,
+  isRefusal,
+} from "./authentication.ts";
+import { addressCounts, AddressLimit, OVER_LIMIT } from "./_address_limit.ts";
+import {
   IdleTimeoutError,
   type MessageFailedError,
   ServerClosedError,
@@ -268,6 +275,33 @@ export interface ServerOptions<T extends SocketTransport = "tcp"> {
    * @default {10000}
    */
   shutdownTimeout?: number;
+  /**
+   * Checks the credentials a protocol's peers present (NATS `CONNECT`, a session login, ...):
+   * the protocol asks it through {@linkcode ProtocolContext.authenticate} and refuses on its
+   * wire what it refuses. With it, protocols that can tell their peers (NATS `auth_required`)
+   * require credentials. With `loops` above 1 it runs on this thread for every loop, so
+   * `grants` must be plain data. See {@linkcode Authenticator}.
+   *
+   * @default {undefined: no checks, every peer is accepted as `{ name: "" }`}
+   */
+  authenticate?: Authenticator;
+  /**
+   * Time `authenticate` has to answer one request, in milliseconds; later is a refusal.
+   *
+   * @default {5000}
+   */
+  authenticationTimeout?: number;
+  /**
+   * Most connections open at once from one remote IP address (over all loops); the next one
+   * is refused as over `maxConnections`. 0: no bound but `maxConnections`, the default,
+   * because one address often stands for many clients (a NAT gateway, a proxy, every
+   * loopback client). Counted in 65,536 buckets by a keyed hash of the address: two
+   * addresses that share a bucket share its bound (refusing early, never late), and a peer
+   * cannot choose whose bucket it falls in.
+   *
+   * @default {0}
+   */
+  maxConnectionsPerAddress?: number;
   /** Called once listening, with the bound address. */
   onStart?(address: ServerAddress<T>): void;
   /**
@@ -416,6 +450,10 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   readonly #inFlight: InFlightCounter;
   readonly #pool: WorkerPool | undefined;
   readonly #maxConnections: number;
+  readonly #maxPerAddress: number;
+  readonly #authenticationTimeout: number;
+  /** Connections per remote address (`maxConnectionsPerAddress`); made in the constructor. */
+  #addressLimit!: AddressLimit;
   readonly #idleTimeout: number;
   readonly #writeTimeout: number;
   readonly #shutdownTimeout: number;
@@ -516,6 +554,17 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       );
     }
     this.#idleTimeout = nonNegativeInteger("idleTimeout", options.idleTimeout ?? 300_000);
+    if (options.authenticate !== undefined && typeof options.authenticate !== "function") {
+      throw new TypeError("authenticate must be a function (an Authenticator)");
+    }
+    this.#authenticationTimeout = positiveInteger(
+      "authenticationTimeout",
+      options.authenticationTimeout ?? 5000,
+    );
+    this.#maxPerAddress = nonNegativeInteger(
+      "maxConnectionsPerAddress",
+      options.maxConnectionsPerAddress ?? 0,
+    );
     this.#writeTimeout = positiveInteger("writeTimeout", options.writeTimeout ?? 30_000);
     this.#shutdownTimeout = nonNegativeInteger(
       "shutdownTimeout",
@@ -555,6 +604,9 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       ),
       onDrain: () => this.#resumeAll(),
     });
+    this.#addressLimit = runtime?.addressCounts !== undefined
+      ? new AddressLimit(this.#maxPerAddress, runtime.addressCounts, runtime.index)
+      : new AddressLimit(this.#maxPerAddress, addressCounts(1));
     this.#host = this.#makeHost();
     this.#sink = this.#makeSink();
     const handler: string | URL | MessageHandler | undefined = options.handler !== undefined
@@ -920,6 +972,12 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       Atomics.sub(shared, 0, 1);
       full = true;
     }
+    // Then the peer's address: a place there, or the place over all is given back.
+    const bucket = full ? OVER_LIMIT : this.#addressLimit.take(socket.remoteAddr);
+    if (!full && bucket === OVER_LIMIT) {
+      if (shared !== undefined) Atomics.sub(shared, 0, 1);
+      full = true;
+    }
     if (full) {
       this.#counters[Counter.refused]++;
       this.#refuse(socket, listener);
@@ -942,6 +1000,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         socket.localAddr,
       )
     )!;
+    connection.addressBucket = bucket;
     const handle = connection.handle;
     this.#counters[Counter.accepted]++;
     this.#counters[Counter.connections] = this.#table.size;
@@ -1037,6 +1096,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         server.#table.remove(connection.id);
         server.#counters[Counter.connections] = server.#table.size;
         if (server.#runtime !== undefined) Atomics.sub(server.#runtime.openConnections, 0, 1);
+        server.#addressLimit.give(connection.addressBucket);
         server.#hook(() =>
           server.#options.onClose?.(connection.handle, reason, server.#runtime?.index ?? 0)
         );
@@ -1049,12 +1109,62 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       lingering(done) {
         server.#track(done);
       },
+      get authenticationRequired() {
+        return server.#options.authenticate !== undefined;
+      },
+      authenticate(connection, protocol, credentials) {
+        return server.#authenticate(connection, protocol, credentials);
+      },
       countBytes(read, written) {
         server.#counters[Counter.bytesIn] += read;
         server.#counters[Counter.bytesOut] += written;
         if (written > 0) server.#checkQuiet();
       },
     };
+  }
+
+  /**
+   * Asks `authenticate` about a peer's credentials: bounded in time, and never rejecting (a
+   * hook that throws or answers nonsense refuses, and its error is reported).
+   */
+  async #authenticate(
+    connection: Connection,
+    protocol: string,
+    credentials: Readonly<Record<string, unknown>>,
+  ): Promise<AuthenticationResult> {
+    const hook = this.#options.authenticate;
+    if (hook === undefined) return { name: "" };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const tls = await connection.tlsFacts();
+      const request = {
+        protocol,
+        credentials,
+        remoteAddr: connection.remoteAddr,
+        listener: connection.listener,
+        ...(tls === undefined ? {} : { tls }),
+      };
+      const timeout = this.#authenticationTimeout;
+      const answer = await Promise.race([
+        Promise.resolve(hook(request)),
+        new Promise<AuthenticationResult>((resolve) => {
+          timer = setTimeout(
+            () => resolve({ refused: `the authenticator did not answer in ${timeout} ms` }),
+            timeout,
+          );
+        }),
+      ]);
+      const result = checkedResult(answer);
+      if (isRefusal(result) && result.refused.startsWith("the authenticator ")) {
+        this.#report(new Error(`authenticate: ${result.refused}`), connection.handle);
+      }
+      return result;
+    } catch (error) {
+      this.#report(error, connection.handle);
+      return { refused: "the authenticator failed" };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #makeSink(): ReplySink {
