@@ -11,7 +11,7 @@
 import type { ProtocolHandlerFactory } from "@speedo/speedo";
 import { httpProtocol } from "@speedo/speedo/http";
 import { pubsubProtocol, pubsubWebSocket, type SubjectRouter } from "@speedo/speedo/pubsub";
-import { websocketUpgrade } from "@speedo/speedo/websocket";
+import { SAME_ORIGIN, websocketUpgrade } from "@speedo/speedo/websocket";
 
 /** The echo endpoint: each WebSocket message at `/ws` comes back as it came. */
 export const SITE_ECHO: { readonly path: "/ws"; readonly maxMessageSize: number } = {
@@ -38,6 +38,13 @@ export interface SiteOptions {
    */
   router?: SubjectRouter;
   /**
+   * The origins whose pages may open `/ws` and the NATS endpoint, besides this site's own
+   * pages, which it serves itself (so `"same-origin"` is always added).
+   *
+   * @default {[]: this site's pages only}
+   */
+  allowedOrigins?: readonly string[];
+  /**
    * The address for `INFO` of the NATS endpoint; one loop only, as `router`.
    *
    * @default {the pub/sub protocol's default}
@@ -48,15 +55,19 @@ export interface SiteOptions {
 /**
  * HTTP, with the WebSocket echo at `/ws` and NATS over WebSocket at `natsPath`.
  *
- * @param options The NATS path, and on one loop the router and address to share.
+ * @param options The NATS path, the other origins allowed, and on one loop the router and
+ *   address to share.
  * @returns The factory; with neither `router` nor `address`, it has a recipe.
  */
 export function siteProtocol(options: SiteOptions): ProtocolHandlerFactory {
-  const { natsPath, natsTcp = false, router, address } = options;
-  const echoUpgrade = websocketUpgrade(SITE_ECHO);
+  const { natsPath, natsTcp = false, router, address, allowedOrigins = [] } = options;
+  // The site serves the pages that open these sockets: its own origin is always allowed (a
+  // list given to an endpoint replaces the same-origin default).
+  const origins = [SAME_ORIGIN, ...allowedOrigins];
+  const echoUpgrade = websocketUpgrade({ ...SITE_ECHO, allowedOrigins: origins });
   // NATS over WebSocket: the NATS text protocol in WebSocket messages, routed on the I/O
   // thread like the TCP clients' operations.
-  const nats = pubsubWebSocket({ path: natsPath, router, address });
+  const nats = pubsubWebSocket({ path: natsPath, router, address, allowedOrigins: origins });
   const natsUpgrade = websocketUpgrade(nats);
   const http = httpProtocol({
     upgrade: (request, context) => echoUpgrade(request, context) ?? natsUpgrade(request, context),
@@ -69,7 +80,11 @@ export function siteProtocol(options: SiteOptions): ProtocolHandlerFactory {
     refusal: (listener) =>
       tcp !== undefined && listener === 1 ? tcp.refusal?.(listener) : http.refusal?.(),
     recipe: router === undefined && address === undefined
-      ? { module: import.meta.url, export: "siteProtocol", options: { natsPath, natsTcp } }
+      ? {
+        module: import.meta.url,
+        export: "siteProtocol",
+        options: { natsPath, natsTcp, allowedOrigins },
+      }
       : undefined,
     attach: (loop) => nats.protocol.attach(loop),
   };

@@ -9,13 +9,19 @@
  * to `greet.*` shows what `nats pub greet.joe hello` (or telnet) publishes, and the other way
  * round.
  *
+ * `/ws` and `/nats` refuse (403) web pages of other origins than this server's own: a site the
+ * user visits cannot subscribe to `>` through the user's browser. Its own pages always connect,
+ * and so do clients that are not browsers (they send no `Origin`). `--allowed-origin URL`
+ * (repeatable) lets pages of another origin in too, such as a page of `http://localhost:3000`
+ * under development; `--allowed-origin '*'` lets any page in.
+ *
  * Flags: `--port` (8080), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--dir` (the
  * `public` folder beside this file), `--nats-path` (`/nats`; the page takes it as
  * `pubsub.html?path=/other`), `--nats-port` (none: no TCP listener; 0 picks a free port),
  * `--loops` (1; N or `auto`: I/O loops sharing the port, each loading the protocol of
  * `_site_protocol.ts` and the handler of `_site_handler.ts`; the pages, `/ws` and `/nats` work on
  * every loop, and `/nats` subjects span the loops, with the TCP clients of `--nats-port` too: one
- * server, two addresses), `--help`. A
+ * server, two addresses), `--allowed-origin` (none: this server's pages only), `--help`. A
  * bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
  * summary.
  *
@@ -23,13 +29,32 @@
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, loopCount, loopsFlag, portFlag, serverOrExit, textFlag } from "./_args.ts";
+import {
+  exampleArgs,
+  listFlag,
+  loopCount,
+  loopsFlag,
+  portFlag,
+  serverOrExit,
+  textFlag,
+} from "./_args.ts";
 import { hostPort } from "./_address.ts";
 import { siteProtocol } from "./_site_protocol.ts";
 import type { SiteData } from "./_site_handler.ts";
 import { Server } from "@speedo/speedo";
 import { HTTP_PORT } from "@speedo/speedo/http";
 import { SubjectRouter } from "@speedo/speedo/pubsub";
+import { OriginPolicy } from "@speedo/speedo/websocket";
+
+/** Whether `text` is an entry `allowedOrigins` takes. */
+function isOrigin(text: string): boolean {
+  try {
+    new OriginPolicy({ allowedOrigins: [text] });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function isFolder(path: string): boolean {
   try {
@@ -67,6 +92,11 @@ const args = exampleArgs({
   "nats-port": portFlag({
     help: "also serve NATS over TCP on this port, sharing the subjects; 0 picks a free one",
   }),
+  "allowed-origin": listFlag(
+    "also let pages of this origin (scheme://host[:port]; * for any) open /ws and the NATS path; this server's own pages always may",
+    "URL",
+    { check: isOrigin, requirement: "be an origin such as https://app.example.com, or *" },
+  ),
   loops: loopsFlag(),
 });
 const port = args.port;
@@ -89,6 +119,7 @@ const server: Server = serverOrExit(() =>
     protocol: siteProtocol({
       natsPath,
       natsTcp: natsPort !== undefined,
+      allowedOrigins: args["allowed-origin"],
       ...(router === undefined ? {} : { router, address: () => server.address }),
     }),
     handler: new URL("./_site_handler.ts", import.meta.url),

@@ -84,6 +84,26 @@ Deno.test("examples/http.ts serves the page and its assets, then shuts down on S
   assertEquals(status?.code, 0);
 });
 
+/** The status a WebSocket handshake to `path` from a page of `origin` gets (raw socket). */
+async function handshakeStatus(
+  port: number,
+  path: string,
+  origin: string | undefined,
+): Promise<number> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\n` +
+        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        (origin === undefined ? "" : `Origin: ${origin}\r\n`) + "\r\n",
+    ),
+  );
+  const reply = new Uint8Array(1024);
+  const count = await deadline(conn.read(reply), 5000);
+  return Number(decoder.decode(reply.subarray(0, count ?? 0)).split(" ")[1]);
+}
+
 /** A WebSocket client that keeps what it received as text and waits for an ending. */
 async function openSocket(url: string): Promise<{
   send(text: string): void;
@@ -164,6 +184,35 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "examples/http.ts --allowed-origin lets pages of that origin open /ws and /nats; its own pages still may",
+  { sanitizeOps: true, sanitizeResources: true },
+  async () => {
+    const { child, port, output } = await start(
+      "--allowed-origin",
+      "http://app.example:3000",
+      "--allowed-origin=https://other.example",
+    );
+    try {
+      const cases: [string, string | undefined, number][] = [
+        ["/ws", "http://app.example:3000", 101],
+        ["/nats", "https://other.example", 101],
+        ["/nats", `http://127.0.0.1:${port}`, 101],
+        ["/ws", undefined, 101],
+        ["/ws", "http://evil.example", 403],
+        ["/nats", "http://app.example:3001", 403],
+      ];
+      for (const [path, origin, status] of cases) {
+        assertEquals(await handshakeStatus(port, path, origin), status, `${path} from ${origin}`);
+      }
+    } finally {
+      child.kill("SIGTERM");
+      await output();
+      await child.status;
+    }
+  },
+);
+
 Deno.test("examples/http.ts rejects a bad flag with exit code 2", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "examples/http.ts", "--dir", "/nonexistent/folder"],
@@ -175,9 +224,39 @@ Deno.test("examples/http.ts rejects a bad flag with exit code 2", async () => {
   assertStringIncludes(decoder.decode(stderr), '--dir must be a folder, got "/nonexistent/folder"');
 });
 
+Deno.test("examples/http.ts rejects an --allowed-origin that is not an origin with exit code 2", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/http.ts", "--allowed-origin", "https://app.example.com/"],
+    cwd: root,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(code, 2);
+  assertStringIncludes(
+    decoder.decode(stderr),
+    '--allowed-origin must be an origin such as https://app.example.com, or *, got "https://app.example.com/"',
+  );
+});
+
+/** Opens a WebSocket from the page's script: `"open"`, or `"error"` when refused. */
+function openWebSocket(
+  page: { evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R> },
+  url: string,
+): Promise<string> {
+  return page.evaluate((url: string) =>
+    new Promise<string>((resolve) => {
+      const socket = new WebSocket(url);
+      socket.onopen = () => {
+        resolve("open");
+        socket.close();
+      };
+      socket.onerror = () => resolve("error");
+    }), url);
+}
+
 Deno.test({
   name: HAS_CHROMIUM
-    ? "examples/http.ts in headless Chromium: the page opens a WebSocket, sends and shows the echoes"
+    ? "examples/http.ts in headless Chromium: the page opens a WebSocket, sends and shows the echoes; a page of another origin is refused"
     : "examples/http.ts in headless Chromium (ignored: chromium is not installed)",
   ignore: !HAS_CHROMIUM,
   sanitizeOps: true,
@@ -227,6 +306,35 @@ Deno.test({
         })
       );
       assertEquals(echoed, 50_000);
+
+      // A page of another origin (another port: a site the user visits, say) opening a
+      // WebSocket to the example is refused (403 during the handshake: onerror, never onopen).
+      const otherSite = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        () =>
+          new Response("<!doctype html><title>other</title>", {
+            headers: { "content-type": "text/html" },
+          }),
+      );
+      try {
+        await page.goto(`http://127.0.0.1:${otherSite.addr.port}/`, { timeout: 15_000 });
+        assertEquals(
+          await deadline(openWebSocket(page, `ws://127.0.0.1:${port}/ws`), 10_000),
+          "error",
+        );
+        assertEquals(
+          await deadline(openWebSocket(page, `ws://127.0.0.1:${port}/nats`), 10_000),
+          "error",
+        );
+      } finally {
+        await otherSite.shutdown();
+      }
+      // Back on the example's own origin, the same script connects.
+      await page.goto(`http://127.0.0.1:${port}/`, { timeout: 15_000 });
+      assertEquals(
+        await deadline(openWebSocket(page, `ws://127.0.0.1:${port}/nats`), 10_000),
+        "open",
+      );
     } finally {
       await context?.close();
       await Deno.remove(profile, { recursive: true }).catch(() => {});

@@ -71,7 +71,9 @@ export interface HttpServerOptions<T extends SocketTransport = "tcp">
   http?: HttpProtocolOptions;
   /**
    * Serves WebSocket at a path (inline only: not with a handler module, nor with `loops`
-   * above 1; `websocketServer` serves WebSocket on several loops).
+   * above 1; `websocketServer` serves WebSocket on several loops). Pages of this server's own
+   * origin may connect, and clients that send no `Origin`; others get 403 unless
+   * `allowedOrigins` lists them.
    */
   websocket?: HttpWebSocketOptions;
 }

@@ -95,3 +95,40 @@ export class NatsOverWebSocket implements AsyncDisposable {
     await within(this.closed, "the WebSocket to close");
   }
 }
+
+/**
+ * Opens a raw socket to `url` and sends the WebSocket handshake a page of `origin` would send
+ * (no `Origin` header when `undefined`). Reads until the server closes or its `INFO` arrives
+ * (in the first frame after a `101`), and says what came.
+ *
+ * @param url The endpoint's `ws:` URL; its host and port go in `Host`.
+ * @param origin The page's origin.
+ * @returns The status, and whether `INFO` came before the close.
+ */
+export async function pageHandshake(
+  url: string,
+  origin: string | undefined,
+): Promise<{ status: number; info: boolean; text: string }> {
+  const { hostname, port, host, pathname } = new URL(url);
+  using conn = await Deno.connect({ hostname, port: Number(port) });
+  const request = `GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\n` +
+    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+    (origin === undefined ? "" : `Origin: ${origin}\r\n`) + "\r\n";
+  await conn.write(encoder.encode(request));
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  await within(
+    (async () => {
+      for (;;) {
+        const count = await conn.read(buffer);
+        if (count === null) return;
+        // The frame's header bytes are binary; the INFO inside is text.
+        text += decoder.decode(buffer.subarray(0, count));
+        if (text.includes("INFO {")) return;
+      }
+    })(),
+    `the answer of ${url} to a page of ${origin}`,
+  );
+  return { status: Number(text.split(" ")[1]), info: text.includes("INFO {"), text };
+}

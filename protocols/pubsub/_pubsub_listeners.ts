@@ -16,8 +16,11 @@ import type { SubjectRouter } from "./subject_router.ts";
 import { pubsubWebSocket, type PubSubWebSocketOptions } from "./pubsub_websocket.ts";
 
 /** The WebSocket endpoint's options, all clonable. */
-export interface PubSubEndpointOptions
-  extends Pick<PubSubWebSocketOptions, "path" | "protocols" | "maxMessageSize" | "writeType"> {
+export interface PubSubEndpointOptions extends
+  Pick<
+    PubSubWebSocketOptions,
+    "path" | "protocols" | "maxMessageSize" | "writeType" | "allowedOrigins"
+  > {
   maxHeaderSize?: number;
   maxUriLength?: number;
   headersTimeout?: number;

@@ -16,10 +16,12 @@ export const PUBSUB_PORT = 4222;
  * The `websocket` option of {@linkcode pubsubServer}: the WebSocket endpoint and its handshake's
  * bounds.
  */
-export interface PubSubServerWebSocketOptions
-  extends
-    Pick<PubSubWebSocketOptions, "path" | "protocols" | "maxMessageSize" | "writeType">,
-    Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {
+export interface PubSubServerWebSocketOptions extends
+  Pick<
+    PubSubWebSocketOptions,
+    "path" | "protocols" | "maxMessageSize" | "writeType" | "allowedOrigins"
+  >,
+  Pick<WebSocketProtocolOptions, "maxHeaderSize" | "maxUriLength" | "headersTimeout"> {
   /**
    * Serve NATS over WebSocket on this port (0: a free one, read it from `addresses[1]`) as
    * well as NATS over TCP on the server's `port`: one server, one router, so TCP and WebSocket
@@ -82,7 +84,9 @@ export interface PubSubServerOptions<T extends SocketTransport = "tcp">
    * listener does (`{}` for the defaults): browsers and NATS WebSocket clients (`nats.ws`,
    * `wsconnect`) connect to `ws://host:port/`. Give the same `pubsub.router` as a TCP server's for
    * both to share one subject space (on one loop). With `loops` above 1 and no router, each loop
-   * builds the endpoint again and the loops' routers share interest, as over TCP. See
+   * builds the endpoint again and the loops' routers share interest, as over TCP. Web pages of
+   * another origin than the WebSocket port's get 403 unless `websocket.allowedOrigins` lists
+   * them (NATS clients outside browsers send no `Origin` and pass). See
    * {@linkcode pubsubWebSocket}.
    */
   websocket?: PubSubServerWebSocketOptions;

@@ -1,5 +1,6 @@
 import type { MessageHandler } from "../../core/message_handler.ts";
 import { websocketHandler } from "../websocket/websocket_handler.ts";
+import { OriginPolicy } from "../websocket/origin_policy.ts";
 import type { WebSocketUpgradeOptions } from "../websocket/websocket_upgrade.ts";
 import { NO_MESSAGES } from "./_websocket_frames_handler.ts";
 import {
@@ -50,11 +51,16 @@ export interface PubSubWebSocket extends WebSocketUpgradeOptions {
  * The result fits `httpServer`'s `websocket` option (WebSocket at a path beside the pages), or
  * goes on a port of its own with `pubsubServer({ websocket: {} })`.
  *
+ * Only pages of the endpoint's own origin may connect, and clients that send no `Origin` (NATS
+ * clients outside browsers): a page of another site gets 403 and never sees `INFO`, so it
+ * cannot `SUB >` with a local user's access. `allowedOrigins` lists the others (see
+ * `OriginPolicy` in `@speedo/speedo/websocket`).
+ *
  * @param options The pub/sub protocol's options (`router` to share subjects) and the
- *   endpoint's (`path`, `maxMessageSize`, `writeType`).
+ *   endpoint's (`path`, `maxMessageSize`, `writeType`, `allowedOrigins`).
  * @returns The endpoint: WebSocket options, the pub/sub protocol, and the message handler.
  * @throws {RangeError} When a limit is out of range.
- * @throws {TypeError} When `path` or `writeType` is wrong.
+ * @throws {TypeError} When `path`, `writeType` or an entry of `allowedOrigins` is wrong.
  *
  * @example A TCP publisher reaches a WebSocket subscriber at /nats of an HTTP server
  * ```ts
@@ -97,9 +103,18 @@ export interface PubSubWebSocket extends WebSocketUpgradeOptions {
  * ```
  */
 export function pubsubWebSocket(options: PubSubWebSocketOptions = {}): PubSubWebSocket {
-  const { path, protocols, maxMessageSize, writeType = "binary", ...protocolOptions } = options;
+  const {
+    path,
+    protocols,
+    maxMessageSize,
+    writeType = "binary",
+    allowedOrigins,
+    ...protocolOptions
+  } = options;
+  // Checked now, as the other endpoint options are, rather than where the endpoint is used.
+  new OriginPolicy({ allowedOrigins });
   const protocol = pubsubProtocol(protocolOptions);
-  const endpoint = { path, protocols, maxMessageSize, writeType, protocol };
+  const endpoint = { path, protocols, maxMessageSize, writeType, allowedOrigins, protocol };
   // Checks maxMessageSize and writeType now; path is checked where it is used.
   const { onMessage } = websocketHandler(NO_MESSAGES, endpoint);
   if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {

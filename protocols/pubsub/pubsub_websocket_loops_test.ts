@@ -7,7 +7,7 @@
  * Every wait has a deadline; nothing sleeps.
  */
 
-import { NatsOverWebSocket } from "./_nats_websocket_test_helper.ts";
+import { NatsOverWebSocket, pageHandshake } from "./_nats_websocket_test_helper.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
 import * as natsTcp from "nats";
@@ -262,3 +262,39 @@ for (const loops of [1, 2]) {
     },
   );
 }
+
+Deno.test(
+  "pubsubServer({ loops: 2, websocket: { allowedOrigins } }): each loop checks the origins of the recipe",
+  SANITIZED,
+  async () => {
+    await using server = pubsubServer({
+      port: 0,
+      loops: 2,
+      websocket: { path: "/nats", allowedOrigins: ["http://app.example"] },
+      [PINNED_LOOPS]: true,
+    } as PubSubServerOptions);
+    await server.listen();
+    for (const loop of [0, 1]) {
+      const url = loopUrl(server, loop, "/nats");
+      const listed = await pageHandshake(url, "http://app.example");
+      assertEquals([listed.status, listed.info], [101, true], `loop ${loop}: ${listed.text}`);
+      // The list replaced same origin: the loop did not fall back to the default.
+      const self = await pageHandshake(url, `http://${new URL(url).host}`);
+      assertEquals([self.status, self.info], [403, false], `loop ${loop}: ${self.text}`);
+    }
+    // Two addresses (TCP and WebSocket) on two loops: the listeners' recipe carries them too.
+    await using both = pubsubServer({
+      port: 0,
+      loops: 2,
+      websocket: { port: 0, path: "/nats", allowedOrigins: ["http://app.example"] },
+    });
+    await both.listen();
+    const url = `ws://127.0.0.1:${both.addresses[1].port}/nats`;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const listed = await pageHandshake(url, "http://app.example");
+      assertEquals([listed.status, listed.info], [101, true], listed.text);
+      const self = await pageHandshake(url, `http://${new URL(url).host}`);
+      assertEquals([self.status, self.info], [403, false], self.text);
+    }
+  },
+);

@@ -5,7 +5,7 @@
  * TCP pub/sub server. Every wait has a deadline.
  */
 
-import { NatsOverWebSocket } from "./_nats_websocket_test_helper.ts";
+import { NatsOverWebSocket, pageHandshake } from "./_nats_websocket_test_helper.ts";
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { wsconnect } from "@nats-io/nats-core";
 import * as nats from "nats";
@@ -220,6 +220,77 @@ Deno.test(
   },
 );
 
+/** Each way to serve NATS over WebSocket, with the allowed origins given. */
+const originEndpoints: {
+  name: string;
+  start(allowedOrigins?: string[]): Promise<{ url: string; server: AsyncDisposable }>;
+}[] = [
+  {
+    name: "pubsubServer({ websocket })",
+    async start(allowedOrigins) {
+      const server = pubsubServer({ port: 0, websocket: { path: "/nats", allowedOrigins } });
+      const { port } = await server.listen();
+      return { url: `ws://127.0.0.1:${port}/nats`, server };
+    },
+  },
+  {
+    name: "pubsubServer({ websocket: { port } }) (TCP and WebSocket on one server)",
+    async start(allowedOrigins) {
+      const server = pubsubServer({
+        port: 0,
+        websocket: { port: 0, path: "/nats", allowedOrigins },
+      });
+      await server.listen();
+      return { url: `ws://127.0.0.1:${server.addresses[1].port}/nats`, server };
+    },
+  },
+  {
+    name: "pubsubWebSocket at /nats of an httpServer",
+    async start(allowedOrigins) {
+      const server = httpServer({
+        port: 0,
+        handler: () => new Response("page"),
+        websocket: pubsubWebSocket({ path: "/nats", allowedOrigins }),
+      });
+      const { port } = await server.listen();
+      return { url: `ws://127.0.0.1:${port}/nats`, server };
+    },
+  },
+];
+
+for (const endpoint of originEndpoints) {
+  Deno.test(
+    `${endpoint.name}: a page of another origin gets 403 and never INFO; same origin and no Origin get INFO`,
+    SANITIZED,
+    async () => {
+      const { url, server } = await endpoint.start();
+      await using _ = server;
+      const self = `http://${new URL(url).host}`;
+      for (const origin of ["http://evil.example", "null"]) {
+        const refused = await pageHandshake(url, origin);
+        assertEquals([refused.status, refused.info], [403, false], refused.text);
+      }
+      for (const origin of [self, undefined]) {
+        const accepted = await pageHandshake(url, origin);
+        assertEquals([accepted.status, accepted.info], [101, true], accepted.text);
+      }
+    },
+  );
+
+  Deno.test(
+    `${endpoint.name}: allowedOrigins lets the listed pages in`,
+    SANITIZED,
+    async () => {
+      const { url, server } = await endpoint.start(["https://app.example"]);
+      await using _ = server;
+      const listed = await pageHandshake(url, "https://app.example:443");
+      assertEquals([listed.status, listed.info], [101, true], listed.text);
+      const other = await pageHandshake(url, "https://evil.example");
+      assertEquals([other.status, other.info], [403, false], other.text);
+    },
+  );
+}
+
 Deno.test("pubsubWebSocket checks its options at once", () => {
   assertThrows(() => pubsubWebSocket({ path: "nats" }), TypeError, 'path must start with "/"');
   assertThrows(
@@ -230,6 +301,16 @@ Deno.test("pubsubWebSocket checks its options at once", () => {
   );
   assertThrows(() => pubsubWebSocket({ maxMessageSize: 0 }), RangeError);
   assertThrows(() => pubsubWebSocket({ pingInterval: -1 }), RangeError);
+  assertThrows(
+    () => pubsubWebSocket({ allowedOrigins: ["example.com"] }),
+    TypeError,
+    'allowedOrigins has "example.com"',
+  );
+  assertThrows(
+    () => pubsubServer({ websocket: { port: 0, allowedOrigins: ["http://a/"] } }),
+    TypeError,
+    'allowedOrigins has "http://a/"',
+  );
   const endpoint = pubsubWebSocket({ path: "/nats" });
   assertEquals([endpoint.path, endpoint.writeType], ["/nats", "binary"]);
   assertInstanceOf(endpoint.protocol.router, SubjectRouter);

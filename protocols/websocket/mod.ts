@@ -11,6 +11,9 @@
  *   option uses it).
  * - {@linkcode WebSocketDecoder}, {@linkcode encodeFrame}: the codec; {@linkcode websocketAccept}:
  *   the handshake's key.
+ * - {@linkcode OriginPolicy}: which web pages may connect. Every endpoint refuses, with 403, a
+ *   handshake from a page of another origin unless `allowedOrigins` lists it (the default is
+ *   same-origin pages only; clients that send no `Origin`, which are not browsers, pass).
  *
  * @example Echo per message over WebSocket
  * ```ts
@@ -30,6 +33,7 @@
  */
 
 export * from "./frame_codec.ts";
+export * from "./origin_policy.ts";
 export * from "./websocket_errors.ts";
 export * from "./websocket_handler.ts";
 export * from "./websocket_message.ts";

@@ -22,7 +22,9 @@ export interface WebSocketProtocolOptions
  *   the inner protocol frames, as NATS over WebSocket does; its writes go out as frames of
  *   `writeType`.
  *
- * Requests that are not WebSocket handshakes are answered 426 and closed. Pings are answered
+ * Requests that are not WebSocket handshakes are answered 426 and closed. A handshake from a web
+ * page of another origin is answered 403 and closed, unless `allowedOrigins` lists its origin
+ * (see {@linkcode OriginPolicy}; by default same-origin pages, and clients without `Origin`). Pings are answered
  * with pongs; a close frame is echoed after the replies to the messages before it; a protocol
  * error closes with its code (1002, 1007, 1009); an idle timeout closes with 1001.
  *
@@ -31,7 +33,7 @@ export interface WebSocketProtocolOptions
  * the inner one, and each loop builds both again). Its `attach` is the inner protocol's, so that
  * the inner protocol's shared state (a pub/sub router) joins the other loops.
  *
- * @param options Limits, mode, path and subprotocols.
+ * @param options Limits, mode, path, subprotocols and allowed origins.
  * @returns The protocol handler factory; pair it with `websocketHandler(handler, options)`.
  *
  * @example Echo over WebSocket, with Deno's own client

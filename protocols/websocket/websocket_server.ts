@@ -31,7 +31,8 @@ export interface WebSocketServerOptions<T extends SocketTransport = "tcp">
  * Makes a WebSocket server on a port of its own: a plain {@linkcode Server} running
  * {@linkcode websocketProtocol} with the `websocket` options, and the message handler over it
  * through {@linkcode websocketHandler} with the same options, given once. Call `listen()` to
- * start it. Requests that are not WebSocket handshakes are answered 426.
+ * start it. Requests that are not WebSocket handshakes are answered 426, and handshakes from web
+ * pages of another origin 403, unless `websocket.allowedOrigins` lists that origin.
  *
  * @param options The message handler (`handler`), the server's options, and the protocol's in
  *   `websocket`.
@@ -41,9 +42,10 @@ export interface WebSocketServerOptions<T extends SocketTransport = "tcp">
  * each loop). In stream mode the inner `websocket.protocol` needs a recipe of its own, which
  * the WebSocket recipe carries.
  *
- * @throws {TypeError} When `handler` is neither a message handler nor a module URL, or a
- *   message handler object is given with `workers` above 0 or `loops` above 1, or a
- *   `websocket.protocol` without a recipe with `loops` above 1.
+ * @throws {TypeError} When `handler` is neither a message handler nor a module URL, an entry of
+ *   `websocket.allowedOrigins` is not an origin, a message handler object is given with
+ *   `workers` above 0 or `loops` above 1, or a `websocket.protocol` without a recipe with
+ *   `loops` above 1.
  * @throws {RangeError} When a `websocket` option or a server bound is out of range.
  *
  * @example The echo handler per message, with Deno's own client

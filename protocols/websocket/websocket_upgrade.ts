@@ -3,6 +3,7 @@ import type { RequestHead } from "../http/http_message.ts";
 import type { HttpUpgrade, HttpUpgradeResult } from "../http/http_protocol.ts";
 import { plainResponse } from "../http/_response_writer.ts";
 import { sha1 } from "./_sha1.ts";
+import { OriginPolicy, type OriginPolicyOptions } from "./origin_policy.ts";
 import {
   type WebSocketOptions,
   WebSocketSession,
@@ -11,6 +12,8 @@ import {
 } from "./websocket_session.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+// Says no more than that: which origins are allowed is not the asker's business.
+const FORBIDDEN_ORIGIN = "403 Forbidden: origin not allowed";
 const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
 /**
@@ -35,7 +38,7 @@ export function websocketAccept(key: string): string {
 }
 
 /** Options of {@linkcode websocketUpgrade}. */
-export interface WebSocketUpgradeOptions extends WebSocketOptions {
+export interface WebSocketUpgradeOptions extends WebSocketOptions, OriginPolicyOptions {
   /**
    * The path (without query) to serve WebSocket at, such as `"/ws"`; other upgrade requests
    * are served as plain requests. Without it, every path.
@@ -69,14 +72,21 @@ function pathOf(target: string): string {
  * @param context The connection.
  * @param settings The session's settings.
  * @param protocols Subprotocols offered.
- * @returns The 101 and the session, or a refusal (400; 426 for a version other than 13).
+ * @param origins Which pages may open a WebSocket.
+ * @returns The 101 and the session, or a refusal (403 for an origin not allowed, 400; 426 for
+ *   a version other than 13).
  */
 function handshake(
   request: RequestHead,
   context: ProtocolContext,
   settings: WebSocketSettings,
   protocols: readonly string[],
+  origins: OriginPolicy,
 ): HttpUpgradeResult {
+  // First, so that a page of another site learns nothing else about the endpoint.
+  if (!origins.allows(request.headers.origin, request.headers.host)) {
+    return { response: plainResponse(403, FORBIDDEN_ORIGIN) };
+  }
   if (request.method !== "GET" || request.version !== "HTTP/1.1") {
     return {
       response: plainResponse(400, "400 Bad Request: a WebSocket handshake is a GET in HTTP/1.1"),
@@ -113,11 +123,15 @@ function handshake(
  * The upgrade hook that turns HTTP connections into WebSocket ones: give it as `upgrade` to
  * `httpProtocol` (or `websocket` to `httpServer`, which also sets the message handler). A
  * request whose `Upgrade` lists `websocket` (at `path`, if given) is checked and answered `101`
- * (then frames follow), or refused: 400 for a bad handshake, 426 for a version other than 13.
- * Other requests are served as usual.
+ * (then frames follow), or refused and closed: 403 when it comes from a page whose origin is
+ * not allowed (`allowedOrigins`: by default only same-origin pages, and clients that send no
+ * `Origin`, which browsers always do), 400 for a bad handshake, 426 for a version other than
+ * 13. Other requests are served as usual.
  *
- * @param options The path, subprotocols and the WebSocket options.
+ * @param options The path, subprotocols, allowed origins and the WebSocket options.
  * @returns The hook.
+ * @throws {TypeError} When `path` or an entry of `allowedOrigins` is malformed.
+ * @throws {RangeError} When `maxMessageSize` is out of range.
  *
  * @example Switching a connection
  * ```ts
@@ -137,11 +151,12 @@ function handshake(
  * ```
  */
 export function websocketUpgrade(options: WebSocketUpgradeOptions = {}): HttpUpgrade {
-  const { path, protocols = [], ...rest } = options;
+  const { path, protocols = [], allowedOrigins, ...rest } = options;
   if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {
     throw new TypeError(`path must start with "/", got "${path}"`);
   }
   const settings = websocketSettings(rest);
+  const origins = new OriginPolicy({ allowedOrigins });
   return (request, context) => {
     const upgrade = request.headers.upgrade;
     if (
@@ -151,6 +166,6 @@ export function websocketUpgrade(options: WebSocketUpgradeOptions = {}): HttpUpg
       return undefined;
     }
     if (path !== undefined && pathOf(request.target) !== path) return undefined;
-    return handshake(request, context, settings, protocols);
+    return handshake(request, context, settings, protocols, origins);
   };
 }
