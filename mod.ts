@@ -36,6 +36,7 @@ export {
   type Authenticator,
   type Identity,
   isRefusal,
+  type PeerCertificate,
   type TlsHandshakeFacts,
 } from "./core/authentication.ts";
 export {

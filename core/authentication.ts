@@ -37,13 +37,30 @@ export interface AuthenticationRequest {
 }
 
 /**
- * What a TLS handshake established that the runtime tells. `Deno.listenTls` reports the
- * negotiated ALPN protocol only: it neither asks for nor reports client certificates (see the
- * README's security section for mutual TLS).
+ * What a TLS handshake established that the runtime tells. `Deno.listenTls` (the default TLS
+ * path) reports the negotiated ALPN protocol only: it neither asks for nor reports client
+ * certificates. With `tls.clientCa` the server verifies client certificates itself (through
+ * `node:tls`) and reports the verified one here.
  */
 export interface TlsHandshakeFacts {
   /** The ALPN protocol agreed on, or `null`. */
   readonly alpnProtocol: string | null;
+  /** The client's certificate, verified against `tls.clientCa`; absent when none was asked. */
+  readonly peerCertificate?: PeerCertificate;
+}
+
+/** A client certificate that chained to the server's `tls.clientCa`. */
+export interface PeerCertificate {
+  /** Its subject's fields (`CN`, `O`, ...). */
+  readonly subject: Readonly<Record<string, string>>;
+  /** Its issuer's fields. */
+  readonly issuer: Readonly<Record<string, string>>;
+  /** SHA-256 fingerprint, as `AB:CD:...`. */
+  readonly fingerprint256: string;
+  /** Serial number, hexadecimal. */
+  readonly serialNumber: string;
+  /** End of validity, as the certificate writes it. */
+  readonly validTo: string;
 }
 
 /** An accepted peer: who it is, and what it may do. */

@@ -37,6 +37,7 @@ import type { MessageSource, PoolRoute } from "./_pool_routing.ts";
 import { DispatchFlag } from "./_dispatch_flags.ts";
 import { giveBuffer, MAX_POOLED_SIZE, takeBuffer } from "./_buffer_pool.ts";
 import { closeSocket, linger } from "./_linger.ts";
+import { type NodeTlsOptions, NodeTlsSocket } from "./_node_tls.ts";
 
 /** The part of a `Deno.Conn` a connection uses. */
 export interface Socket {
@@ -109,6 +110,8 @@ const encoder = new TextEncoder();
 const INITIAL_READ_SIZE = 64;
 /** Reads of at most 1/8 of the buffer in a row after which it halves. */
 const SHRINK_AFTER_SMALL_READS = 16;
+/** Time a TLS handshake run by the connection (`node:tls`) may take, in milliseconds. */
+export const TLS_HANDSHAKE_TIMEOUT = 10_000;
 /** The largest first output buffer a turn takes from the size of the last write. */
 const MAX_OUTPUT_HINT = 16 * 1024;
 
@@ -132,8 +135,18 @@ export class Connection implements ProtocolContext, MessageSource {
   goodbyeSince = -1;
   /** The worker pool's route of this connection's messages. */
   route: PoolRoute | undefined = undefined;
-  readonly #socket: Socket;
+  #socket: Socket;
   readonly #host: ConnectionHost;
+  /** TLS this connection runs itself (`node:tls`), when its listener needs that path. */
+  readonly #tls: NodeTlsOptions | undefined;
+  /** Whether TLS starts before the first read: at once, or once `startTls` asked for it. */
+  #tlsDue = false;
+  /** Whether the handshake is under way: output waits for it. */
+  #upgrading = false;
+  /** The write under way, for the upgrade to wait on. */
+  #flushing: Promise<void> | undefined;
+  /** Output written before `startTls`: it leaves in plaintext, before the handshake. */
+  #plaintext: Uint8Array | undefined;
   readonly #limits: ConnectionLimits;
   #handler: ProtocolHandler | undefined;
   #state: State = "open";
@@ -168,8 +181,11 @@ export class Connection implements ProtocolContext, MessageSource {
     remoteAddr?: Deno.Addr,
     listener = 0,
     localAddr?: Deno.Addr,
+    tls?: { options: NodeTlsOptions; atStart: boolean },
   ) {
     this.#socket = socket;
+    this.#tls = tls?.options;
+    this.#tlsDue = tls?.atStart === true;
     this.listener = listener;
     this.id = id;
     this.#host = host;
@@ -203,8 +219,33 @@ export class Connection implements ProtocolContext, MessageSource {
     return host.authenticate(this, protocol, credentials);
   }
 
+  /**
+   * Starts TLS on this connection before its next read: see `ProtocolContext.startTls`.
+   *
+   * @throws {TypeError} When the listener has no TLS to start, or it started already.
+   */
+  startTls(): void {
+    if (this.#tls === undefined || this.#tlsDue || this.#socket instanceof NodeTlsSocket) {
+      throw new TypeError(
+        this.#tls === undefined
+          ? "startTls: this connection's listener has no tls, or its protocol does not start TLS itself"
+          : "startTls: TLS is already started on this connection",
+      );
+    }
+    this.#tlsDue = true;
+    // What is queued now leaves in plaintext; what is written from here on waits for TLS.
+    this.#upgrading = true;
+    if (this.#outLength > 0) {
+      this.#plaintext = this.#out.slice(0, this.#outLength);
+      giveBuffer(this.#out);
+      this.#out = EMPTY;
+      this.#outLength = 0;
+    }
+  }
+
   /** What the TLS handshake established, once done; undefined off TLS. */
   async tlsFacts(): Promise<TlsHandshakeFacts | undefined> {
+    if (this.#socket instanceof NodeTlsSocket) return this.#socket.facts();
     const socket = this.#socket as Partial<Deno.TlsConn>;
     if (typeof socket.handshake !== "function") return undefined;
     const { alpnProtocol } = await socket.handshake();
@@ -231,8 +272,12 @@ export class Connection implements ProtocolContext, MessageSource {
     return this.#pendingMessages === 0 && this.pendingOutput === 0;
   }
 
-  /** Makes the protocol handler, calls `open`, and starts reading. */
+  /** Makes the protocol handler, calls `open`, and starts reading (after TLS, if due). */
   start(factory: ProtocolHandlerFactory): void {
+    if (this.#tlsDue) {
+      this.#upgrade().then((secure) => secure && this.start(factory));
+      return;
+    }
     try {
       this.#handler = factory.create(this);
       this.#handler.open?.();
@@ -450,6 +495,7 @@ export class Connection implements ProtocolContext, MessageSource {
           this.#parked = true;
           return;
         }
+        if (this.#tlsDue && !(await this.#upgrade())) return;
         const buffer = this.#readBuffer ??= new Uint8Array(this.#readSize);
         let count: number | null;
         try {
@@ -530,13 +576,63 @@ export class Connection implements ProtocolContext, MessageSource {
     this.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 
+  /**
+   * Runs the TLS handshake over the plain socket: what was written before (a plaintext
+   * greeting) leaves first, and what is written meanwhile waits for the secure socket.
+   *
+   * @returns Whether the connection is secure and open.
+   */
+  async #upgrade(): Promise<boolean> {
+    this.#tlsDue = false;
+    this.#upgrading = true;
+    // A write under way finishes first (its loop stops at #upgrading), then the plaintext.
+    await this.#flushing;
+    const plaintext = this.#plaintext;
+    this.#plaintext = undefined;
+    try {
+      let offset = 0;
+      while (plaintext !== undefined && offset < plaintext.length) {
+        offset += await this.#socket.write(plaintext.subarray(offset));
+      }
+      if (plaintext !== undefined) this.#host.countBytes(0, plaintext.length);
+    } catch (error) {
+      this.#upgrading = false;
+      if (this.#state !== "closed") this.#fail(error, false);
+      return false;
+    }
+    if (this.#state === "closed") {
+      this.#upgrading = false;
+      return false;
+    }
+    try {
+      this.#socket = await NodeTlsSocket.accept(this.#socket, this.#tls!, TLS_HANDSHAKE_TIMEOUT);
+    } catch (error) {
+      // A peer that fails its handshake (no certificate, a wrong one, plain text) is routine.
+      this.destroy(error instanceof Error ? error : new Error(String(error)));
+      return false;
+    } finally {
+      this.#upgrading = false;
+    }
+    // Closed during the handshake (shutdown, a reaper's cut): the state moved meanwhile.
+    if ((this.#state as State) === "closed") {
+      this.#socket.close();
+      return false;
+    }
+    if (this.#outLength > 0 && this.#inWrite === 0) this.#flush();
+    return true;
+  }
+
   readonly #flushTask = (): void => {
     this.#flushScheduled = false;
     if (this.#inWrite === 0) this.#flush();
   };
 
-  async #flush(): Promise<void> {
-    while (this.#outLength > 0 && this.#state !== "closed") {
+  #flush(): Promise<void> {
+    return this.#flushing = this.#writeOut();
+  }
+
+  async #writeOut(): Promise<void> {
+    while (this.#outLength > 0 && this.#state !== "closed" && !this.#upgrading) {
       const buffer = this.#out;
       const length = this.#outLength;
       // Writes made while this one is under way go to another buffer.

@@ -81,6 +81,15 @@ export interface ProtocolContext {
     credentials: Readonly<Record<string, unknown>>,
   ): Promise<AuthenticationResult>;
   /**
+   * Starts TLS on this connection before its next read (call it from `open` or `data`): what
+   * was written before leaves in plaintext, what is written after is encrypted, and a failed
+   * handshake closes the connection. Only where the factory's `startsTls(listener)` is true and
+   * the listener has `tls`; absent in test harnesses.
+   *
+   * @throws {TypeError} When the listener has no TLS to start, or TLS started already.
+   */
+  startTls?(): void;
+  /**
    * Queues a message for the message handlers (in the worker pool, or inline). The payload
    * need only be valid during the call: a view of the chunk given to `data`, or of the
    * handler's own buffer, is safe to pass (it is copied where it must outlive the call).
@@ -199,6 +208,17 @@ export interface ProtocolHandlerFactory {
    * @returns The bytes, or `undefined` to close without a word.
    */
   refusal?(listener?: number): Uint8Array | undefined;
+  /**
+   * Whether this protocol starts TLS itself on a listener that has `tls`, after a plaintext
+   * greeting (NATS sends `INFO` with `tls_required`, then the client starts TLS): the server
+   * then accepts in plaintext there, and each handler calls
+   * {@linkcode ProtocolContext.startTls} when its wire says so. Absent or false: TLS starts
+   * with the first byte, as most protocols expect.
+   *
+   * @param listener The server's listener (0 the main address, `i + 1` `listeners[i]`).
+   * @returns Whether handlers start TLS themselves there.
+   */
+  startsTls?(listener: number): boolean;
   /**
    * How a loop thread builds this factory again (`ServerOptions.loops` above 1): the module,
    * its export and cloneable options. Without it the factory runs on one loop only, and a

@@ -13,6 +13,7 @@ import {
   isRefusal,
 } from "./authentication.ts";
 import { addressCounts, AddressLimit, OVER_LIMIT } from "./_address_limit.ts";
+import type { NodeTlsOptions } from "./_node_tls.ts";
 import {
   IdleTimeoutError,
   type MessageFailedError,
@@ -35,12 +36,22 @@ import { singleLoopContext } from "./_loop_bus.ts";
 import { RemoteConnectionHandle, type RemoteRoute } from "./_remote_handle.ts";
 import { LoopGroup, loopGroups, resolveLoops } from "./_loop_group.ts";
 
-/** A server's TLS identity, in PEM. */
+/** A server's TLS identity, in PEM, and who its clients must be. */
 export interface TlsOptions {
   /** The certificate chain, PEM-encoded. */
   cert: string;
   /** The private key, PEM-encoded. */
   key: string;
+  /**
+   * CA certificates (PEM) that every client's certificate must chain to: mutual TLS. A client
+   * without one, or with another, fails the handshake and is closed; the verified certificate
+   * reaches `authenticate` (`request.tls.peerCertificate`). `Deno.listenTls` cannot ask for
+   * client certificates, so such a listener runs its TLS through `node:tls` on a plain
+   * socket (a copy each way: measure before using it where throughput matters).
+   *
+   * @default {undefined: no client certificates asked}
+   */
+  clientCa?: string;
 }
 
 /** One more TCP address a {@linkcode Server} accepts on (`ServerOptions.listeners`). */
@@ -451,6 +462,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   readonly #pool: WorkerPool | undefined;
   readonly #maxConnections: number;
   readonly #maxPerAddress: number;
+  /** Per listener, the TLS its connections run themselves (`#nodeTlsOf`), once asked. */
+  readonly #nodeTls = new Map<number, { options: NodeTlsOptions; atStart: boolean } | undefined>();
   readonly #authenticationTimeout: number;
   /** Connections per remote address (`maxConnectionsPerAddress`); made in the constructor. */
   #addressLimit!: AddressLimit;
@@ -509,6 +522,11 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
       (typeof options.tls.cert !== "string" || typeof options.tls.key !== "string")
     ) {
       throw new TypeError("tls needs cert and key, both PEM strings");
+    }
+    for (const tls of [options.tls, ...(options.listeners ?? []).map((more) => more.tls)]) {
+      if (tls?.clientCa !== undefined && typeof tls.clientCa !== "string") {
+        throw new TypeError("tls.clientCa must be PEM text (the CA certificates of clients)");
+      }
     }
     if (options.listeners !== undefined) {
       if (options.transport === "unix") {
@@ -728,7 +746,8 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         const shared = runtime === undefined
           ? {}
           : { port: runtime.ports[0], reusePort: true } as { port: number };
-        this.#listener = tls === undefined
+        // A listener whose TLS runs through node:tls accepts in plaintext (_node_tls.ts).
+        this.#listener = tls === undefined || this.#nodeTlsOf(0) !== undefined
           ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
           : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...shared });
         const addresses = [
@@ -742,12 +761,12 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
           if (index > 0) {
             const more = this.#options.listeners![index - 1];
             const port = runtime?.ports[index] ?? more.port ?? 0;
-            this.#moreListeners.push(
-              bind(address.hostname, port, address.tls, runtime !== undefined),
-            );
+            const tls = this.#nodeTlsOf(index) === undefined ? address.tls : undefined;
+            this.#moreListeners.push(bind(address.hostname, port, tls, runtime !== undefined));
           }
           if (runtime?.pinnedListener) {
-            this.#pinnedListeners.push(bind(address.hostname, 0, address.tls, false));
+            const tls = this.#nodeTlsOf(index) === undefined ? address.tls : undefined;
+            this.#pinnedListeners.push(bind(address.hostname, 0, tls, false));
           }
         }
       }
@@ -998,6 +1017,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         socket.remoteAddr,
         listener,
         socket.localAddr,
+        this.#nodeTlsOf(listener),
       )
     )!;
     connection.addressBucket = bucket;
@@ -1121,6 +1141,34 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         if (written > 0) server.#checkQuiet();
       },
     };
+  }
+
+  /**
+   * The TLS a listener's connections run themselves through `node:tls` (`_node_tls.ts`):
+   * where clients must present certificates (`clientCa`), or where the protocol starts TLS
+   * after a plaintext greeting (`startsTls`); undefined where `Deno.listenTls` does it, or
+   * where there is no TLS.
+   */
+  #nodeTlsOf(listener: number): { options: NodeTlsOptions; atStart: boolean } | undefined {
+    if (this.#nodeTls.has(listener)) return this.#nodeTls.get(listener);
+    const tls = listener === 0
+      ? this.#options.tls as TlsOptions | undefined
+      : (this.#options.listeners as ListenerOptions[] | undefined)?.[listener - 1]?.tls;
+    let nodeTls: { options: NodeTlsOptions; atStart: boolean } | undefined;
+    const startsTls = this.#options.protocol.startsTls?.(listener) === true;
+    if (tls !== undefined && (startsTls || tls.clientCa !== undefined)) {
+      nodeTls = {
+        options: {
+          cert: tls.cert,
+          key: tls.key,
+          ca: tls.clientCa,
+          requireClientCert: tls.clientCa !== undefined,
+        },
+        atStart: !startsTls,
+      };
+    }
+    this.#nodeTls.set(listener, nodeTls);
+    return nodeTls;
   }
 
   /**

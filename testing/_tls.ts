@@ -14,7 +14,8 @@ export interface TestCertificate {
   ca: string;
 }
 
-let made: Promise<TestCertificate> | undefined;
+/** Certificates made, by the name of their CA. */
+const made = new Map<string, Promise<TestCertificate>>();
 
 /** Whether `openssl` can be run here. */
 export function hasOpenssl(): boolean {
@@ -39,11 +40,14 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 /**
- * Makes (once per process) a CA and a leaf certificate signed by it, valid for a day. rustls
- * refuses a self-signed certificate used as its own CA, hence the two.
+ * Makes (once per process and name) a CA and a leaf certificate signed by it, valid for a
+ * day. rustls refuses a self-signed certificate used as its own CA, hence the two. Another
+ * name gives another CA (a client certificate that a server must not trust, say).
  */
-export function testCertificate(): Promise<TestCertificate> {
-  made ??= (async () => {
+export function testCertificate(name = "Speedo test CA"): Promise<TestCertificate> {
+  let certificate = made.get(name);
+  if (certificate !== undefined) return certificate;
+  certificate = (async () => {
     const dir = await Deno.makeTempDir({ prefix: "speedo-tls-" });
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     try {
@@ -55,7 +59,7 @@ export function testCertificate(): Promise<TestCertificate> {
           "-days",
           "1",
           "-subj",
-          "/CN=Speedo test CA",
+          `/CN=${name}`,
           "-keyout",
           "ca.key",
           "-out",
@@ -100,5 +104,6 @@ export function testCertificate(): Promise<TestCertificate> {
       await Deno.remove(dir, { recursive: true });
     }
   })();
-  return made;
+  made.set(name, certificate);
+  return certificate;
 }
