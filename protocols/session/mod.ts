@@ -70,6 +70,7 @@
 
 export * from "./crc32.ts";
 export * from "./session.ts";
+export * from "./session_authentication.ts";
 export * from "./session_client.ts";
 export * from "./session_errors.ts";
 export * from "./session_protocol.ts";
