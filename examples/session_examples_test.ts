@@ -3,7 +3,6 @@
  * server and of the client, each message exactly once and in order; a corrupt session file is
  * refused with a clear error, and `--reset` starts over; with `--secret`, a client without it is
  * refused. Every wait has a deadline.
- * refused with a clear error, and `--reset` starts over. Every wait has a deadline.
  */
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
