@@ -243,8 +243,17 @@ const OVERTAKE: DispatchOptions = Object.freeze({ overtake: true });
  *  frame: ┌ size u16 ┬ type u16 ┬ ackSeq u32 ┬ kind u8 ┬ 0 0 0 ┬ id u32 ┬ body … ┬ padding ┐
  *         0          2          4            8         9       12       16
  *  kind: 1 request, 2 reply, 3 error (body: name length u8, name, message), 4 one-way,
- *        5 cancel (the caller gave up on request `id`)
+ *        5 cancel (the caller gave up on request `id`), 6 hello (type 0: credentials as JSON)
  * ```
+ *
+ * Authentication: when the server has an authenticator (`ServerOptions.authenticate`), a
+ * connection's first frame must be a hello, whose JSON object (`{ user, pass }`, `{ token }`,
+ * ...) goes to it as the `credentials` of protocol `"rpc"`. It is answered with a reply
+ * carrying the identity's name, or an `RpcAuthenticationError` error and a close; a call before
+ * it gets that error too, and a close. Frames read while the authenticator is asked wait
+ * (1 MiB at most). Every request dispatched afterwards carries the identity, which services
+ * read as `request.identity`. Without an authenticator a hello is answered with an empty name
+ * and services see no identity. The header's bytes 1 to 3 must be 0 from a peer.
  *
  * The factory has a `recipe`: it runs on every loop of a server with `loops` above 1.
  *
