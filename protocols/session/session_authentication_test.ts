@@ -7,7 +7,15 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import type { Authenticator } from "../../core/authentication.ts";
 import { waitFor, within } from "../../testing/_socket_client.ts";
-import { LoginReplyFlag, LoginStatus, REFUSED_REASON } from "./_session_wire.ts";
+import { HeaderDecoder } from "../../core/framing/header_decoder.ts";
+import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
+import {
+  decodeLoginReply,
+  FrameType,
+  LoginReplyFlag,
+  LoginStatus,
+  REFUSED_REASON,
+} from "./_session_wire.ts";
 import { rawLogin, rawMessage, read, u32 } from "./_session_test_helper.ts";
 import {
   type ClientSessionOptions,
@@ -358,6 +366,46 @@ Deno.test(
           await server.close();
           sessions.close();
         }
+      }
+    }),
+);
+
+Deno.test(
+  "Session login of wire version 1 (no secret field) is rejected with a reason naming the versions",
+  SANITIZED,
+  () =>
+    withDir(async (dir) => {
+      const { server, sessions } = guardedServer(dir);
+      const { port } = await server.listen();
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        const name = new TextEncoder().encode("victim");
+        const serverName = new TextEncoder().encode("server");
+        const login = new Uint8Array(16 + name.length + serverName.length);
+        login.set([1, name.length, serverName.length, 0]);
+        login.set(name, 16);
+        login.set(serverName, 16 + name.length);
+        await conn.write(new HeaderEncoder().encode(FrameType.login, login));
+        const decoder = new HeaderDecoder();
+        const buffer = new Uint8Array(1024);
+        let reply;
+        while (reply === undefined) {
+          const read = await within(conn.read(buffer), "the login reply");
+          if (read === null) throw new Error("Closed without a login reply");
+          decoder.feed(buffer.subarray(0, read));
+          const payload = decoder.next();
+          if (payload !== null) reply = decodeLoginReply(payload);
+        }
+        if (typeof reply === "string") throw new Error(reply);
+        assertEquals(reply.status, LoginStatus.rejected);
+        assertEquals(
+          reply.reason,
+          "session protocol version 1 is not supported (this side speaks 2)",
+        );
+      } finally {
+        conn.close();
+        await server.close();
+        sessions.close();
       }
     }),
 );
