@@ -362,6 +362,12 @@ const encoder = new HeaderEncoder();
  * The sessions outlive their connections: close the table ({@linkcode SessionTable.close})
  * once the server is closed.
  *
+ * With the server's authenticator (`ServerOptions.authenticate`, such as
+ * {@linkcode sessionSecrets}), each login's `{ name, secret }` is asked about first, as protocol
+ * `"session"`; a refusal answers nothing about the session, and the identity must be the
+ * session's name or list it in `grants.sessions`. Takeovers of a name are bounded
+ * (`maxTakeovers` per `takeoverWindow`).
+ *
  * @param options The directory, the message handler, the hooks and the bounds; all checked
  *   now.
  * @returns The factory, with its `sessions`.
