@@ -13,11 +13,13 @@
  * `always`, or a number of milliseconds), `--reset` (delete the session file first),
  * `--progress N` (print `progress received R` every N answers; 0: never), `--timeout` (seconds
  * before giving up, 300), `--rate` (messages sent per second at most; 0: as fast as the session
- * takes them).
+ * takes them), `--secret S` (the credential its logins carry, for a server started with
+ * `--secret`).
  *
  * The last line printed is `sent X, acknowledged Y, received Z, out of order O`. It exits 0
  * only when X, Y and Z all equal N and nothing came out of order; 1 otherwise (a corrupt
- * session file, a rejected login, a sequence mismatch, the timeout); 2 for a bad flag, with one
+ * session file, a rejected login — `Login refused` without the server's secret —, a sequence
+ * mismatch, the timeout); 2 for a bad flag, with one
  * line on stderr. `--help` prints the usage.
  *
  * @module
@@ -75,6 +77,12 @@ const args = exampleArgs({
     default: 0,
     help: "messages sent per second at most; 0: as fast as the session takes them",
   }),
+  secret: textFlag({
+    placeholder: "S",
+    help: "the secret of a server started with --secret",
+    requirement: "be 1 to 255 bytes of UTF-8",
+    check: (text) => text.length > 0 && new TextEncoder().encode(text).length <= 255,
+  }),
 });
 const { port, count, progress, timeout, rate, fsync } = args;
 
@@ -123,6 +131,7 @@ try {
       dir: args.dir,
       name: args.name,
       serverName: args["server-name"],
+      secret: args.secret,
       fsync,
       reset: args.reset,
       onMessage,

@@ -1,7 +1,8 @@
 /**
  * The session examples as real processes: a 100,000-message stream survives `kill -9` of the
  * server and of the client, each message exactly once and in order; a corrupt session file is
- * refused with a clear error, and `--reset` starts over. Every wait has a deadline.
+ * refused with a clear error, and `--reset` starts over; with `--secret`, a client without it is
+ * refused. Every wait has a deadline.
  */
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
@@ -325,6 +326,37 @@ Deno.test(
         final,
         "SIGTERM: sessions 2: sent 200, acknowledged 200, received 200, out of order 0",
       );
+    } finally {
+      for (const process of cleanup) process.kill("SIGKILL");
+      for (const process of cleanup) await process.exit().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "session examples: with --secret, a client without the secret or with a wrong one is refused at once, one with it completes",
+  SANITIZED,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
+    const cleanup: Example[] = [];
+    const small = (extra: string[] = []) => ["--count", "100", "--rate", "0", ...extra];
+    try {
+      const { server, port } = await startServer(`${dir}/server`, 0, ["--secret", "open sesame"]);
+      cleanup.push(server);
+      assertStringIncludes(server.lines[0], "secret required");
+      for (const extra of [[], ["--secret", "guess"]]) {
+        const refused = client(port, `${dir}/client`, small(extra));
+        cleanup.push(refused);
+        assertEquals(await refused.exit(), 1);
+        assertStringIncludes(refused.stderr, "Login refused: Authentication failed");
+        assertEquals(refused.lines.at(-1), "sent 0, acknowledged 0, received 0, out of order 0");
+      }
+      const ok = client(port, `${dir}/client`, small(["--secret", "open sesame"]));
+      cleanup.push(ok);
+      assertEquals(await ok.exit(), 0, ok.stderr);
+      assertEquals(ok.lines.at(-1), "sent 100, acknowledged 100, received 100, out of order 0");
+      assertEquals((await stopServer(server)).code, 0);
     } finally {
       for (const process of cleanup) process.kill("SIGKILL");
       for (const process of cleanup) await process.exit().catch(() => {});

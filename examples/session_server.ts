@@ -11,7 +11,9 @@
  * of milliseconds), `--reset NAME` (delete that client's session first; repeatable), `--expect N`
  * (exit 1 unless every session sent, had acknowledged and received exactly N), `--loops` (1; N
  * or `auto`: I/O loops sharing the port, each building the protocol from `sessionAnswers`'s
- * recipe; a session's file is held by one loop at a time).
+ * recipe; a session's file is held by one loop at a time), `--secret S` (refuse every login that
+ * does not carry the secret S: the server's authenticator is `sessionSecrets` with S for every
+ * name; without it, any client may log in under any name).
  *
  * The first line printed gives the port. On SIGINT or SIGTERM it closes gracefully, prints a
  * line per session, and a final line `sessions S: sent X, acknowledged Y, received Z, out of
@@ -43,6 +45,7 @@ import {
   type Session,
   type SessionProtocol,
   sessionProtocol,
+  sessionSecrets,
 } from "@speedo/speedo/session";
 
 /** Options of {@linkcode sessionAnswers}: structured-clonable, for every loop's copy. */
@@ -200,6 +203,12 @@ async function main(): Promise<void> {
       help: "exit 1 unless every session sent, had acknowledged and received exactly N",
     }),
     loops: loopsFlag(),
+    secret: textFlag({
+      placeholder: "S",
+      help: "refuse every login without this secret (one for every client name)",
+      requirement: "be 1 to 255 bytes of UTF-8",
+      check: (text) => text.length > 0 && new TextEncoder().encode(text).length <= 255,
+    }),
   });
   const { port, expect, fsync } = args;
   for (const name of args.reset) {
@@ -215,6 +224,8 @@ async function main(): Promise<void> {
       port,
       loops: args.loops,
       idleTimeout: 0,
+      // One secret for every name; the hook runs on this thread, whatever the loops.
+      authenticate: args.secret === undefined ? undefined : sessionSecrets(() => args.secret),
       onError: (error) => console.error(`error: ${error.name}: ${error.message}`),
       protocol,
     })
@@ -225,7 +236,7 @@ async function main(): Promise<void> {
   console.log(
     `Speedo session server listening on ${hostPort(address)} (${
       loops === 1 ? "" : `${loopCount(loops)}, `
-    }dir ${args.dir}, fsync ${fsync})`,
+    }dir ${args.dir}, fsync ${fsync}${args.secret === undefined ? "" : ", secret required"})`,
   );
 
   onShutdownSignal(async (signal) => {

@@ -26,6 +26,11 @@ export const RpcKind = {
   notify: 4,
   /** The caller gave up on the request of this id: its handler's signal aborts; no reply. */
   cancel: 5,
+  /**
+   * Type 0 only: the caller's credentials (a JSON object), for the server's authenticator;
+   * answered with a reply (the identity's name) or an `RpcAuthenticationError` and a close.
+   */
+  hello: 6,
 } as const;
 
 /** Bytes of the RPC header in a frame's payload. */

@@ -14,13 +14,18 @@
  *   trip to the server's I/O thread.
  * - Cancellation: a call aborted by its signal, or timed out, sends a cancel; the server aborts
  *   the running handler's `request.signal` and sends no reply.
+ * - Authentication: with the server's `authenticate` hook, a client presents
+ *   `connectRpc({ credentials })` in a first frame (a hello); calls without it are refused with
+ *   {@linkcode RpcAuthenticationError} and the connection closed. Services read the identity
+ *   the hook answered as `request.identity` (`{ name, grants }`), inline or in workers.
  *
  * Wire format (little-endian), one frame per request, reply or one-way message:
  *
  * ```
  *  ┌ size u16 ┬ type u16 ┬ ackSeq u32 ┬ kind u8 ┬ 0 0 0 ┬ id u32 ┬ body … ┬ padding to 8 ┐
  *  0          2          4            8         9       12       16
- *  kind: 1 request, 2 reply, 3 error, 4 one-way, 5 cancel.   type 0: the RPC layer's ping.
+ *  kind: 1 request, 2 reply, 3 error, 4 one-way, 5 cancel, 6 hello (type 0: credentials).
+ *  type 0: the RPC layer's own frames (ping, hello), answered on the I/O thread.
  *  error body: ┌ name length u8 ┬ name UTF-8 ┬ message UTF-8 ┐    id 0: about no one call
  * ```
  *

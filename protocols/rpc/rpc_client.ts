@@ -23,6 +23,7 @@ import {
 import { PendingCall, PendingCalls } from "./_pending_calls.ts";
 import { ReplyCopies } from "./_reply_copies.ts";
 import {
+  RpcAuthenticationError,
   RpcConnectionError,
   RpcOverloadError,
   RpcRemoteError,
@@ -52,6 +53,19 @@ export interface RpcClientOptions {
    * @default {65535}
    */
   maxFrameSize?: number;
+  /**
+   * Credentials for the server's authenticator (`ServerOptions.authenticate`), sent as the
+   * first frame of every connection (a hello, type 0): `{ user, pass }`, `{ token }`, or any
+   * object of strings, numbers and booleans the server's authenticator reads (it sees them as
+   * the request's `credentials`, protocol `"rpc"`). The services see the identity it answers as
+   * `request.identity`. Calls made meanwhile are sent after it. A refusal rejects
+   * {@linkcode connectRpc} (and {@linkcode RpcClient.authenticated}) with
+   * {@linkcode RpcAuthenticationError}, and the client closes for good. Send them over TLS
+   * where the network is not trusted: the hello carries them as JSON.
+   *
+   * @default {undefined: none; a server with an authenticator refuses the calls}
+   */
+  credentials?: Readonly<Record<string, string | number | boolean>>;
   /**
    * Called for errors that belong to no call: the server's error of id 0 (a malformed frame,
    * a failed one-way message, a goodbye), a malformed frame from the server. Without it they
@@ -131,6 +145,8 @@ export class RpcClient implements AsyncDisposable {
   #undatedCount = 0;
   #closed = false;
   readonly #replies = new ReplyCopies();
+  readonly #credentials: string | undefined;
+  #authenticated: Promise<string> = Promise.resolve("");
 
   /**
    * Makes a client; run its {@linkcode RpcClient.protocol} over a connection, or use
@@ -153,12 +169,37 @@ export class RpcClient implements AsyncDisposable {
     this.#maxFrameSize = maxFrameSize;
     this.#writer = new RpcFrameWriter(maxFrameSize);
     this.#onError = options.onError;
+    const credentials = options.credentials;
+    if (credentials !== undefined) {
+      if (
+        typeof credentials !== "object" || credentials === null ||
+        Object.values(credentials).some((value) =>
+          !["string", "number", "boolean"].includes(typeof value)
+        )
+      ) {
+        throw new TypeError(
+          `credentials must be an object of strings, numbers and booleans, got ${
+            String(credentials)
+          }`,
+        );
+      }
+      this.#credentials = JSON.stringify(credentials);
+    }
     this.protocol = { create: (context) => this.#attach(context) };
   }
 
   /** Whether a connection is open to send calls on. */
   get connected(): boolean {
     return this.#handle?.open ?? false;
+  }
+
+  /**
+   * Settles once the server answered the credentials of the current connection: with the
+   * identity's name (`""` from a server without an authenticator, or when the client has no
+   * credentials), or rejects with {@linkcode RpcAuthenticationError}.
+   */
+  get authenticated(): Promise<string> {
+    return this.#authenticated;
   }
 
   /** Calls waiting for their replies. */
@@ -315,7 +356,12 @@ export class RpcClient implements AsyncDisposable {
     return this.close();
   }
 
-  #request(type: number, body: Uint8Array | string, options: RpcCallOptions): Promise<Uint8Array> {
+  #request(
+    type: number,
+    body: Uint8Array | string,
+    options: RpcCallOptions,
+    kind: number = RpcKind.request,
+  ): Promise<Uint8Array> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const handle = this.#handle;
@@ -333,7 +379,7 @@ export class RpcClient implements AsyncDisposable {
     const id = calls.nextId();
     try {
       if (options.timeout !== undefined) timeout = checkTimeout(options.timeout);
-      frame = this.#writer.frame(type, RpcKind.request, id, body);
+      frame = this.#writer.frame(type, kind, id, body);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -457,6 +503,16 @@ export class RpcClient implements AsyncDisposable {
 
   #attach(context: ProtocolContext): ProtocolHandler {
     this.#handle = context.handle;
+    if (this.#credentials !== undefined) {
+      // First on the connection, so that the server reads it before any call.
+      const hello = this.#request(CONTROL_TYPE, this.#credentials, NO_OPTIONS, RpcKind.hello)
+        .then((name) => new TextDecoder().decode(name));
+      hello.catch((error) => {
+        // The same credentials cannot do better on the next connection: stop for good.
+        if (error instanceof RpcAuthenticationError) void this.close();
+      });
+      this.#authenticated = hello;
+    }
     const decoder = new HeaderDecoder({ maxFrameSize: this.#maxFrameSize });
     return {
       data: (chunk) => {
@@ -513,6 +569,8 @@ export class RpcClient implements AsyncDisposable {
     const { name, message } = decodeRpcError(body);
     const error = name === "RpcUnknownTypeError"
       ? new RpcUnknownTypeError(type, message)
+      : name === "RpcAuthenticationError"
+      ? new RpcAuthenticationError(type, message)
       : new RpcRemoteError(type, name, message);
     const call = id === 0 ? undefined : this.#take(id);
     if (call !== undefined) call.reject(error);
@@ -544,9 +602,10 @@ export class RpcClient implements AsyncDisposable {
  * with `transport: "unix"` and `path`.
  *
  * @param options Where to connect, how to reconnect, timeouts and limits.
- * @returns The client, once connected.
+ * @returns The client, once connected (and, with `credentials`, authenticated).
  * @throws {Deno.errors.ConnectionRefused} (and other dial errors) when the first connection
  *   fails and reconnecting is off.
+ * @throws {RpcAuthenticationError} When the server refuses the `credentials`.
  *
  * @example
  * ```ts
@@ -569,6 +628,12 @@ export async function connectRpc(
     onError: options.onError,
   });
   ownClients.set(rpc, client);
+  try {
+    await rpc.authenticated;
+  } catch (error) {
+    await rpc.close();
+    throw error;
+  }
   return rpc;
 }
 

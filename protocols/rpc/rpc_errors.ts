@@ -133,6 +133,36 @@ export class RpcUnknownTypeError extends RpcRemoteError {
 }
 
 /**
+ * The server's authenticator (`ServerOptions.authenticate`) refused the client's credentials
+ * (`connectRpc({ credentials })`), or the client called before authenticating on a server
+ * that requires it. The server closes the connection after it, and the client does not
+ * reconnect: the same credentials cannot do better.
+ *
+ * @example
+ * ```ts
+ * import { RpcAuthenticationError, RpcRemoteError } from "@speedo/speedo/rpc";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * const error = new RpcAuthenticationError(0, "Authentication failed");
+ * assert(error instanceof RpcRemoteError);
+ * assertEquals(error.message, "Authentication failed");
+ * ```
+ */
+export class RpcAuthenticationError extends RpcRemoteError {
+  /**
+   * Makes the error.
+   *
+   * @param type The message type called (0 for the credentials themselves).
+   * @param remoteMessage The server's message.
+   */
+  constructor(type: number, remoteMessage: string) {
+    super(type, "RpcAuthenticationError", remoteMessage);
+    this.message = remoteMessage;
+    this.name = "RpcAuthenticationError";
+  }
+}
+
+/**
  * The call could not complete over the connection: there was none, or it closed with the call
  * pending. A pending call is never sent again on the next connection, since the server may
  * have run it.

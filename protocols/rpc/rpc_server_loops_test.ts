@@ -17,7 +17,7 @@ import {
   rpcServer,
   type RpcServerOptions,
 } from "./mod.ts";
-import { RpcTimeoutError } from "./rpc_errors.ts";
+import { RpcAuthenticationError, RpcTimeoutError } from "./rpc_errors.ts";
 
 const FIXTURE = new URL("../../testing/_fixtures/rpc_services.ts", import.meta.url);
 const text = new TextDecoder();
@@ -101,4 +101,36 @@ Deno.test("rpcProtocol has a recipe with its frame size", () => {
   const recipe = rpcProtocol({ maxFrameSize: 1024 }).recipe!;
   assertEquals(recipe.export, "rpcProtocol");
   assertEquals(structuredClone(recipe.options), { maxFrameSize: 1024 });
+});
+
+Deno.test("rpcServer with loops: 2 asks the authenticator here for both loops, and the identity reaches each loop's services", async () => {
+  const asked: string[] = [];
+  await using server = rpcServer({
+    port: 0,
+    loops: 2,
+    workers: 0,
+    handler: FIXTURE,
+    onError: () => {},
+    authenticate: ({ credentials }) => {
+      asked.push(String(credentials.token));
+      return credentials.token === "good"
+        ? { name: "carol", grants: { level: 2 } }
+        : { refused: "bad token" };
+    },
+    [PINNED_LOOPS]: true,
+  } as RpcServerOptions);
+  await server.listen();
+  for (const loop of [0, 1]) {
+    const port = loopPort(server, loop);
+    await assertRejects(
+      () => connectRpc({ port, timeout: 5000, credentials: { token: "bad" }, onError: () => {} }),
+      RpcAuthenticationError,
+    );
+    await using rpc = await connectRpc({ port, timeout: 5000, credentials: { token: "good" } });
+    assertEquals(JSON.parse(text.decode(await rpc.call(RpcFixture.identity))), {
+      name: "carol",
+      grants: { level: 2 },
+    });
+  }
+  assertEquals(asked, ["bad", "good", "bad", "good"]);
 });

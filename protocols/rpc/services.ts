@@ -2,7 +2,9 @@ import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import type { Message } from "../../core/message.ts";
 import type { MessageHandler, MessageHandlerContext } from "../../core/message_handler.ts";
 import { EarlyCancels } from "./_early_cancels.ts";
+import type { Identity } from "../../core/authentication.ts";
 import { RPC_HEADER_SIZE, RpcFrameWriter, rpcId, RpcKind } from "./_rpc_frame.ts";
+import { ConnectionIdentities, identityLength } from "./_rpc_identity.ts";
 
 /** One request (or one-way message) as a service handler sees it. */
 export interface RpcRequest {
@@ -16,6 +18,14 @@ export interface RpcRequest {
   readonly connection: ConnectionHandle;
   /** Where the handler runs (`workerIndex`), and handles to other connections. */
   readonly context: MessageHandlerContext;
+  /**
+   * Who the caller is, as the server's authenticator (`ServerOptions.authenticate`) answered
+   * the connection's credentials (`connectRpc({ credentials })`): its `name` and `grants`, for
+   * the service to decide what the caller may do. `undefined` when the server has no
+   * authenticator. Plain data (it reaches workers as JSON), the same object for every request
+   * of the connection in this thread.
+   */
+  readonly identity: Identity | undefined;
   /**
    * Aborts, with an `AbortError` `DOMException`, when the caller gives up on the call (its
    * abort signal, or its timeout: the client then sends a cancel). An async handler sees it
@@ -32,6 +42,7 @@ class ServiceRequest implements RpcRequest {
   readonly body: Uint8Array;
   readonly connection: ConnectionHandle;
   readonly context: MessageHandlerContext;
+  readonly identity: Identity | undefined;
   #controller: AbortController | undefined = undefined;
   #cancelled = false;
 
@@ -41,12 +52,14 @@ class ServiceRequest implements RpcRequest {
     body: Uint8Array,
     connection: ConnectionHandle,
     context: MessageHandlerContext,
+    identity: Identity | undefined,
   ) {
     this.type = type;
     this.id = id;
     this.body = body;
     this.connection = connection;
     this.context = context;
+    this.identity = identity;
   }
 
   get signal(): AbortSignal {
@@ -137,6 +150,8 @@ export class Services implements MessageHandler {
    * flood of cancels cannot push out another's.
    */
   readonly #earlyCancels = new EarlyCancels();
+  /** The callers' identities, parsed once per connection. */
+  readonly #identities = new ConnectionIdentities();
   readonly #writer: RpcFrameWriter;
   /** The type last looked up, with its handler (-1 before the first). */
   #lastType = -1;
@@ -268,16 +283,22 @@ export class Services implements MessageHandler {
       );
       return;
     }
+    // The protocol puts the caller's identity between the header and the body, when the
+    // server has an authenticator (`_rpc_identity.ts`).
+    const start = RPC_HEADER_SIZE + identityLength(payload);
+    if (start > payload.length) {
+      connection.write(
+        this.#writer.errorFrame(type, id, "RpcError", "RPC payload shorter than its identity"),
+      );
+      return;
+    }
     const request = new ServiceRequest(
       type,
       id,
-      new Uint8Array(
-        payload.buffer,
-        payload.byteOffset + RPC_HEADER_SIZE,
-        payload.length - RPC_HEADER_SIZE,
-      ),
+      new Uint8Array(payload.buffer, payload.byteOffset + start, payload.length - start),
       connection,
       context,
+      this.#identities.of(connection, payload),
     );
     let result: RpcResult | Promise<RpcResult>;
     try {
@@ -307,7 +328,7 @@ export class Services implements MessageHandler {
 
   /**
    * Forgets what the table holds for a connection that closed: the cancels it sent for
-   * requests that had not started. {@linkcode rpcServer} calls it for inline services; pass it
+   * requests that had not started, and its caller's identity. {@linkcode rpcServer} calls it for inline services; pass it
    * as the `onClose` of a `Server` that runs a `Services` as its `onMessage`. Services in
    * workers have no such hook: they drop a closed connection's cancels at their next sweep.
    *
@@ -339,6 +360,7 @@ export class Services implements MessageHandler {
    */
   onClose(connection: ConnectionHandle): void {
     this.#earlyCancels.forget(connection.id);
+    this.#identities.forget(connection.id);
   }
 
   #cancel(connection: ConnectionHandle, id: number): void {

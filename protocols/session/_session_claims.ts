@@ -10,20 +10,22 @@
  * | message                          | sent by         | meaning                                        |
  * | -------------------------------- | --------------- | ---------------------------------------------- |
  * | `{ t: "claim", name, clock }`    | the claiming loop, to every other | "I want `name`'s file"       |
- * | `{ t: "released", name, clock }` | each other loop | "I hold `name` no more" (it closed it first)   |
+ * | `{ t: "released", name, clock, history }` | each other loop | "I hold `name` no more" (it closed it first), with the name's takeover history |
  * | `{ t: "superseded", name, clock }` | a loop claiming `name` with a newer ticket | "give up" |
+ * | `{ t: "refused", name, clock, reason }` | the loop holding `name` | "it changed hands too often" (`_takeover_limit.ts`) |
  *
  * A loop receiving a claim for `name`:
  *
  * | its state for `name`                 | what it does                                        |
  * | ------------------------------------ | --------------------------------------------------- |
- * | holds it                             | closes the session (its connection, then its file), answers `released` |
+ * | holds it                             | closes the session (its connection, then its file), answers `released`; or, past the takeover limit, keeps it and answers `refused` |
  * | claims it, with an older ticket      | gives up its own claim (its logins closed), answers `released` |
  * | claims it, with a newer ticket       | answers `superseded`                                |
  * | nothing                              | answers `released`                                  |
  *
  * A claim with every other loop's `released` is granted: the file is free, and the loop opens
- * it. Of claims racing for one name, the newest ticket wins and the others give up, as an
+ * it, with the takeover history the holder handed over (so the limit holds per name, across
+ * loops). A `refused` ends the claim at once: the login is refused with the reason. Of claims racing for one name, the newest ticket wins and the others give up, as an
  * older connection gives way at a relogin on one loop. Safety does not rest on timing: a loop
  * answers `released` only after it closed the file, and a loop claiming never answers
  * `released` to an older claim without giving its own up. A loop that was replaced holds
@@ -42,22 +44,34 @@ import type { LoopContext } from "../../core/loop_context.ts";
 export interface SessionHolder {
   /** Whether the table holds `name` (attached or detached). */
   holds(name: string): boolean;
-  /** Closes `name`'s session (its connection, then its file) and takes it out of the table. */
-  release(name: string): void;
+  /**
+   * Lets go of `name` for another loop's claim: closes its session, if held (its connection,
+   * then its file), and takes it out of the table, handing over the name's takeover history;
+   * or keeps it and answers why the claim is refused (the name changed hands too often).
+   */
+  release(name: string): { history: number[] } | { refused: string };
 }
+
+/** How a claim ended: granted with the name's takeover history, or not (refused, with why). */
+export type ClaimOutcome =
+  | { readonly granted: true; readonly history: readonly number[] }
+  | { readonly granted: false; readonly refused?: string };
 
 /** A message of the claims between loops; see the module doc. */
 export type ClaimMessage =
   | { t: "claim"; name: string; clock: number }
-  | { t: "released"; name: string; clock: number }
-  | { t: "superseded"; name: string; clock: number };
+  | { t: "released"; name: string; clock: number; history?: number[] }
+  | { t: "superseded"; name: string; clock: number }
+  | { t: "refused"; name: string; clock: number; reason: string };
 
 /** A claim of this loop, waiting for the others' answers. */
 interface Claim {
   readonly clock: number;
   readonly waiting: Set<number>;
-  readonly done: ((granted: boolean) => void)[];
+  readonly done: ((outcome: ClaimOutcome) => void)[];
   readonly timer: ReturnType<typeof setTimeout>;
+  /** The takeover history handed over with the `released` answers. */
+  readonly history: number[];
 }
 
 /** The claims of one loop's session table; see the module doc. */
@@ -88,12 +102,13 @@ export class SessionClaims {
   }
 
   /**
-   * Claims `name` from the other loops; `done(true)` once they all let go of it, or
-   * `done(false)` when a newer claim won (or the answers did not come in time). A second claim
-   * of a name waiting already joins the first.
+   * Claims `name` from the other loops; `done({ granted: true, history })` once they all let
+   * go of it, `done({ granted: false })` when a newer claim won (or the answers did not come in
+   * time), `done({ granted: false, refused })` when the holder refused it. A second claim of a
+   * name waiting already joins the first.
    */
-  claim(name: string, done: (granted: boolean) => void): void {
-    if (this.#closed) return done(false);
+  claim(name: string, done: (outcome: ClaimOutcome) => void): void {
+    if (this.#closed) return done({ granted: false });
     const waiting = this.#claims.get(name);
     if (waiting !== undefined) {
       waiting.done.push(done);
@@ -105,7 +120,7 @@ export class SessionClaims {
       if (loop !== this.#loop.index) others.add(loop);
     }
     const timer = setTimeout(() => this.#settle(name, false), this.#timeout);
-    this.#claims.set(name, { clock, waiting: others, done: [done], timer });
+    this.#claims.set(name, { clock, waiting: others, done: [done], timer, history: [] });
     for (const loop of others) this.#loop.send(loop, { t: "claim", name, clock });
   }
 
@@ -129,17 +144,27 @@ export class SessionClaims {
           return;
         }
         if (mine !== undefined) this.#settle(name, false);
-        if (this.#holder.holds(name)) this.#holder.release(name);
-        this.#loop.send(from, { t: "released", name, clock });
+        const answer = this.#holder.release(name);
+        if ("refused" in answer) {
+          this.#loop.send(from, { t: "refused", name, clock, reason: answer.refused });
+        } else {
+          this.#loop.send(from, { t: "released", name, clock, history: answer.history });
+        }
         return;
       }
       case "released":
         if (mine === undefined || mine.clock !== clock) return;
         mine.waiting.delete(from);
+        if (message.history !== undefined) mine.history.push(...message.history);
         if (mine.waiting.size === 0) this.#settle(name, true);
         return;
       case "superseded":
         if (mine !== undefined && mine.clock === clock) this.#settle(name, false);
+        return;
+      case "refused":
+        if (mine !== undefined && mine.clock === clock) {
+          this.#settle(name, false, message.reason);
+        }
         return;
     }
   }
@@ -152,11 +177,16 @@ export class SessionClaims {
     }
   }
 
-  #settle(name: string, granted: boolean): void {
+  #settle(name: string, granted: boolean, refused?: string): void {
     const claim = this.#claims.get(name);
     if (claim === undefined) return;
     this.#claims.delete(name);
     clearTimeout(claim.timer);
-    for (const done of claim.done) done(granted && !this.#closed);
+    const outcome: ClaimOutcome = granted && !this.#closed
+      ? { granted: true, history: claim.history }
+      : refused === undefined
+      ? { granted: false }
+      : { granted: false, refused };
+    for (const done of claim.done) done(outcome);
   }
 }

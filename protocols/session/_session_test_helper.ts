@@ -10,16 +10,27 @@ import { HeaderEncoder } from "../../core/framing/header_encoder.ts";
 import { within } from "../../testing/_socket_client.ts";
 import { decodeLoginReply, encodeLogin, FrameType, type LoginReply } from "./_session_wire.ts";
 
-/** A raw client that logs in as `name` and reads the login reply; its connection stays open. */
+/**
+ * A raw client that logs in as `name` (with `secret`, if given) and reads the login reply; its
+ * connection stays open. `after` is written in the same write as the login (frames a client
+ * pipelines behind it).
+ */
 export async function rawLogin(
   port: number,
   name: string,
   sequences = { received: 0, acknowledged: 0, sent: 0 },
+  { secret, after }: { secret?: string; after?: Uint8Array } = {},
 ): Promise<{ conn: Deno.TcpConn; reply: LoginReply }> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    const login = encodeLogin({ name, serverName: "server", ...sequences });
-    await within(conn.write(new HeaderEncoder().encode(FrameType.login, login)), "a login");
+    const login = new HeaderEncoder().encode(
+      FrameType.login,
+      encodeLogin({ name, serverName: "server", secret, ...sequences }),
+    );
+    const bytes = new Uint8Array(login.length + (after?.length ?? 0));
+    bytes.set(login);
+    if (after !== undefined) bytes.set(after, login.length);
+    await within(conn.write(bytes), "a login");
     const decoder = new HeaderDecoder();
     const buffer = new Uint8Array(4096);
     for (;;) {
@@ -48,4 +59,12 @@ export function u32(value: number): Uint8Array {
 /** The u32 a payload of {@linkcode u32} carries. */
 export function read(payload: Uint8Array): number {
   return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+}
+
+/** A raw session message frame: `seq`, then `payload`. */
+export function rawMessage(seq: number, payload: Uint8Array): Uint8Array {
+  const body = new Uint8Array(4 + payload.length);
+  new DataView(body.buffer).setUint32(0, seq, true);
+  body.set(payload, 4);
+  return new HeaderEncoder().encode(1, body);
 }

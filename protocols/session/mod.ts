@@ -10,6 +10,14 @@
  *   `Server` running it, with its options in `session`.
  * - {@linkcode connectSession}: the client side, reconnecting with backoff and resuming; the
  *   session's options go in `session`, the connection's beside it.
+ * - Authentication: with the server's `authenticate` hook, a login's `{ name, secret }` (the
+ *   client's `secret` option) goes to it before anything about the session is looked at;
+ *   {@linkcode sessionSecrets} is such a hook for one secret per name. A refused login gets
+ *   {@linkcode SessionRefusedError} and learns nothing else; the identity must be the session's
+ *   name, or list it in `grants.sessions` ({@linkcode identityMayUse}). A relogin with the right
+ *   secret takes a live session over (a restarted client), at most `maxTakeovers` (5) times per
+ *   `takeoverWindow` (10 s) per name. Without a hook anyone may log in under any name, but a
+ *   refused login is never told the server's numbers.
  * - {@linkcode SessionStore}: the append-only file per peer (CRC-32 per record, compaction of
  *   acknowledged records, `fsync` never / every N ms / always); {@linkcode resetSession}
  *   deletes it to start a session over.
@@ -18,8 +26,8 @@
  *
  * ```
  * client                                           server
- *   ── login(name, received r_c, acknowledged, sent) ──▶  opens <dir>/<name>.session
- *   ◀── reply(accepted, received r_s, acknowledged, sent)  (or rejected / mismatch)
+ *   ── login(name, secret, received r_c, acknowledged, sent) ─▶  [authenticate], opens <dir>/<name>.session
+ *   ◀── reply(accepted, received r_s, acknowledged, sent)  (or refused / rejected / mismatch)
  *   ── messages r_s+1 … (resent, then new) ─────────▶  duplicates dropped by seq
  *   ◀── messages r_c+1 … (resent, then new) ─────────
  *   every frame's ackSeq acknowledges; heartbeats after 3 s of silence; 10 s without a word
@@ -70,6 +78,7 @@
 
 export * from "./crc32.ts";
 export * from "./session.ts";
+export * from "./session_authentication.ts";
 export * from "./session_client.ts";
 export * from "./session_errors.ts";
 export * from "./session_protocol.ts";

@@ -12,7 +12,9 @@ import {
   decodeLoginReply,
   encodeLogin,
   FrameType,
+  LoginReplyFlag,
   LoginStatus,
+  MAX_SECRET_LENGTH,
   sequencesMatch,
 } from "./_session_wire.ts";
 import { Session, type SessionMessageHandler } from "./session.ts";
@@ -20,6 +22,7 @@ import {
   type SessionError,
   SessionFileError,
   SessionMismatchError,
+  SessionRefusedError,
   SessionRejectedError,
 } from "./session_errors.ts";
 import { type FsyncPolicy, SessionStore } from "./session_store.ts";
@@ -51,6 +54,17 @@ export interface ClientSessionOptions extends SessionOptions {
    * @default {"server"}
    */
   serverName?: string;
+  /**
+   * The credential sent with every login, for the server's authenticator
+   * (`ServerOptions.authenticate`, such as {@linkcode sessionSecrets}): at most 255 bytes of
+   * UTF-8. A server with an authenticator refuses a login without the right one
+   * ({@linkcode SessionRefusedError}, and the client stops); one without ignores it. Send it
+   * over TLS (`tls` in the connection's options) where the network is not trusted: the login
+   * carries it as is.
+   *
+   * @default {undefined: none}
+   */
+  secret?: string;
   /** Handles each message from the server, exactly once and in order, on the I/O thread. */
   onMessage: SessionMessageHandler;
   /**
@@ -98,8 +112,10 @@ const encoder = new HeaderEncoder();
  * carries it, reconnecting (by default) with backoff, logging in again and resuming after
  * every disconnect. Make one with {@linkcode connectSession}.
  *
- * A rejected login or a sequence mismatch stops the client for good: {@linkcode SessionClient.ended}
- * then settles with the {@linkcode SessionRejectedError} or {@linkcode SessionMismatchError}.
+ * A rejected login (refused by the authenticator: {@linkcode SessionRefusedError}; too many
+ * takeovers of its name; ...) or a sequence mismatch stops the client for good: it does not
+ * retry what cannot succeed. {@linkcode SessionClient.ended} then settles with the
+ * {@linkcode SessionRejectedError} or {@linkcode SessionMismatchError}.
  *
  * @example
  * ```ts
@@ -165,6 +181,18 @@ export class SessionClient implements AsyncDisposable {
       }
     }
     checkName("name", sessionOptions.name);
+    const secret = sessionOptions.secret;
+    if (secret !== undefined) {
+      if (typeof secret !== "string") {
+        throw new TypeError(`secret must be a string, got ${typeof secret}`);
+      }
+      const length = new TextEncoder().encode(secret).length;
+      if (length > MAX_SECRET_LENGTH) {
+        throw new RangeError(
+          `secret must be at most ${MAX_SECRET_LENGTH} bytes of UTF-8, got ${length}`,
+        );
+      }
+    }
     this.#serverName = sessionOptions.serverName ?? "server";
     checkName("serverName", this.#serverName);
     const { connectionTimeout } = resolveSessionOptions(sessionOptions);
@@ -268,6 +296,7 @@ export class SessionClient implements AsyncDisposable {
       encodeLogin({
         name: this.#options.name,
         serverName: this.#serverName,
+        secret: this.#options.secret,
         ...this.session.sequences,
       }),
     );
@@ -379,12 +408,19 @@ class SessionClientHandler implements ProtocolHandler {
       );
     }
     clearTimeout(this.#loginTimer);
+    if (reply.status === LoginStatus.refused) {
+      client.fail(new SessionRefusedError(reply.reason));
+      return false;
+    }
     if (reply.status === LoginStatus.rejected) {
       client.fail(new SessionRejectedError(reply.reason));
       return false;
     }
     if (reply.status !== LoginStatus.accepted || !sequencesMatch(session.sequences, reply)) {
-      client.fail(new SessionMismatchError(session.peer, session.sequences, reply));
+      const withheld = ((reply.flags ?? 0) & LoginReplyFlag.numbersWithheld) !== 0;
+      client.fail(
+        new SessionMismatchError(session.peer, session.sequences, withheld ? undefined : reply),
+      );
       return false;
     }
     this.#attached = true;
@@ -403,7 +439,9 @@ class SessionClientHandler implements ProtocolHandler {
  * @returns The client, once logged in.
  * @throws {SessionFileError} When the session file is corrupt or truncated (reset it with the
  *   `reset` option or {@linkcode resetSession}).
- * @throws {SessionRejectedError} When the server refuses the login.
+ * @throws {SessionRefusedError} When the server's authenticator refuses the login (no
+ *   `secret`, or a wrong one).
+ * @throws {SessionRejectedError} When the server rejects the login otherwise.
  * @throws {SessionMismatchError} When the two sides' numbers contradict each other.
  *
  * @example Messages sent before a restart of the client are delivered once

@@ -183,6 +183,35 @@ export class SessionRejectedError extends SessionError {
   }
 }
 
+/**
+ * The server's authenticator (`ServerOptions.authenticate`) refused the login: no secret, a
+ * wrong one, or an identity that may not use the session's name. The server says nothing more
+ * (not even whether the session exists), and the client stops: retrying with the same
+ * credential cannot help.
+ *
+ * @example
+ * ```ts
+ * import { SessionRefusedError, SessionRejectedError } from "@speedo/speedo/session";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * const error = new SessionRefusedError("Authentication failed");
+ * assert(error instanceof SessionRejectedError);
+ * assertEquals(error.message, "Login refused: Authentication failed");
+ * ```
+ */
+export class SessionRefusedError extends SessionRejectedError {
+  /**
+   * Makes the error.
+   *
+   * @param reason The server's reason (always the same one).
+   */
+  constructor(reason: string) {
+    super(reason);
+    this.message = `Login refused: ${reason}`;
+    this.name = "SessionRefusedError";
+  }
+}
+
 /** One side's sequence numbers, as exchanged at login. */
 export interface SessionSequences {
   /** The last sequence number received from the peer, in order. */
@@ -198,6 +227,11 @@ export interface SessionSequences {
  * messages the other never sent, or needs messages the other already discarded (a session
  * file lost or reset on one side only). Fix it by hand, or reset both sides.
  *
+ * A server tells a client its numbers only when its authenticator vouched for the login: a
+ * server without one withholds them (`remote` is then `undefined` on the client), since they
+ * are what a peer needs to take a session over; the server's own `onSequenceMismatch` still
+ * has both.
+ *
  * @example
  * ```ts
  * import { SessionMismatchError } from "@speedo/speedo/session";
@@ -208,7 +242,7 @@ export interface SessionSequences {
  *   { received: 0, acknowledged: 0, sent: 0 },
  *   { received: 5, acknowledged: 5, sent: 5 },
  * );
- * assertEquals(error.remote.received, 5);
+ * assertEquals(error.remote?.received, 5);
  * ```
  */
 export class SessionMismatchError extends SessionError {
@@ -216,24 +250,28 @@ export class SessionMismatchError extends SessionError {
   readonly peer: string;
   /** This side's numbers. */
   readonly local: SessionSequences;
-  /** The peer's numbers. */
-  readonly remote: SessionSequences;
+  /** The peer's numbers; `undefined` when the server withheld them. */
+  readonly remote: SessionSequences | undefined;
 
   /**
    * Makes the error.
    *
    * @param peer The peer's name.
    * @param local This side's numbers.
-   * @param remote The peer's numbers.
+   * @param remote The peer's numbers, if it told them.
    */
-  constructor(peer: string, local: SessionSequences, remote: SessionSequences) {
+  constructor(peer: string, local: SessionSequences, remote?: SessionSequences) {
     super(
-      `Sequence numbers of session "${peer}" do not match: here received ${local.received}, acknowledged ${local.acknowledged}, sent ${local.sent}; there received ${remote.received}, acknowledged ${remote.acknowledged}, sent ${remote.sent}`,
+      `Sequence numbers of session "${peer}" do not match: here received ${local.received}, acknowledged ${local.acknowledged}, sent ${local.sent}; ${
+        remote === undefined
+          ? "the server withholds its numbers from a login no authenticator vouched for"
+          : `there received ${remote.received}, acknowledged ${remote.acknowledged}, sent ${remote.sent}`
+      }`,
     );
     this.name = "SessionMismatchError";
     this.peer = peer;
     this.local = { received: local.received, acknowledged: local.acknowledged, sent: local.sent };
-    this.remote = {
+    this.remote = remote === undefined ? undefined : {
       received: remote.received,
       acknowledged: remote.acknowledged,
       sent: remote.sent,

@@ -11,13 +11,17 @@ import { within } from "../../testing/_socket_client.ts";
 import { sessionEcho } from "../../testing/_fixtures/session_echo_protocol.ts";
 import { LoginStatus } from "./_session_wire.ts";
 import { rawLogin, read, u32 } from "./_session_test_helper.ts";
-import { connectSession, type SessionClientOptions } from "./mod.ts";
+import { connectSession, type SessionClientOptions, sessionSecrets } from "./mod.ts";
 
-async function twoLoops(dir: string): Promise<{ server: Server; ports: number[] }> {
+async function twoLoops(
+  dir: string,
+  extra: Partial<ServerOptions> = {},
+): Promise<{ server: Server; ports: number[] }> {
   const server = new Server({
     protocol: sessionEcho({ dir: `${dir}/server` }),
     loops: 2,
     [PINNED_LOOPS]: true,
+    ...extra,
   } as ServerOptions);
   await server.listen();
   const group = loopGroups.get(server)!;
@@ -89,6 +93,37 @@ Deno.test("Sessions on 2 loops: a login on loop 1 takes the name over from loop 
     old.conn.close();
     taker.conn.close();
   } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Sessions on 2 loops: the authenticator refuses a takeover without the secret on either loop, and lets one with it through", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "speedo-session-loops-" });
+  const { server, ports } = await twoLoops(dir, {
+    authenticate: sessionSecrets({ taken: "right" }),
+  });
+  const open: Deno.Conn[] = [];
+  try {
+    const owner = await rawLogin(ports[0], "taken", undefined, { secret: "right" });
+    open.push(owner.conn);
+    assertEquals(owner.reply.status, LoginStatus.accepted);
+    for (const port of ports) {
+      for (const secret of [undefined, "wrong"]) {
+        const attacker = await rawLogin(port, "taken", undefined, { secret });
+        open.push(attacker.conn);
+        assertEquals(
+          [attacker.reply.status, attacker.reply.received, attacker.reply.sent],
+          [LoginStatus.refused, 0, 0],
+        );
+      }
+    }
+    const taker = await rawLogin(ports[1], "taken", undefined, { secret: "right" });
+    open.push(taker.conn);
+    assertEquals(taker.reply.status, LoginStatus.accepted);
+    await untilClosed(owner.conn);
+  } finally {
+    for (const conn of open) conn.close();
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }

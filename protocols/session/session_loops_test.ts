@@ -13,7 +13,12 @@ import type { ProtocolHandler } from "../../core/protocol.ts";
 import { MemoryTransport } from "../../testing/mod.ts";
 import { waitFor } from "../../testing/_socket_client.ts";
 import { decodeLoginReply, encodeLogin, FrameType, LoginStatus } from "./_session_wire.ts";
-import { SessionError, type SessionProtocol, sessionProtocol } from "./mod.ts";
+import {
+  SessionError,
+  type SessionProtocol,
+  sessionProtocol,
+  type SessionProtocolOptions,
+} from "./mod.ts";
 
 const encoder = new HeaderEncoder();
 
@@ -144,7 +149,7 @@ function message(seq: number, ackSeq = 0): Uint8Array {
 }
 
 /** N echoing protocols over one directory, attached to fake loops. */
-function loopsOf(dir: string, count: number): {
+function loopsOf(dir: string, count: number, extra: Partial<SessionProtocolOptions> = {}): {
   loops: FakeLoops;
   protocols: SessionProtocol[];
   [Symbol.dispose](): void;
@@ -158,6 +163,7 @@ function loopsOf(dir: string, count: number): {
         throw error;
       },
       connectionTimeout: 5000,
+      ...extra,
     });
     protocol.attach!(loops.context(index));
     return protocol;
@@ -314,5 +320,43 @@ Deno.test(
       assertEquals(a.frames().messages, [[1, 1]]);
       assertEquals(setup.loops.log, []);
       a.close();
+    }),
+);
+
+Deno.test(
+  "sessionProtocol on two loops: the takeover limit holds per name across loops, its history moving with the name",
+  () =>
+    withDir(async (dir) => {
+      using setup = loopsOf(dir, 2, { maxTakeovers: 3, takeoverWindow: 60_000 });
+      const { loops, protocols } = setup;
+      const conns: Conn[] = [];
+      const statuses: (number | undefined)[] = [];
+      // Two clients fighting over "c1" from two loops, in turn: every login after the first
+      // is a takeover from the other loop.
+      for (let i = 0; i < 7; i++) {
+        const conn = new Conn(protocols[i % 2]);
+        conn.send(login(0, 0, 0));
+        await loops.idle();
+        for (const other of conns) other.settle();
+        conn.settle();
+        conns.push(conn);
+        statuses.push(conn.frames().status);
+      }
+      assertEquals(statuses, [
+        LoginStatus.accepted,
+        LoginStatus.accepted,
+        LoginStatus.accepted,
+        LoginStatus.accepted,
+        LoginStatus.rejected,
+        LoginStatus.rejected,
+        LoginStatus.rejected,
+      ]);
+      // The fourth login keeps the session: the refused claims took nothing from it.
+      assert(!conns[3].transport.closed);
+      assertEquals(protocols[1].sessions.get("c1")?.connected, true);
+      const stats = protocols.map((protocol) => protocol.sessions.stats());
+      assertEquals(stats[0].takeovers + stats[1].takeovers, 3);
+      assertEquals(stats[0].takeoversRefused + stats[1].takeoversRefused, 3);
+      for (const conn of conns) conn.close();
     }),
 );

@@ -8,8 +8,11 @@ import type {
   ProtocolHandlerFactory,
 } from "../../core/protocol.ts";
 import { nonNegativeInteger } from "../../core/_option_checks.ts";
+import { type AuthenticationResult, type Identity, isRefusal } from "../../core/authentication.ts";
 import { checkName } from "./_names.ts";
-import { SessionClaims } from "./_session_claims.ts";
+import { type ClaimOutcome, SessionClaims } from "./_session_claims.ts";
+import { TakeoverLimit } from "./_takeover_limit.ts";
+import { identityMayUse } from "./session_authentication.ts";
 import {
   resolveSessionOptions,
   resolveStoreOptions,
@@ -20,7 +23,9 @@ import {
   encodeLoginReply,
   FrameType,
   type Login,
+  LoginReplyFlag,
   LoginStatus,
+  REFUSED_REASON,
   sequencesMatch,
 } from "./_session_wire.ts";
 import { Session, type SessionMessageHandler } from "./session.ts";
@@ -39,6 +44,21 @@ export interface SessionLogin {
   readonly sent: number;
   /** The connection logging in. */
   readonly connection: ConnectionHandle;
+  /**
+   * Who the server's authenticator (`ServerOptions.authenticate`) says the client is; absent
+   * when the server has none.
+   */
+  readonly identity?: Identity;
+}
+
+/** Counters of a {@linkcode SessionTable}, since it was made. */
+export interface SessionTableStats {
+  /** Logins that took a session over from another live connection. */
+  readonly takeovers: number;
+  /** Logins refused because their name changed hands too often (`maxTakeovers`). */
+  readonly takeoversRefused: number;
+  /** Logins the server's authenticator refused (or whose identity may not use the name). */
+  readonly loginsRefused: number;
 }
 
 /**
@@ -125,6 +145,25 @@ export interface SessionProtocolOptions extends SessionOptions {
    */
   detachedSessionTimeout?: number;
   /**
+   * Takeovers of one session name allowed within `takeoverWindow`: a login of a name whose
+   * session is attached to another live connection takes it over (the older connection is
+   * closed: a restarted client does not wait for its old connection to time out). Past the
+   * bound, further contested logins of the name are refused ("Too many takeovers") until the
+   * window moves on, so two clients fighting over one name cannot kick each other off hundreds
+   * of times a second. A login refused for a sequence mismatch counts too (it contests the
+   * name; it bounds a peer probing for numbers). On several loops the bound holds per name
+   * across loops (the history moves with the name's file). 0 allows any number.
+   *
+   * @default {5}
+   */
+  maxTakeovers?: number;
+  /**
+   * The window of `maxTakeovers`, in milliseconds.
+   *
+   * @default {10000}
+   */
+  takeoverWindow?: number;
+  /**
    * The table the sessions go in: give one made with `new SessionTable()` to reach the
    * sessions (and close them) when this protocol is made for you, as {@linkcode sessionServer}
    * does. A table belongs to one protocol.
@@ -168,9 +207,15 @@ export interface SessionProtocolOptions extends SessionOptions {
   recipe?: ProtocolRecipe;
 }
 
+/** What the table reaches of the protocol that owns it. */
+interface TableOwner {
+  close(): void;
+  stats(): SessionTableStats;
+}
+
 /** What the protocol reaches of its table: the map it fills, bound once. */
 let tableAccess: {
-  bind(table: SessionTable, owner: { close(): void }): Map<string, Session>;
+  bind(table: SessionTable, owner: TableOwner): Map<string, Session>;
 };
 
 /**
@@ -210,7 +255,7 @@ let tableAccess: {
  */
 export class SessionTable implements Disposable {
   readonly #sessions = new Map<string, Session>();
-  #owner: { close(): void } | undefined;
+  #owner: TableOwner | undefined;
   #closed = false;
 
   static {
@@ -234,6 +279,16 @@ export class SessionTable implements Disposable {
   /** Whether {@linkcode SessionTable.close} was called. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * The table's counters: takeovers, and logins refused for too many takeovers or by the
+   * authenticator.
+   *
+   * @returns A snapshot; zeros until a protocol owns the table.
+   */
+  stats(): SessionTableStats {
+    return this.#owner?.stats() ?? { takeovers: 0, takeoversRefused: 0, loginsRefused: 0 };
   }
 
   /**
@@ -306,6 +361,12 @@ const encoder = new HeaderEncoder();
  *
  * The sessions outlive their connections: close the table ({@linkcode SessionTable.close})
  * once the server is closed.
+ *
+ * With the server's authenticator (`ServerOptions.authenticate`, such as
+ * {@linkcode sessionSecrets}), each login's `{ name, secret }` is asked about first, as protocol
+ * `"session"`; a refusal answers nothing about the session, and the identity must be the
+ * session's name or list it in `grants.sessions`. Takeovers of a name are bounded
+ * (`maxTakeovers` per `takeoverWindow`).
  *
  * @param options The directory, the message handler, the hooks and the bounds; all checked
  *   now.
@@ -394,6 +455,10 @@ class SessionRegistry {
   readonly #connections = new Map<Session, ConnectionHandle>();
   /** Claims of names from the other loops; undefined on one loop. */
   #claims: SessionClaims | undefined;
+  readonly #takeovers: TakeoverLimit;
+  readonly #maxTakeovers: number;
+  readonly #takeoverWindow: number;
+  #counts = { takeovers: 0, takeoversRefused: 0, loginsRefused: 0 };
   #closed = false;
 
   constructor(options: SessionProtocolOptions) {
@@ -432,6 +497,14 @@ class SessionRegistry {
       "detachedSessionTimeout",
       options.detachedSessionTimeout ?? 600_000,
     );
+    this.#maxTakeovers = nonNegativeInteger("maxTakeovers", options.maxTakeovers ?? 5);
+    this.#takeoverWindow = options.takeoverWindow ?? 10_000;
+    if (!Number.isInteger(this.#takeoverWindow) || this.#takeoverWindow < 1) {
+      throw new RangeError(
+        `takeoverWindow must be a positive integer, got ${this.#takeoverWindow}`,
+      );
+    }
+    this.#takeovers = new TakeoverLimit(this.#maxTakeovers, this.#takeoverWindow);
     const table = options.sessions ?? new SessionTable();
     if (!(table instanceof SessionTable)) {
       throw new TypeError(`sessions must be a SessionTable, got ${String(table)}`);
@@ -471,12 +544,35 @@ class SessionRegistry {
   }
 
   /** Claims `name` from the other loops; see {@linkcode SessionClaims.claim}. */
-  claim(name: string, done: (granted: boolean) => void): void {
-    this.#claims!.claim(name, done);
+  claim(name: string, done: (outcome: ClaimOutcome) => void): void {
+    this.#claims!.claim(name, (outcome) => {
+      // The holder counted a refusal; the history of a granted claim comes here with the name.
+      if (outcome.granted) this.#takeovers.merge(name, outcome.history);
+      done(outcome);
+    });
+  }
+
+  /** The table's counters. */
+  stats(): SessionTableStats {
+    return { ...this.#counts };
+  }
+
+  /** A login the authenticator refused: counted. */
+  loginRefused(): void {
+    this.#counts.loginsRefused++;
+  }
+
+  /** Why a contested login of `name` is refused past `maxTakeovers`. */
+  #tooManyTakeovers(name: string): string {
+    return `Too many takeovers of session "${name}" (maxTakeovers: ${this.#maxTakeovers} in ${this.#takeoverWindow} ms)`;
   }
 
   /** Checks a login before its session is looked for: a reason to refuse it, or nothing. */
-  check(login: Login, connection: ConnectionHandle): { status: number; reason: string } | void {
+  check(
+    login: Login,
+    connection: ConnectionHandle,
+    identity: Identity | undefined,
+  ): { status: number; reason: string } | void {
     if (this.#closed) {
       return { status: LoginStatus.rejected, reason: "The server's session table is closed" };
     }
@@ -493,15 +589,22 @@ class SessionRegistry {
     }
     let reason: string | void;
     try {
-      reason = this.options.onLogin?.({ ...login, connection });
+      const { secret: _, ...numbers } = login;
+      reason = this.options.onLogin?.(
+        identity === undefined ? { ...numbers, connection } : { ...numbers, connection, identity },
+      );
     } catch (error) {
       reason = `onLogin failed: ${(error as Error).message}`;
     }
     if (typeof reason === "string") return { status: LoginStatus.rejected, reason };
   }
 
-  /** Opens or resumes the session of a login that passed {@linkcode check}. */
-  open(login: Login): { session: Session } | {
+  /**
+   * Opens or resumes the session of a login that passed {@linkcode check}, on `handle`. A
+   * login of a session attached to another live connection is a takeover: counted, and
+   * refused past `maxTakeovers`.
+   */
+  open(login: Login, handle: ConnectionHandle): { session: Session } | {
     status: number;
     reason: string;
     local?: Session;
@@ -512,6 +615,17 @@ class SessionRegistry {
     }
     let session = this.sessions.get(login.name);
     const opened = session === undefined;
+    let contested = false;
+    if (session !== undefined) {
+      const current = this.#connections.get(session);
+      if (current !== undefined && current !== handle && current.open) {
+        if (!this.#takeovers.admit(login.name)) {
+          this.#counts.takeoversRefused++;
+          return { status: LoginStatus.rejected, reason: this.#tooManyTakeovers(login.name) };
+        }
+        contested = true;
+      }
+    }
     if (session === undefined) {
       if (this.sessions.size >= this.maxSessions && !this.#makeRoom()) {
         return {
@@ -545,6 +659,8 @@ class SessionRegistry {
     }
     session.flush();
     if (!sequencesMatch(session.sequences, login)) {
+      // A mismatch contests the name too: counted, so that numbers cannot be probed quickly.
+      if (!contested) this.#takeovers.admit(login.name);
       const error = new SessionMismatchError(login.name, session.sequences, login);
       this.hook(() => options.onSequenceMismatch?.(error));
       // A session opened for this login only leaves nothing behind: no table entry, and no
@@ -555,6 +671,7 @@ class SessionRegistry {
       }
       return { status: LoginStatus.mismatch, reason: error.message, local: session };
     }
+    if (contested) this.#counts.takeovers++;
     return { session };
   }
 
@@ -586,10 +703,20 @@ class SessionRegistry {
 
   /**
    * Another loop claims `name`: its session is closed here (its connection first, as at a
-   * takeover; then its file, flushed) and leaves the table, before the claim is answered.
+   * takeover; then its file, flushed) and leaves the table, before the claim is answered, and
+   * the name's takeover history goes with it. When its connection is live, that is a takeover:
+   * past `maxTakeovers`, the session stays here and the claim is refused.
    */
-  #release(name: string): void {
-    const session = this.sessions.get(name)!;
+  #release(name: string): { history: number[] } | { refused: string } {
+    const session = this.#closed ? undefined : this.sessions.get(name);
+    if (session === undefined) return { history: this.#takeovers.handOver(name) };
+    if (this.#connections.get(session)?.open) {
+      if (!this.#takeovers.admit(name)) {
+        this.#counts.takeoversRefused++;
+        return { refused: this.#tooManyTakeovers(name) };
+      }
+      this.#counts.takeovers++;
+    }
     const detached = this.#detached.get(session);
     if (detached !== undefined) {
       clearTimeout(detached.timer);
@@ -601,6 +728,7 @@ class SessionRegistry {
     // Stores what is left and sends the acknowledgement due, then closes the file.
     session.close();
     handle?.close();
+    return { history: this.#takeovers.handOver(name) };
   }
 
   /** Starts the expiry of a session left without a connection (`since` then). */
@@ -693,11 +821,12 @@ function isEmpty(session: Session): boolean {
  * One connection of a session protocol:
  *
  * ```
- * open -> (login frame) -> [claim: the other loops let go of the name] -> ready: data* -> close
- *            └ rejected or mismatch: reply, close      └ a newer login won: close
+ * open -> (login frame) -> [authenticate] -> [claim: the other loops let go of the name] -> ready: data* -> close
+ *            │                 └ refused: a reply without session state, close
+ *            └ rejected or mismatch: reply, close                  └ a newer login won: close
  * ```
  *
- * While a claim waits, the frames after the login wait in the decoder.
+ * While the authenticator or a claim is awaited, the frames after the login wait (copied).
  */
 class SessionProtocolHandler implements ProtocolHandler {
   readonly #server: SessionRegistry;
@@ -705,9 +834,11 @@ class SessionProtocolHandler implements ProtocolHandler {
   readonly #decoder = new HeaderDecoder();
   #session: Session | undefined;
   #loginTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A login waiting for its claim. */
-  #claiming: Login | undefined;
-  /** Frames read while the login waits for its claim: type, ackSeq, payload (copied). */
+  /** A login waiting for the authenticator or its claim. */
+  #waiting: Login | undefined;
+  /** Who the authenticator said the client is; undefined without one. */
+  #identity: Identity | undefined;
+  /** Frames read while the login waits: type, ackSeq, payload (copied). */
   #held: [number, number, Uint8Array][] = [];
   #heldBytes = 0;
 
@@ -726,13 +857,13 @@ class SessionProtocolHandler implements ProtocolHandler {
 
   data(chunk: Uint8Array): void {
     this.#decoder.feed(chunk);
-    if (this.#claiming === undefined) this.#drain();
+    if (this.#waiting === undefined) this.#drain();
     else this.#hold();
   }
 
   close(reason?: Error): void {
     clearTimeout(this.#loginTimer);
-    this.#claiming = undefined;
+    this.#waiting = undefined;
     this.#held = [];
     const session = this.#session;
     if (session === undefined) return;
@@ -741,7 +872,7 @@ class SessionProtocolHandler implements ProtocolHandler {
     this.#server.sessionClosed(session, this.#context.handle, reason);
   }
 
-  /** Handles the frames decoded, until a login waits for its claim. */
+  /** Handles the frames decoded, until a login waits. */
   #drain(): void {
     const decoder = this.#decoder;
     try {
@@ -749,7 +880,7 @@ class SessionProtocolHandler implements ProtocolHandler {
         const session = this.#session;
         if (session !== undefined) session.receive(decoder.type, decoder.ackSeq, payload);
         else if (!this.#login(decoder.type, payload)) return;
-        else if (this.#claiming !== undefined) return this.#hold();
+        else if (this.#waiting !== undefined) return this.#hold();
       }
     } catch (error) {
       // What was delivered before the fault is stored; the connection then closes (the error
@@ -770,32 +901,89 @@ class SessionProtocolHandler implements ProtocolHandler {
     }
     const login = decodeLogin(payload);
     if (typeof login === "string") return this.#refuse(LoginStatus.rejected, login);
+    const context = this.#context;
+    if (!context.authenticationRequired || context.authenticate === undefined) {
+      return this.#admit(login);
+    }
+    // Nothing about the session is looked at before the authenticator answers.
+    this.#waiting = login;
+    const credentials = login.secret === undefined
+      ? { name: login.name }
+      : { name: login.name, secret: login.secret };
+    context.authenticate("session", credentials).then(
+      (result) => this.#authenticated(login, result),
+      (error) => this.#authenticated(login, { refused: String(error) }),
+    );
+    return true;
+  }
+
+  /** The authenticator answered this connection's login. */
+  #authenticated(login: Login, result: AuthenticationResult): void {
+    if (this.#waiting !== login) return; // closed meanwhile
+    this.#waiting = undefined;
     const handle = this.#context.handle;
-    const refused = this.#server.check(login, handle);
+    if (!handle.open) return;
+    if (isRefusal(result) || !identityMayUse(result, login.name)) {
+      this.#server.loginRefused();
+      this.#held = [];
+      this.#refuseUnauthenticated();
+      return;
+    }
+    this.#identity = result;
+    this.#resume(() => this.#admit(login));
+  }
+
+  /** Checks a login (authenticated, if the server has an authenticator), then claims or opens. */
+  #admit(login: Login): boolean {
+    const handle = this.#context.handle;
+    const refused = this.#server.check(login, handle, this.#identity);
     if (refused !== undefined) return this.#refuse(refused.status, refused.reason);
     if (!this.#server.mustClaim(login.name)) return this.#accept(login);
-    this.#claiming = login;
-    this.#server.claim(login.name, (granted) => this.#claimed(login, granted));
+    this.#waiting = login;
+    this.#server.claim(login.name, (outcome) => this.#claimed(login, outcome));
     return true;
   }
 
   /** The other loops answered this connection's claim. */
-  #claimed(login: Login, granted: boolean): void {
-    if (this.#claiming !== login) return; // closed meanwhile
-    this.#claiming = undefined;
+  #claimed(login: Login, outcome: ClaimOutcome): void {
+    if (this.#waiting !== login) return; // closed meanwhile
+    this.#waiting = undefined;
     const handle = this.#context.handle;
     if (!handle.open) return;
-    // A newer login of the name won on another loop: this one gives way, as an older
-    // connection does at a takeover (the client reconnects), not refused for good.
-    if (!granted) return void handle.close();
+    if (!outcome.granted) {
+      this.#held = [];
+      // The name changed hands too often: refused, as on one loop.
+      if (outcome.refused !== undefined) {
+        return void this.#refuse(LoginStatus.rejected, outcome.refused);
+      }
+      // A newer login of the name won on another loop: this one gives way, as an older
+      // connection does at a takeover (the client reconnects), not refused for good.
+      return void handle.close();
+    }
+    this.#resume(() => this.#accept(login));
+  }
+
+  /**
+   * Goes on with a login after a wait (out of the server's `data` call): `step` admits or
+   * accepts it; once the session is open, the frames held meanwhile are delivered, and the
+   * ones still in the decoder.
+   */
+  #resume(step: () => boolean): void {
+    const handle = this.#context.handle;
     const held = this.#held;
     this.#held = [];
     this.#heldBytes = 0;
     try {
-      if (!this.#accept(login)) return;
+      if (!step()) return;
+      if (this.#waiting !== undefined) {
+        // Waiting again (a claim after the authenticator): the frames stay held.
+        this.#held = held;
+        for (const [, , payload] of held) this.#heldBytes += payload.length;
+        return;
+      }
       const session = this.#session!;
       for (const [type, ackSeq, payload] of held) session.receive(type, ackSeq, payload);
-      session.flush();
+      this.#drain();
     } catch (error) {
       // Out of the server's data call: report here, and close as it would.
       this.#server.report(error);
@@ -812,7 +1000,7 @@ class SessionProtocolHandler implements ProtocolHandler {
     for (let payload = decoder.next(); payload !== null; payload = decoder.next()) {
       this.#heldBytes += payload.length;
       if (this.#heldBytes > this.#server.maxHeldBytes) {
-        this.#claiming = undefined;
+        this.#waiting = undefined;
         throw new SessionError(
           `A client sent ${this.#heldBytes} bytes before its login was answered`,
         );
@@ -824,7 +1012,7 @@ class SessionProtocolHandler implements ProtocolHandler {
   /** Opens the session of a login checked (and claimed); `false` when refused. */
   #accept(login: Login): boolean {
     const handle = this.#context.handle;
-    const result = this.#server.open(login);
+    const result = this.#server.open(login, handle);
     if (!("session" in result)) return this.#refuse(result.status, result.reason, result.local);
     clearTimeout(this.#loginTimer);
     const session = result.session;
@@ -841,17 +1029,39 @@ class SessionProtocolHandler implements ProtocolHandler {
     return true;
   }
 
+  /**
+   * Refuses a login with a reason. A mismatch tells this side's numbers only to a login the
+   * server's authenticator accepted: without one, anyone may name any session, and the numbers
+   * are what a takeover would need (the flag tells the client they are withheld).
+   */
   #refuse(status: number, reason: string, local?: Session): false {
     const handle = this.#context.handle;
-    const sequences = local?.sequences ?? { received: 0, acknowledged: 0, sent: 0 };
+    const reveal = local !== undefined && this.#identity !== undefined;
+    const sequences = reveal ? local.sequences : { received: 0, acknowledged: 0, sent: 0 };
     const reply = encodeLoginReply({
       status,
       serverName: this.#server.name,
       reason,
+      flags: local !== undefined && !reveal ? LoginReplyFlag.numbersWithheld : 0,
       ...sequences,
     });
     handle.write(encoder.encode(FrameType.loginReply, reply));
     handle.close();
     return false;
+  }
+
+  /** Refuses a login the authenticator did not accept: nothing about the session is told. */
+  #refuseUnauthenticated(): void {
+    const handle = this.#context.handle;
+    const reply = encodeLoginReply({
+      status: LoginStatus.refused,
+      serverName: "",
+      reason: REFUSED_REASON,
+      received: 0,
+      acknowledged: 0,
+      sent: 0,
+    });
+    handle.write(encoder.encode(FrameType.loginReply, reply));
+    handle.close();
   }
 }

@@ -14,6 +14,7 @@
  * | 8    | `release` | lets every `hold` waiting in this thread answer; answers how many |
  * | 9    | `untilCancelled` | waits until the caller cancels the call (its signal aborts)  |
  * | 10   | `cancelled` | answers `<cancelled>/<started>`: `untilCancelled` calls of this thread |
+ * | 11   | `identity` | answers the caller's `request.identity` as JSON (`null` without one)    |
  *
  * @module
  */
@@ -32,6 +33,7 @@ export const RpcFixture = {
   release: 8,
   untilCancelled: 9,
   cancelled: 10,
+  identity: 11,
 } as const;
 
 const text = new TextDecoder();
@@ -86,6 +88,7 @@ const services: Services = new Services()
         reject(signal.reason);
       });
     }))
-  .service(RpcFixture.cancelled, () => `${cancelled}/${started}`);
+  .service(RpcFixture.cancelled, () => `${cancelled}/${started}`)
+  .service(RpcFixture.identity, ({ identity }) => JSON.stringify(identity ?? null));
 
 export default services;
