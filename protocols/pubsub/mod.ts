@@ -86,6 +86,8 @@
  * @module
  */
 
+export * from "./backplane_errors.ts";
+export * from "./backplane_options.ts";
 export * from "./pubsub_errors.ts";
 export * from "./pubsub_parser.ts";
 export * from "./pubsub_protocol.ts";

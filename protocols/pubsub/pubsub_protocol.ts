@@ -23,6 +23,8 @@ import {
   type PubSubParserOptions,
 } from "./pubsub_parser.ts";
 import { type PubSubClient, SubjectRouter } from "./subject_router.ts";
+import type { BackplaneOptions } from "./backplane_options.ts";
+import { checkBackplaneOptions } from "./_backplane.ts";
 
 /** The default {@linkcode PubSubProtocolOptions.maxSubscriptions}. */
 export const DEFAULT_MAX_SUBSCRIPTIONS = 10_000;
@@ -95,6 +97,15 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    */
   address?: () => Deno.NetAddr | Deno.UnixAddr | undefined;
   /**
+   * Join the pub/sub of other servers through a NATS system (nats-server, alone or clustered
+   * with routes): the router becomes a NATS client and bridges by interest when the server
+   * starts, and leaves at its close ({@linkcode SubjectRouter.joinBackplane}). Plain data, so
+   * the factory keeps its recipe; but a server with a backplane runs on one loop.
+   *
+   * @default {undefined: this server's subjects are its own}
+   */
+  backplane?: BackplaneOptions;
+  /**
    * Called when a connection is told an error (before it is closed, for the fatal ones): bad
    * input, an invalid subject, a stale connection. A function: a factory given one has no
    * `recipe`, and runs on one I/O loop only.
@@ -115,11 +126,20 @@ export interface PubSubProtocol extends ProtocolHandlerFactory {
    */
   readonly recipe?: ProtocolRecipe;
   /**
-   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}).
+   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}), and the
+   * backplane when the options give one.
    *
    * @param loop This loop.
+   * @throws {TypeError} With a backplane, on a server of several loops.
    */
   attach(loop: LoopContext): void;
+  /**
+   * Leaves the backplane, if it joined one (its queued publishes sent first, within its
+   * `drainTimeout`).
+   *
+   * @returns Once its connections are closed.
+   */
+  close(): Promise<void>;
 }
 
 const encoder = new TextEncoder();
@@ -424,7 +444,9 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
   if (semver === null || Number(semver[1]) < 2) {
     throw new RangeError(`version must be a semver of at least 2.0.0, got "${version}"`);
   }
+  if (options.backplane !== undefined) checkBackplaneOptions(options.backplane);
   const router = options.router ?? new SubjectRouter();
+  let joined = false;
   const serverId = options.serverId ?? randomServerId();
   const fields = {
     server_id: serverId,
@@ -482,7 +504,21 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     create: (context) => new PubSubConnection(context, shared),
     refusal: () => refusal,
     recipe: recipeOf(options, serverId),
-    attach: (loop) => router.attach(loop),
+    attach: (loop) => {
+      if (options.backplane !== undefined) {
+        if (loop.count > 1) {
+          throw new TypeError(
+            `A pub/sub backplane runs on one loop, not ${loop.count}: give each server its own`,
+          );
+        }
+        router.joinBackplane(options.backplane);
+        joined = true;
+      }
+      router.attach(loop);
+    },
+    close: async () => {
+      if (joined) await router.closeBackplane();
+    },
   };
 }
 
