@@ -4,7 +4,7 @@
  * servers. Ignored (with a name that says so) where nats-server is not installed.
  */
 
-import { assert, assertEquals, assertGreater } from "@std/assert";
+import { assert, assertEquals, assertGreater, assertStringIncludes } from "@std/assert";
 import * as nats from "nats";
 import { delay } from "@std/async/delay";
 import {
@@ -20,6 +20,8 @@ import type { Server } from "../../core/server.ts";
 import { pubsubServer } from "./pubsub_server.ts";
 import { SubjectRouter } from "./subject_router.ts";
 import type { BackplaneOptions } from "./backplane_options.ts";
+import { BackplaneConnectError } from "./backplane_errors.ts";
+import { hasOpenssl, testCertificate } from "../../testing/_tls.ts";
 
 const missing = NATS_SERVER_PATH === undefined ? " (ignored: nats-server not installed)" : "";
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true, ignore: missing !== "" };
@@ -549,6 +551,86 @@ Deno.test({
       for (const speedo of [publisherSide, tight, subscriberSide]) await speedo.server.close();
       await Promise.all([gate.shut(), tightGate.shut()]);
       await natsServer.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `backplane: user and password (or a URL's own) reach nats-server; a wrong one is refused and told${missing}`,
+  ...SANITIZED,
+  async fn() {
+    const natsServer = await startNatsServer(undefined, 10_000, undefined, [
+      "--user",
+      "speedo",
+      "--pass",
+      "s3cret",
+    ]);
+    const url = `nats://127.0.0.1:${natsServer.port}`;
+    const withOptions = await startSpeedo([url], { user: "speedo", pass: "s3cret" });
+    const withUrl = await startSpeedo([`nats://speedo:s3cret@127.0.0.1:${natsServer.port}`]);
+    const router = new SubjectRouter();
+    const refused = pubsubServer({
+      port: 0,
+      pubsub: { router, backplane: { servers: [url], user: "speedo", pass: "wrong" } },
+    });
+    await refused.listen();
+    const clients: nats.NatsConnection[] = [];
+    try {
+      const subscriber = await nats.connect({ servers: `127.0.0.1:${withUrl.port}` });
+      const publisher = await nats.connect({ servers: `127.0.0.1:${withOptions.port}` });
+      clients.push(subscriber, publisher);
+      const got = collect(subscriber, "auth.ok");
+      await subscriber.flush();
+      publisher.publish("auth.ok", codec.encode("in"));
+      await waitFor(() => got.received.length === 1, "the message across authenticated servers");
+      await waitFor(
+        () => router.backplane!.lastError instanceof BackplaneConnectError,
+        "the refusal",
+      );
+      assertEquals(router.backplane!.connected, false);
+      assertStringIncludes(router.backplane!.lastError!.message, "Authorization Violation");
+    } finally {
+      for (const nc of clients) if (!nc.isClosed()) await nc.close();
+      for (const server of [withOptions.server, withUrl.server, refused]) await server.close();
+      await natsServer.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: `backplane: TLS when nats-server's INFO says tls_required, trusting the given CA${missing}`,
+  ...SANITIZED,
+  ignore: missing !== "" || !hasOpenssl(),
+  async fn() {
+    const { cert, key, ca } = await testCertificate();
+    const dir = await Deno.makeTempDir({ prefix: "speedo-nats-tls-" });
+    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, key);
+    const natsServer = await startNatsServer(
+      undefined,
+      10_000,
+      `tls { cert_file: "${dir}/cert.pem", key_file: "${dir}/key.pem" }\n`,
+    );
+    const url = `nats://127.0.0.1:${natsServer.port}`;
+    const speedos: Speedo[] = [];
+    const clients: nats.NatsConnection[] = [];
+    try {
+      speedos.push(await startSpeedo([url], { tls: { caCerts: [ca] } }));
+      speedos.push(await startSpeedo([url], { tls: { caCerts: [ca] } }));
+      const subscriber = await nats.connect({ servers: `127.0.0.1:${speedos[1].port}` });
+      const publisher = await nats.connect({ servers: `127.0.0.1:${speedos[0].port}` });
+      clients.push(subscriber, publisher);
+      const got = collect(subscriber, "secret.>");
+      await subscriber.flush();
+      publisher.publish("secret.plans", codec.encode("tls"));
+      await waitFor(() => got.received.length === 1, "the message over TLS");
+      assertEquals(got.received, ["secret.plans:tls"]);
+    } finally {
+      for (const nc of clients) if (!nc.isClosed()) await nc.close();
+      for (const speedo of speedos) await speedo.server.close();
+      await natsServer.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
