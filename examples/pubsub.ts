@@ -7,7 +7,7 @@
  * request/reply span the loops, and the summary leaves out the router's counts, which are per
  * loop), `--backplane nats://host:port` (repeatable, a cluster's servers: the server joins
  * their pub/sub, as a NATS client, with other Speedo servers joined to the same NATS system;
- * one loop only), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
+ * with `--loops`, each loop joins on its own connections), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
  * gracefully and prints a summary.
  *
  * ```

@@ -49,7 +49,8 @@
  * servers (each message once) and answers no-responders. Lost connections fail over to the
  * next listed server with backoff, every interest is subscribed again, and publishes meanwhile
  * are buffered up to `maxBufferedBytes`, then dropped and counted
- * ({@linkcode SubjectRouter.backplane}). One loop per server.
+ * ({@linkcode SubjectRouter.backplane}). With `loops`, each loop joins the backplane on
+ * connections of its own, and the loops meet there instead of over their channel.
  *
  * ## Over WebSocket, for browsers
  *

@@ -18,6 +18,7 @@ import {
 import { waitFor } from "../../testing/_socket_client.ts";
 import type { Server } from "../../core/server.ts";
 import { pubsubServer } from "./pubsub_server.ts";
+import { loopGroups, PINNED_LOOPS } from "../../core/_loop_group.ts";
 import { SubjectRouter } from "./subject_router.ts";
 import type { BackplaneOptions } from "./backplane_options.ts";
 import { BackplaneConnectError } from "./backplane_errors.ts";
@@ -631,6 +632,83 @@ Deno.test({
       for (const speedo of speedos) await speedo.server.close();
       await natsServer.stop();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `backplane: a server of two loops joins on each loop's own connections; once per subscriber, queue groups once${missing}`,
+  ...SANITIZED,
+  async fn() {
+    const natsServer = await startNatsServer();
+    const url = `nats://127.0.0.1:${natsServer.port}`;
+    const options = {
+      port: 0,
+      loops: 2,
+      [PINNED_LOOPS]: true,
+      pubsub: { backplane: { servers: [url], reconnectDelay: 20 } },
+    };
+    const server = pubsubServer(options) as Server;
+    await server.listen();
+    const group = loopGroups.get(server)!;
+    const [port0, port1] = [0, 1].map((loop) => group.pinnedAddress(loop)!.port);
+    const other = await startSpeedo([url]);
+    const clients: nats.NatsConnection[] = [];
+    try {
+      const connect = async (port: number) => {
+        const nc = await nats.connect({ servers: `127.0.0.1:${port}` });
+        clients.push(nc);
+        return nc;
+      };
+      const onLoop0 = await connect(port0);
+      const onLoop1 = await connect(port1);
+      const onOther = await connect(other.port);
+      const at1 = collect(onLoop1, "mix.>");
+      const at0 = collect(onLoop0, "mix.>");
+      const members = [collect(onLoop0, "mix.q", "g"), collect(onLoop1, "mix.q", "g")];
+      await Promise.all([onLoop0.flush(), onLoop1.flush()]);
+      // Each loop joins the backplane on its own: wait until both carry messages both ways.
+      const probe = async (from: nats.NatsConnection, to: { received: string[] }) => {
+        const started = performance.now();
+        while (!to.received.some((m) => m.startsWith("mix.probe"))) {
+          assert(performance.now() - started < 10_000, "the loops never joined the backplane");
+          from.publish("mix.probe", codec.encode("p"));
+          await from.flush();
+          await delay(10);
+        }
+      };
+      await probe(onLoop0, at1);
+      await probe(onLoop1, at0);
+      await probe(onOther, at0);
+      await probe(onOther, at1);
+      at0.received.length = at1.received.length = 0;
+      for (const member of members) member.received.length = 0;
+      const count = 500;
+      for (let i = 0; i < count; i++) {
+        onLoop0.publish("mix.a", codec.encode(String(i)));
+        onOther.publish("mix.q", codec.encode(String(i)));
+      }
+      onLoop0.publish("mix.end", codec.encode("0"));
+      onOther.publish("mix.end", codec.encode("other"));
+      await Promise.all([onLoop0.flush(), onOther.flush()]);
+      const done = (sub: { received: string[] }) =>
+        sub.received.includes("mix.end:0") && sub.received.includes("mix.end:other");
+      await waitFor(() => done(at0) && done(at1), "the end markers on both loops", 10_000);
+      const plain = (sub: { received: string[] }) =>
+        sub.received.filter((m) => m.startsWith("mix.a:"));
+      const expected = Array.from({ length: count }, (_, i) => `mix.a:${i}`);
+      assertEquals(plain(at0), expected);
+      assertEquals(plain(at1), expected);
+      const queued = members.flatMap((member) => member.received);
+      await waitFor(() => members.flatMap((m) => m.received).length >= count, "the queue group");
+      assertEquals(new Set(queued).size, count);
+      assertEquals(members.flatMap((member) => member.received).length, count);
+    } finally {
+      for (const nc of clients) if (!nc.isClosed()) await nc.close();
+      await server.close();
+      await other.server.close();
+      await natsServer.stop();
     }
   },
 });

@@ -100,7 +100,8 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    * Join the pub/sub of other servers through a NATS system (nats-server, alone or clustered
    * with routes): the router becomes a NATS client and bridges by interest when the server
    * starts, and leaves at its close ({@linkcode SubjectRouter.joinBackplane}). Plain data, so
-   * the factory keeps its recipe; but a server with a backplane runs on one loop.
+   * the factory keeps its recipe: on a server of several loops, each loop joins the backplane
+   * on connections of its own, and the loops meet there instead of over their channel.
    *
    * @default {undefined: this server's subjects are its own}
    */
@@ -126,11 +127,10 @@ export interface PubSubProtocol extends ProtocolHandlerFactory {
    */
   readonly recipe?: ProtocolRecipe;
   /**
-   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}), and the
-   * backplane when the options give one.
+   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}); with a
+   * backplane in the options, joins the backplane instead.
    *
    * @param loop This loop.
-   * @throws {TypeError} With a backplane, on a server of several loops.
    */
   attach(loop: LoopContext): void;
   /**
@@ -505,16 +505,16 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     refusal: () => refusal,
     recipe: recipeOf(options, serverId),
     attach: (loop) => {
-      if (options.backplane !== undefined) {
-        if (loop.count > 1) {
-          throw new TypeError(
-            `A pub/sub backplane runs on one loop, not ${loop.count}: give each server its own`,
-          );
-        }
-        router.joinBackplane(options.backplane);
-        joined = true;
+      if (options.backplane === undefined) {
+        router.attach(loop);
+        return;
       }
-      router.attach(loop);
+      // Each loop is a client of the backplane on its own connections, and the loops do not
+      // exchange interest or messages: nats-server delivers between them as between servers
+      // (another loop's connections are not this one's, so echo:false does not hide them),
+      // and forwarding over the bus as well would deliver twice.
+      router.joinBackplane(options.backplane);
+      joined = true;
     },
     close: async () => {
       if (joined) await router.closeBackplane();

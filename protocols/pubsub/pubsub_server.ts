@@ -162,13 +162,6 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
   options: PubSubServerOptions<T> = {},
 ): Server<T> {
   const { pubsub, websocket, ...serverOptions } = options;
-  const loops = serverOptions.loops;
-  if (pubsub?.backplane !== undefined && loops !== undefined && loops !== 1) {
-    throw new TypeError(
-      `pubsub.backplane needs loops 1, got ${JSON.stringify(loops)}: run one server per core, ` +
-        "each joined to the backplane",
-    );
-  }
   let server: Server<T> | undefined = undefined;
   const protocolOptions: PubSubProtocolOptions = {
     ...pubsub,

@@ -354,7 +354,7 @@ export class SubjectRouter {
     if (loop.count <= 1) return;
     if (this.#backplane !== undefined) {
       throw new TypeError(
-        `A router with a backplane runs on one loop, not ${loop.count}: give each server its own`,
+        "A router that joined a backplane does not join other loops: they meet on the backplane",
       );
     }
     if (this.#loops !== undefined) {
