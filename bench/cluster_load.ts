@@ -70,6 +70,8 @@ class LoadConnection {
 
   static async open(port: number, subscribe: boolean): Promise<LoadConnection> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    // Without it a paced publisher's small writes wait for delayed ACKs (tens of ms).
+    conn.setNoDelay(true);
     const connection = new LoadConnection(conn);
     await connection.write(
       'CONNECT {"verbose":false,"pedantic":false}\r\n' +

@@ -300,6 +300,9 @@ export class BackplaneConnection {
       conn.close();
       throw new BackplaneConnectError(server.display, "handshake timed out");
     }
+    // Writes are batched per turn already; Nagle's algorithm would hold a lone message back
+    // until the previous one is acknowledged (up to the peer's delayed ACK, 40 ms on Linux).
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#conn = conn;
     const parser = new BackplaneParser();
     const buffer = new Uint8Array(64 * 1024);

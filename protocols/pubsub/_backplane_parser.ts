@@ -126,7 +126,8 @@ export class BackplaneParser {
     if (lineEnd > lineStart && buffer[lineEnd - 1] === CR) lineEnd--;
     const fields = this.#split(lineStart, lineEnd);
     if (fields.length === 0) return this.next();
-    const name = decoder.decode(fields[0]).toUpperCase();
+    // Named without decoding: one string per message would be most of the parse.
+    const name = nameOf(fields[0]);
     switch (name) {
       case "PING":
         op.kind = "ping";
@@ -193,6 +194,27 @@ export class BackplaneParser {
     }
     return fields;
   }
+}
+
+const NAMES = ["MSG", "HMSG", "PING", "PONG", "+OK", "-ERR", "INFO"];
+const NAME_BYTES = NAMES.map((name) => new TextEncoder().encode(name));
+
+/** The operation's name in capitals when it is one the server sends, else the bytes decoded. */
+function nameOf(bytes: Uint8Array): string {
+  for (let n = 0; n < NAMES.length; n++) {
+    const name = NAME_BYTES[n];
+    if (name.length !== bytes.length) continue;
+    let i = 0;
+    // Capital letters also match their lower case; other bytes only themselves.
+    while (i < name.length) {
+      const want = name[i];
+      const got = bytes[i];
+      if (got !== want && !(want >= 0x41 && want <= 0x5a && got === (want | 0x20))) break;
+      i++;
+    }
+    if (i === name.length) return NAMES[n];
+  }
+  return decoder.decode(bytes).toUpperCase();
 }
 
 /** A non-negative decimal, or -1 when the bytes are not one. */

@@ -100,3 +100,11 @@ Deno.test("BackplaneParser refuses what is malformed or past its bounds", () => 
     "control line too long",
   );
 });
+
+Deno.test("BackplaneParser reads operation names in any case, and only exact ones", () => {
+  const parts = [new TextEncoder().encode("msg a 1 1\r\nx\r\nPing\r\n+ok\r\n")];
+  assertEquals(parse(parts), ['msg a sid=1 reply= headers=-1 "x"', "ping", "ok"]);
+  const parser = new BackplaneParser();
+  parser.feed(new TextEncoder().encode("\x0bOK\r\n"));
+  assertThrows(() => parser.next(), BackplaneProtocolError, "unknown operation");
+});

@@ -224,6 +224,10 @@ export class SubjectRouter {
   #backplane: Backplane | undefined;
   /** Round-robin turn among local queue members, for messages the backplane picked us for. */
   #queueTurn = 0;
+  /** The trie node of the last pattern the backplane delivered to, while nothing changed. */
+  #bridgedPattern = "";
+  #bridgedNode: TrieNode | undefined;
+  #bridgedVersion = -1;
   /** Stand-ins of other loops' subscriptions, per loop, by pattern and queue group. */
   #remote: Map<string, Sub[]>[] = [];
   /** The message for each loop while a publish is forwarded. */
@@ -776,7 +780,12 @@ export class SubjectRouter {
     payload: Uint8Array,
     headerSize: number,
   ): void {
-    const node = this.#node(pattern);
+    let node = this.#bridgedNode;
+    if (pattern !== this.#bridgedPattern || this.#bridgedVersion !== this.#version) {
+      node = this.#bridgedNode = this.#node(pattern);
+      this.#bridgedPattern = pattern;
+      this.#bridgedVersion = this.#version;
+    }
     if (node === undefined) return;
     this.#published++;
     this.#received++;
