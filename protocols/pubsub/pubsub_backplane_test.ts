@@ -712,3 +712,78 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `backplane: a Speedo server killed (SIGKILL) takes its interest off nats-server, the others keep working${missing}`,
+  ...SANITIZED,
+  fn: () =>
+    withWorld(async ({ cluster, speedos: [a, b], connect, everywhere, has }) => {
+      // A Speedo server in a process of its own, on nats-server 1.
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../../bench/_pubsub_speedo.ts", import.meta.url).pathname,
+          "--backplane",
+          `nats://127.0.0.1:${cluster.ports[1]}`,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      try {
+        const reader = child.stdout.getReader();
+        let text = "";
+        while (!text.includes("\n")) {
+          const { value, done } = await reader.read();
+          assert(!done, "the Speedo child exited before it printed its port");
+          text += new TextDecoder().decode(value);
+        }
+        reader.releaseLock();
+        // A raw client (nats.js would keep reconnecting to the dead server): SUB, then PONG.
+        const doomed = await Deno.connect({ hostname: "127.0.0.1", port: Number(text.trim()) });
+        await doomed.write(
+          new TextEncoder().encode('CONNECT {"verbose":false}\r\nSUB doomed.only 1\r\nPING\r\n'),
+        );
+        const buffer = new Uint8Array(4096);
+        let answer = "";
+        while (!answer.includes("PONG")) {
+          const n = await doomed.read(buffer);
+          assert(n !== null, "the Speedo child closed");
+          answer += new TextDecoder().decode(buffer.subarray(0, n!));
+        }
+        await everywhere("doomed.only");
+        const onB = await connect(b);
+        const atB = collect(onB, "still.here");
+        await onB.flush();
+        await everywhere("still.here");
+
+        child.kill("SIGKILL");
+        await child.status;
+        await child.stdout.cancel();
+        await child.stdin.close().catch(() => {});
+        // nats-server sees the connections drop and forgets their interest.
+        const started = performance.now();
+        while ((await has(0, "doomed.only")) || (await has(1, "doomed.only"))) {
+          assert(
+            performance.now() - started < 10_000,
+            "nats-server kept the dead server's interest",
+          );
+          await delay(10);
+        }
+        const publisher = await connect(a);
+        publisher.publish("still.here", codec.encode("yes"));
+        await waitFor(() => atB.received.length === 1, "delivery after the kill");
+        assertEquals(atB.received, ["still.here:yes"]);
+        doomed.close();
+      } finally {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Dead already.
+        }
+        await child.status;
+      }
+    }),
+});
