@@ -42,7 +42,8 @@
  * of the list, at once, then in rounds with exponential backoff and jitter; all interest is
  * subscribed again in the handshake. Publishes while disconnected are buffered up to
  * `maxBufferedBytes` (8 MiB) and sent after the resubscription; past it they are dropped and
- * counted. What was queued on a connection when it died is lost (at most once, as NATS).
+ * counted, as is a publish larger than the server's `max_payload` (nats-server would close the
+ * connection for it). What was queued on a connection when it died is lost (at most once, as NATS).
  *
  * **Flush.** A client's `PING` after its `SUB` is answered once the backplane's servers
  * answered a `PING` sent after that `SUB` on both connections, so after `PONG` a publish on any
@@ -155,6 +156,11 @@ export class Backplane {
   #received = 0;
   #dropped = 0;
   #lastError: Error | undefined;
+  /**
+   * The largest payload the backplane's server takes (INFO `max_payload`): nats-server closes a
+   * connection that publishes more, so such a publish is dropped and counted instead.
+   */
+  #maxPayload = Infinity;
 
   constructor(options: BackplaneOptions, target: BackplaneTarget) {
     this.#servers = checkBackplaneOptions(options);
@@ -258,7 +264,10 @@ export class Backplane {
   ): void {
     const session = this.#session;
     const out = session === undefined ? this.#pending : session.plain.out;
-    if (out.length + subject.length + reply.length + payload.length + 48 > this.#maxBuffered) {
+    if (
+      out.length + subject.length + reply.length + payload.length + 48 > this.#maxBuffered ||
+      payload.length > this.#maxPayload
+    ) {
       this.#dropped++;
       return;
     }
@@ -402,6 +411,8 @@ export class Backplane {
     if (this.#pending.length > 0) plain.out.append(this.#pending.take());
     this.#pendingCount = 0;
     this.#session = session;
+    const maxPayload = plain.info.max_payload;
+    this.#maxPayload = typeof maxPayload === "number" && maxPayload > 0 ? maxPayload : Infinity;
     this.#connects++;
     this.#known = 0;
     this.#barrier = 0;

@@ -149,7 +149,10 @@ export interface BackplaneStats {
   readonly received: number;
   /** Bytes of publishes queued and not yet sent. */
   readonly buffered: number;
-  /** Publishes dropped because `maxBufferedBytes` was reached (or at close, unsent). */
+  /**
+   * Publishes dropped: past `maxBufferedBytes`, larger than the NATS server's `max_payload`, or
+   * still unsent at close.
+   */
   readonly dropped: number;
   /** The last connection error, if any. */
   readonly lastError: Error | undefined;

@@ -787,3 +787,33 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    `backplane: a publish over nats-server's max_payload is delivered here, dropped for the backplane and counted; the connection stays${missing}`,
+  ...SANITIZED,
+  async fn() {
+    const natsServer = await startNatsServer(undefined, 10_000, "max_payload: 1000\n");
+    const url = `nats://127.0.0.1:${natsServer.port}`;
+    const speedos = [await startSpeedo([url]), await startSpeedo([url])];
+    const clients: nats.NatsConnection[] = [];
+    try {
+      const local = await nats.connect({ servers: `127.0.0.1:${speedos[0].port}` });
+      const remote = await nats.connect({ servers: `127.0.0.1:${speedos[1].port}` });
+      clients.push(local, remote);
+      const here = collect(local, "big.*");
+      const there = collect(remote, "big.*");
+      await Promise.all([local.flush(), remote.flush()]);
+      local.publish("big.one", codec.encode("x".repeat(2000)));
+      local.publish("big.two", codec.encode("small"));
+      await waitFor(() => there.received.length === 1 && here.received.length === 2, "deliveries");
+      assertEquals(there.received, ["big.two:small"]);
+      const stats = speedos[0].router.backplane!;
+      assertEquals([stats.dropped, stats.connects, stats.connected], [1, 1, true]);
+    } finally {
+      for (const nc of clients) if (!nc.isClosed()) await nc.close();
+      for (const speedo of speedos) await speedo.server.close();
+      await natsServer.stop();
+    }
+  },
+});
