@@ -96,12 +96,19 @@ export async function versionOf(program: string, args: string[]): Promise<string
  * Starts a server and waits until it accepts connections.
  *
  * @param kind Which server.
+ * @param loops Speedo's I/O loops.
+ * @param backplane For Speedo: NATS servers to join (`pubsub.backplane`); it is started once
+ *   joined.
  * @returns The running server.
  */
-export async function startBenchServer(kind: ServerKind, loops = 1): Promise<BenchServer> {
+export async function startBenchServer(
+  kind: ServerKind,
+  loops = 1,
+  backplane: string[] = [],
+): Promise<BenchServer> {
   switch (kind) {
     case "speedo":
-      return await startSpeedo(loops);
+      return await startSpeedo(loops, backplane);
     case "nats-server": {
       const program = findProgram("nats-server")!;
       const port = freePort();
@@ -138,7 +145,7 @@ export async function startBenchServer(kind: ServerKind, loops = 1): Promise<Ben
   }
 }
 
-async function startSpeedo(loops: number): Promise<BenchServer> {
+async function startSpeedo(loops: number, backplane: string[]): Promise<BenchServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -148,6 +155,7 @@ async function startSpeedo(loops: number): Promise<BenchServer> {
       `${rootPath}bench/_pubsub_speedo.ts`,
       "--loops",
       String(loops),
+      ...backplane.flatMap((url) => ["--backplane", url]),
     ],
     stdin: "piped",
     stdout: "piped",

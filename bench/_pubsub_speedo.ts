@@ -3,12 +3,13 @@
  *
  * `deno run -A bench/_pubsub_speedo.ts` listens on 127.0.0.1, on a free port, prints the port
  * as the first line of stdout, and exits when its standard input closes (so that it never
- * outlives the bench, even when the bench is killed).
+ * outlives the bench, even when the bench is killed). `--backplane URL` (repeatable) joins it
+ * to a NATS system (`bench/cluster_load.ts`); it prints its port once the backplane is up.
  *
  * @module
  */
 
-import { pubsubServer } from "../protocols/pubsub/mod.ts";
+import { pubsubServer, SubjectRouter } from "../protocols/pubsub/mod.ts";
 
 const loopsAt = Deno.args.indexOf("--loops");
 const loops = loopsAt < 0 ? 1 : Number(Deno.args[loopsAt + 1]);
@@ -16,8 +17,18 @@ if (!Number.isInteger(loops) || loops < 1) {
   console.error(`--loops must be a positive integer, got "${Deno.args[loopsAt + 1]}"`);
   Deno.exit(2);
 }
-const server = pubsubServer({ hostname: "127.0.0.1", port: 0, loops });
+const backplane = Deno.args.flatMap((arg, i) => Deno.args[i - 1] === "--backplane" ? [arg] : []);
+const router = backplane.length === 0 ? undefined : new SubjectRouter();
+const server = pubsubServer({
+  hostname: "127.0.0.1",
+  port: 0,
+  loops,
+  pubsub: router === undefined ? {} : { router, backplane: { servers: backplane } },
+});
 const { port } = await server.listen();
+while (router !== undefined && !router.backplane!.connected) {
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
 console.log(port);
 
 const buffer = new Uint8Array(256);

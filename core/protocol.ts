@@ -237,7 +237,8 @@ export interface ProtocolHandlerFactory {
    * Releases what the factory's handlers share (timers, files, tables), once the server that
    * runs it is closed: called at the end of `Server.close()`, after every connection closed and
    * the workers ended (and by a server closed before it listened). A factory given to several
-   * servers is called by each: make it idempotent.
+   * servers is called by each: make it idempotent. A promise returned (a connection to drain)
+   * is awaited by `Server.close()`.
    */
-  close?(): void;
+  close?(): void | Promise<void>;
 }

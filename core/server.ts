@@ -725,7 +725,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         return address as ServerAddress<T>;
       } catch (error) {
         this.#state = "closed";
-        this.#closeProtocol();
+        await this.#closeProtocol();
         throw error;
       }
     }
@@ -878,14 +878,14 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     this.#state = "closing";
     clearInterval(this.#ticker);
     if (state !== "new") await this.#group!.close();
-    this.#closeProtocol();
+    await this.#closeProtocol();
     this.#state = "closed";
   }
 
   async #shutdown(): Promise<void> {
     if (this.#state === "new") {
       this.#state = "closed";
-      this.#closeProtocol();
+      await this.#closeProtocol();
       return;
     }
     this.#state = "closing";
@@ -925,14 +925,24 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     await Promise.all(this.#lingering);
     await this.#pool?.close();
     this.#removeSocketFile();
-    this.#closeProtocol();
+    await this.#closeProtocol();
     this.#runtime?.bus.shut();
     this.#state = "closed";
   }
 
-  /** The protocol factory lets go of what its handlers share; a throw is reported. */
-  #closeProtocol(): void {
-    this.#hook(() => this.#options.protocol.close?.());
+  /**
+   * The protocol factory lets go of what its handlers share (awaited when it returns a promise:
+   * a connection it drains); a throw or a rejection is reported.
+   */
+  async #closeProtocol(): Promise<void> {
+    let closing: void | Promise<void> = undefined;
+    this.#hook(() => closing = this.#options.protocol.close?.());
+    if (closing === undefined) return;
+    try {
+      await closing;
+    } catch (error) {
+      this.#report(error);
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { deadline } from "@std/async/deadline";
+import { NATS_SERVER_PATH } from "../testing/_fixtures/nats_server.ts";
 
 const root = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
@@ -153,6 +154,24 @@ Deno.test("examples/pubsub.ts --loops 2 delivers from publishers on either loop,
   assertMatch(text, /^Speedo pub\/sub listening on 127\.0\.0\.1:\d+ \(2 loops\)/);
   assertMatch(text, /SIGTERM: closed after .* s: 5 connections, /);
   assertEquals((await child.status).code, 0);
+});
+
+Deno.test({
+  name: "examples/cluster.ts --demo: a publish on Speedo A reaches subscribers on B and C" +
+    (NATS_SERVER_PATH === undefined ? " (ignored: nats-server not installed)" : ""),
+  ignore: NATS_SERVER_PATH === undefined,
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "examples/cluster.ts", "--demo", "--port", "0", "--nats-port", "0"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const { code, stdout, stderr } = await deadline(child.output(), 30_000);
+    const text = decoder.decode(stdout);
+    assertEquals(code, 0, decoder.decode(stderr));
+    assertStringIncludes(text, "B < MSG news.sport 1 5\nB < hello\n");
+    assertStringIncludes(text, "C < MSG news.sport 7 5\nC < hello\n");
+  },
 });
 
 Deno.test("examples/echo.ts on SIGTERM under load: every line its summary counts as answered arrives", async () => {
@@ -336,6 +355,11 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
     [["--loops", "257"], '--loops must be auto or an integer from 1 to 256, got "257"'],
     [["--max-payload", "0"], '--max-payload must be an integer of at least 1, got "0"'],
     [["--workers", "1000"], /^Unknown flag "--workers"/],
+    [["--backplane", "127.0.0.1"], '--backplane must be a nats:// or tls:// URL, got "127.0.0.1"'],
+  ],
+  "examples/cluster.ts": [
+    [["--backplane", "http://x"], '--backplane must be a nats:// or tls:// URL, got "http://x"'],
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
   ],
   "examples/http.ts": [
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],

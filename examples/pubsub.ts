@@ -5,7 +5,9 @@
  * Flags: `--port` (4222), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-payload`
  * (1048576), `--loops` (1; N or `auto`: I/O loops sharing the port; subjects, queue groups and
  * request/reply span the loops, and the summary leaves out the router's counts, which are per
- * loop), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
+ * loop), `--backplane nats://host:port` (repeatable, a cluster's servers: the server joins
+ * their pub/sub, as a NATS client, with other Speedo servers joined to the same NATS system;
+ * with `--loops`, each loop joins on its own connections), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
  * gracefully and prints a summary.
  *
  * ```
@@ -27,6 +29,7 @@ import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
   integerFlag,
+  listFlag,
   loopCount,
   loopsFlag,
   MAX_BYTES,
@@ -54,6 +57,14 @@ const args = exampleArgs({
     help: "largest message payload in bytes",
   }),
   loops: loopsFlag(),
+  backplane: listFlag(
+    "a NATS server (nats://host:port) to join the pub/sub of other Speedo servers through",
+    "URL",
+    {
+      check: (text) => /^(nats|tls):\/\/[^\s]+$/.test(text),
+      requirement: "be a nats:// or tls:// URL",
+    },
+  ),
 });
 
 // On one loop the router is this thread's, for the summary's counts; on several, each loop
@@ -64,7 +75,11 @@ const server = serverOrExit(() =>
     hostname: args.hostname,
     port: args.port,
     loops: args.loops,
-    pubsub: { maxPayload: args["max-payload"], ...(router === undefined ? {} : { router }) },
+    pubsub: {
+      maxPayload: args["max-payload"],
+      ...(router === undefined ? {} : { router }),
+      ...(args.backplane.length === 0 ? {} : { backplane: { servers: args.backplane } }),
+    },
   })
 );
 const address = await server.listen();
@@ -74,11 +89,18 @@ console.log(
     loops === "" ? "" : ` (${loops})`
   }; try: telnet localhost ${address.port} (NATS clients work too)`,
 );
+if (args.backplane.length > 0) {
+  console.log(`Joining the backplane: ${args.backplane.join(", ")}`);
+}
 
 closeOnSignal(server, () => {
   const s = server.stats();
   const routed = router === undefined
     ? ""
-    : `, ${router.published} messages published, ${router.delivered} delivered`;
+    : `, ${router.published} messages published, ${router.delivered} delivered${
+      router.backplane === undefined
+        ? ""
+        : ` (backplane: ${router.backplane.published} sent, ${router.backplane.received} received, ${router.backplane.dropped} dropped)`
+    }`;
   return `${s.accepted} connections${routed}, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
 });

@@ -82,9 +82,6 @@ export function pubsubListenersProtocol(options: PubSubListenersOptions): PubSub
     recipe,
     // One router, joined once: the endpoint's protocol shares it.
     attach: (loop: LoopContext) => tcp.attach(loop),
-    close() {
-      tcp.close?.();
-      websocket.close?.();
-    },
+    close: () => Promise.all([tcp.close?.(), websocket.close?.()]).then(() => {}),
   };
 }

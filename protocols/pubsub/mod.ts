@@ -37,7 +37,20 @@
  * CRLF, and a malformed operation or an `HPUB` without `headers` is answered with an `-ERR` that
  * says so before the close (nats-server closes without a word). Not supported: authentication,
  * NATS's own TLS negotiation (`tls_required`; TLS from the first byte, the server's `tls` option,
- * works), clustering, JetStream.
+ * works), a cluster protocol of its own (see below), JetStream.
+ *
+ * ## Beyond one machine: a NATS backplane
+ *
+ * Speedo servers join their pub/sub through a NATS system (nats-server, alone or clustered
+ * with routes) with the `backplane` option ({@linkcode BackplaneOptions}): each server is a
+ * NATS client there, subscribes by interest (first local subscriber to a pattern or queue
+ * group in, last one out), sends each local publish once (`echo: false`: it never comes back),
+ * and delivers what comes from there locally. nats-server picks queue members across all
+ * servers (each message once) and answers no-responders. Lost connections fail over to the
+ * next listed server with backoff, every interest is subscribed again, and publishes meanwhile
+ * are buffered up to `maxBufferedBytes`, then dropped and counted
+ * ({@linkcode SubjectRouter.backplane}). With `loops`, each loop joins the backplane on
+ * connections of its own, and the loops meet there instead of over their channel.
  *
  * ## Over WebSocket, for browsers
  *
@@ -86,6 +99,8 @@
  * @module
  */
 
+export * from "./backplane_errors.ts";
+export * from "./backplane_options.ts";
 export * from "./pubsub_errors.ts";
 export * from "./pubsub_parser.ts";
 export * from "./pubsub_protocol.ts";

@@ -23,6 +23,8 @@ import {
   type PubSubParserOptions,
 } from "./pubsub_parser.ts";
 import { type PubSubClient, SubjectRouter } from "./subject_router.ts";
+import type { BackplaneOptions } from "./backplane_options.ts";
+import { checkBackplaneOptions } from "./_backplane.ts";
 
 /** The default {@linkcode PubSubProtocolOptions.maxSubscriptions}. */
 export const DEFAULT_MAX_SUBSCRIPTIONS = 10_000;
@@ -95,6 +97,16 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    */
   address?: () => Deno.NetAddr | Deno.UnixAddr | undefined;
   /**
+   * Join the pub/sub of other servers through a NATS system (nats-server, alone or clustered
+   * with routes): the router becomes a NATS client and bridges by interest when the server
+   * starts, and leaves at its close ({@linkcode SubjectRouter.joinBackplane}). Plain data, so
+   * the factory keeps its recipe: on a server of several loops, each loop joins the backplane
+   * on connections of its own, and the loops meet there instead of over their channel.
+   *
+   * @default {undefined: this server's subjects are its own}
+   */
+  backplane?: BackplaneOptions;
+  /**
    * Called when a connection is told an error (before it is closed, for the fatal ones): bad
    * input, an invalid subject, a stale connection. A function: a factory given one has no
    * `recipe`, and runs on one I/O loop only.
@@ -115,11 +127,19 @@ export interface PubSubProtocol extends ProtocolHandlerFactory {
    */
   readonly recipe?: ProtocolRecipe;
   /**
-   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}).
+   * Joins the routers of the other loops ({@linkcode SubjectRouter.attach}); with a
+   * backplane in the options, joins the backplane instead.
    *
    * @param loop This loop.
    */
   attach(loop: LoopContext): void;
+  /**
+   * Leaves the backplane, if it joined one (its queued publishes sent first, within its
+   * `drainTimeout`).
+   *
+   * @returns Once its connections are closed.
+   */
+  close(): Promise<void>;
 }
 
 const encoder = new TextEncoder();
@@ -424,7 +444,9 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
   if (semver === null || Number(semver[1]) < 2) {
     throw new RangeError(`version must be a semver of at least 2.0.0, got "${version}"`);
   }
+  if (options.backplane !== undefined) checkBackplaneOptions(options.backplane);
   const router = options.router ?? new SubjectRouter();
+  let joined = false;
   const serverId = options.serverId ?? randomServerId();
   const fields = {
     server_id: serverId,
@@ -482,7 +504,21 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     create: (context) => new PubSubConnection(context, shared),
     refusal: () => refusal,
     recipe: recipeOf(options, serverId),
-    attach: (loop) => router.attach(loop),
+    attach: (loop) => {
+      if (options.backplane === undefined) {
+        router.attach(loop);
+        return;
+      }
+      // Each loop is a client of the backplane on its own connections, and the loops do not
+      // exchange interest or messages: nats-server delivers between them as between servers
+      // (another loop's connections are not this one's, so echo:false does not hide them),
+      // and forwarding over the bus as well would deliver twice.
+      router.joinBackplane(options.backplane);
+      joined = true;
+    },
+    close: async () => {
+      if (joined) await router.closeBackplane();
+    },
   };
 }
 

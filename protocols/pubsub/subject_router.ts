@@ -1,6 +1,8 @@
 import type { ConnectionHandle } from "../../core/connection_handle.ts";
 import type { LoopContext } from "../../core/loop_context.ts";
 import { type ForwardedMessage, LoopInterest } from "./_loop_interest.ts";
+import { Backplane } from "./_backplane.ts";
+import type { BackplaneOptions, BackplaneStats } from "./backplane_options.ts";
 import { InvalidSubjectError } from "./pubsub_errors.ts";
 import { isValidSubject } from "./subject.ts";
 
@@ -218,6 +220,14 @@ export class SubjectRouter {
   #delivered = 0;
   /** The link to the other loops' routers; undefined on a single loop. */
   #loops: LoopInterest | undefined;
+  /** The bridge to a NATS system (`_backplane.ts`); undefined without one. */
+  #backplane: Backplane | undefined;
+  /** Round-robin turn among local queue members, for messages the backplane picked us for. */
+  #queueTurn = 0;
+  /** The trie node of the last pattern the backplane delivered to, while nothing changed. */
+  #bridgedPattern = "";
+  #bridgedNode: TrieNode | undefined;
+  #bridgedVersion = -1;
   /** Stand-ins of other loops' subscriptions, per loop, by pattern and queue group. */
   #remote: Map<string, Sub[]>[] = [];
   /** The message for each loop while a publish is forwarded. */
@@ -346,6 +356,11 @@ export class SubjectRouter {
    */
   attach(loop: LoopContext): void {
     if (loop.count <= 1) return;
+    if (this.#backplane !== undefined) {
+      throw new TypeError(
+        "A router that joined a backplane does not join other loops: they meet on the backplane",
+      );
+    }
     if (this.#loops !== undefined) {
       throw new TypeError(`The router already joined ${loop.count} loops`);
     }
@@ -362,6 +377,78 @@ export class SubjectRouter {
   }
 
   /**
+   * Joins a NATS system (nats-server, alone or a cluster): this router's subscriptions are
+   * subscribed there by interest (the first local subscription to a pattern or queue group
+   * subscribes, the last one gone unsubscribes), local publishes are sent there once, and what
+   * comes from there is delivered to local subscribers, never sent back. Queue groups are then
+   * picked by nats-server among the members of every server. It connects at once, and again
+   * after each loss; {@linkcode SubjectRouter.closeBackplane} ends it. See the pub/sub module
+   * doc; `pubsubProtocol`'s `backplane` option calls it when the server starts.
+   *
+   * @param options The servers of the NATS system, credentials, bounds.
+   * @throws {TypeError} When the router joined a backplane or other loops already, or a server
+   *   is not a `nats://` URL.
+   *
+   * @example Joining, and leaving before any server answered
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * router.joinBackplane({ servers: ["nats://127.0.0.1:1"], reconnectDelay: 10 });
+   * assertEquals(router.backplane?.connected, false);
+   * await router.closeBackplane();
+   * ```
+   */
+  joinBackplane(options: BackplaneOptions): void {
+    if (this.#backplane !== undefined) throw new TypeError("The router joined a backplane already");
+    if (this.#loops !== undefined) {
+      throw new TypeError("A router on several loops cannot join a backplane");
+    }
+    const backplane = new Backplane(options, {
+      deliver: (pattern, queue, subject, reply, payload, headerSize) =>
+        this.#deliverBridged(pattern, queue, subject, reply, payload, headerSize),
+    });
+    this.#backplane = backplane;
+    for (const subs of this.#clients.values()) {
+      for (const sub of subs.values()) backplane.changed(sub.subject, sub.queue, 1);
+    }
+    backplane.start();
+  }
+
+  /**
+   * The backplane's state and counters, or `undefined` without one.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new SubjectRouter().backplane, undefined);
+   * ```
+   */
+  get backplane(): BackplaneStats | undefined {
+    return this.#backplane?.stats;
+  }
+
+  /**
+   * Leaves the backplane: sends what is queued for it (bounded by its `drainTimeout`) and
+   * closes its connections. Publishes still unsent count as dropped. Nothing without one.
+   *
+   * @returns Once the connections are closed.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   *
+   * await new SubjectRouter().closeBackplane();
+   * ```
+   */
+  async closeBackplane(): Promise<void> {
+    await this.#backplane?.close();
+  }
+
+  /**
    * The serial of this loop's last change of interest the other loops must learn (0 on a
    * single loop): a client that subscribed notes it, and its next `PING` is answered once
    * {@linkcode SubjectRouter.whenInterestKnown} says every loop knows.
@@ -375,7 +462,7 @@ export class SubjectRouter {
    * ```
    */
   get interestSerial(): number {
-    return this.#loops?.serial ?? 0;
+    return this.#backplane?.serial ?? this.#loops?.serial ?? 0;
   }
 
   /**
@@ -397,6 +484,7 @@ export class SubjectRouter {
    * ```
    */
   whenInterestKnown(serial: number, callback: () => void): boolean {
+    if (this.#backplane !== undefined) return this.#backplane.whenKnown(serial, callback);
     return this.#loops === undefined || this.#loops.whenKnown(serial, callback);
   }
 
@@ -567,6 +655,9 @@ export class SubjectRouter {
     payload: Uint8Array,
     headerSize: number,
   ): number {
+    if (this.#backplane !== undefined) {
+      return this.#publishBridged(publisher, subject, reply, payload, headerSize);
+    }
     this.#published++;
     const match = this.#lookup(subject);
     const plain = match.plain;
@@ -636,6 +727,108 @@ export class SubjectRouter {
     return requester.handle.write(
       `HMSG ${reply} ${sub.sid} ${size} ${size}\r\n${NO_RESPONDERS_HEADERS}\r\n`,
     );
+  }
+
+  /**
+   * A publish with a backplane: to local plain subscribers here, and once to the backplane,
+   * which gives it to the other servers' subscribers and to one member of each queue group
+   * anywhere (this server's members too: they are not served here, or a group would get it
+   * twice). Counts the backplane as reached, so that no local 503 is answered: nats-server
+   * answers when nobody listens.
+   */
+  #publishBridged(
+    publisher: PubSubClient,
+    subject: Uint8Array,
+    reply: Uint8Array,
+    payload: Uint8Array,
+    headerSize: number,
+  ): number {
+    this.#published++;
+    const match = this.#lookup(subject);
+    const plain = match.plain;
+    let count = 0;
+    if (plain.length > 0) {
+      this.#subject = subject;
+      this.#reply = reply;
+      this.#payload = payload;
+      this.#headerSize = headerSize > 0 ? headerSize : -1;
+      const noEcho = !publisher.echo;
+      for (let i = 0; i < plain.length; i++) {
+        const sub = plain[i];
+        if (!sub.live || (noEcho && sub.client === publisher)) continue;
+        this.#deliver(sub);
+        count++;
+      }
+      this.#delivered += count;
+      this.#subject = this.#reply = this.#payload = MSG;
+    }
+    this.#backplane!.publish(subject, reply, payload, headerSize, count > 0);
+    return count + 1;
+  }
+
+  /**
+   * Delivers a message from the backplane to the local subscriptions of exactly `pattern`: all
+   * its plain ones, or one member of `queue` on it. Each backplane subscription stands for one
+   * pattern, so a subject matching several local patterns arrives once per pattern and each
+   * subscription gets it once.
+   */
+  #deliverBridged(
+    pattern: string,
+    queue: string,
+    subject: Uint8Array,
+    reply: Uint8Array,
+    payload: Uint8Array,
+    headerSize: number,
+  ): void {
+    let node = this.#bridgedNode;
+    if (pattern !== this.#bridgedPattern || this.#bridgedVersion !== this.#version) {
+      node = this.#bridgedNode = this.#node(pattern);
+      this.#bridgedPattern = pattern;
+      this.#bridgedVersion = this.#version;
+    }
+    if (node === undefined) return;
+    this.#published++;
+    this.#received++;
+    // Keeps the subject serial right for the MSG header cache.
+    this.#lookup(subject);
+    this.#subject = subject;
+    this.#reply = reply;
+    this.#payload = payload;
+    this.#headerSize = headerSize > 0 ? headerSize : -1;
+    let count = 0;
+    if (queue === "") {
+      for (const sub of node.plain) {
+        if (!sub.live || sub.loop >= 0) continue;
+        this.#deliver(sub);
+        count++;
+      }
+    } else {
+      const members = node.queues.get(queue);
+      if (members !== undefined && members.size > 0) {
+        let skip = this.#queueTurn++ % members.size;
+        for (const sub of members) {
+          if (skip-- > 0) continue;
+          this.#deliver(sub);
+          count++;
+          break;
+        }
+      }
+    }
+    this.#delivered += count;
+    this.#subject = this.#reply = this.#payload = MSG;
+  }
+
+  /** The trie node of exactly `pattern`, or undefined. */
+  #node(pattern: string): TrieNode | undefined {
+    let level: Level | undefined = this.#root;
+    let node: TrieNode | undefined;
+    for (const token of pattern.split(".")) {
+      if (level === undefined) return undefined;
+      node = token === "*" ? level.star : token === ">" ? level.full : level.literals.get(token);
+      if (node === undefined) return undefined;
+      level = node.next;
+    }
+    return node;
   }
 
   /**
@@ -921,6 +1114,7 @@ export class SubjectRouter {
     if (sub.loop < 0) {
       this.#subscriptions++;
       this.#loops?.changed(sub.subject, sub.queue, 1);
+      this.#backplane?.changed(sub.subject, sub.queue, 1);
     }
     this.#changed();
   }
@@ -963,6 +1157,7 @@ export class SubjectRouter {
     if (sub.loop < 0) {
       this.#subscriptions--;
       this.#loops?.changed(sub.subject, sub.queue, -1);
+      this.#backplane?.changed(sub.subject, sub.queue, -1);
     }
     this.#changed();
   }

@@ -76,6 +76,8 @@ export function websocketProtocol(options: WebSocketProtocolOptions = {}): Proto
       ? { module: import.meta.url, export: "websocketProtocol", options }
       : streamRecipe(options, inner),
     attach: inner?.attach === undefined ? undefined : (loop) => inner.attach!(loop),
+    // The inner protocol's shared state (a pub/sub backplane) ends with the server.
+    close: () => Promise.all([factory.close?.(), inner?.close?.()]).then(() => {}),
   };
 }
 
