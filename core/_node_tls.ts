@@ -74,6 +74,7 @@ export class NodeTlsSocket implements Socket {
    * @param raw The plain socket (the peer's first TLS bytes may be in it, not read yet).
    * @param options Certificate, key, and the client-certificate policy.
    * @param timeout Time the handshake may take, in milliseconds.
+   * @param signal Aborts the handshake (the connection was closed meanwhile).
    * @returns The secure socket.
    * @throws {Error} When the handshake fails or times out (the socket is closed).
    */
@@ -81,6 +82,7 @@ export class NodeTlsSocket implements Socket {
     raw: RawSocket,
     options: NodeTlsOptions,
     timeout: number,
+    signal?: AbortSignal,
   ): Promise<NodeTlsSocket> {
     // A tls.Server that never listens, fed this one socket: measured in Deno 2.9, a bare
     // `new TLSSocket(stream, { isServer, requestCert, ca })` takes a client certificate from
@@ -92,6 +94,8 @@ export class NodeTlsSocket implements Socket {
       ca: options.ca,
       requestCert: options.requireClientCert === true,
       rejectUnauthorized: options.requireClientCert === true,
+      // Bounded here instead (a timer of node's own outlived a peer that left mid-handshake).
+      handshakeTimeout: 0,
     });
     const stream = duplexOver(raw);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -99,7 +103,11 @@ export class NodeTlsSocket implements Socket {
       const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
         server.once("secureConnection", resolve);
         server.once("tlsClientError", reject);
-        stream.once("close", () => reject(new Error("the peer left during the TLS handshake")));
+        const left = () => reject(new Error("the peer left during the TLS handshake"));
+        stream.once("close", left);
+        stream.once("end", left);
+        if (signal?.aborted) left();
+        signal?.addEventListener("abort", left, { once: true });
         timer = setTimeout(
           () => reject(new Error(`the TLS handshake took more than ${timeout} ms`)),
           timeout,

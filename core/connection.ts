@@ -147,6 +147,8 @@ export class Connection implements ProtocolContext, MessageSource {
   #flushing: Promise<void> | undefined;
   /** Output written before `startTls`: it leaves in plaintext, before the handshake. */
   #plaintext: Uint8Array | undefined;
+  /** Aborts a handshake under way when the connection is closed meanwhile. */
+  #handshake: AbortController | undefined;
   readonly #limits: ConnectionLimits;
   #handler: ProtocolHandler | undefined;
   #state: State = "open";
@@ -431,6 +433,7 @@ export class Connection implements ProtocolContext, MessageSource {
   destroy(reason: Error | undefined = this.#closeReason): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    this.#handshake?.abort();
     closeSocket(this.#socket);
     this.#release(reason);
   }
@@ -449,6 +452,7 @@ export class Connection implements ProtocolContext, MessageSource {
 
   /** Lets go of everything but the socket, and tells the handler and the host. */
   #release(reason: Error | undefined): void {
+    this.#handshake?.abort();
     this.#releaseOutput();
     this.#readBuffer = undefined;
     this.#handle.detach();
@@ -605,13 +609,20 @@ export class Connection implements ProtocolContext, MessageSource {
       return false;
     }
     try {
-      this.#socket = await NodeTlsSocket.accept(this.#socket, this.#tls!, TLS_HANDSHAKE_TIMEOUT);
+      this.#handshake = new AbortController();
+      this.#socket = await NodeTlsSocket.accept(
+        this.#socket,
+        this.#tls!,
+        TLS_HANDSHAKE_TIMEOUT,
+        this.#handshake.signal,
+      );
     } catch (error) {
       // A peer that fails its handshake (no certificate, a wrong one, plain text) is routine.
       this.destroy(error instanceof Error ? error : new Error(String(error)));
       return false;
     } finally {
       this.#upgrading = false;
+      this.#handshake = undefined;
     }
     // Closed during the handshake (shutdown, a reaper's cut): the state moved meanwhile.
     if ((this.#state as State) === "closed") {

@@ -7,7 +7,10 @@
  * request/reply span the loops, and the summary leaves out the router's counts, which are per
  * loop), `--backplane nats://host:port` (repeatable, a cluster's servers: the server joins
  * their pub/sub, as a NATS client, with other Speedo servers joined to the same NATS system;
- * with `--loops`, each loop joins on its own connections), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
+ * with `--loops`, each loop joins on its own connections), `--user U --pass P` or `--token T`
+ * (nats-server's flags: clients must present them), `--auth FILE` (a JSON authorization
+ * block as nats-server's: `{"users": [{"user", "password", "permissions"}, {"nkey"}]}` or
+ * `{"token"}`, with `default_permissions`), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down
  * gracefully and prints a summary.
  *
  * ```
@@ -38,7 +41,13 @@ import {
   textFlag,
 } from "./_args.ts";
 import { hostPort } from "./_address.ts";
-import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
+import {
+  natsAuthenticator,
+  type NatsAuthorization,
+  PUBSUB_PORT,
+  pubsubServer,
+  SubjectRouter,
+} from "@speedo/speedo/pubsub";
 
 const args = exampleArgs({
   name: "examples/pubsub.ts",
@@ -65,7 +74,37 @@ const args = exampleArgs({
       requirement: "be a nats:// or tls:// URL",
     },
   ),
+  user: textFlag({ placeholder: "USER", help: "the user clients must log in as (with --pass)" }),
+  pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
+  token: textFlag({ placeholder: "TOKEN", help: "the token clients must present" }),
+  auth: textFlag({
+    placeholder: "FILE",
+    help: "a JSON file of users and their permissions, as nats-server's authorization block",
+  }),
 });
+
+/** Who may connect, from the flags; exits 2 on a bad combination or file. */
+function authorization(): NatsAuthorization | undefined {
+  const fail = (line: string): never => {
+    console.error(`examples/pubsub.ts: ${line}`);
+    Deno.exit(2);
+  };
+  const given = [args.user ?? args.pass, args.token, args.auth].filter((v) => v !== undefined);
+  if (given.length > 1) fail("give one of --user/--pass, --token and --auth");
+  if ((args.user === undefined) !== (args.pass === undefined)) {
+    fail("--user and --pass go together");
+  }
+  if (args.user !== undefined) return { users: [{ user: args.user, password: args.pass! }] };
+  if (args.token !== undefined) return { token: args.token };
+  if (args.auth === undefined) return undefined;
+  try {
+    return JSON.parse(Deno.readTextFileSync(args.auth)) as NatsAuthorization;
+  } catch (error) {
+    return fail(`--auth ${args.auth}: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+const auth = authorization();
 
 // On one loop the router is this thread's, for the summary's counts; on several, each loop
 // has its own (a router cannot cross to a loop's thread).
@@ -75,6 +114,7 @@ const server = serverOrExit(() =>
     hostname: args.hostname,
     port: args.port,
     loops: args.loops,
+    ...(auth === undefined ? {} : { authenticate: natsAuthenticator(auth) }),
     pubsub: {
       maxPayload: args["max-payload"],
       ...(router === undefined ? {} : { router }),
@@ -89,6 +129,7 @@ console.log(
     loops === "" ? "" : ` (${loops})`
   }; try: telnet localhost ${address.port} (NATS clients work too)`,
 );
+if (auth !== undefined) console.log("Clients must log in (auth_required)");
 if (args.backplane.length > 0) {
   console.log(`Joining the backplane: ${args.backplane.join(", ")}`);
 }

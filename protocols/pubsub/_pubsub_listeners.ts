@@ -55,8 +55,10 @@ export function pubsubListenersProtocol(options: PubSubListenersOptions): PubSub
   const { maxHeaderSize, maxUriLength, headersTimeout, secure, ...endpointOptions } =
     options.websocket;
   // The endpoint's protocol routes through the TCP protocol's router: one subject space.
+  // NATS inside WebSocket meets TLS as wss (the handshake first): no `tls_required` upgrade.
   const { onMessage: _handshakeWriter, ...endpoint } = pubsubWebSocket({
     ...options.pubsub,
+    tls: undefined,
     ...endpointOptions,
     router: tcp.router,
   });
@@ -80,6 +82,8 @@ export function pubsubListenersProtocol(options: PubSubListenersOptions): PubSub
     refusal: (listener?: number) =>
       listener === WEBSOCKET_LISTENER ? websocket.refusal?.(listener) : tcp.refusal?.(listener),
     recipe,
+    startsTls: (listener: number) =>
+      listener !== WEBSOCKET_LISTENER && tcp.startsTls?.(listener) === true,
     // One router, joined once: the endpoint's protocol shares it.
     attach: (loop: LoopContext) => tcp.attach(loop),
     close: () => Promise.all([tcp.close?.(), websocket.close?.()]).then(() => {}),

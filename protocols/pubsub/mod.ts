@@ -101,8 +101,10 @@
 
 export * from "./backplane_errors.ts";
 export * from "./backplane_options.ts";
+export * from "./nats_authenticator.ts";
 export * from "./pubsub_errors.ts";
 export * from "./pubsub_parser.ts";
+export * from "./pubsub_permissions.ts";
 export * from "./pubsub_protocol.ts";
 export * from "./pubsub_server.ts";
 export * from "./pubsub_websocket.ts";

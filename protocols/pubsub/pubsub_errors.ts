@@ -348,3 +348,56 @@ export class TooManySubscriptionsError extends PubSubError {
     this.maxSubscriptions = maxSubscriptions;
   }
 }
+
+/**
+ * A client was refused by the server's authenticator, sent something before `CONNECT` where
+ * credentials are required, or did not log in in time: told `-ERR 'Authorization Violation'`
+ * (or `'Authentication Timeout'`), as nats-server tells it, and closed. The reason the
+ * authenticator gave stays in `message`, for logs; the peer learns nothing more.
+ *
+ * @example
+ * ```ts
+ * import { AuthorizationViolationError } from "@speedo/speedo/pubsub";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(new AuthorizationViolationError("bad password").errText, "Authorization Violation");
+ * ```
+ */
+export class AuthorizationViolationError extends PubSubError {
+  /**
+   * Makes the error.
+   *
+   * @param reason Why, for logs.
+   * @param errText The text for the peer.
+   */
+  constructor(reason: string, errText = "Authorization Violation") {
+    super(`Authorization refused: ${reason}`, errText);
+    this.name = "AuthorizationViolationError";
+  }
+}
+
+/**
+ * A client published or subscribed where its permissions do not reach: told nats-server's
+ * words (`-ERR 'Permissions Violation for Publish to "x"'`, `... for Subscription to "x"`),
+ * the operation dropped; the connection stays.
+ *
+ * @example
+ * ```ts
+ * import { PermissionsViolationError } from "@speedo/speedo/pubsub";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const error = new PermissionsViolationError('Permissions Violation for Publish to "a"');
+ * assertEquals(error.errText, 'Permissions Violation for Publish to "a"');
+ * ```
+ */
+export class PermissionsViolationError extends PubSubError {
+  /**
+   * Makes the error.
+   *
+   * @param errText The text for the peer, as `publishViolation` or `subscribeViolation` word it.
+   */
+  constructor(errText: string) {
+    super(errText, errText);
+    this.name = "PermissionsViolationError";
+  }
+}

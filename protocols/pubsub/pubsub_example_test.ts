@@ -55,3 +55,87 @@ Deno.test("examples/pubsub.ts rejects a bad flag with exit code 2", async () => 
     '--max-payload must be an integer of at least 1, got "0"',
   );
 });
+
+/** Starts the example with `flags`, runs `use` with its port, then stops it. */
+async function withExample(flags: string[], use: (port: number) => Promise<void>): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/pubsub.ts", "--port", "0", ...flags],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  const readMore = async () => {
+    const { value, done } = await within(reader.read(), "the example's output", 20_000);
+    if (!done) text += decoder.decode(value);
+    return !done;
+  };
+  try {
+    while (!text.includes("\n") && await readMore());
+    await use(Number(/:(\d+)/.exec(text)?.[1]));
+  } finally {
+    child.kill("SIGTERM");
+    while (await readMore());
+    reader.releaseLock();
+    await child.status;
+  }
+}
+
+Deno.test("examples/pubsub.ts --user/--pass and --auth FILE: clients must log in", async () => {
+  const login = async (port: number, connect: string) => {
+    using client = await SocketClient.connect(port);
+    assertMatch(await client.readLine(), /"auth_required":true/);
+    return await client.request(`CONNECT ${connect}\r\nPING\r\n`);
+  };
+  await withExample(["--user", "ann", "--pass", "s3cret"], async (port) => {
+    assertEquals(await login(port, '{"verbose":false,"user":"ann","pass":"s3cret"}'), "PONG\r\n");
+    assertEquals(
+      await login(port, '{"verbose":false,"user":"ann","pass":"guess"}'),
+      "-ERR 'Authorization Violation'\r\n",
+    );
+  });
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        users: [{ user: "bob", password: "pw", permissions: { publish: ["ok"] } }],
+      }),
+    );
+    await withExample(["--auth", file], async (port) => {
+      using client = await SocketClient.connect(port);
+      await client.readLine();
+      assertEquals(
+        await client.request(
+          'CONNECT {"verbose":false,"user":"bob","pass":"pw"}\r\nPUB no 0\r\n\r\n',
+        ),
+        `-ERR 'Permissions Violation for Publish to "no"'\r\n`,
+      );
+    });
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("examples/pubsub.ts refuses --user without --pass, and a bad --auth file, with exit code 2", async () => {
+  for (
+    const flags of [["--user", "ann"], ["--auth", "/nonexistent/auth.json"], [
+      "--token",
+      "t",
+      "--user",
+      "a",
+      "--pass",
+      "b",
+    ]]
+  ) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "examples/pubsub.ts", ...flags],
+      cwd: root,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 2, flags.join(" "));
+    assertMatch(decoder.decode(stderr), /--user|--auth|one of/);
+  }
+});

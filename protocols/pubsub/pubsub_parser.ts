@@ -216,6 +216,33 @@ export class PubSubParser {
   }
 
   /**
+   * Takes the bytes of the chunk fed that `next` has not reached yet, copied: a caller that
+   * must stop between operations (a `CONNECT` whose credentials are being checked) keeps them
+   * and feeds them again later. An operation begun in an earlier chunk stays with the parser.
+   *
+   * @returns The bytes not yet parsed (empty when none).
+   *
+   * @example
+   * ```ts
+   * import { PubSubParser } from "@speedo/speedo/pubsub";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const parser = new PubSubParser();
+   * parser.feed(new TextEncoder().encode("PING\r\nPONG\r\n"));
+   * assertEquals(parser.next()?.kind, "ping");
+   * assertEquals(new TextDecoder().decode(parser.takeUnparsed()), "PONG\r\n");
+   * assertEquals(parser.next(), null);
+   * ```
+   */
+  takeUnparsed(): Uint8Array {
+    const rest = this.#chunk.slice(this.#pos);
+    this.#chunk = EMPTY;
+    this.#pos = 0;
+    this.#nul = -1;
+    return rest;
+  }
+
+  /**
    * Bytes held of an operation not yet complete (a partial control line or payload).
    *
    * @example

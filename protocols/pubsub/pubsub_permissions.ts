@@ -85,8 +85,20 @@ export class PermissionCheck {
   readonly #published = new Map<string, boolean>();
 
   /**
+   * Compiles the permissions of one connection.
+   *
    * @param permissions What the user may do.
    * @throws {TypeError} When a list is not an array of valid subjects.
+   *
+   * @example
+   * ```ts
+   * import { PermissionCheck } from "@speedo/speedo/pubsub";
+   * import { assert } from "@std/assert";
+   *
+   * const check = new PermissionCheck({ publish: ["orders.>"], subscribe: { deny: ["secret.>"] } });
+   * assert(check.mayPublish("orders.new") && !check.mayPublish("other"));
+   * assert(check.maySubscribe(">") && !check.maySubscribe("secret.a"));
+   * ```
    */
   constructor(permissions: PubSubPermissions) {
     const responses = permissions.allow_responses;
@@ -126,7 +138,7 @@ export class PermissionCheck {
    * @param now The time, in milliseconds.
    * @returns Whether it may.
    */
-  mayPublish(subject: string, now = Date.now()): boolean {
+  mayPublish(subject: string, now: number = Date.now()): boolean {
     let allowed = this.#published.get(subject);
     if (allowed === undefined) {
       allowed = this.#publish === undefined || permits(this.#publish, subject.split("."));
@@ -184,7 +196,7 @@ export class PermissionCheck {
    * @param reply The reply subject.
    * @param now The time, in milliseconds.
    */
-  received(reply: string, now = Date.now()): void {
+  received(reply: string, now: number = Date.now()): void {
     if (this.#responses === undefined || reply === "") return;
     if (this.#publish === undefined || permits(this.#publish, reply.split("."))) return;
     if (this.#replies.size >= MAX_RESPONSES) {

@@ -7,10 +7,13 @@ import type {
   ProtocolHandler,
   ProtocolHandlerFactory,
 } from "../../core/protocol.ts";
+import { isRefusal } from "../../core/authentication.ts";
 import {
+  AuthorizationViolationError,
   HeadersNotSupportedError,
   InvalidConnectError,
   InvalidSubjectError,
+  PermissionsViolationError,
   PubSubError,
   StaleConnectionError,
   TooManySubscriptionsError,
@@ -24,7 +27,17 @@ import {
 } from "./pubsub_parser.ts";
 import { type PubSubClient, SubjectRouter } from "./subject_router.ts";
 import type { BackplaneOptions } from "./backplane_options.ts";
+import {
+  PermissionCheck,
+  publishViolation,
+  type PubSubPermissions,
+  subscribeViolation,
+} from "./pubsub_permissions.ts";
+import { makeNonce } from "./_nkeys.ts";
 import { checkBackplaneOptions } from "./_backplane.ts";
+
+/** Bytes a client may send while its login is checked before it is cut off. */
+const MAX_HELD_BEFORE_LOGIN = 1024 * 1024;
 
 /** The default {@linkcode PubSubProtocolOptions.maxSubscriptions}. */
 export const DEFAULT_MAX_SUBSCRIPTIONS = 10_000;
@@ -107,6 +120,24 @@ export interface PubSubProtocolOptions extends PubSubParserOptions {
    */
   backplane?: BackplaneOptions;
   /**
+   * How clients meet the server's TLS (its `tls` option), as nats-server does it: `"upgrade"`
+   * sends `INFO` in plaintext with `tls_required`, then the client starts TLS on the same
+   * connection (what NATS clients do by default); `"handshake-first"` expects the handshake at
+   * once and sends `INFO` over it (clients' `handshakeFirst`). `pubsubServer` sets `"upgrade"`
+   * when it has `tls`; only the main TCP address takes it.
+   *
+   * @default {undefined: no TLS}
+   */
+  tls?: "upgrade" | "handshake-first";
+  /**
+   * Time a client has to send `CONNECT` when the server authenticates (`authenticate`), in
+   * milliseconds; later it is told `-ERR 'Authentication Timeout'` and closed (nats-server's
+   * `auth_timeout`).
+   *
+   * @default {2000}
+   */
+  authTimeout?: number;
+  /**
    * Called when a connection is told an error (before it is closed, for the fatal ones): bad
    * input, an invalid subject, a stale connection. A function: a factory given one has no
    * `recipe`, and runs on one I/O loop only.
@@ -155,7 +186,14 @@ const GT = 0x3e;
 interface Shared {
   readonly router: SubjectRouter;
   readonly parser: Required<PubSubParserOptions>;
-  readonly info: (id: number, localAddr: Deno.Addr | undefined) => string;
+  readonly info: (
+    id: number,
+    localAddr: Deno.Addr | undefined,
+    auth: { nonce: string } | undefined,
+  ) => string;
+  /** How clients meet TLS (`PubSubProtocolOptions.tls`). */
+  readonly tls: PubSubProtocolOptions["tls"];
+  readonly authTimeout: number;
   readonly onProtocolError: PubSubProtocolOptions["onProtocolError"];
   readonly maxPingsOut: number;
   /** Subscriptions a connection may hold; `Infinity` for no limit. */
@@ -194,11 +232,28 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   /** Whether the peer sent anything since the last ping period. */
   #active = false;
   #closed = false;
+  readonly #context: ProtocolContext;
+  /**
+   * Where its login stands: `open` (the server does not authenticate, or it did), `awaiting`
+   * its `CONNECT`, or `asking` the server's authenticator (operations wait meanwhile).
+   */
+  #login: "open" | "awaiting" | "asking" = "open";
+  /** The nonce sent in `INFO`, which an nkey client signs. */
+  #nonce = "";
+  /** Bytes read while the authenticator is asked, kept in order (bounded). */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #loginTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the identity may do, when it has permissions. */
+  #permissions: PermissionCheck | undefined;
+  /** Set when the permissions filter deliveries or track reply subjects: see PubSubClient. */
+  deliveryCheck: ((subject: Uint8Array, reply: Uint8Array) => boolean) | undefined;
 
   constructor(context: ProtocolContext, shared: Shared) {
     this.handle = context.handle;
     this.#id = context.id;
     this.#localAddr = context.localAddr;
+    this.#context = context;
     this.#shared = shared;
     this.#router = shared.router;
     this.#parser = new PubSubParser(shared.parser);
@@ -206,16 +261,58 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
 
   open(): void {
     this.#shared.add(this);
-    this.handle.write(this.#shared.info(this.#id, this.#localAddr));
+    let auth: { nonce: string } | undefined;
+    if (this.#context.authenticationRequired === true) {
+      this.#login = "awaiting";
+      this.#nonce = makeNonce();
+      auth = { nonce: this.#nonce };
+      this.#loginTimer = setTimeout(() => {
+        this.#loginTimer = undefined;
+        if (this.#login !== "open") {
+          this.#fail(
+            new AuthorizationViolationError("no login in time", "Authentication Timeout"),
+          );
+        }
+      }, this.#shared.authTimeout);
+    }
+    this.handle.write(this.#shared.info(this.#id, this.#localAddr, auth));
+    // INFO leaves in plaintext; the client then starts TLS (nats-server's default).
+    if (this.#shared.tls === "upgrade" && (this.#context.listener ?? 0) === 0) {
+      this.#context.startTls?.();
+    }
   }
 
   data(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.#active = true;
+    if (this.#login === "asking") {
+      this.#hold(chunk);
+      return;
+    }
+    this.#parse(chunk);
+  }
+
+  /** Keeps what arrives while the authenticator is asked; a flood before login is cut. */
+  #hold(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes > MAX_HELD_BEFORE_LOGIN) {
+      this.#fail(new AuthorizationViolationError("too much sent before the login was checked"));
+      return;
+    }
+    this.#held.push(chunk.slice());
+  }
+
+  #parse(chunk: Uint8Array): void {
     const parser = this.#parser;
     parser.feed(chunk);
     try {
       for (let op = parser.next(); op !== null; op = parser.next()) {
+        if (this.#login === "awaiting" && op.kind !== "connect") {
+          // As nats-server: where credentials are required, CONNECT comes first.
+          this.#fail(new AuthorizationViolationError(`${op.kind} before CONNECT`));
+          return;
+        }
         switch (op.kind) {
           case "pub":
           case "hpub":
@@ -240,6 +337,11 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
             break;
         }
         if (this.#closed) return;
+        if (this.#login === "asking") {
+          // What follows the CONNECT waits for the authenticator's answer.
+          this.#hold(parser.takeUnparsed());
+          return;
+        }
       }
     } catch (error) {
       if (!(error instanceof PubSubError)) throw error;
@@ -255,6 +357,7 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#loginTimer);
     this.#shared.delete(this);
     this.#router.removeClient(this);
   }
@@ -277,6 +380,14 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   #publish(op: PubSubOp): void {
     if (op.kind === "hpub" && !this.headers) throw new HeadersNotSupportedError();
     const subject = op.subject;
+    const permissions = this.#permissions;
+    if (permissions !== undefined) {
+      const text = decoder.decode(subject);
+      if (!permissions.mayPublish(text)) {
+        this.#tell(new PermissionsViolationError(publishViolation(text)));
+        return;
+      }
+    }
     if (this.#pedantic && !isLiteralSubject(subject)) {
       this.#tell(new InvalidSubjectError(decoder.decode(subject), "publish"));
     }
@@ -306,6 +417,15 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
   }
 
   #subscribe(op: PubSubOp): void {
+    const permissions = this.#permissions;
+    if (permissions !== undefined) {
+      const subject = decoder.decode(op.subject);
+      const queue = decoder.decode(op.queue);
+      if (!permissions.maySubscribe(subject, queue)) {
+        this.#tell(new PermissionsViolationError(subscribeViolation(subject, queue)));
+        return;
+      }
+    }
     const max = this.#shared.maxSubscriptions;
     if (this.#router.subscriptionsOf(this) >= max) {
       this.#tell(new TooManySubscriptionsError(max));
@@ -353,7 +473,67 @@ class PubSubConnection implements ProtocolHandler, PubSubClient {
         "no responders requires headers support",
       );
     }
+    if (this.#login === "awaiting") {
+      this.#askAuthenticator(given);
+      return;
+    }
     if (this.#verbose) this.handle.write(OK);
+  }
+
+  /** Asks the server's authenticator about CONNECT's credentials; operations wait. */
+  #askAuthenticator(given: Record<string, unknown>): void {
+    this.#login = "asking";
+    const credentials: Record<string, unknown> = { nonce: this.#nonce };
+    for (const key of ["user", "pass", "auth_token", "nkey", "sig", "jwt", "name"]) {
+      if (typeof given[key] === "string") credentials[key] = given[key];
+    }
+    this.#context.authenticate!("nats", credentials).then((result) => {
+      if (this.#closed) return;
+      if (isRefusal(result)) {
+        this.#fail(new AuthorizationViolationError(result.refused));
+        return;
+      }
+      if (result.grants !== undefined) {
+        try {
+          this.#grant(result.grants as PubSubPermissions);
+        } catch (error) {
+          this.#fail(new AuthorizationViolationError(`bad permissions: ${error}`));
+          return;
+        }
+      }
+      clearTimeout(this.#loginTimer);
+      this.#loginTimer = undefined;
+      this.#login = "open";
+      if (this.#verbose) this.handle.write(OK);
+      const held = this.#held;
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const chunk of held) {
+        if (this.#closed) return;
+        this.#parse(chunk);
+      }
+    }).catch((error) => {
+      // What data() would have thrown to the server: reported, and this connection closed.
+      console.error(`speedo pubsub: ${describeError(error, true)}`);
+      this.#closed = true;
+      this.handle.close();
+    });
+  }
+
+  /** Takes the identity's permissions; deliveries are checked only where they need it. */
+  #grant(grants: PubSubPermissions): void {
+    const permissions = new PermissionCheck(grants);
+    this.#permissions = permissions;
+    if (!permissions.filtersDeliveries && !permissions.tracksReplies) return;
+    this.deliveryCheck = (subject, reply) => {
+      if (permissions.filtersDeliveries && !permissions.mayReceive(decoder.decode(subject))) {
+        return false;
+      }
+      if (reply.length > 0 && permissions.tracksReplies) {
+        permissions.received(decoder.decode(reply));
+      }
+      return true;
+    };
   }
 
   /** Tells the peer of an error that leaves the connection open. */
@@ -457,7 +637,19 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     headers: true,
     max_payload: parser.maxPayload,
   };
-  const info = (id: number, localAddr: Deno.Addr | undefined): string => {
+  const tls = options.tls;
+  if (tls !== undefined && tls !== "upgrade" && tls !== "handshake-first") {
+    throw new TypeError(`tls must be "upgrade" or "handshake-first", got ${JSON.stringify(tls)}`);
+  }
+  const authTimeout = options.authTimeout ?? 2000;
+  if (!Number.isInteger(authTimeout) || authTimeout < 1) {
+    throw new RangeError(`authTimeout must be a positive integer, got ${authTimeout}`);
+  }
+  const info = (
+    id: number,
+    localAddr: Deno.Addr | undefined,
+    auth: { nonce: string } | undefined,
+  ): string => {
     // The address given, else the one this client connected to (on any loop, any listener).
     const address = options.address?.() ?? localAddr;
     const unix = address?.transport === "unix";
@@ -466,6 +658,8 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
       host: address !== undefined && "hostname" in address ? address.hostname : "0.0.0.0",
       port: address !== undefined && "port" in address ? address.port : unix ? 0 : 4222,
       client_id: id,
+      ...(auth === undefined ? {} : { auth_required: true, nonce: auth.nonce }),
+      ...(tls === undefined ? {} : { tls_required: true }),
     });
     return `INFO ${json}\r\n`;
   };
@@ -479,6 +673,8 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     router,
     parser,
     info,
+    tls,
+    authTimeout,
     onProtocolError: options.onProtocolError,
     maxPingsOut,
     maxSubscriptions: maxSubscriptions === 0 ? Infinity : maxSubscriptions,
@@ -503,6 +699,7 @@ export function pubsubProtocol(options: PubSubProtocolOptions = {}): PubSubProto
     },
     create: (context) => new PubSubConnection(context, shared),
     refusal: () => refusal,
+    startsTls: (listener) => tls === "upgrade" && listener === 0,
     recipe: recipeOf(options, serverId),
     attach: (loop) => {
       if (options.backplane === undefined) {

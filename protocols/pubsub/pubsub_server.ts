@@ -169,6 +169,8 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
   let server: Server<T> | undefined = undefined;
   const protocolOptions: PubSubProtocolOptions = {
     ...pubsub,
+    // With tls, NATS clients expect INFO in plaintext, then start TLS (nats-server's way).
+    tls: serverOptions.tls === undefined ? undefined : pubsub?.tls ?? "upgrade",
     address: () => server?.address,
   };
   let protocol: ProtocolHandlerFactory;
@@ -193,8 +195,10 @@ export function pubsubServer<T extends SocketTransport = "tcp">(
     else handler = new URL("./_websocket_frames_handler.ts", import.meta.url);
   } else {
     const { maxHeaderSize, maxUriLength, headersTimeout, ...endpointOptions } = websocket;
+    // WebSocket only: TLS is wss, the handshake first, with no tls_required upgrade.
     const { onMessage: writeHandshake, ...endpoint } = pubsubWebSocket({
       ...protocolOptions,
+      tls: undefined,
       ...endpointOptions,
     });
     protocol = websocketProtocol({

@@ -13,6 +13,12 @@ import { isValidSubject } from "./subject.ts";
 export interface PubSubClient {
   /** Where its messages are written. */
   readonly handle: ConnectionHandle;
+  /**
+   * Asked before each delivery to this client, when present: `false` holds the message back
+   * (a permission that denies its subject); a queue group then tries another member. Absent
+   * for clients without such permissions, who pay nothing for it.
+   */
+  readonly deliveryCheck?: (subject: Uint8Array, reply: Uint8Array) => boolean;
   /** Whether it reads `HMSG` (headers); without it, headers are stripped from its messages. */
   readonly headers: boolean;
   /** Whether it receives its own messages on its own subscriptions. */
@@ -672,8 +678,7 @@ export class SubjectRouter {
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i];
       if (!sub.live || (noEcho && sub.client === publisher)) continue;
-      this.#deliver(sub);
-      count++;
+      if (this.#deliver(sub)) count++;
     }
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g];
@@ -681,7 +686,7 @@ export class SubjectRouter {
       for (let tries = 0; tries < members.length; tries++) {
         const sub = members[group.next++ % members.length];
         if (!sub.live || (noEcho && sub.client === publisher)) continue;
-        this.#deliver(sub);
+        if (!this.#deliver(sub)) continue;
         count++;
         break;
       }
@@ -756,8 +761,7 @@ export class SubjectRouter {
       for (let i = 0; i < plain.length; i++) {
         const sub = plain[i];
         if (!sub.live || (noEcho && sub.client === publisher)) continue;
-        this.#deliver(sub);
-        count++;
+        if (this.#deliver(sub)) count++;
       }
       this.#delivered += count;
       this.#subject = this.#reply = this.#payload = MSG;
@@ -799,8 +803,7 @@ export class SubjectRouter {
     if (queue === "") {
       for (const sub of node.plain) {
         if (!sub.live || sub.loop >= 0) continue;
-        this.#deliver(sub);
-        count++;
+        if (this.#deliver(sub)) count++;
       }
     } else {
       const members = node.queues.get(queue);
@@ -808,7 +811,7 @@ export class SubjectRouter {
         let skip = this.#queueTurn++ % members.size;
         for (const sub of members) {
           if (skip-- > 0) continue;
-          this.#deliver(sub);
+          if (!this.#deliver(sub)) continue;
           count++;
           break;
         }
@@ -851,7 +854,7 @@ export class SubjectRouter {
         const sub = members[group.next++ % members.length];
         if (!sub.live || (noEcho && sub.client === publisher)) continue;
         if (sub.loop < 0) {
-          this.#deliver(sub);
+          if (!this.#deliver(sub)) continue;
           delivered++;
         } else {
           const target = this.#target(sub.loop);
@@ -916,8 +919,7 @@ export class SubjectRouter {
       for (let i = 0; i < plain.length; i++) {
         const sub = plain[i];
         if (!sub.live) continue;
-        this.#deliver(sub);
-        count++;
+        if (this.#deliver(sub)) count++;
       }
     }
     const queues = message.queues;
@@ -930,7 +932,7 @@ export class SubjectRouter {
         for (let tries = 0; tries < local.length; tries++) {
           const sub = local[group.localNext++ % local.length];
           if (!sub.live) continue;
-          this.#deliver(sub);
+          if (!this.#deliver(sub)) continue;
           count++;
           break;
         }
@@ -967,8 +969,11 @@ export class SubjectRouter {
     for (const subs of table.values()) for (const sub of subs) this.#remove(sub);
   }
 
-  #deliver(sub: Sub): void {
+  /** Writes the message being routed to `sub`; false when its client's check refused it. */
+  #deliver(sub: Sub): boolean {
     const client = sub.client;
+    const check = client.deliveryCheck;
+    if (check !== undefined && !check(this.#subject, this.#reply)) return false;
     const encoding = this.#headerSize > 0 && client.headers
       ? this.#headerEncoding
       : this.#plainEncoding;
@@ -982,6 +987,7 @@ export class SubjectRouter {
     client.handle.write(encoding.bytes);
     sub.delivered++;
     if (sub.max > 0 && sub.delivered >= sub.max) this.#remove(sub);
+    return true;
   }
 
   /**
