@@ -401,3 +401,42 @@ Deno.test({
     }
   },
 });
+
+for (const loops of [1, 2]) {
+  Deno.test({
+    name: `Speedo: NATS over WebSocket asks the same authenticator (${loops} loop${
+      loops > 1 ? "s" : ""
+    })`,
+    ...SANITIZED,
+    async fn() {
+      const { NatsOverWebSocket } = await import("./_nats_websocket_test_helper.ts");
+      const server = pubsubServer({
+        port: 0,
+        loops,
+        authenticate: natsAuthenticator(AUTHORIZATION),
+        websocket: { port: 0 },
+      });
+      await server.listen();
+      try {
+        const url = `ws://127.0.0.1:${server.addresses[1].port}/`;
+        {
+          await using anonymous = await NatsOverWebSocket.open(url);
+          assert((await anonymous.expect("\r\n")).includes('"auth_required":true'));
+          anonymous.send("SUB > 1\r\n");
+          assertEquals(await anonymous.expect("\r\n"), "-ERR 'Authorization Violation'\r\n");
+        }
+        {
+          await using shop = await NatsOverWebSocket.open(url);
+          await shop.expect("\r\n");
+          shop.send('CONNECT {"verbose":false,"user":"shop","pass":"sh0p"}\r\nSUB > 1\r\nPING\r\n');
+          assertEquals(
+            await shop.expect("PONG\r\n"),
+            `-ERR 'Permissions Violation for Subscription to ">"'\r\nPONG\r\n`,
+          );
+        }
+      } finally {
+        await server.close();
+      }
+    },
+  });
+}

@@ -112,6 +112,14 @@ export class WebSocketSession implements ProtocolHandler {
     this.#inner = protocol.create({
       id: context.id,
       handle: new FramedHandle(context.handle, this.#settings.writeOpcode),
+      listener: context.listener,
+      localAddr: context.localAddr,
+      // The inner protocol's logins go to the server's authenticator, as over TCP: without
+      // these, a protocol behind WebSocket would take every peer as authenticated.
+      authenticationRequired: context.authenticationRequired,
+      authenticate: context.authenticate === undefined
+        ? undefined
+        : (protocol, credentials) => context.authenticate!(protocol, credentials),
       dispatch(payload: Uint8Array, type = 0): void {
         if (!Number.isInteger(type) || type < 0 || type > MAX_INNER_TYPE) {
           throw new RangeError(
