@@ -440,3 +440,39 @@ for (const loops of [1, 2]) {
     },
   });
 }
+
+/** A token, on both servers: the same bytes for a right and a wrong one. */
+for (
+  const [name, start] of [
+    ["Speedo", async () => {
+      const server = pubsubServer({ port: 0, authenticate: natsAuthenticator({ token: "t0k" }) });
+      const { port } = await server.listen();
+      return { port, stop: () => server.close() };
+    }],
+    ["nats-server", async () => {
+      const server = await startNatsServer(undefined, 10_000, 'authorization: {"token": "t0k"}');
+      return { port: server.port, stop: () => server.stop() };
+    }],
+  ] as const
+) {
+  Deno.test({
+    name: `${name}: a token is accepted, a wrong one told Authorization Violation`,
+    ignore: name === "nats-server" && NATS_SERVER_PATH === undefined,
+    ...SANITIZED,
+    async fn() {
+      const server = await start();
+      try {
+        const good = await Raw.connect(server.port);
+        await good.send('CONNECT {"verbose":false,"auth_token":"t0k"}\r\nPING\r\n');
+        assertEquals(await good.until(/PONG\r\n$/), "PONG\r\n");
+        good.close();
+        const bad = await Raw.connect(server.port);
+        await bad.send('CONNECT {"verbose":false,"auth_token":"t0"}\r\nPING\r\n');
+        assertEquals(await bad.end(), "-ERR 'Authorization Violation'\r\n");
+        bad.close();
+      } finally {
+        await server.stop();
+      }
+    },
+  });
+}
