@@ -7,24 +7,7 @@ const root = new URL("../../", import.meta.url);
 const decoder = new TextDecoder();
 
 Deno.test("examples/pubsub.ts routes messages, then shuts down on SIGTERM with a summary", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/pubsub.ts", "--port", "0"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  const readMore = async () => {
-    const { value, done } = await within(reader.read(), "the example's output", 20_000);
-    if (!done) text += decoder.decode(value);
-    return !done;
-  };
-  try {
-    while (!text.includes("\n") && await readMore());
-    assertStringIncludes(text, "Speedo pub/sub listening on 127.0.0.1:");
-    const port = Number(/:(\d+)/.exec(text)?.[1]);
-
+  const { text, code } = await withExample([], async (port) => {
     using subscriber = await SocketClient.connect(port);
     using publisher = await SocketClient.connect(port);
     assertMatch(await subscriber.readLine(), /^INFO /);
@@ -33,13 +16,10 @@ Deno.test("examples/pubsub.ts routes messages, then shuts down on SIGTERM with a
     assertEquals(await subscriber.readLine(), "PONG\r\n");
     assertEquals(await publisher.request("pub news.today 5\r\nhello\r\n"), "+OK\r\n");
     assertEquals(await subscriber.readLines(2), ["MSG news.today 1 5\r\n", "hello\r\n"]);
-  } finally {
-    child.kill("SIGTERM");
-    while (await readMore());
-    reader.releaseLock();
-  }
+  });
+  assertStringIncludes(text, "Speedo pub/sub listening on 127.0.0.1:");
   assertMatch(text, /SIGTERM: closed after .* 2 connections, 1 messages published, 1 delivered/);
-  assertEquals((await child.status).code, 0);
+  assertEquals(code, 0);
 });
 
 Deno.test("examples/pubsub.ts rejects a bad flag with exit code 2", async () => {
@@ -56,8 +36,15 @@ Deno.test("examples/pubsub.ts rejects a bad flag with exit code 2", async () => 
   );
 });
 
-/** Starts the example with `flags`, runs `use` with its port, then stops it. */
-async function withExample(flags: string[], use: (port: number) => Promise<void>): Promise<void> {
+/**
+ * Starts the example with `flags`, runs `use` with its port, then stops it with SIGTERM.
+ *
+ * @returns What it printed, and its exit code.
+ */
+async function withExample(
+  flags: string[],
+  use: (port: number) => Promise<void>,
+): Promise<{ text: string; code: number }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "examples/pubsub.ts", "--port", "0", ...flags],
     cwd: root,
@@ -78,8 +65,8 @@ async function withExample(flags: string[], use: (port: number) => Promise<void>
     child.kill("SIGTERM");
     while (await readMore());
     reader.releaseLock();
-    await child.status;
   }
+  return { text, code: (await child.status).code };
 }
 
 Deno.test("examples/pubsub.ts --user/--pass and --auth FILE: clients must log in", async () => {
