@@ -367,7 +367,7 @@ Deno.test(
   () =>
     withDir(async (dir) => {
       await using server = await listenGuarded(dir);
-      const { port, sessions } = server;
+      const { port } = server;
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
         const name = new TextEncoder().encode("victim");
