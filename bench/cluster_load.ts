@@ -177,6 +177,31 @@ interface PhaseResult {
   p99: number;
 }
 
+/**
+ * Waits for every subscriber to receive all `published` messages, then closes every connection.
+ * A subscriber that falls short by its deadline, or gets more, makes the phase incomplete rather
+ * than failing the run: the rate is still worth reporting.
+ *
+ * @returns Whether each subscriber received exactly `published` messages.
+ */
+async function settle(
+  publisher: LoadConnection,
+  subscribers: LoadConnection[],
+  published: number,
+): Promise<boolean> {
+  let complete = true;
+  try {
+    for (const subscriber of subscribers) {
+      await subscriber.until(() => subscriber.received >= published);
+    }
+  } catch {
+    complete = false;
+  }
+  complete &&= subscribers.every((s) => s.received === published);
+  await Promise.all([publisher, ...subscribers].map((c) => c.close()));
+  return complete;
+}
+
 /** Max-rate phase: deliveries per second, and whether every subscriber got every message. */
 async function throughput(
   setup: Setup,
@@ -211,16 +236,7 @@ async function throughput(
   }
   const windowEnd = performance.now();
   const receivedAtEnd = subscribers.reduce((sum, s) => sum + s.received, 0);
-  let complete = true;
-  try {
-    for (const subscriber of subscribers) {
-      await subscriber.until(() => subscriber.received >= published);
-    }
-  } catch {
-    complete = false;
-  }
-  complete &&= subscribers.every((s) => s.received === published);
-  await Promise.all([publisher, ...subscribers].map((c) => c.close()));
+  const complete = await settle(publisher, subscribers, published);
   return { rate: (receivedAtEnd - receivedAtStart) / ((windowEnd - windowStart) / 1000), complete };
 }
 
@@ -249,16 +265,7 @@ async function latency(setup: Setup, seconds: number, rate: number): Promise<Pha
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  let complete = true;
-  try {
-    for (const subscriber of subscribers) {
-      await subscriber.until(() => subscriber.received >= published);
-    }
-  } catch {
-    complete = false;
-  }
-  complete &&= subscribers.every((s) => s.received === published);
-  await Promise.all([publisher, ...subscribers].map((c) => c.close()));
+  const complete = await settle(publisher, subscribers, published);
   return {
     rate: (published * subscribers.length) / seconds,
     complete,

@@ -1,6 +1,7 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { NATS_SERVER_PATH } from "../testing/_fixtures/nats_server.ts";
+import { runToExit, spawnExample } from "./_example_test_helper.ts";
 
 const root = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
@@ -10,27 +11,8 @@ const decoder = new TextDecoder();
 async function start(
   args: string[],
 ): Promise<{ child: Deno.ChildProcess; port: number; output: () => Promise<string> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await deadline(reader.read(), 20_000);
-    if (done) break;
-    text += decoder.decode(value);
-  }
-  const port = Number(/port (\d+)|:(\d+)/.exec(text)?.slice(1).find(Boolean));
-  const output = async () => {
-    for (;;) {
-      const { value, done } = await deadline(reader.read(), 20_000);
-      if (done) return text;
-      text += decoder.decode(value);
-    }
-  };
+  const { child, firstLines, output } = await spawnExample(args);
+  const port = Number(/port (\d+)|:(\d+)/.exec(firstLines)?.slice(1).find(Boolean));
   return { child, port, output };
 }
 
@@ -227,15 +209,10 @@ Deno.test("examples/echo.ts on SIGTERM under load: every line its summary counts
 });
 
 Deno.test("examples/echo.ts rejects a bad flag with exit code 2", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/echo.ts", "--workers", "many"],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const { code, stderr } = await runToExit("examples/echo.ts", ["--workers", "many"]);
   assertEquals(code, 2);
   assertStringIncludes(
-    decoder.decode(stderr),
+    stderr,
     '--workers must be a non-negative integer, got "many"',
   );
 });
@@ -296,46 +273,6 @@ for (const loops of [1, 2]) {
       ]);
     },
   );
-}
-
-/**
- * Runs an example to its exit from a scratch folder (what it writes stays there), and kills it
- * if it still runs after `timeout` ms: an example that ignores a bad flag starts serving.
- */
-async function runToExit(
-  example: string,
-  args: string[],
-  timeout = 15_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cwd = await Deno.makeTempDir({ prefix: "speedo_example_" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      new URL("deno.json", root).pathname,
-      new URL(example, root).pathname,
-      ...args,
-    ],
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const output = child.output();
-  try {
-    const { code, stdout, stderr } = await deadline(output, timeout);
-    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-  } catch (error) {
-    child.kill("SIGKILL");
-    await output;
-    throw new Error(`${example} ${args.join(" ")} was still running after ${timeout} ms`, {
-      cause: error,
-    });
-  } finally {
-    await Deno.remove(cwd, { recursive: true });
-  }
 }
 
 /** Per example, command lines it must refuse, each with the line it must print. */

@@ -8,8 +8,8 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { SocketClient, within } from "../testing/_socket_client.ts";
+import { runToExit, spawnExample } from "./_example_test_helper.ts";
 
-const root = new URL("../", import.meta.url);
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const CHROMIUM = "/usr/bin/chromium";
@@ -31,37 +31,24 @@ interface Example {
 
 /** Starts the example on free ports, with a TCP NATS listener; resolves once both listen. */
 async function start(...args: string[]): Promise<Example> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/http.ts", "--port", "0", "--nats-port", "0", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (text.split("\n").length < 3) {
-    const { value, done } = await deadline(reader.read(), 20_000);
-    if (done) break;
-    text += decoder.decode(value);
-  }
-  const httpPort = Number(/http:\/\/[^:]+:(\d+)\//.exec(text)?.[1]);
-  const natsPort = Number(/NATS over TCP on [^:]+:(\d+),/.exec(text)?.[1]);
+  const { child, firstLines, output } = await spawnExample(
+    ["examples/http.ts", "--port", "0", "--nats-port", "0", ...args],
+    2,
+  );
+  const httpPort = Number(/http:\/\/[^:]+:(\d+)\//.exec(firstLines)?.[1]);
+  const natsPort = Number(/NATS over TCP on [^:]+:(\d+),/.exec(firstLines)?.[1]);
   const stop = async () => {
     try {
       child.kill("SIGTERM");
     } catch {
       // Exited already.
     }
-    for (;;) {
-      const { value, done } = await deadline(reader.read(), 20_000);
-      if (done) break;
-      text += decoder.decode(value);
-    }
+    const text = await output();
     return { text, code: (await child.status).code };
   };
   if (!(httpPort > 0 && natsPort > 0)) {
     await stop();
-    throw new Error(`The example did not say where it listens: ${text}`);
+    throw new Error(`The example did not say where it listens: ${firstLines}`);
   }
   return { child, httpPort, natsPort, stop };
 }
@@ -216,13 +203,8 @@ Deno.test("examples/http.ts rejects bad pub/sub flags with exit code 2", async (
       [["--nats-port", "x"], '--nats-port must be an integer from 0 to 65535, got "x"'],
     ] as const)
   ) {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "examples/http.ts", "--port", "0", ...args],
-      cwd: root,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const { code, stderr } = await runToExit("examples/http.ts", ["--port", "0", ...args]);
     assertEquals(code, 2, args.join(" "));
-    assertStringIncludes(decoder.decode(stderr), message);
+    assertStringIncludes(stderr, message);
   }
 });

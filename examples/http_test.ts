@@ -7,8 +7,8 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { within } from "../testing/_socket_client.ts";
+import { runToExit, spawnExample } from "./_example_test_helper.ts";
 
-const root = new URL("../", import.meta.url);
 const decoder = new TextDecoder();
 const CHROMIUM = "/usr/bin/chromium";
 const HAS_CHROMIUM = (() => {
@@ -25,28 +25,13 @@ async function start(...args: string[]): Promise<{
   port: number;
   output: () => Promise<string>;
 }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/http.ts", "--port", "0", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await deadline(reader.read(), 20_000);
-    if (done) break;
-    text += decoder.decode(value);
-  }
-  const port = Number(/:(\d+)\//.exec(text)?.[1]);
-  const output = async () => {
-    for (;;) {
-      const { value, done } = await deadline(reader.read(), 20_000);
-      if (done) return text;
-      text += decoder.decode(value);
-    }
-  };
-  return { child, port, output };
+  const { child, firstLines, output } = await spawnExample([
+    "examples/http.ts",
+    "--port",
+    "0",
+    ...args,
+  ]);
+  return { child, port: Number(/:(\d+)\//.exec(firstLines)?.[1]), output };
 }
 
 Deno.test("examples/http.ts serves the page and its assets, then shuts down on SIGTERM", async () => {
@@ -214,26 +199,19 @@ Deno.test(
 );
 
 Deno.test("examples/http.ts rejects a bad flag with exit code 2", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/http.ts", "--dir", "/nonexistent/folder"],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const { code, stderr } = await runToExit("examples/http.ts", ["--dir", "/nonexistent/folder"]);
   assertEquals(code, 2);
-  assertStringIncludes(decoder.decode(stderr), '--dir must be a folder, got "/nonexistent/folder"');
+  assertStringIncludes(stderr, '--dir must be a folder, got "/nonexistent/folder"');
 });
 
 Deno.test("examples/http.ts rejects an --allowed-origin that is not an origin with exit code 2", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/http.ts", "--allowed-origin", "https://app.example.com/"],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const { code, stderr } = await runToExit("examples/http.ts", [
+    "--allowed-origin",
+    "https://app.example.com/",
+  ]);
   assertEquals(code, 2);
   assertStringIncludes(
-    decoder.decode(stderr),
+    stderr,
     '--allowed-origin must be an origin such as https://app.example.com, or *, got "https://app.example.com/"',
   );
 });

@@ -132,15 +132,37 @@ async function stopServer(server: Example): Promise<{ code: number; final: strin
   return { code, final: server.lines.at(-1) ?? "" };
 }
 
+/** A short stream, unpaced: for tests about logins and session files rather than the stream. */
+function smallRun(extra: string[] = []): string[] {
+  return ["--count", "100", "--rate", "0", ...extra];
+}
+
+/**
+ * Runs `test` with a fresh folder and a list for every process it starts. Whatever the test does,
+ * the processes are killed and awaited and the folder removed, so a failed assertion leaves no
+ * process or file behind for the sanitizers or the next test.
+ */
+async function withSessionDir(
+  test: (dir: string, cleanup: Example[]) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
+  const cleanup: Example[] = [];
+  try {
+    await test(dir, cleanup);
+  } finally {
+    for (const process of cleanup) process.kill("SIGKILL");
+    for (const process of cleanup) await process.exit().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const FINAL = `sent ${COUNT}, acknowledged ${COUNT}, received ${COUNT}, out of order 0`;
 
 Deno.test(
   "session examples: kill -9 of the server mid-stream, restart, and the stream completes exactly once in order",
   SANITIZED,
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
-    const cleanup: Example[] = [];
-    try {
+  () =>
+    withSessionDir(async (dir, cleanup) => {
       const first = await startServer(`${dir}/server`);
       cleanup.push(first.server);
       const sender = client(first.port, `${dir}/client`);
@@ -168,21 +190,14 @@ Deno.test(
       assertEquals(code, 0, `server stderr: ${second.server.stderr}`);
       assertEquals(final, `SIGTERM: sessions 1: ${FINAL}`);
       assertEquals(sender.stderr.includes("out of order"), false);
-    } finally {
-      for (const process of cleanup) process.kill("SIGKILL");
-      for (const process of cleanup) await process.exit().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 Deno.test(
   "session examples: kill -9 of the client mid-stream, restart, and the stream completes exactly once in order",
   SANITIZED,
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
-    const cleanup: Example[] = [];
-    try {
+  () =>
+    withSessionDir(async (dir, cleanup) => {
       const { server, port } = await startServer(`${dir}/server`, 0, ["--expect", String(COUNT)]);
       cleanup.push(server);
       const first = client(port, `${dir}/client`);
@@ -208,25 +223,17 @@ Deno.test(
       const { code, final } = await stopServer(server);
       assertEquals(code, 0, `server stderr: ${server.stderr}`);
       assertEquals(final, `SIGTERM: sessions 1: ${FINAL}`);
-    } finally {
-      for (const process of cleanup) process.kill("SIGKILL");
-      for (const process of cleanup) await process.exit().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 Deno.test(
   "session examples: a corrupt or truncated session file is refused with a clear error, a torn write is cut off with a warning; --reset starts over",
   SANITIZED,
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
-    const cleanup: Example[] = [];
-    const small = (extra: string[] = []) => ["--count", "100", "--rate", "0", ...extra];
-    try {
+  () =>
+    withSessionDir(async (dir, cleanup) => {
       let { server, port } = await startServer(`${dir}/server`);
       cleanup.push(server);
-      const ok = client(port, `${dir}/client`, small());
+      const ok = client(port, `${dir}/client`, smallRun());
       cleanup.push(ok);
       assertEquals(await ok.exit(), 0, ok.stderr);
       assertEquals(ok.lines.at(-1), "sent 100, acknowledged 100, received 100, out of order 0");
@@ -237,7 +244,7 @@ Deno.test(
       // In the record before the last cursor: a whole write follows it, so it is corruption.
       corrupt[corrupt.length - 30] ^= 0x40;
       await Deno.writeFile(file, corrupt);
-      const refused = client(port, `${dir}/client`, small());
+      const refused = client(port, `${dir}/client`, smallRun());
       cleanup.push(refused);
       assertEquals(await refused.exit(), 1);
       assertMatch(
@@ -252,7 +259,7 @@ Deno.test(
         file,
         new Uint8Array([...original, ...original.subarray(original.length - 21, -6)]),
       );
-      const torn = client(port, `${dir}/client`, small());
+      const torn = client(port, `${dir}/client`, smallRun());
       cleanup.push(torn);
       assertEquals(await torn.exit(), 0, torn.stderr);
       assertMatch(
@@ -264,7 +271,7 @@ Deno.test(
 
       // Cut inside its first cursor, a file holds nothing to go back to: refused as truncated.
       await Deno.writeFile(file, original.subarray(0, 50));
-      const truncated = client(port, `${dir}/client`, small());
+      const truncated = client(port, `${dir}/client`, smallRun());
       cleanup.push(truncated);
       assertEquals(await truncated.exit(), 1);
       assertMatch(
@@ -277,26 +284,19 @@ Deno.test(
       ({ server, port } = await startServer(`${dir}/server`, 0, ["--reset", "client-1"]));
       cleanup.push(server);
       assertStringIncludes(server.stderr, "session of client-1: reset");
-      const fresh = client(port, `${dir}/client`, small(["--reset"]));
+      const fresh = client(port, `${dir}/client`, smallRun(["--reset"]));
       cleanup.push(fresh);
       assertEquals(await fresh.exit(), 0, fresh.stderr);
       assertEquals(fresh.lines.at(-1), "sent 100, acknowledged 100, received 100, out of order 0");
       assertEquals((await stopServer(server)).code, 0);
-    } finally {
-      for (const process of cleanup) process.kill("SIGKILL");
-      for (const process of cleanup) await process.exit().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 Deno.test(
   "session examples: --loops 2, two clients complete their streams, and the final report counts both sessions, whichever loop had them",
   SANITIZED,
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
-    const cleanup: Example[] = [];
-    try {
+  () =>
+    withSessionDir(async (dir, cleanup) => {
       const { server, port } = await startServer(`${dir}/server`, 0, [
         "--loops",
         "2",
@@ -326,41 +326,28 @@ Deno.test(
         final,
         "SIGTERM: sessions 2: sent 200, acknowledged 200, received 200, out of order 0",
       );
-    } finally {
-      for (const process of cleanup) process.kill("SIGKILL");
-      for (const process of cleanup) await process.exit().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 Deno.test(
   "session examples: with --secret, a client without the secret or with a wrong one is refused at once, one with it completes",
   SANITIZED,
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "speedo-session-" });
-    const cleanup: Example[] = [];
-    const small = (extra: string[] = []) => ["--count", "100", "--rate", "0", ...extra];
-    try {
+  () =>
+    withSessionDir(async (dir, cleanup) => {
       const { server, port } = await startServer(`${dir}/server`, 0, ["--secret", "open sesame"]);
       cleanup.push(server);
       assertStringIncludes(server.lines[0], "secret required");
       for (const extra of [[], ["--secret", "guess"]]) {
-        const refused = client(port, `${dir}/client`, small(extra));
+        const refused = client(port, `${dir}/client`, smallRun(extra));
         cleanup.push(refused);
         assertEquals(await refused.exit(), 1);
         assertStringIncludes(refused.stderr, "Login refused: Authentication failed");
         assertEquals(refused.lines.at(-1), "sent 0, acknowledged 0, received 0, out of order 0");
       }
-      const ok = client(port, `${dir}/client`, small(["--secret", "open sesame"]));
+      const ok = client(port, `${dir}/client`, smallRun(["--secret", "open sesame"]));
       cleanup.push(ok);
       assertEquals(await ok.exit(), 0, ok.stderr);
       assertEquals(ok.lines.at(-1), "sent 100, acknowledged 100, received 100, out of order 0");
       assertEquals((await stopServer(server)).code, 0);
-    } finally {
-      for (const process of cleanup) process.kill("SIGKILL");
-      for (const process of cleanup) await process.exit().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );

@@ -1,10 +1,8 @@
 /** `examples/pubsub.ts` as a person runs it: start, use, Ctrl-C (SIGTERM here), summary. */
 
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { SocketClient, within } from "../../testing/_socket_client.ts";
-
-const root = new URL("../../", import.meta.url);
-const decoder = new TextDecoder();
+import { SocketClient } from "../../testing/_socket_client.ts";
+import { runToExit, spawnExample } from "../../examples/_example_test_helper.ts";
 
 Deno.test("examples/pubsub.ts routes messages, then shuts down on SIGTERM with a summary", async () => {
   const { text, code } = await withExample([], async (port) => {
@@ -23,15 +21,10 @@ Deno.test("examples/pubsub.ts routes messages, then shuts down on SIGTERM with a
 });
 
 Deno.test("examples/pubsub.ts rejects a bad flag with exit code 2", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/pubsub.ts", "--max-payload", "0"],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const { code, stderr } = await runToExit("examples/pubsub.ts", ["--max-payload", "0"]);
   assertEquals(code, 2);
   assertStringIncludes(
-    decoder.decode(stderr),
+    stderr,
     '--max-payload must be an integer of at least 1, got "0"',
   );
 });
@@ -45,26 +38,18 @@ async function withExample(
   flags: string[],
   use: (port: number) => Promise<void>,
 ): Promise<{ text: string; code: number }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/pubsub.ts", "--port", "0", ...flags],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  const readMore = async () => {
-    const { value, done } = await within(reader.read(), "the example's output", 20_000);
-    if (!done) text += decoder.decode(value);
-    return !done;
-  };
+  const { child, firstLines, output } = await spawnExample([
+    "examples/pubsub.ts",
+    "--port",
+    "0",
+    ...flags,
+  ]);
+  let text = firstLines;
   try {
-    while (!text.includes("\n") && await readMore());
-    await use(Number(/:(\d+)/.exec(text)?.[1]));
+    await use(Number(/:(\d+)/.exec(firstLines)?.[1]));
   } finally {
     child.kill("SIGTERM");
-    while (await readMore());
-    reader.releaseLock();
+    text = await output();
   }
   return { text, code: (await child.status).code };
 }
@@ -116,13 +101,8 @@ Deno.test("examples/pubsub.ts refuses --user without --pass, and a bad --auth fi
       "b",
     ]]
   ) {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "examples/pubsub.ts", ...flags],
-      cwd: root,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const { code, stderr } = await runToExit("examples/pubsub.ts", flags);
     assertEquals(code, 2, flags.join(" "));
-    assertMatch(decoder.decode(stderr), /--user|--auth|one of/);
+    assertMatch(stderr, /--user|--auth|one of/);
   }
 });

@@ -42,8 +42,12 @@ async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** A server with `sessionSecrets(SECRETS)` that records each message's value, by session. */
-function guardedServer(
+/**
+ * A listening server with `sessionSecrets(SECRETS)` that records each message's value, by
+ * session. Disposing of it closes the server and its table, so that `await using` stands for the
+ * try/finally every test would otherwise repeat.
+ */
+async function listenGuarded(
   dir: string,
   extra: Partial<SessionProtocolOptions> & { authenticate?: Authenticator } = {},
 ) {
@@ -64,7 +68,16 @@ function guardedServer(
       ...session,
     },
   });
-  return { server, sessions, got };
+  const { port } = await server.listen();
+  return {
+    port,
+    sessions,
+    got,
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      sessions.close();
+    },
+  };
 }
 
 function client(dir: string, port: number, extra: Partial<ClientSessionOptions> = {}) {
@@ -122,66 +135,61 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, sessions } = guardedServer(dir);
-      const { port } = await server.listen();
-      try {
-        // A live session with messages, whose numbers a refusal must not tell.
-        const victim = await connectSession(client(dir, port, { secret: SECRETS.victim }));
-        victim.session.send(1, u32(1));
-        victim.session.send(1, u32(2));
-        await within(victim.session.whenAcknowledged(2), "2 acknowledged");
-        const replies = [];
-        for (
-          const [name, secret] of [
-            ["victim", undefined],
-            ["victim", "guess"],
-            ["victim", SECRETS.other],
-            ["nobody", "guess"],
-          ] as const
-        ) {
-          const { conn, reply } = await rawLogin(port, name, {
-            received: 0,
-            acknowledged: 0,
-            sent: 2,
-          }, {
-            secret,
-          });
-          // The server closes the connection after the refusal.
-          assertEquals(await within(conn.read(new Uint8Array(64)), "the close"), null);
-          conn.close();
-          replies.push(reply);
-        }
-        for (const reply of replies) {
-          assertEquals(reply, {
-            status: LoginStatus.refused,
-            flags: 0,
-            serverName: "",
-            reason: REFUSED_REASON,
-            received: 0,
-            acknowledged: 0,
-            sent: 0,
-          });
-        }
-        assertEquals(sessions.stats().loginsRefused, 4);
-        assertEquals(sessions.get("nobody"), undefined, "a refused login keeps nothing");
-        assert(victim.connected, "the victim keeps its connection");
-        assertEquals(sessions.get("victim")!.stats().connections, 1);
-        await victim.close();
-
-        // The client's side of a refusal: a typed error, and no retry.
-        for (const secret of [undefined, "guess"]) {
-          const error = await assertRejects(
-            () => connectSession(client(dir, port, { secret })),
-            SessionRefusedError,
-          );
-          assert(error instanceof SessionRejectedError);
-          assertEquals(error.reason, REFUSED_REASON);
-        }
-        assertEquals(sessions.stats().loginsRefused, 6, "one attempt each: no retry storm");
-      } finally {
-        await server.close();
-        sessions.close();
+      await using server = await listenGuarded(dir);
+      const { port, sessions } = server;
+      // A live session with messages, whose numbers a refusal must not tell.
+      const victim = await connectSession(client(dir, port, { secret: SECRETS.victim }));
+      victim.session.send(1, u32(1));
+      victim.session.send(1, u32(2));
+      await within(victim.session.whenAcknowledged(2), "2 acknowledged");
+      const replies = [];
+      for (
+        const [name, secret] of [
+          ["victim", undefined],
+          ["victim", "guess"],
+          ["victim", SECRETS.other],
+          ["nobody", "guess"],
+        ] as const
+      ) {
+        const { conn, reply } = await rawLogin(port, name, {
+          received: 0,
+          acknowledged: 0,
+          sent: 2,
+        }, {
+          secret,
+        });
+        // The server closes the connection after the refusal.
+        assertEquals(await within(conn.read(new Uint8Array(64)), "the close"), null);
+        conn.close();
+        replies.push(reply);
       }
+      for (const reply of replies) {
+        assertEquals(reply, {
+          status: LoginStatus.refused,
+          flags: 0,
+          serverName: "",
+          reason: REFUSED_REASON,
+          received: 0,
+          acknowledged: 0,
+          sent: 0,
+        });
+      }
+      assertEquals(sessions.stats().loginsRefused, 4);
+      assertEquals(sessions.get("nobody"), undefined, "a refused login keeps nothing");
+      assert(victim.connected, "the victim keeps its connection");
+      assertEquals(sessions.get("victim")!.stats().connections, 1);
+      await victim.close();
+
+      // The client's side of a refusal: a typed error, and no retry.
+      for (const secret of [undefined, "guess"]) {
+        const error = await assertRejects(
+          () => connectSession(client(dir, port, { secret })),
+          SessionRefusedError,
+        );
+        assert(error instanceof SessionRejectedError);
+        assertEquals(error.reason, REFUSED_REASON);
+      }
+      assertEquals(sessions.stats().loginsRefused, 6, "one attempt each: no retry storm");
     }),
 );
 
@@ -190,44 +198,39 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, sessions, got } = guardedServer(dir);
-      const { port } = await server.listen();
-      try {
-        const victim = await connectSession(client(dir, port, { secret: SECRETS.victim }));
-        for (let i = 1; i <= 5; i++) victim.session.send(1, u32(i));
-        await within(victim.session.whenAcknowledged(5), "5 acknowledged");
-        // The attacker knows the name and even the right numbers, and pipelines its messages
-        // 6 to 8 behind the login, as the issue's probe did.
-        const forged = new Uint8Array([
-          ...rawMessage(6, u32(666)),
-          ...rawMessage(7, u32(667)),
-          ...rawMessage(8, u32(668)),
-        ]);
-        for (const secret of [undefined, "guess"]) {
-          const { conn, reply } = await rawLogin(
-            port,
-            "victim",
-            { received: 0, acknowledged: 5, sent: 8 },
-            { secret, after: forged },
-          );
-          assertEquals(await within(conn.read(new Uint8Array(64)), "the close"), null);
-          conn.close();
-          assertEquals([reply.status, reply.received, reply.sent], [LoginStatus.refused, 0, 0]);
-        }
-        // The victim goes on, on its first connection, with its own numbers.
-        assert(victim.connected);
-        for (let i = 6; i <= 8; i++) victim.session.send(1, u32(i));
-        await within(victim.session.whenAcknowledged(8), "8 acknowledged");
-        assertEquals(got, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => ["victim", i, i]));
-        const session = sessions.get("victim")!;
-        assertEquals(session.stats().connections, 1, "never taken over");
-        assertEquals(session.sequences.received, 8);
-        assertEquals(sessions.stats().takeovers, 0);
-        await victim.close();
-      } finally {
-        await server.close();
-        sessions.close();
+      await using server = await listenGuarded(dir);
+      const { port, sessions, got } = server;
+      const victim = await connectSession(client(dir, port, { secret: SECRETS.victim }));
+      for (let i = 1; i <= 5; i++) victim.session.send(1, u32(i));
+      await within(victim.session.whenAcknowledged(5), "5 acknowledged");
+      // The attacker knows the name and even the right numbers, and pipelines its messages
+      // 6 to 8 behind the login, as the issue's probe did.
+      const forged = new Uint8Array([
+        ...rawMessage(6, u32(666)),
+        ...rawMessage(7, u32(667)),
+        ...rawMessage(8, u32(668)),
+      ]);
+      for (const secret of [undefined, "guess"]) {
+        const { conn, reply } = await rawLogin(
+          port,
+          "victim",
+          { received: 0, acknowledged: 5, sent: 8 },
+          { secret, after: forged },
+        );
+        assertEquals(await within(conn.read(new Uint8Array(64)), "the close"), null);
+        conn.close();
+        assertEquals([reply.status, reply.received, reply.sent], [LoginStatus.refused, 0, 0]);
       }
+      // The victim goes on, on its first connection, with its own numbers.
+      assert(victim.connected);
+      for (let i = 6; i <= 8; i++) victim.session.send(1, u32(i));
+      await within(victim.session.whenAcknowledged(8), "8 acknowledged");
+      assertEquals(got, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => ["victim", i, i]));
+      const session = sessions.get("victim")!;
+      assertEquals(session.stats().connections, 1, "never taken over");
+      assertEquals(session.sequences.received, 8);
+      assertEquals(sessions.stats().takeovers, 0);
+      await victim.close();
     }),
 );
 
@@ -236,36 +239,31 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, sessions, got } = guardedServer(dir);
-      const { port } = await server.listen();
-      try {
-        // The first process: it stops reconnecting once its connection is taken.
-        const first = await connectSession({
-          ...client(dir, port, { secret: SECRETS.victim }),
-          reconnect: false,
-        });
-        for (let i = 1; i <= 3; i++) first.session.send(1, u32(i));
-        await within(first.session.whenAcknowledged(3), "3 acknowledged");
-        // The restarted process reads the same file (a copy: the first still has it open),
-        // while the server still holds the first connection.
-        await Deno.mkdir(`${dir}/restarted`);
-        await Deno.copyFile(`${dir}/client/server.session`, `${dir}/restarted/server.session`);
-        const second = await connectSession(
-          client(dir, port, { secret: SECRETS.victim, dir: `${dir}/restarted` }),
-        );
-        await within(first.ended, "the first client's end");
-        assertEquals(second.session.lastSentSeq, 3);
-        second.session.send(1, u32(4));
-        await within(second.session.whenAcknowledged(4), "4 acknowledged");
-        assertEquals(got.map(([, seq]) => seq), [1, 2, 3, 4]);
-        assertEquals(sessions.stats().takeovers, 1);
-        assertEquals(sessions.get("victim")!.stats().connections, 2);
-        await second.close();
-        await first.close();
-      } finally {
-        await server.close();
-        sessions.close();
-      }
+      await using server = await listenGuarded(dir);
+      const { port, sessions, got } = server;
+      // The first process: it stops reconnecting once its connection is taken.
+      const first = await connectSession({
+        ...client(dir, port, { secret: SECRETS.victim }),
+        reconnect: false,
+      });
+      for (let i = 1; i <= 3; i++) first.session.send(1, u32(i));
+      await within(first.session.whenAcknowledged(3), "3 acknowledged");
+      // The restarted process reads the same file (a copy: the first still has it open),
+      // while the server still holds the first connection.
+      await Deno.mkdir(`${dir}/restarted`);
+      await Deno.copyFile(`${dir}/client/server.session`, `${dir}/restarted/server.session`);
+      const second = await connectSession(
+        client(dir, port, { secret: SECRETS.victim, dir: `${dir}/restarted` }),
+      );
+      await within(first.ended, "the first client's end");
+      assertEquals(second.session.lastSentSeq, 3);
+      second.session.send(1, u32(4));
+      await within(second.session.whenAcknowledged(4), "4 acknowledged");
+      assertEquals(got.map(([, seq]) => seq), [1, 2, 3, 4]);
+      assertEquals(sessions.stats().takeovers, 1);
+      assertEquals(sessions.get("victim")!.stats().connections, 2);
+      await second.close();
+      await first.close();
     }),
 );
 
@@ -274,11 +272,11 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, sessions } = guardedServer(dir, {
+      await using server = await listenGuarded(dir, {
         maxTakeovers: 3,
         takeoverWindow: 60_000,
       });
-      const { port } = await server.listen();
+      const { port, sessions } = server;
       const held: Deno.TcpConn[] = [];
       try {
         // Two clients fighting over one name, in a bounded loop: each login takes the other's.
@@ -312,8 +310,6 @@ Deno.test(
         assertEquals(other.reply.status, LoginStatus.accepted);
       } finally {
         for (const conn of held) conn.close();
-        await server.close();
-        sessions.close();
       }
     }),
 );
@@ -324,48 +320,43 @@ Deno.test(
   () =>
     withDir(async (dir) => {
       for (const guarded of [true, false]) {
-        const { server, sessions } = guardedServer(dir, {
+        await using server = await listenGuarded(dir, {
           authenticate: guarded ? sessionSecrets(SECRETS) : undefined,
           dir: `${dir}/server-${guarded}`,
         });
-        const { port } = await server.listen();
-        try {
-          const first = await connectSession(
-            client(dir, port, { secret: SECRETS.victim, dir: `${dir}/client-${guarded}` }),
+        const { port, sessions } = server;
+        const first = await connectSession(
+          client(dir, port, { secret: SECRETS.victim, dir: `${dir}/client-${guarded}` }),
+        );
+        for (let i = 1; i <= 4; i++) first.session.send(1, u32(i));
+        await within(first.session.whenAcknowledged(4), "4 acknowledged");
+        await first.close();
+        await waitFor(() => !sessions.get("victim")!.connected, "the session detached");
+        const { conn, reply } = await rawLogin(port, "victim", undefined, {
+          secret: SECRETS.victim,
+        });
+        conn.close();
+        assertEquals(reply.status, LoginStatus.mismatch);
+        if (guarded) {
+          assertEquals([reply.flags, reply.received, reply.sent], [0, 4, 0]);
+        } else {
+          assertEquals(
+            [reply.flags, reply.received, reply.acknowledged, reply.sent],
+            [LoginReplyFlag.numbersWithheld, 0, 0, 0],
           );
-          for (let i = 1; i <= 4; i++) first.session.send(1, u32(i));
-          await within(first.session.whenAcknowledged(4), "4 acknowledged");
-          await first.close();
-          await waitFor(() => !sessions.get("victim")!.connected, "the session detached");
-          const { conn, reply } = await rawLogin(port, "victim", undefined, {
-            secret: SECRETS.victim,
-          });
-          conn.close();
-          assertEquals(reply.status, LoginStatus.mismatch);
-          if (guarded) {
-            assertEquals([reply.flags, reply.received, reply.sent], [0, 4, 0]);
-          } else {
-            assertEquals(
-              [reply.flags, reply.received, reply.acknowledged, reply.sent],
-              [LoginReplyFlag.numbersWithheld, 0, 0, 0],
-            );
-          }
-          const error = await assertRejects(
-            () =>
-              connectSession(
-                client(dir, port, {
-                  secret: SECRETS.victim,
-                  dir: `${dir}/client-${guarded}`,
-                  reset: true,
-                }),
-              ),
-            SessionMismatchError,
-          );
-          assertEquals(error.remote?.received, guarded ? 4 : undefined);
-        } finally {
-          await server.close();
-          sessions.close();
         }
+        const error = await assertRejects(
+          () =>
+            connectSession(
+              client(dir, port, {
+                secret: SECRETS.victim,
+                dir: `${dir}/client-${guarded}`,
+                reset: true,
+              }),
+            ),
+          SessionMismatchError,
+        );
+        assertEquals(error.remote?.received, guarded ? 4 : undefined);
       }
     }),
 );
@@ -375,8 +366,8 @@ Deno.test(
   SANITIZED,
   () =>
     withDir(async (dir) => {
-      const { server, sessions } = guardedServer(dir);
-      const { port } = await server.listen();
+      await using server = await listenGuarded(dir);
+      const { port } = server;
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
         const name = new TextEncoder().encode("victim");
@@ -404,8 +395,6 @@ Deno.test(
         );
       } finally {
         conn.close();
-        await server.close();
-        sessions.close();
       }
     }),
 );
