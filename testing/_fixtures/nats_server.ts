@@ -7,6 +7,7 @@
  */
 
 import { delay } from "@std/async/delay";
+import { findBinary, startServerProcess } from "./server_process.ts";
 
 /** Where the `nats-server` binary is, or `undefined` when it is not installed. */
 export const NATS_SERVER_PATH: string | undefined = findBinary("nats-server");
@@ -37,62 +38,21 @@ export async function startNatsServer(
 ): Promise<NatsServerProcess> {
   if (NATS_SERVER_PATH === undefined) throw new Error("nats-server is not installed");
   const chosen = port ?? freePort();
-  const configFile = config === undefined
-    ? undefined
-    : await Deno.makeTempFile({ suffix: ".conf" });
-  if (configFile !== undefined) await Deno.writeTextFile(configFile, config!);
-  const child = new Deno.Command(NATS_SERVER_PATH, {
+  return await startServerProcess({
+    name: "nats-server",
+    path: NATS_SERVER_PATH,
+    port: chosen,
+    config,
+    timeout,
     args: [
-      ...(configFile === undefined ? [] : ["-c", configFile]),
+      ...(config === undefined ? [] : ["-c", "{config}"]),
       "-a",
       "127.0.0.1",
       "-p",
       String(chosen),
       ...args,
     ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let exited = false;
-  const status = child.status.then((status) => {
-    exited = true;
-    return status;
   });
-  const stop = async () => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Exited meanwhile.
-      }
-    }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Exited meanwhile.
-      }
-    }, 3000);
-    await status;
-    clearTimeout(timer);
-    if (configFile !== undefined) await Deno.remove(configFile).catch(() => {});
-  };
-  const started = performance.now();
-  while (true) {
-    if (exited) throw new Error(`nats-server exited before accepting on port ${chosen}`);
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: chosen });
-      conn.close();
-      return { port: chosen, stop };
-    } catch {
-      if (performance.now() - started > timeout) {
-        await stop();
-        throw new Error(`nats-server did not accept on port ${chosen} within ${timeout} ms`);
-      }
-      await delay(10);
-    }
-  }
 }
 
 /** A port free on 127.0.0.1 now (the OS picks it; it is released at once). */
@@ -121,25 +81,6 @@ function chunks(values: number[], size: number): number[][] {
   const result: number[][] = [];
   for (let i = 0; i < values.length; i += size) result.push(values.slice(i, i + size));
   return result;
-}
-
-function findBinary(name: string): string | undefined {
-  const dirs = [
-    ...(Deno.env.get("PATH") ?? "").split(":"),
-    "/usr/sbin",
-    "/usr/local/bin",
-    "/usr/bin",
-  ];
-  for (const dir of dirs) {
-    if (dir === "") continue;
-    try {
-      const path = `${dir}/${name}`;
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // Not there.
-    }
-  }
-  return undefined;
 }
 
 /** A cluster of nats-servers on 127.0.0.1, joined by routes, each with a monitoring port. */
