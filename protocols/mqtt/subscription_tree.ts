@@ -523,7 +523,7 @@ export class SubscriptionTree<C> {
     const levels = topic.split("/");
     const found = new TopicMatch<C>();
     const byClient = new Map<C, Sub<C>[]>();
-    collect(this.#root, levels, 0, topic.charCodeAt(0) === DOLLAR, byClient, found.shared);
+    collect(this.#root, levels, topic.charCodeAt(0) === DOLLAR, byClient, found.shared);
     for (const subs of byClient.values()) {
       found.deliveries.push(combine(subs));
       if (!subs.some((sub) => sub.noLocal)) continue;
@@ -553,30 +553,40 @@ export class SubscriptionTree<C> {
 }
 
 /**
- * Gathers the subscriptions of the filters that match `levels` from `index` on, below `node`.
- * `dollar`: the topic starts with `$`, so the root's `+` and `#` do not match it.
+ * Gathers the subscriptions of the filters that match `levels`. `dollar`: the topic starts
+ * with `$`, so the root's `+` and `#` do not match it. A loop with its own stack, not
+ * recursion: a topic may have 65,536 levels, deeper than the call stack goes.
  */
 function collect<C>(
-  node: TopicNode<C>,
+  root: TopicNode<C>,
   levels: string[],
-  index: number,
   dollar: boolean,
   byClient: Map<C, Sub<C>[]>,
   shared: Shared<C>[],
 ): void {
-  if (index === levels.length) {
-    add(node, byClient, shared);
-    // `a/#` matches `a`: the `#` level stands for the parent too.
-    if (node.hash !== undefined) add(node.hash, byClient, shared);
-    return;
+  const nodes = [root];
+  const indexes = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const index = indexes.pop()!;
+    if (index === levels.length) {
+      add(node, byClient, shared);
+      // `a/#` matches `a`: the `#` level stands for the parent too.
+      if (node.hash !== undefined) add(node.hash, byClient, shared);
+      continue;
+    }
+    const wildcards = index > 0 || !dollar;
+    if (wildcards && node.hash !== undefined) add(node.hash, byClient, shared);
+    const next = node.literals?.get(levels[index]);
+    if (next !== undefined) {
+      nodes.push(next);
+      indexes.push(index + 1);
+    }
+    if (wildcards && node.plus !== undefined) {
+      nodes.push(node.plus);
+      indexes.push(index + 1);
+    }
   }
-  const wildcards = index > 0 || !dollar;
-  if (wildcards && node.hash !== undefined) add(node.hash, byClient, shared);
-  if (wildcards && node.plus !== undefined) {
-    collect(node.plus, levels, index + 1, dollar, byClient, shared);
-  }
-  const next = node.literals?.get(levels[index]);
-  if (next !== undefined) collect(next, levels, index + 1, dollar, byClient, shared);
 }
 
 function add<C>(node: TopicNode<C>, byClient: Map<C, Sub<C>[]>, shared: Shared<C>[]): void {

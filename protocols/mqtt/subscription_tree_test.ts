@@ -205,6 +205,16 @@ Deno.test("SubscriptionTree caches at most cachedTopics topics, and works withou
   }
 });
 
+Deno.test("SubscriptionTree matches a topic of 65,536 levels without running out of stack", () => {
+  const tree = new SubscriptionTree<string>();
+  const deep = "/".repeat(65535);
+  tree.subscribe("a", deep, { qos: 0 });
+  tree.subscribe("b", "+/".repeat(32766) + "+/#", { qos: 0 });
+  assertEquals(clients(tree.match(deep)), ["a", "b"]);
+  assertEquals(tree.removeClient("a"), 1);
+  assertEquals(clients(tree.match(deep)), ["b"]);
+});
+
 /** A seeded generator (mulberry32), so that a failure repeats. */
 function random(seed: number): () => number {
   return () => {
