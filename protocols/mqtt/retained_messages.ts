@@ -42,27 +42,14 @@ const DEFAULT_MAX_MESSAGES = 100_000;
 const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 const DOLLAR = 0x24;
 
-class Entry<M> implements RetainedMessage<M> {
-  readonly topic: string;
-  readonly message: M;
-  readonly size: number;
-  /** What it counts against `maxBytes`: its size and its topic's bytes. */
-  readonly bytes: number;
-
-  constructor(topic: string, message: M, size: number, bytes: number) {
-    this.topic = topic;
-    this.message = message;
-    this.size = size;
-    this.bytes = bytes;
-  }
-}
-
 /** One topic level: its message, if one is retained there, and the levels below. */
 class TopicLevel<M> {
   readonly parent: TopicLevel<M> | undefined;
   readonly level: string;
   children: Map<string, TopicLevel<M>> | undefined;
-  entry: Entry<M> | undefined;
+  entry: RetainedMessage<M> | undefined;
+  /** What `entry` counts against `maxBytes`: its size and its topic's bytes. */
+  bytes = 0;
 
   constructor(parent: TopicLevel<M> | undefined, level: string) {
     this.parent = parent;
@@ -204,17 +191,15 @@ export class RetainedMessages<M> {
       throw new RangeError(`Invalid size "${size}": expected an integer >= 0`);
     }
     const bytes = size + utf8Length(topic);
-    const node = this.#topics.get(topic);
-    const old = node?.entry;
-    const count = old === undefined ? this.#topics.size + 1 : this.#topics.size;
-    if (count > this.#maxMessages || this.#bytes - (old?.bytes ?? 0) + bytes > this.#maxBytes) {
+    let node = this.#topics.get(topic);
+    const oldBytes = node?.bytes ?? 0;
+    const count = node === undefined ? this.#topics.size + 1 : this.#topics.size;
+    if (count > this.#maxMessages || this.#bytes - oldBytes + bytes > this.#maxBytes) {
       this.#refused++;
-      if (old !== undefined) this.delete(topic);
+      if (node !== undefined) this.delete(topic);
       return false;
     }
-    const entry = new Entry(topic, message, size, bytes);
-    if (node !== undefined) node.entry = entry;
-    else {
+    if (node === undefined) {
       let level = this.#root;
       for (const name of topic.split("/")) {
         const children = level.children ??= new Map();
@@ -222,10 +207,11 @@ export class RetainedMessages<M> {
         if (child === undefined) children.set(name, child = new TopicLevel(level, name));
         level = child;
       }
-      level.entry = entry;
-      this.#topics.set(topic, level);
+      this.#topics.set(topic, node = level);
     }
-    this.#bytes += bytes - (old?.bytes ?? 0);
+    node.entry = Object.freeze({ topic, message, size });
+    node.bytes = bytes;
+    this.#bytes += bytes - oldBytes;
     return true;
   }
 
@@ -272,8 +258,9 @@ export class RetainedMessages<M> {
     const node = this.#topics.get(topic);
     if (node === undefined) return false;
     this.#topics.delete(topic);
-    this.#bytes -= node.entry!.bytes;
+    this.#bytes -= node.bytes;
     node.entry = undefined;
+    node.bytes = 0;
     // Drop the levels left empty, so that topics that come and go do not accumulate.
     let level: TopicLevel<M> = node;
     while (
