@@ -138,7 +138,7 @@ export class MqttDecoder {
   readonly #buffers: Uint8Array[] = [EMPTY, EMPTY];
   /** Index of the buffer gathering a split packet. */
   #active = 0;
-  /** Index of the buffer holding the last packet returned, -1 when it lies in the chunk. */
+  /** Index of the buffer holding a packet returned since the last feed, or -1. */
   #lent = -1;
   #partialLength = 0;
   /** Bytes of the split packet, once its fixed header is complete; -1 before. */
@@ -232,7 +232,6 @@ export class MqttDecoder {
     if (total >= 0 && chunk.length - this.#pos >= total) {
       const start = this.#pos;
       this.#pos += total;
-      this.#lent = -1;
       return this.#decode(chunk, start);
     }
     // Split: keep the rest of the chunk, in the buffer not holding the last packet returned.
