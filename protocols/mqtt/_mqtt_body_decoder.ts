@@ -17,6 +17,7 @@ import type {
   MqttPacket,
   ProtocolLevel,
   PublishAckPacket,
+  PublishPacket,
   QoS,
   Subscription,
   Will,
@@ -221,18 +222,18 @@ function decodePublish(flags: number, reader: MqttReader, level: ProtocolLevel):
   if (topic === "" && properties?.topicAlias === undefined) {
     throw new MqttProtocolViolationError("PUBLISH topic name is empty without a topic alias");
   }
-  const payload = reader.bytes.subarray(reader.pos, reader.end);
-  reader.pos = reader.end;
-  return {
+  const packet: PublishPacket = {
     type: "publish",
     dup: (flags & 0x08) !== 0,
     qos,
     retain: (flags & 0x01) !== 0,
     topic,
-    ...(packetId === undefined ? {} : { packetId }),
-    ...(properties === undefined ? {} : { properties }),
-    payload,
+    payload: reader.bytes.subarray(reader.pos, reader.end),
   };
+  reader.pos = reader.end;
+  if (packetId !== undefined) packet.packetId = packetId;
+  if (properties !== undefined) packet.properties = properties;
+  return packet;
 }
 
 function decodeSubscribe(reader: MqttReader, level: ProtocolLevel): MqttPacket {
