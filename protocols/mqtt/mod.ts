@@ -1,0 +1,32 @@
+/**
+ * The MQTT 3.1.1 and 5.0 packet layer: types of every control packet, a streaming bounded
+ * decoder, and encoders for both protocol levels, in both directions (a broker and a test
+ * client use the same code).
+ *
+ * ```ts
+ * import { encodePublish, MqttDecoder } from "@speedo/speedo/mqtt";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const decoder = new MqttDecoder({ protocolLevel: 5 });
+ * decoder.feed(encodePublish({
+ *   type: "publish",
+ *   dup: false,
+ *   qos: 1,
+ *   retain: false,
+ *   topic: "sensors/1",
+ *   packetId: 7,
+ *   properties: { contentType: "text/plain" },
+ *   payload: new TextEncoder().encode("21.5"),
+ * }, 5));
+ * const packet = decoder.next();
+ * assertEquals(packet?.type === "publish" && packet.properties?.contentType, "text/plain");
+ * ```
+ *
+ * @module
+ */
+
+export * from "./mqtt_packets.ts";
+export * from "./reason_codes.ts";
+export * from "./mqtt_errors.ts";
+export * from "./mqtt_decoder.ts";
+export * from "./mqtt_encoder.ts";
