@@ -15,8 +15,14 @@ import {
   startMosquitto,
 } from "../../testing/_fixtures/mosquitto.ts";
 import { within } from "../../testing/_socket_client.ts";
+import { mqttServer } from "./mqtt_server.ts";
 
-const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+/**
+ * Not sanitized: the npm mqtt client keeps timers of its own under Deno that outlive
+ * `endAsync` and, now and then, land in a later test. The broker's own timers and sockets are
+ * checked, sanitized, with raw sockets in `mqtt_server_test.ts`.
+ */
+const SANITIZED = { sanitizeOps: false, sanitizeResources: false };
 
 /** A running broker. */
 interface RunningBroker {
@@ -38,8 +44,18 @@ const mosquitto: BrokerTarget = {
   start: () => startMosquitto(),
 };
 
+const speedo: BrokerTarget = {
+  name: "Speedo",
+  missing: undefined,
+  async start() {
+    const server = mqttServer({ port: 0 });
+    const { port } = await server.listen();
+    return { port, stop: () => server.close() };
+  },
+};
+
 /** The brokers under test. */
-export const BROKERS: BrokerTarget[] = [mosquitto];
+export const BROKERS: BrokerTarget[] = [speedo, mosquitto];
 
 type Level = 4 | 5;
 
@@ -187,14 +203,13 @@ for (const broker of BROKERS) {
         for (let i = 0; i < 5; i++) {
           await publisher.publishAsync("queue/jobs", `job ${i}`, { qos: 1 });
         }
-        const second = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        // Listening before the CONNACK: the owed messages follow it at once.
+        const second = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
           protocolVersion: level,
           reconnectPeriod: 0,
           ...persistent,
-          manualConnect: true,
-        } as mqtt.IClientOptions);
+        });
         const inbox = new Inbox(second);
-        second.connect();
         try {
           const got = await inbox.count(5);
           assertEquals(got.map((m) => m.payload), [0, 1, 2, 3, 4].map((i) => `job ${i}`));
@@ -294,9 +309,18 @@ for (const broker of BROKERS) {
             properties: { subscriptionIdentifier: 9 },
           });
           await publisher.publishAsync("ids/a", "x", { qos: 1 });
-          const [message] = await inbox.count(1);
-          const ids = message.packet.properties?.subscriptionIdentifier;
-          assertEquals([ids].flat().sort(), [7, 9]);
+          await inbox.count(1);
+          // A marker on a topic only "ids/#" matches: whatever copies of "ids/a" come, come first.
+          await publisher.publishAsync("ids/z/marker", "m", { qos: 1 });
+          const got = await inbox.count(2);
+          const copies = got.filter((m) => m.topic === "ids/a");
+          // One copy with every matching identifier, or a copy per subscription: both are MQTT 5
+          // (§3.3.4); Speedo sends one copy, mosquitto one per subscription.
+          const ids = copies.flatMap((m) =>
+            [m.packet.properties?.subscriptionIdentifier ?? []].flat()
+          );
+          assertEquals(ids.sort(), [7, 9]);
+          if (broker.name === "Speedo") assertEquals(copies.length, 1);
         } finally {
           await closeAll(client, publisher);
         }
@@ -354,7 +378,12 @@ for (const broker of BROKERS) {
                   stdout: "null",
                   stderr: "null",
                 }).output();
-                await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 50))]);
+                let timer: ReturnType<typeof setTimeout> | undefined;
+                await Promise.race([
+                  done,
+                  new Promise((resolve) => timer = setTimeout(resolve, 50)),
+                ]);
+                clearTimeout(timer);
               }
             })(),
             "mosquitto_sub's message",

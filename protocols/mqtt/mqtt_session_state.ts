@@ -30,7 +30,9 @@ export interface OwedMessage {
 
 /** A message in flight, with its packet id and where its handshake stands. */
 export interface InFlight<M extends OwedMessage> {
+  /** Its packet identifier. */
   readonly packetId: number;
+  /** The message. */
   readonly message: M;
   /** `published`: PUBLISH sent, its PUBACK or PUBREC awaited; `released`: PUBREL sent. */
   state: "published" | "released";
@@ -59,6 +61,8 @@ export interface SessionStateOptions {
 /** A protocol error of the client's: an acknowledgement for nothing, a window overrun. */
 export class SessionStateError extends Error {
   /**
+   * Makes the error.
+   *
    * @param message What went wrong.
    */
   constructor(message: string) {
@@ -102,6 +106,8 @@ export class SessionState<M extends OwedMessage> {
   dropped = 0;
 
   /**
+   * Makes an empty state: nothing owed, nothing in flight, the client away.
+   *
    * @param options Bounds.
    * @throws {RangeError} When a bound is not a positive integer.
    */

@@ -1,0 +1,651 @@
+/**
+ * The MQTT broker as a protocol: each connection decodes its packets ({@linkcode MqttDecoder})
+ * and acts on them inline, on the I/O thread, against the {@linkcode Broker} every connection of
+ * the protocol shares. MQTT 3.1.1 and 5.0 on one port: the CONNECT's level decides.
+ *
+ * ```
+ * open -> CONNECT (CONNACK, session resumed or new) -> PUBLISH/SUBSCRIBE/... -> DISCONNECT | close
+ * ```
+ *
+ * What this first broker does: QoS 0, 1 and 2 both ways with the in-flight window (the client's
+ * Receive Maximum) and resending on reconnect; retained messages (retain handling, retain as
+ * published); wills (at a close without DISCONNECT, on takeover, and with DISCONNECT 0x04),
+ * with MQTT 5's will delay; clean session / clean start and session expiry; keep alive (1.5x);
+ * `+`, `#` and `$`-topics; shared subscriptions; subscription identifiers; No Local; message
+ * expiry; assigned client identifiers; session takeover (MQTT 5: DISCONNECT 0x8E to the old
+ * connection); the server's `authenticate` hook (user name and password, as protocol `"mqtt"`).
+ * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
+ * before a session exists) and a close. Not yet: topic aliases (the server announces a maximum
+ * of 0 and refuses an alias with 0x94), enhanced authentication (AUTH is refused with 0x8C),
+ * durable sessions (memory only), several I/O loops, and WebSocket.
+ *
+ * @module
+ */
+
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import { isRefusal } from "../../core/authentication.ts";
+import type {
+  ProtocolContext,
+  ProtocolHandler,
+  ProtocolHandlerFactory,
+} from "../../core/protocol.ts";
+import {
+  Broker,
+  type BrokerMessage,
+  type BrokerOptions,
+  send,
+  type Session,
+  type SessionLink,
+} from "./mqtt_broker.ts";
+import { MqttDecoder } from "./mqtt_decoder.ts";
+import {
+  encodeConnack,
+  encodeDisconnect,
+  encodePingresp,
+  encodePublishAck,
+  encodeSuback,
+  encodeUnsuback,
+} from "./mqtt_encoder.ts";
+import { MqttError } from "./mqtt_errors.ts";
+import type {
+  ConnectPacket,
+  MqttPacket,
+  ProtocolLevel,
+  PublishPacket,
+  SubscribePacket,
+  UnsubscribePacket,
+  Will,
+} from "./mqtt_packets.ts";
+import { connectReturnCodeFor, ReasonCode } from "./reason_codes.ts";
+import { InvalidTopicFilterError, SharedNoLocalError } from "./mqtt_topic_errors.ts";
+import { parseSharedFilter } from "./mqtt_topics.ts";
+
+/** Options of {@linkcode mqttProtocol}. */
+export interface MqttProtocolOptions extends BrokerOptions {
+  /** Largest packet accepted from a client, in bytes. @default {1048576} */
+  maxPacketSize?: number;
+  /**
+   * Longest keep alive granted, in seconds: a client asking for more (or for 0) is told this
+   * one as Server Keep Alive (MQTT 5). 0: whatever the client asks.
+   *
+   * @default {0}
+   */
+  maxKeepAlive?: number;
+  /** The in-flight window the broker asks of clients (Receive Maximum). @default {65535} */
+  receiveMaximum?: number;
+  /** Time a client has to send CONNECT after it connects, in milliseconds. @default {10000} */
+  connectTimeout?: number;
+}
+
+/** The MQTT protocol: a factory with its broker. */
+export interface MqttProtocol extends ProtocolHandlerFactory {
+  /** What its connections share: sessions, subscriptions, retained messages. */
+  readonly broker: Broker;
+}
+
+const NEVER = 0xffffffff;
+
+interface Shared {
+  readonly broker: Broker;
+  readonly maxPacketSize: number;
+  readonly maxKeepAlive: number;
+  readonly receiveMaximum: number;
+  readonly connectTimeout: number;
+}
+
+/** One client connection. */
+class MqttConnection implements ProtocolHandler {
+  readonly #context: ProtocolContext;
+  readonly #handle: ConnectionHandle;
+  readonly #shared: Shared;
+  readonly #decoder: MqttDecoder;
+  #level: ProtocolLevel = 4;
+  #session: Session | undefined;
+  #will: Will | undefined;
+  #willDelay = 0;
+  /** Whether the client ended with DISCONNECT (no will), or the server closed it on purpose. */
+  #graceful = false;
+  #closed = false;
+  /** CONNECT arrived (or is being checked): later packets wait for the answer. */
+  #connecting = false;
+  #held: Uint8Array[] = [];
+  #keepAlive = 0;
+  #lastSeen = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** This connection as its session's link. */
+  readonly #link: SessionLink;
+
+  constructor(context: ProtocolContext, shared: Shared) {
+    this.#context = context;
+    this.#handle = context.handle;
+    this.#shared = shared;
+    this.#decoder = new MqttDecoder({ maxPacketSize: shared.maxPacketSize });
+    // deno-lint-ignore no-this-alias
+    const connection = this;
+    this.#link = {
+      get level(): ProtocolLevel {
+        return connection.#level;
+      },
+      write: (bytes) => void this.#handle.write(bytes),
+      takenOver: () => {
+        if (this.#level === 5) {
+          this.#handle.write(
+            encodeDisconnect({ type: "disconnect", reasonCode: ReasonCode.sessionTakenOver }, 5),
+          );
+        }
+        // Not graceful: the will goes (unless the new connection resumes within its delay).
+        this.#closeKeepingSession();
+      },
+    };
+  }
+
+  open(): void {
+    this.#timer = setTimeout(() => {
+      if (this.#session === undefined) this.#close();
+    }, this.#shared.connectTimeout);
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    this.#lastSeen = Date.now();
+    if (this.#connecting) {
+      this.#held.push(chunk.slice());
+      return;
+    }
+    const decoder = this.#decoder;
+    decoder.feed(chunk);
+    try {
+      for (let packet = decoder.next(); packet !== null; packet = decoder.next()) {
+        this.#handlePacket(packet);
+        if (this.#closed) return;
+        if (this.#connecting) {
+          // What follows CONNECT waits for the authenticator: keep the rest of the chunk.
+          const rest: MqttPacket[] = [];
+          for (let more = decoder.next(); more !== null; more = decoder.next()) rest.push(more);
+          this.#pending = rest.map(copyPacket);
+          return;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof MqttError)) throw error;
+      this.#refuse(error.reasonCode, error.message);
+    }
+  }
+
+  /** Packets decoded after a CONNECT under check, copied out of the read buffer. */
+  #pending: MqttPacket[] = [];
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    const session = this.#session;
+    if (session === undefined || session.link === undefined || session.link !== this.#link) return;
+    const broker = this.#shared.broker;
+    session.link = undefined;
+    session.state.disconnect();
+    if (!this.#graceful) this.#publishWill(session);
+    if (session.expiryInterval === 0) {
+      broker.discard(session);
+    } else if (session.expiryInterval !== NEVER) {
+      session.expiryTimer = setTimeout(
+        () => broker.discard(session),
+        Math.min(session.expiryInterval * 1000, 2 ** 31 - 1),
+      );
+    }
+  }
+
+  #handlePacket(packet: MqttPacket): void {
+    if (packet.type !== "connect" && this.#session === undefined) {
+      // The decoder refuses anything before CONNECT; this is a packet during the check.
+      return;
+    }
+    switch (packet.type) {
+      case "connect":
+        this.#connect(packet);
+        return;
+      case "publish":
+        this.#publish(packet);
+        return;
+      case "puback":
+        this.#ack(() => this.#session!.state.puback(packet.packetId));
+        return;
+      case "pubrec":
+        this.#ack(() => this.#session!.state.pubrec(packet.packetId, packet.reasonCode >= 0x80));
+        return;
+      case "pubcomp":
+        this.#ack(() => this.#session!.state.pubcomp(packet.packetId));
+        return;
+      case "pubrel":
+        this.#session!.state.release(packet.packetId);
+        this.#handle.write(
+          encodePublishAck(
+            { type: "pubcomp", packetId: packet.packetId, reasonCode: 0 },
+            this.#level,
+          ),
+        );
+        return;
+      case "subscribe":
+        this.#subscribe(packet);
+        return;
+      case "unsubscribe":
+        this.#unsubscribe(packet);
+        return;
+      case "pingreq":
+        this.#handle.write(encodePingresp());
+        return;
+      case "disconnect":
+        this.#disconnect(packet.reasonCode, packet.properties?.sessionExpiryInterval);
+        return;
+      case "auth":
+        this.#refuse(
+          ReasonCode.badAuthenticationMethod,
+          "enhanced authentication is not supported",
+        );
+        return;
+      default:
+        // A packet only a server sends (CONNACK, SUBACK, ...).
+        this.#refuse(ReasonCode.protocolError, `a client sent ${packet.type}`);
+    }
+  }
+
+  #connect(packet: ConnectPacket): void {
+    this.#level = packet.protocolLevel;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#context.authenticationRequired === true) {
+      this.#connecting = true;
+      const credentials: Record<string, unknown> = { clientId: packet.clientId };
+      if (packet.username !== undefined) credentials.username = packet.username;
+      if (packet.password !== undefined) {
+        credentials.password = new TextDecoder().decode(packet.password);
+      }
+      this.#context.authenticate!("mqtt", credentials).then((result) => {
+        if (this.#closed) return;
+        if (isRefusal(result)) {
+          this.#connack(false, this.#level === 5 ? ReasonCode.notAuthorized : 5);
+          this.#close();
+          return;
+        }
+        this.#connecting = false;
+        this.#accept(packet);
+        const pending = this.#pending;
+        this.#pending = [];
+        for (const more of pending) {
+          if (this.#closed) return;
+          this.#handlePacket(more);
+        }
+        const held = this.#held;
+        this.#held = [];
+        for (const chunk of held) this.data(chunk);
+      }).catch((error) => {
+        console.error(`speedo mqtt: ${error}`);
+        this.#close();
+      });
+      return;
+    }
+    this.#accept(packet);
+  }
+
+  /** The session starts (or resumes): CONNACK, then what the session was owed. */
+  #accept(packet: ConnectPacket): void {
+    const broker = this.#shared.broker;
+    const level = this.#level;
+    let clientId = packet.clientId;
+    let assigned: string | undefined;
+    if (clientId === "") {
+      clientId = assigned = `speedo-${crypto.randomUUID()}`;
+    }
+    const existing = broker.sessions.get(clientId);
+    if (existing?.link !== undefined) existing.link.takenOver();
+    let session = existing;
+    let sessionPresent = false;
+    if (session !== undefined && packet.cleanStart) {
+      broker.discard(session);
+      session = undefined;
+    }
+    if (session === undefined) {
+      session = broker.newSession(clientId);
+      broker.sessions.set(clientId, session);
+    } else {
+      sessionPresent = true;
+      clearTimeout(session.expiryTimer);
+      session.expiryTimer = undefined;
+      // A will waiting for its delay is not sent: the session was resumed in time.
+      clearTimeout(willTimers.get(session));
+      willTimers.delete(session);
+    }
+    session.expiryInterval = level === 5
+      ? packet.properties?.sessionExpiryInterval ?? 0
+      : packet.cleanStart
+      ? 0
+      : NEVER;
+    this.#session = session;
+    this.#will = packet.will === undefined ? undefined : copyWill(packet.will);
+    this.#willDelay = packet.will?.properties?.willDelayInterval ?? 0;
+    let keepAlive = packet.keepAlive;
+    const max = this.#shared.maxKeepAlive;
+    const clamp = max > 0 && (keepAlive === 0 || keepAlive > max);
+    if (clamp) keepAlive = max;
+    this.#keepAlive = keepAlive;
+    const properties = level === 5
+      ? {
+        receiveMaximum: this.#shared.receiveMaximum,
+        topicAliasMaximum: 0,
+        retainAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+        maximumPacketSize: this.#shared.maxPacketSize,
+        ...(assigned === undefined ? {} : { assignedClientIdentifier: assigned }),
+        ...(clamp ? { serverKeepAlive: keepAlive } : {}),
+      }
+      : undefined;
+    this.#handle.write(encodeConnack({
+      type: "connack",
+      sessionPresent,
+      reasonCode: 0,
+      ...(properties === undefined ? {} : { properties }),
+    }, level));
+    session.link = this.#link;
+    const receiveMaximum = level === 5 ? packet.properties?.receiveMaximum ?? 65_535 : 65_535;
+    send(session, session.state.connect(receiveMaximum));
+    if (keepAlive > 0) this.#watchKeepAlive();
+  }
+
+  #publish(packet: PublishPacket): void {
+    if (packet.properties?.topicAlias !== undefined) {
+      this.#refuse(ReasonCode.topicAliasInvalid, "topic aliases are not supported (maximum 0)");
+      return;
+    }
+    const session = this.#session!;
+    const properties = packet.properties === undefined
+      ? undefined
+      : copyProperties(packet.properties);
+    const expiry = properties?.messageExpiryInterval;
+    if (properties !== undefined) delete properties.messageExpiryInterval;
+    const message: BrokerMessage = {
+      topic: packet.topic,
+      payload: packet.payload.slice(),
+      qos: packet.qos,
+      retain: packet.retain,
+      ...(properties === undefined || Object.keys(properties).length === 0 ? {} : { properties }),
+      ...(expiry === undefined ? {} : { expiresAt: Date.now() + expiry * 1000 }),
+    };
+    const broker = this.#shared.broker;
+    if (packet.qos === 0) {
+      broker.publish(message, session);
+      return;
+    }
+    const packetId = packet.packetId!;
+    if (packet.qos === 1) {
+      const count = broker.publish(message, session);
+      this.#handle.write(encodePublishAck({
+        type: "puback",
+        packetId,
+        reasonCode: count === 0 && this.#level === 5 ? ReasonCode.noMatchingSubscribers : 0,
+      }, this.#level));
+      return;
+    }
+    let first: boolean;
+    try {
+      first = session.state.receiveQos2(packetId);
+    } catch {
+      this.#refuse(ReasonCode.receiveMaximumExceeded, "too many QoS 2 messages await PUBREL");
+      return;
+    }
+    if (first) broker.publish(message, session);
+    this.#handle.write(encodePublishAck({ type: "pubrec", packetId, reasonCode: 0 }, this.#level));
+  }
+
+  #subscribe(packet: SubscribePacket): void {
+    const broker = this.#shared.broker;
+    const session = this.#session!;
+    const subscriptionId = packet.properties?.subscriptionIdentifiers?.[0];
+    const reasonCodes: number[] = [];
+    const retainedToSend: (() => void)[] = [];
+    for (const subscription of packet.subscriptions) {
+      let result: "added" | "replaced";
+      try {
+        result = broker.tree.subscribe(session, subscription.topicFilter, {
+          qos: subscription.qos,
+          noLocal: subscription.noLocal,
+          retainAsPublished: subscription.retainAsPublished,
+          retainHandling: subscription.retainHandling,
+          ...(subscriptionId === undefined ? {} : { subscriptionId }),
+        });
+      } catch (error) {
+        if (error instanceof SharedNoLocalError) {
+          this.#refuse(ReasonCode.protocolError, error.message);
+          return;
+        }
+        if (error instanceof InvalidTopicFilterError || error instanceof RangeError) {
+          reasonCodes.push(ReasonCode.topicFilterInvalid);
+          continue;
+        }
+        throw error;
+      }
+      reasonCodes.push(subscription.qos);
+      const handling = subscription.retainHandling;
+      if (parseSharedFilter(subscription.topicFilter) !== undefined) continue;
+      if (handling === 2 || (handling === 1 && result === "replaced")) continue;
+      retainedToSend.push(() => {
+        for (const { message } of broker.retained.match(subscription.topicFilter)) {
+          if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
+            broker.retained.delete(message.topic);
+            continue;
+          }
+          broker.owe(
+            session,
+            message,
+            subscription.qos,
+            true,
+            subscriptionId === undefined ? [] : [subscriptionId],
+          );
+        }
+      });
+    }
+    this.#handle.write(
+      encodeSuback({ type: "suback", packetId: packet.packetId, reasonCodes }, this.#level),
+    );
+    // Retained messages after the SUBACK, as the spec orders it.
+    for (const run of retainedToSend) run();
+  }
+
+  #unsubscribe(packet: UnsubscribePacket): void {
+    const tree = this.#shared.broker.tree;
+    const reasonCodes = packet.topicFilters.map((filter) =>
+      tree.unsubscribe(this.#session!, filter)
+        ? ReasonCode.success
+        : ReasonCode.noSubscriptionExisted
+    );
+    this.#handle.write(
+      encodeUnsuback({ type: "unsuback", packetId: packet.packetId, reasonCodes }, this.#level),
+    );
+  }
+
+  #disconnect(reasonCode: number, sessionExpiry: number | undefined): void {
+    const session = this.#session!;
+    if (sessionExpiry !== undefined) {
+      if (session.expiryInterval === 0 && sessionExpiry !== 0) {
+        // MQTT 5 §3.14.2.2.2: a session that expired at close cannot be extended at DISCONNECT.
+        this.#refuse(
+          ReasonCode.protocolError,
+          "session expiry set at DISCONNECT after 0 at CONNECT",
+        );
+        return;
+      }
+      session.expiryInterval = sessionExpiry;
+    }
+    this.#graceful = reasonCode !== ReasonCode.disconnectWithWillMessage;
+    this.#closed = true;
+    this.close();
+    this.#handle.close();
+  }
+
+  /** An acknowledgement from the client: what it frees may go now; nonsense is refused. */
+  #ack(run: () => ReturnType<Session["state"]["puback"]>): void {
+    try {
+      send(this.#session!, run());
+    } catch {
+      // An acknowledgement for a packet id not in flight (one sent again after a reconnect
+      // that the old connection already had acknowledged): nothing to free, nothing to do.
+    }
+  }
+
+  #publishWill(session: Session): void {
+    const will = this.#will;
+    this.#will = undefined;
+    if (will === undefined) return;
+    const broker = this.#shared.broker;
+    const publish = () => {
+      willTimers.delete(session);
+      broker.publish({
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        ...(will.properties === undefined ? {} : { properties: will.properties }),
+      });
+    };
+    const delay = Math.min(
+      this.#willDelay,
+      session.expiryInterval === NEVER ? this.#willDelay : session.expiryInterval,
+    );
+    if (delay > 0) willTimers.set(session, setTimeout(publish, delay * 1000));
+    else publish();
+  }
+
+  /** Closes for a protocol error: MQTT 5 says why first (CONNACK before a session, else DISCONNECT). */
+  #refuse(reasonCode: number, _why: string): void {
+    if (this.#session === undefined) {
+      const level = this.#decoder.protocolLevel ?? this.#level;
+      if (reasonCode === ReasonCode.unsupportedProtocolVersion || level === 5) {
+        this.#connack(false, level === 5 ? reasonCode : connectReturnCodeFor(reasonCode));
+      }
+    } else if (this.#level === 5) {
+      this.#handle.write(encodeDisconnect({ type: "disconnect", reasonCode }, 5));
+    }
+    this.#close();
+  }
+
+  #connack(sessionPresent: boolean, reasonCode: number): void {
+    const level = this.#level === 5 ? 5 : 4;
+    this.#handle.write(encodeConnack({ type: "connack", sessionPresent, reasonCode }, level));
+  }
+
+  /** Closes the connection; the will goes unless DISCONNECT came first. */
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.close();
+    this.#handle.close();
+  }
+
+  /** Another connection took the session: this one ends, its session stays for the other. */
+  #closeKeepingSession(): void {
+    const session = this.#session;
+    if (session !== undefined) {
+      session.link = undefined;
+      session.state.disconnect();
+      this.#publishWill(session);
+    }
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#handle.close();
+  }
+
+  /** Closes a client silent for 1.5 times its keep alive (MQTT §3.1.2.10). */
+  #watchKeepAlive(): void {
+    const limit = this.#keepAlive * 1500;
+    const check = () => {
+      if (this.#closed) return;
+      const silent = Date.now() - this.#lastSeen;
+      if (silent >= limit) {
+        this.#refuse(ReasonCode.keepAliveTimeout, "keep alive timed out");
+        return;
+      }
+      this.#timer = setTimeout(check, limit - silent);
+    };
+    this.#timer = setTimeout(check, limit);
+  }
+}
+
+/** Wills waiting for their delay, by session (MQTT 5 Will Delay Interval). */
+const willTimers = new WeakMap<Session, ReturnType<typeof setTimeout>>();
+
+/**
+ * Makes the MQTT broker protocol: give it to a {@linkcode Server} (or use `mqttServer`).
+ *
+ * @param options Bounds and the broker's policies.
+ * @returns The factory, with its broker.
+ * @throws {RangeError} When a bound is out of range.
+ *
+ * @example A subscriber and a publisher through the broker, in memory
+ * ```ts
+ * import { mqttProtocol } from "@speedo/speedo/mqtt";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const protocol = mqttProtocol();
+ * assertEquals(protocol.broker.sessions.size, 0);
+ * ```
+ */
+export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
+  const positive = (name: string, value: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${value}`);
+    }
+    return value;
+  };
+  const maxKeepAlive = options.maxKeepAlive ?? 0;
+  if (!Number.isInteger(maxKeepAlive) || maxKeepAlive < 0 || maxKeepAlive > 65_535) {
+    throw new RangeError(`maxKeepAlive must be an integer from 0 to 65535, got ${maxKeepAlive}`);
+  }
+  const shared: Shared = {
+    broker: new Broker(options),
+    maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
+    maxKeepAlive,
+    receiveMaximum: positive("receiveMaximum", options.receiveMaximum ?? 65_535, 65_535),
+    connectTimeout: positive("connectTimeout", options.connectTimeout ?? 10_000),
+  };
+  return {
+    broker: shared.broker,
+    create: (context) => new MqttConnection(context, shared),
+    close() {
+      for (const session of shared.broker.sessions.values()) clearTimeout(session.expiryTimer);
+    },
+  };
+}
+
+function copyWill(will: Will): Will {
+  return {
+    ...will,
+    payload: will.payload.slice(),
+    ...(will.properties === undefined ? {} : { properties: copyProperties(will.properties) }),
+  };
+}
+
+function copyProperties<T extends object>(properties: T): T {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(properties)) {
+    copy[key] = value instanceof Uint8Array
+      ? value.slice()
+      : Array.isArray(value)
+      ? value.map((v) => Array.isArray(v) ? [...v] : v)
+      : value;
+  }
+  return copy as T;
+}
+
+/** A packet decoded from a buffer that will be reused: its bytes copied. */
+function copyPacket(packet: MqttPacket): MqttPacket {
+  if (packet.type === "publish") {
+    return {
+      ...packet,
+      payload: packet.payload.slice(),
+      ...(packet.properties === undefined ? {} : { properties: copyProperties(packet.properties) }),
+    };
+  }
+  return "properties" in packet && packet.properties !== undefined
+    ? { ...packet, properties: copyProperties(packet.properties) } as MqttPacket
+    : packet;
+}

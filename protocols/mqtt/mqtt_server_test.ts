@@ -1,0 +1,258 @@
+/**
+ * The broker over real sockets with raw packets (encoded by this module's encoder), sanitized:
+ * bad input answered with the spec's reason code or a close, the broker and its other clients
+ * unaffected; keep alive; sessions and their timers.
+ */
+
+import { assertEquals } from "@std/assert";
+import { mqttServer } from "./mqtt_server.ts";
+import { MqttDecoder } from "./mqtt_decoder.ts";
+import { encodeConnect, encodePacket, encodePublish, encodeSubscribe } from "./mqtt_encoder.ts";
+import type { MqttPacket, ProtocolLevel } from "./mqtt_packets.ts";
+import { within } from "../../testing/_socket_client.ts";
+
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+
+/** A raw MQTT client: writes packets or bytes, reads packets, sees the close. */
+class RawClient {
+  readonly #conn: Deno.Conn;
+  readonly #decoder: MqttDecoder;
+  readonly #packets: MqttPacket[] = [];
+  readonly #buffer = new Uint8Array(64 * 1024);
+  closed = false;
+
+  private constructor(conn: Deno.Conn, level: ProtocolLevel) {
+    this.#conn = conn;
+    this.#decoder = new MqttDecoder({ protocolLevel: level });
+  }
+
+  static async connect(port: number, level: ProtocolLevel, clientId = ""): Promise<RawClient> {
+    const client = new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
+    await client.write(encodeConnect({
+      type: "connect",
+      protocolName: "MQTT",
+      protocolLevel: level,
+      cleanStart: true,
+      keepAlive: 0,
+      clientId,
+    }));
+    const connack = await client.next();
+    assertEquals(connack?.type, "connack");
+    return client;
+  }
+
+  static async open(port: number, level: ProtocolLevel): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+
+  /** The next packet, or `undefined` once the broker closed the connection. */
+  async next(): Promise<MqttPacket | undefined> {
+    return await within(
+      (async () => {
+        while (this.#packets.length === 0) {
+          const count = await this.#conn.read(this.#buffer).catch(() => null);
+          if (count === null) {
+            this.closed = true;
+            return undefined;
+          }
+          this.#decoder.feed(this.#buffer.subarray(0, count));
+          for (let p = this.#decoder.next(); p !== null; p = this.#decoder.next()) {
+            this.#packets.push(structuredClone(p));
+          }
+        }
+        return this.#packets.shift();
+      })(),
+      "a packet or the close",
+    );
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+async function withBroker(fn: (port: number) => Promise<void>): Promise<void> {
+  await using server = mqttServer({ port: 0 });
+  const { port } = await server.listen();
+  await fn(port);
+}
+
+Deno.test({
+  name: "mqttServer: CONNACK, SUBACK, then a publish delivered (3.1.1 and 5.0 clients together)",
+  ...SANITIZED,
+  async fn() {
+    await withBroker(async (port) => {
+      const subscriber = await RawClient.connect(port, 5, "sub");
+      const publisher = await RawClient.connect(port, 4, "pub");
+      try {
+        await subscriber.write(encodeSubscribe({
+          type: "subscribe",
+          packetId: 1,
+          subscriptions: [{
+            topicFilter: "a/#",
+            qos: 1,
+            noLocal: false,
+            retainAsPublished: false,
+            retainHandling: 0,
+          }],
+        }, 5));
+        assertEquals((await subscriber.next())?.type, "suback");
+        await publisher.write(encodePublish({
+          type: "publish",
+          dup: false,
+          qos: 0,
+          retain: false,
+          topic: "a/b",
+          payload: new TextEncoder().encode("hi"),
+        }, 4));
+        const message = await subscriber.next();
+        assertEquals(message?.type, "publish");
+        if (message?.type === "publish") {
+          assertEquals([message.topic, new TextDecoder().decode(message.payload)], ["a/b", "hi"]);
+        }
+      } finally {
+        subscriber.close();
+        publisher.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "mqttServer: bad input is answered and closed, and the other clients go on",
+  ...SANITIZED,
+  async fn() {
+    await withBroker(async (port) => {
+      const bystander = await RawClient.connect(port, 4, "bystander");
+      try {
+        const cases: [string, ProtocolLevel, Uint8Array, (p: MqttPacket | undefined) => void][] = [
+          [
+            "a packet before CONNECT",
+            4,
+            new Uint8Array([0xc0, 0]),
+            (p) => assertEquals(p, undefined),
+          ],
+          [
+            "a remaining length over 4 bytes",
+            4,
+            new Uint8Array([0x10, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            (p) => assertEquals(p, undefined),
+          ],
+          [
+            "an unknown protocol level",
+            4,
+            new Uint8Array([0x10, 13, 0, 4, 77, 81, 84, 84, 9, 2, 0, 60, 0, 1, 97]),
+            (p) => assertEquals(p?.type === "connack" && p.reasonCode, 1),
+          ],
+        ];
+        for (const [name, level, bytes, check] of cases) {
+          const client = await RawClient.open(port, level);
+          try {
+            await client.write(bytes);
+            const answer = await client.next();
+            check(answer);
+            if (answer !== undefined) assertEquals(await client.next(), undefined, name);
+          } finally {
+            client.close();
+          }
+        }
+        // MQTT 5: QoS 3 after CONNECT is told DISCONNECT 0x81, then closed.
+        const v5 = await RawClient.connect(port, 5, "bad");
+        try {
+          await v5.write(new Uint8Array([0x36, 5, 0, 1, 97, 0, 1]));
+          const answer = await v5.next();
+          assertEquals(answer?.type === "disconnect" && answer.reasonCode, 0x81);
+          assertEquals(await v5.next(), undefined);
+        } finally {
+          v5.close();
+        }
+        // A second CONNECT is a protocol error.
+        const twice = await RawClient.connect(port, 5, "twice");
+        try {
+          await twice.write(encodeConnect({
+            type: "connect",
+            protocolName: "MQTT",
+            protocolLevel: 5,
+            cleanStart: true,
+            keepAlive: 0,
+            clientId: "twice",
+          }));
+          const answer = await twice.next();
+          assertEquals(answer?.type === "disconnect" && answer.reasonCode, 0x82);
+        } finally {
+          twice.close();
+        }
+        // The bystander still gets its PINGRESP.
+        await bystander.write(encodePacket({ type: "pingreq" }, 4));
+        assertEquals((await bystander.next())?.type, "pingresp");
+      } finally {
+        bystander.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "mqttServer: a client silent past 1.5 times its keep alive is closed",
+  ...SANITIZED,
+  async fn() {
+    await withBroker(async (port) => {
+      const client = await RawClient.open(port, 5);
+      try {
+        await client.write(encodeConnect({
+          type: "connect",
+          protocolName: "MQTT",
+          protocolLevel: 5,
+          cleanStart: true,
+          keepAlive: 1,
+          clientId: "sleepy",
+        }));
+        assertEquals((await client.next())?.type, "connack");
+        const answer = await client.next();
+        assertEquals(answer?.type === "disconnect" && answer.reasonCode, 0x8d);
+      } finally {
+        client.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "mqttServer: a session with an expiry outlives its connection, and the server's close ends its timer",
+  ...SANITIZED,
+  async fn() {
+    await using server = mqttServer({ port: 0 });
+    const { port } = await server.listen();
+    const client = await RawClient.open(port, 5);
+    await client.write(encodeConnect({
+      type: "connect",
+      protocolName: "MQTT",
+      protocolLevel: 5,
+      cleanStart: true,
+      keepAlive: 0,
+      clientId: "keeper",
+      properties: { sessionExpiryInterval: 3600 },
+    }));
+    assertEquals((await client.next())?.type, "connack");
+    client.close();
+    await within(
+      (async () => {
+        while (server.stats().connections > 0) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })(),
+      "the close seen by the broker",
+    );
+    assertEquals(server.broker.sessions.has("keeper"), true);
+  },
+});
