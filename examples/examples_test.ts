@@ -294,6 +294,12 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
     [["--workers", "1000"], /^Unknown flag "--workers"/],
     [["--backplane", "127.0.0.1"], '--backplane must be a nats:// or tls:// URL, got "127.0.0.1"'],
   ],
+  "examples/mqtt.ts": [
+    [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
+    [["--max-keepalive", "70000"], /^--max-keepalive must be at most 65535, got "70000"$/],
+    [["--max-packet-size", "0"], '--max-packet-size must be an integer of at least 1, got "0"'],
+    [["--loops", "2"], /^Unknown flag "--loops"/],
+  ],
   "examples/cluster.ts": [
     [["--backplane", "http://x"], '--backplane must be a nats:// or tls:// URL, got "http://x"'],
     [["--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],

@@ -1,0 +1,80 @@
+/**
+ * The MQTT broker: `deno run -A examples/mqtt.ts`, then `mosquitto_sub -t 'home/#' -v` and
+ * `mosquitto_pub -t home/kitchen -m 21` (MQTT 3.1.1 or 5.0: `-V mqttv5`), or any MQTT client.
+ *
+ * Flags: `--port` (1883), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-packet-size`
+ * (1048576), `--max-keepalive SECONDS` (0: as the client asks; above it, MQTT 5 clients are told
+ * the server's keep alive), `--user U --pass P` (clients must log in with them), `--help`. A bad
+ * flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
+ * summary. One I/O loop: the broker's sessions live in one thread.
+ *
+ * ```
+ * $ mosquitto_sub -t 'home/#' -v &
+ * $ mosquitto_pub -t home/kitchen -m 21
+ * home/kitchen 21
+ * ```
+ *
+ * @module
+ */
+
+import { closeOnSignal } from "./_close_on_signal.ts";
+import { exampleArgs, integerFlag, MAX_BYTES, portFlag, serverOrExit, textFlag } from "./_args.ts";
+import { hostPort } from "./_address.ts";
+import { MQTT_PORT, mqttServer } from "@speedo/speedo/mqtt";
+
+const args = exampleArgs({
+  name: "examples/mqtt.ts",
+  summary: "The MQTT broker (3.1.1 and 5.0); try: mosquitto_sub -t '#' -v",
+}, {
+  port: portFlag({ default: MQTT_PORT, help: "port to listen on; 0 picks a free one" }),
+  hostname: textFlag({
+    default: "127.0.0.1",
+    placeholder: "HOST",
+    help: "address to listen on; 0.0.0.0 for other hosts",
+  }),
+  "max-packet-size": integerFlag({
+    default: 1048576,
+    min: 1,
+    max: MAX_BYTES,
+    help: "largest packet a client may send, in bytes",
+  }),
+  "max-keepalive": integerFlag({
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "longest keep alive granted, in seconds; 0: what the client asks",
+  }),
+  user: textFlag({
+    placeholder: "USER",
+    help: "the user name clients must log in with (with --pass)",
+  }),
+  pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
+});
+
+if ((args.user === undefined) !== (args.pass === undefined)) {
+  console.error("examples/mqtt.ts: --user and --pass go together");
+  Deno.exit(2);
+}
+const server = serverOrExit(() =>
+  mqttServer({
+    hostname: args.hostname,
+    port: args.port,
+    ...(args.user === undefined ? {} : {
+      authenticate: ({ credentials }) =>
+        credentials.username === args.user && credentials.password === args.pass
+          ? { name: args.user! }
+          : { refused: "bad user name or password" },
+    }),
+    mqtt: { maxPacketSize: args["max-packet-size"], maxKeepAlive: args["max-keepalive"] },
+  })
+);
+const address = await server.listen();
+console.log(
+  `Speedo MQTT listening on ${hostPort(address)}; try: mosquitto_sub -p ${address.port} -t '#' -v`,
+);
+
+closeOnSignal(server, () => {
+  const s = server.stats();
+  const broker = server.broker;
+  return `${s.accepted} connections, ${broker.published} messages published, ${broker.delivered} delivered, ${broker.sessions.size} sessions kept, ${s.bytesIn} bytes in, ${s.bytesOut} bytes out`;
+});

@@ -1,0 +1,49 @@
+/** `examples/mqtt.ts` as a person runs it: start, mosquitto_sub and mosquitto_pub, SIGTERM. */
+
+import { assertEquals, assertMatch } from "@std/assert";
+import { spawnExample } from "../../examples/_example_test_helper.ts";
+import { MOSQUITTO_PUB_PATH, MOSQUITTO_SUB_PATH } from "../../testing/_fixtures/mosquitto.ts";
+import { within } from "../../testing/_socket_client.ts";
+
+Deno.test({
+  name: "examples/mqtt.ts: mosquitto_pub reaches mosquitto_sub, then a summary on SIGTERM",
+  ignore: MOSQUITTO_PUB_PATH === undefined || MOSQUITTO_SUB_PATH === undefined,
+  async fn() {
+    const example = await spawnExample(["examples/mqtt.ts", "--port", "0"]);
+    const port = /:(\d+);/.exec(example.firstLines)?.[1];
+    try {
+      const subscriber = new Deno.Command(MOSQUITTO_SUB_PATH!, {
+        args: ["-p", port!, "-h", "127.0.0.1", "-t", "home/#", "-v", "-C", "1"],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      let output: Deno.CommandOutput | undefined;
+      const done = subscriber.output().then((result) => output = result);
+      // Publish until the subscriber, which may not have subscribed yet, got one.
+      await within(
+        (async () => {
+          while (output === undefined) {
+            await new Deno.Command(MOSQUITTO_PUB_PATH!, {
+              args: ["-p", port!, "-h", "127.0.0.1", "-t", "home/kitchen", "-m", "21"],
+              stdout: "null",
+              stderr: "null",
+            }).output();
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            await Promise.race([done, new Promise((resolve) => timer = setTimeout(resolve, 50))]);
+            clearTimeout(timer);
+          }
+        })(),
+        "mosquitto_sub's message",
+      );
+      assertEquals(new TextDecoder().decode(output!.stdout).trim(), "home/kitchen 21");
+    } finally {
+      example.child.kill("SIGTERM");
+    }
+    const text = await example.output();
+    assertMatch(
+      text,
+      /SIGTERM: closed after .* connections, \d+ messages published, \d+ delivered/,
+    );
+    assertEquals((await example.child.status).code, 0);
+  },
+});
