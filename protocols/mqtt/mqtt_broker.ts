@@ -211,6 +211,18 @@ export function send(session: Session, sends: Send<Owed>[]): void {
   if (link === undefined) return;
   const now = Date.now();
   for (const item of sends) {
+    // A QoS 0 message without per-subscriber fields encodes the same for every subscriber of
+    // a level: its fan-out encodes once (a connection's write copies the bytes).
+    const owed = item.kind === "publish" ? item.message : undefined;
+    const sameForAll = owed !== undefined && owed.qos === 0 && owed.subscriptionIds.length === 0 &&
+      owed.message.expiresAt === undefined;
+    if (sameForAll) {
+      const last = lastQos0[link.level];
+      if (last !== undefined && last.message === owed.message && last.retain === owed.retain) {
+        link.write(last.bytes);
+        continue;
+      }
+    }
     if (item.kind === "pubrel") {
       link.write(
         encodePublishAck({ type: "pubrel", packetId: item.packetId, reasonCode: 0 }, link.level),
@@ -232,7 +244,7 @@ export function send(session: Session, sends: Send<Owed>[]): void {
         properties = { ...properties, subscriptionIdentifiers: [...subscriptionIds] };
       }
     }
-    link.write(encodePublish({
+    const bytes = encodePublish({
       type: "publish",
       dup: item.dup,
       qos,
@@ -241,6 +253,11 @@ export function send(session: Session, sends: Send<Owed>[]): void {
       packetId: qos > 0 ? item.packetId : undefined,
       properties,
       payload: message.payload,
-    }, link.level));
+    }, link.level);
+    if (sameForAll) lastQos0[link.level] = { message, retain, bytes };
+    link.write(bytes);
   }
 }
+
+/** The last QoS 0 PUBLISH encoded, per protocol level: the rest of its fan-out reuses it. */
+const lastQos0: Record<number, { message: BrokerMessage; retain: boolean; bytes: Uint8Array }> = {};
