@@ -56,6 +56,8 @@ const AEDES_DIR = `${Deno.env.get("TMPDIR") ?? "/tmp"}/speedo-bench-aedes`;
 const root = new URL("../", import.meta.url);
 const rootPath = decodeURIComponent(root.pathname);
 const decoder = new TextDecoder();
+/** The load generator running now, to stop it on SIGINT along with the brokers. */
+let currentLoad: Deno.ChildProcess | undefined;
 
 interface Settings {
   seconds: number;
@@ -303,6 +305,7 @@ async function runLoad(broker: Broker, load: Load, settings: Settings): Promise<
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  currentLoad = child;
   const limit = (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000;
   const timer = setTimeout(() => {
     try {
@@ -323,6 +326,7 @@ async function runLoad(broker: Broker, load: Load, settings: Settings): Promise<
     return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!) as MqttLoadResult;
   } finally {
     clearTimeout(timer);
+    currentLoad = undefined;
   }
 }
 
@@ -383,7 +387,12 @@ async function main(): Promise<number> {
   const stopAll = () => Promise.all(brokers.map((broker) => broker.process.stop()));
   const onSignal = () => {
     interrupted = true;
-    console.error("Interrupted: stopping the brokers");
+    console.error("Interrupted: stopping the load and the brokers");
+    try {
+      currentLoad?.kill("SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
     stopAll().finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
