@@ -8,6 +8,7 @@
  */
 
 import { delay } from "@std/async/delay";
+import { childOf, freePort } from "./_bench_common.ts";
 
 /** The servers the bench knows. */
 export const SERVER_KINDS = ["speedo", "nats-server", "redis"] as const;
@@ -237,7 +238,14 @@ async function startWatched(
   }
 }
 
-async function waitForAccept(port: number, running: () => boolean): Promise<void> {
+/**
+ * Waits until something accepts connections on a port of 127.0.0.1.
+ *
+ * @param port The port.
+ * @param running Whether the server's process still runs.
+ * @throws {Error} When it exits first, or nothing accepts within the start timeout.
+ */
+export async function waitForAccept(port: number, running: () => boolean): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (true) {
     if (!running()) throw new Error(`The server for port ${port} exited at start`);
@@ -274,24 +282,6 @@ function kill(pid: number, signal: Deno.Signal): void {
   } catch {
     // Exited already.
   }
-}
-
-/** The first child of a process, from /proc (Linux). */
-function childOf(pid: number): number | undefined {
-  try {
-    const children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/);
-    const child = Number(children[0]);
-    return Number.isInteger(child) && child > 0 ? child : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 function once(run: () => Promise<void>): () => Promise<void> {

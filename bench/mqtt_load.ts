@@ -29,9 +29,20 @@
  */
 
 import { parseArgs } from "@std/cli/parse-args";
-import { delay } from "@std/async/delay";
 import type { MqttLoadResult } from "./_mqtt_load_client.ts";
-import { findProgram } from "./_pubsub_servers.ts";
+import {
+  childOf,
+  count,
+  freePort,
+  median,
+  numberFlag,
+  readSettings,
+  readText,
+  runJsonChild,
+  serversFlag,
+  subscribersFlag,
+} from "./_bench_common.ts";
+import { findProgram, waitForAccept } from "./_pubsub_servers.ts";
 import { type ServerProcess, startServer } from "./_server_process.ts";
 
 const USAGE = `Usage: deno run -A bench/mqtt_load.ts [options]
@@ -89,58 +100,20 @@ function parseSettings(argv: string[]): Settings | undefined {
     boolean: ["quick", "help"],
   });
   if (args.help) return undefined;
-  const number = (name: "seconds" | "warmup" | "rounds", fallback: number, min: number) => {
-    const raw = args[name];
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min) {
-      throw new RangeError(`--${name} must be a number of at least ${min}, got "${raw}"`);
-    }
-    return value;
-  };
-  const servers = (args.servers?.split(",") ?? [...SERVER_KINDS]) as ServerKind[];
-  for (const kind of servers) {
-    if (!SERVER_KINDS.includes(kind)) {
-      throw new RangeError(`--servers: unknown server "${kind}"; known: ${SERVER_KINDS.join(",")}`);
-    }
-  }
-  const subscribers = (args.subscribers ?? "1,10").split(",").map((text: string) => {
-    const count = Number(text);
-    if (!Number.isInteger(count) || count < 1 || count > 1000) {
-      throw new RangeError(`--subscribers: "${text}" is not a count from 1 to 1000`);
-    }
-    return count;
-  });
+  const servers = serversFlag(args.servers, SERVER_KINDS);
+  const subscribers = subscribersFlag(args.subscribers);
   const clients = Number(args.clients ?? 200);
   if (!Number.isInteger(clients) || clients < 1 || clients > 5000) {
     throw new RangeError(`--clients: "${args.clients}" is not a count from 1 to 5000`);
   }
   return {
-    seconds: number("seconds", args.quick ? 1 : 2, 0.1),
-    warmup: number("warmup", 0.5, 0),
-    rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
+    seconds: numberFlag(args, "seconds", args.quick ? 1 : 2, 0.1),
+    warmup: numberFlag(args, "warmup", 0.5, 0),
+    rounds: Math.floor(numberFlag(args, "rounds", args.quick ? 1 : 3, 1)),
     subscribers,
     clients,
     servers,
   };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** The first child of a process, from /proc (Linux). */
-function childOf(pid: number): number | undefined {
-  try {
-    const children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/);
-    const child = Number(children[0]);
-    return Number.isInteger(child) && child > 0 ? child : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function versionOf(program: string, args: string[]): Promise<string> {
@@ -153,20 +126,6 @@ async function versionOf(program: string, args: string[]): Promise<string> {
     return (decoder.decode(stdout) + decoder.decode(stderr)).trim().split("\n")[0];
   } catch {
     return "?";
-  }
-}
-
-async function waitForAccept(port: number, server: ServerProcess): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (true) {
-    if (!server.running) throw new Error(`The server for port ${port} exited at start`);
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`Nothing accepts on port ${port} in time`);
-      await delay(20);
-    }
   }
 }
 
@@ -270,7 +229,7 @@ async function startBroker(kind: ServerKind): Promise<Broker> {
         ],
       }, options);
       try {
-        await waitForAccept(port, process);
+        await waitForAccept(port, () => process.running);
       } catch (error) {
         await process.stop();
         throw error;
@@ -284,13 +243,9 @@ async function startBroker(kind: ServerKind): Promise<Broker> {
 }
 
 /** Runs one load in a child process, bounded in time. */
-async function runLoad(broker: Broker, load: Load, settings: Settings): Promise<MqttLoadResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      `${rootPath}deno.json`,
+function runLoad(broker: Broker, load: Load, settings: Settings): Promise<MqttLoadResult> {
+  return runJsonChild<MqttLoadResult>(
+    [
       `${rootPath}bench/_mqtt_load_client.ts`,
       ...load.args,
       "--port",
@@ -301,66 +256,15 @@ async function runLoad(broker: Broker, load: Load, settings: Settings): Promise<
       String(settings.warmup),
       ...(broker.pid === undefined ? [] : ["--server-pid", String(broker.pid)]),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  currentLoad = child;
-  const limit = (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000;
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited meanwhile.
-    }
-  }, limit);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    if (code !== 0) {
-      throw new Error(
-        `The ${load.id} load against ${broker.kind} failed (exit ${code}): ${
-          decoder.decode(stderr).slice(-800)
-        }`,
-      );
-    }
-    return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!) as MqttLoadResult;
-  } finally {
-    clearTimeout(timer);
-    currentLoad = undefined;
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function readText(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return "?";
-  }
-}
-
-function count(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
+    (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000,
+    `The ${load.id} load against ${broker.kind}`,
+    (child) => currentLoad = child,
+  );
 }
 
 async function main(): Promise<number> {
-  let settings: Settings | undefined;
-  try {
-    settings = parseSettings(Deno.args);
-  } catch (error) {
-    console.error((error as Error).message);
-    console.error(USAGE);
-    return 2;
-  }
-  if (settings === undefined) {
-    console.log(USAGE);
-    return 0;
-  }
+  const settings = readSettings(parseSettings, USAGE);
+  if (typeof settings === "number") return settings;
   const loads: Load[] = [
     ...settings.subscribers.map((subscribers) => ({
       id: `qos0x${subscribers}`,

@@ -37,6 +37,16 @@
  */
 
 import { parseArgs } from "@std/cli/parse-args";
+import {
+  count,
+  median,
+  numberFlag,
+  readSettings,
+  readText,
+  runJsonChild,
+  serversFlag,
+  subscribersFlag,
+} from "./_bench_common.ts";
 import type { PubSubLoadResult } from "./_pubsub_load_client.ts";
 import type { SlowSubscriberResult } from "./_pubsub_slow_client.ts";
 import {
@@ -77,7 +87,6 @@ const MiB = 2 ** 20;
 
 const root = new URL("../", import.meta.url);
 const rootPath = decodeURIComponent(root.pathname);
-const decoder = new TextDecoder();
 
 interface Settings {
   seconds: number;
@@ -97,32 +106,8 @@ function parseSettings(argv: string[]): Settings | undefined {
     boolean: ["quick", "help", "skip-slow"],
   });
   if (args.help) return undefined;
-  const number = (
-    name: "seconds" | "warmup" | "rounds" | "slow-seconds",
-    fallback: number,
-    min: number,
-  ) => {
-    const raw = args[name];
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min) {
-      throw new RangeError(`--${name} must be a number of at least ${min}, got "${raw}"`);
-    }
-    return value;
-  };
-  const servers = (args.servers?.split(",") ?? [...SERVER_KINDS]) as ServerKind[];
-  for (const kind of servers) {
-    if (!SERVER_KINDS.includes(kind)) {
-      throw new RangeError(`--servers: unknown server "${kind}"; known: ${SERVER_KINDS.join(",")}`);
-    }
-  }
-  const subscribers = (args.subscribers ?? "1,10").split(",").map((text: string) => {
-    const count = Number(text);
-    if (!Number.isInteger(count) || count < 1 || count > 1000) {
-      throw new RangeError(`--subscribers: "${text}" is not a count from 1 to 1000`);
-    }
-    return count;
-  });
+  const servers = serversFlag(args.servers, SERVER_KINDS);
+  const subscribers = subscribersFlag(args.subscribers);
   const loops = (args.loops ?? "1").split(",").map((text: string) => {
     const count = Number(text);
     if (!Number.isInteger(count) || count < 1 || count > 64) {
@@ -132,27 +117,23 @@ function parseSettings(argv: string[]): Settings | undefined {
   });
   return {
     loops,
-    seconds: number("seconds", args.quick ? 1 : 3, 0.1),
-    warmup: number("warmup", args.quick ? 0.5 : 1, 0),
-    rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
+    seconds: numberFlag(args, "seconds", args.quick ? 1 : 3, 0.1),
+    warmup: numberFlag(args, "warmup", args.quick ? 0.5 : 1, 0),
+    rounds: Math.floor(numberFlag(args, "rounds", args.quick ? 1 : 3, 1)),
     subscribers,
     servers,
-    slowSeconds: args["skip-slow"] ? 0 : number("slow-seconds", args.quick ? 3 : 10, 1),
+    slowSeconds: args["skip-slow"] ? 0 : numberFlag(args, "slow-seconds", args.quick ? 3 : 10, 1),
   };
 }
 
 /** Runs one load in a child process, bounded in time. */
-async function runLoad(
+function runLoad(
   server: BenchServer,
   subscribers: number,
   settings: Settings,
 ): Promise<PubSubLoadResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      `${rootPath}deno.json`,
+  return runJsonChild<PubSubLoadResult>(
+    [
       `${rootPath}bench/_pubsub_load_client.ts`,
       "--protocol",
       server.protocol,
@@ -166,45 +147,19 @@ async function runLoad(
       String(settings.warmup),
       ...(server.pid === undefined ? [] : ["--server-pid", String(server.pid)]),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const limit = (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000;
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited meanwhile.
-    }
-  }, limit);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    if (code !== 0) {
-      throw new Error(
-        `The load against ${server.label} failed (exit ${code}): ${
-          decoder.decode(stderr).slice(-800)
-        }`,
-      );
-    }
-    return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!) as PubSubLoadResult;
-  } finally {
-    clearTimeout(timer);
-  }
+    (settings.warmup + settings.seconds + RUN_SLACK_SECONDS) * 1000,
+    `The load against ${server.label}`,
+  );
 }
 
 /** Runs one slow-subscriber phase (or its reference, without the slow one) in a child process. */
-async function runSlowPhase(
+function runSlowPhase(
   server: BenchServer,
   seconds: number,
   withSlow: boolean,
 ): Promise<SlowSubscriberResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      `${rootPath}deno.json`,
+  return runJsonChild<SlowSubscriberResult>(
+    [
       `${rootPath}bench/_pubsub_slow_client.ts`,
       "--port",
       String(server.port),
@@ -216,30 +171,9 @@ async function runSlowPhase(
       String(SLOW_PAYLOAD),
       ...(withSlow ? [] : ["--without-slow"]),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited meanwhile.
-    }
-  }, (seconds + SLOW_SLACK_SECONDS) * 1000);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    if (code !== 0) {
-      throw new Error(
-        `The slow-subscriber phase against ${server.label} failed (exit ${code}): ${
-          decoder.decode(stderr).slice(-800)
-        }`,
-      );
-    }
-    return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!) as SlowSubscriberResult;
-  } finally {
-    clearTimeout(timer);
-  }
+    (seconds + SLOW_SLACK_SECONDS) * 1000,
+    `The slow-subscriber phase against ${server.label}`,
+  );
 }
 
 /** The slow and the reference runs of one server. */
@@ -260,10 +194,6 @@ function gb(bytes: number): string {
 /** A ratio with two decimals, or one significant digit when below 0.1 (so never `0.00x`). */
 function ratio(value: number): string {
   return `${value >= 0.1 ? value.toFixed(2) : value.toPrecision(1)}x`;
-}
-
-function count(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
 }
 
 /** Whether the server's RSS stayed within `RSS_BOUND` of where it started. */
@@ -349,20 +279,6 @@ function printSlowPhases(phases: SlowPhase[], seconds: number): string[] {
   return notes;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function readText(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return "?";
-  }
-}
-
 function machineInfo(): string[] {
   const cpu = /model name\s*:\s*(.*)/.exec(readText("/proc/cpuinfo"))?.[1] ?? "?";
   const memory = Deno.systemMemoryInfo();
@@ -379,18 +295,8 @@ function pad(text: string, width: number, right = false): string {
 }
 
 async function main(): Promise<number> {
-  let settings: Settings | undefined;
-  try {
-    settings = parseSettings(Deno.args);
-  } catch (error) {
-    console.error((error as Error).message);
-    console.error(USAGE);
-    return 2;
-  }
-  if (settings === undefined) {
-    console.log(USAGE);
-    return 0;
-  }
+  const settings = readSettings(parseSettings, USAGE);
+  if (typeof settings === "number") return settings;
 
   console.log("# Speedo pub/sub load: 1 publisher, N subscribers, 100-byte payloads, one subject");
   for (const line of machineInfo()) console.log(line);

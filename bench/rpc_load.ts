@@ -47,6 +47,7 @@
  */
 
 import { runBench, running, stopAll } from "./_bench_main.ts";
+import { readSettings } from "./_bench_common.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { defaultWorkerCount } from "../core/worker_pool.ts";
 import type { EchoLoadResult } from "./_echo_load_client.ts";
@@ -330,18 +331,8 @@ function rpcTable(rows: Row[]): string {
 }
 
 async function main(): Promise<number> {
-  let settings: Settings | undefined;
-  try {
-    settings = parseSettings(Deno.args);
-  } catch (error) {
-    console.error((error as Error).message);
-    console.error(USAGE);
-    return 2;
-  }
-  if (settings === undefined) {
-    console.log(USAGE);
-    return 0;
-  }
+  const settings = readSettings(parseSettings, USAGE);
+  if (typeof settings === "number") return settings;
   let placement: Placement;
   try {
     placement = placementOf(settings.pin);
