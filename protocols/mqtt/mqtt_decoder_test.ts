@@ -12,6 +12,7 @@ import {
 } from "./mqtt_errors.ts";
 import type { MqttPacket } from "./mqtt_packets.ts";
 import { ReasonCode } from "./reason_codes.ts";
+import { fromHex, SPEC_CONNECT_4, SPEC_PUBLISH_5 } from "./_mqtt_test_helper.ts";
 
 /** A packet with a one-byte remaining length. */
 function raw(first: number, ...body: number[]): number[] {
@@ -74,51 +75,13 @@ function decodeAll(input: number[], options: MqttDecoderOptions = {}): MqttPacke
 }
 
 Deno.test("MqttDecoder decodes a level 4 CONNECT with clean session and keep-alive 60 from spec bytes", () => {
-  const bytes = [
-    0x10,
-    0x0f,
-    0,
-    4,
-    0x4d,
-    0x51,
-    0x54,
-    0x54,
-    4,
-    0x02,
-    0,
-    0x3c,
-    0,
-    3,
-    0x61,
-    0x62,
-    0x63,
-  ];
-  assertEquals(decodeAll(bytes), [{
-    type: "connect",
-    protocolName: "MQTT",
-    protocolLevel: 4,
-    cleanStart: true,
-    keepAlive: 60,
-    clientId: "abc",
-  }]);
+  assertEquals(decodeAll(fromHex(SPEC_CONNECT_4.hex)), [SPEC_CONNECT_4.packet]);
 });
 
 Deno.test("MqttDecoder decodes a level 5 PUBLISH with properties from spec bytes", () => {
-  const bytes = [
-    ...[0x32, 0x11, 0, 3, 0x61, 0x2f, 0x62, 0, 0x0a],
-    ...[0x07, 0x01, 0x01, 0x02, 0, 0, 0, 0x3c],
-    ...[0x68, 0x69],
-  ];
-  assertEquals(decodeAll(bytes, { protocolLevel: 5 }), [{
-    type: "publish",
-    dup: false,
-    qos: 1,
-    retain: false,
-    topic: "a/b",
-    packetId: 10,
-    properties: { payloadFormatIndicator: 1, messageExpiryInterval: 60 },
-    payload: new Uint8Array([0x68, 0x69]),
-  }]);
+  assertEquals(decodeAll(fromHex(SPEC_PUBLISH_5.hex), { protocolLevel: 5 }), [
+    SPEC_PUBLISH_5.packet,
+  ]);
 });
 
 Deno.test("MqttDecoder keeps a leading U+FEFF in a string, as the spec requires", () => {

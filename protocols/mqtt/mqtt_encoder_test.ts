@@ -11,21 +11,10 @@ import {
   writePublish,
 } from "./mqtt_encoder.ts";
 import type { PublishPacket, SubackPacket } from "./mqtt_packets.ts";
-
-const hex = (bytes: Uint8Array) =>
-  Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(" ");
+import { hex, SPEC_CONNECT_4, SPEC_PUBLISH_5 } from "./_mqtt_test_helper.ts";
 
 Deno.test("encodeConnect writes a level 4 CONNECT with clean session and keep-alive 60 as the spec lays it out", () => {
-  const bytes = encodeConnect({
-    type: "connect",
-    protocolName: "MQTT",
-    protocolLevel: 4,
-    cleanStart: true,
-    keepAlive: 60,
-    clientId: "abc",
-  });
-  // Fixed header, "MQTT", level 4, flags 0x02, keep-alive 60, client id "abc".
-  assertEquals(hex(bytes), "10 0f 00 04 4d 51 54 54 04 02 00 3c 00 03 61 62 63");
+  assertEquals(hex(encodeConnect(SPEC_CONNECT_4.packet)), SPEC_CONNECT_4.hex);
 });
 
 Deno.test("encodeConnect writes the flags of a Will, user name and password in order", () => {
@@ -60,18 +49,8 @@ Deno.test("encodeConnect writes an empty property list at level 5", () => {
 });
 
 Deno.test("encodePublish writes a level 5 PUBLISH with properties as the spec lays it out", () => {
-  const packet: PublishPacket = {
-    type: "publish",
-    dup: false,
-    qos: 1,
-    retain: false,
-    topic: "a/b",
-    packetId: 10,
-    properties: { payloadFormatIndicator: 1, messageExpiryInterval: 60 },
-    payload: new Uint8Array([0x68, 0x69]),
-  };
-  const expected = "32 11 00 03 61 2f 62 00 0a 07 01 01 02 00 00 00 3c 68 69";
-  assertEquals(hex(encodePublish(packet, 5)), expected);
+  const packet = SPEC_PUBLISH_5.packet;
+  assertEquals(hex(encodePublish(packet, 5)), SPEC_PUBLISH_5.hex);
   // Level 4 leaves the properties out.
   assertEquals(hex(encodePublish(packet, 4)), "32 09 00 03 61 2f 62 00 0a 68 69");
 });
