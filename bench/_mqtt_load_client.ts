@@ -265,13 +265,17 @@ interface Window {
   serverPid?: number;
 }
 
+/** What {@linkcode measure} saw over the window. */
+interface Measured {
+  deliveries: number;
+  acks: number;
+  seconds: number;
+  serverCpu?: number;
+  clientCpu?: number;
+}
+
 /** Waits the warm-up, measures `counts` over the window, and returns the deltas and CPU. */
-async function measure(
-  options: Window,
-  counts: () => [number, number],
-): Promise<
-  { deliveries: number; acks: number; seconds: number; serverCpu?: number; clientCpu?: number }
-> {
+async function measure(options: Window, counts: () => [number, number]): Promise<Measured> {
   await sleep(options.warmup * 1000);
   const [startDeliveries, startAcks] = counts();
   const startTime = performance.now();
@@ -298,6 +302,48 @@ async function drain(done: () => boolean): Promise<void> {
   while (!done() && Date.now() < deadline) await sleep(10);
 }
 
+/** Opens a subscriber, keeps it in `peers` (to close it whatever happens) and subscribes it. */
+async function openSubscriber(
+  peers: Peer[],
+  port: number,
+  clientId: string,
+  filter: string,
+  qos: QoS,
+): Promise<Peer> {
+  const peer = await Peer.open(port, clientId);
+  peers.push(peer);
+  await peer.subscribe(filter, qos);
+  return peer;
+}
+
+/** Ends a run: closes its peers, waits for their readers, and makes its result. */
+async function finish(
+  peers: Peer[],
+  readers: Promise<void>[],
+  window: Measured,
+  run: Pick<
+    MqttLoadResult,
+    "load" | "published" | "expected" | "received" | "duplicates" | "complete"
+  >,
+): Promise<MqttLoadResult> {
+  for (const peer of peers) peer.close();
+  await Promise.all(readers);
+  return {
+    load: run.load,
+    rate: window.deliveries / window.seconds,
+    deliveries: window.deliveries,
+    acks: window.acks,
+    seconds: window.seconds,
+    published: run.published,
+    expected: run.expected,
+    received: run.received,
+    duplicates: run.duplicates,
+    complete: run.complete,
+    serverCpu: window.serverCpu,
+    clientCpu: window.clientCpu,
+  };
+}
+
 /** QoS 0 fan-out: one publisher, `subscribers` subscribers on one topic. */
 async function runFanout(
   port: number,
@@ -309,10 +355,7 @@ async function runFanout(
   try {
     const subs: Peer[] = [];
     for (let i = 0; i < subscribers; i++) {
-      const peer = await Peer.open(port, `bench-sub-${i}`);
-      peers.push(peer);
-      subs.push(peer);
-      await peer.subscribe(FANOUT_TOPIC, 0);
+      subs.push(await openSubscriber(peers, port, `bench-sub-${i}`, FANOUT_TOPIC, 0));
     }
     const publisher = await Peer.open(port, "bench-pub");
     peers.push(publisher);
@@ -353,22 +396,14 @@ async function runFanout(
     await drain(() => total() >= published * subscribers);
     const received = total();
     const complete = counts.every((count) => count === published);
-    for (const peer of peers) peer.close();
-    await Promise.all(readers);
-    return {
+    return await finish(peers, readers, window, {
       load: "fanout",
-      rate: window.deliveries / window.seconds,
-      deliveries: window.deliveries,
-      acks: 0,
-      seconds: window.seconds,
       published,
       expected: published * subscribers,
       received,
       duplicates: 0,
       complete,
-      serverCpu: window.serverCpu,
-      clientCpu: window.clientCpu,
-    };
+    });
   } finally {
     for (const peer of peers) peer.close();
   }
@@ -386,10 +421,7 @@ async function runQos1(
     const subs: Peer[] = [];
     const pubs: Peer[] = [];
     for (let i = 0; i < clients; i++) {
-      const sub = await Peer.open(port, `bench-q1-sub-${i}`);
-      peers.push(sub);
-      subs.push(sub);
-      await sub.subscribe(`load/${i}`, 1);
+      subs.push(await openSubscriber(peers, port, `bench-q1-sub-${i}`, `load/${i}`, 1));
       const pub = await Peer.open(port, `bench-q1-pub-${i}`);
       peers.push(pub);
       pubs.push(pub);
@@ -476,22 +508,14 @@ async function runQos1(
     await drain(() => totalDelivered >= published && totalAcked >= published);
     const complete = sent.every((count, i) => delivered[i] === count && acked[i] === count);
     const received = totalDelivered;
-    for (const peer of peers) peer.close();
-    await Promise.all(readers);
-    return {
+    return await finish(peers, readers, window, {
       load: "qos1",
-      rate: window.deliveries / window.seconds,
-      deliveries: window.deliveries,
-      acks: window.acks,
-      seconds: window.seconds,
       published,
       expected: published,
       received,
       duplicates,
       complete,
-      serverCpu: window.serverCpu,
-      clientCpu: window.clientCpu,
-    };
+    });
   } finally {
     for (const peer of peers) peer.close();
   }
