@@ -122,10 +122,26 @@ for (const broker of BROKERS) {
         },
       });
 
-    test("QoS 0, 1 and 2 through + and # filters, each delivered once at the lower QoS", async (port) => {
-      const subscriber = await connect(port, level);
-      const publisher = await connect(port, level);
-      try {
+    /** A scenario with `count` clients connected at this level, closed whatever happens. */
+    const testWith = (
+      name: string,
+      count: number,
+      fn: (clients: mqtt.MqttClient[]) => Promise<void>,
+    ) =>
+      test(name, async (port) => {
+        const clients: mqtt.MqttClient[] = [];
+        try {
+          for (let i = 0; i < count; i++) clients.push(await connect(port, level));
+          await fn(clients);
+        } finally {
+          await closeAll(...clients);
+        }
+      });
+
+    testWith(
+      "QoS 0, 1 and 2 through + and # filters, each delivered once at the lower QoS",
+      2,
+      async ([subscriber, publisher]) => {
         const inbox = new Inbox(subscriber);
         await subscriber.subscribeAsync({ "home/+/temp": { qos: 2 }, "office/#": { qos: 1 } });
         await publisher.publishAsync("home/kitchen/temp", "21", { qos: 0 });
@@ -141,16 +157,13 @@ for (const broker of BROKERS) {
           "office parent q1",
           "office/a/b x q1",
         ]);
-      } finally {
-        await closeAll(subscriber, publisher);
-      }
-    });
+      },
+    );
 
-    test("a retained message reaches later subscribers, flagged retain; an empty one clears it", async (port) => {
-      const publisher = await connect(port, level);
-      const late = await connect(port, level);
-      const later = await connect(port, level);
-      try {
+    testWith(
+      "a retained message reaches later subscribers, flagged retain; an empty one clears it",
+      3,
+      async ([publisher, late, later]) => {
         await publisher.publishAsync("status/door", "open", { qos: 1, retain: true });
         const inbox = new Inbox(late);
         await late.subscribeAsync("status/+", { qos: 1 });
@@ -167,10 +180,8 @@ for (const broker of BROKERS) {
         await publisher.publishAsync("status/probe", "now", { qos: 1 });
         const got = await laterInbox.count(1);
         assertEquals(got.map((m) => m.topic), ["status/probe"]);
-      } finally {
-        await closeAll(publisher, late, later);
-      }
-    });
+      },
+    );
 
     test("a client that vanishes has its will published", async (port) => {
       const watcher = await connect(port, level);
@@ -233,11 +244,10 @@ for (const broker of BROKERS) {
       }
     });
 
-    test("a filter starting with a wildcard does not match $-topics", async (port) => {
-      const everything = await connect(port, level);
-      const dollars = await connect(port, level);
-      const publisher = await connect(port, level);
-      try {
+    testWith(
+      "a filter starting with a wildcard does not match $-topics",
+      3,
+      async ([everything, dollars, publisher]) => {
         const all = new Inbox(everything);
         const dollar = new Inbox(dollars);
         await everything.subscribeAsync("#", { qos: 1 });
@@ -248,15 +258,14 @@ for (const broker of BROKERS) {
         const got = await all.count(1);
         // $SYS and other broker topics aside, only the plain topic reaches "#".
         assertEquals(got.filter((m) => m.topic.startsWith("$app")).length, 0);
-      } finally {
-        await closeAll(everything, dollars, publisher);
-      }
-    });
+      },
+    );
 
-    test("a shared subscription gives each message to one member", async (port) => {
-      const members = [await connect(port, level), await connect(port, level)];
-      const publisher = await connect(port, level);
-      try {
+    testWith(
+      "a shared subscription gives each message to one member",
+      3,
+      async ([member1, member2, publisher]) => {
+        const members = [member1, member2];
         const inboxes = members.map((member) => new Inbox(member));
         for (const member of members) {
           await member.subscribeAsync("$share/workers/jobs/+", { qos: 1 });
@@ -275,30 +284,26 @@ for (const broker of BROKERS) {
           all.sort((a, b) => Number(a) - Number(b)),
           Array.from({ length: 20 }, (_, i) => `${i}`),
         );
-      } finally {
-        await closeAll(...members, publisher);
-      }
-    });
+      },
+    );
 
     if (level === 5) {
-      test("no local: a client's own publishes skip its own subscription", async (port) => {
-        const client = await connect(port, 5);
-        const other = await connect(port, 5);
-        try {
+      testWith(
+        "no local: a client's own publishes skip its own subscription",
+        2,
+        async ([client, other]) => {
           const inbox = new Inbox(client);
           await client.subscribeAsync("chat/room", { qos: 1, nl: true });
           await client.publishAsync("chat/room", "mine", { qos: 1 });
           await other.publishAsync("chat/room", "theirs", { qos: 1 });
           assertEquals((await inbox.count(1)).map((m) => m.payload), ["theirs"]);
-        } finally {
-          await closeAll(client, other);
-        }
-      });
+        },
+      );
 
-      test("subscription identifiers come with each message", async (port) => {
-        const client = await connect(port, 5);
-        const publisher = await connect(port, 5);
-        try {
+      testWith(
+        "subscription identifiers come with each message",
+        2,
+        async ([client, publisher]) => {
           const inbox = new Inbox(client);
           await client.subscribeAsync("ids/+", {
             qos: 1,
@@ -321,10 +326,8 @@ for (const broker of BROKERS) {
           );
           assertEquals(ids.sort(), [7, 9]);
           if (broker.name === "Speedo") assertEquals(copies.length, 1);
-        } finally {
-          await closeAll(client, publisher);
-        }
-      });
+        },
+      );
     }
 
     Deno.test({
