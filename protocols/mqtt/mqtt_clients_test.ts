@@ -337,14 +337,11 @@ for (const broker of BROKERS) {
       async fn() {
         const running = await broker.start();
         const version = level === 4 ? "mqttv311" : "mqttv5";
+        // Both command-line clients connect here, at the level under test.
+        const target = ["-p", String(running.port), "-h", "127.0.0.1", "-V", version];
         const subscriber = new Deno.Command(MOSQUITTO_SUB_PATH!, {
           args: [
-            "-p",
-            String(running.port),
-            "-h",
-            "127.0.0.1",
-            "-V",
-            version,
+            ...target,
             "-t",
             "cli/#",
             "-C",
@@ -365,12 +362,7 @@ for (const broker of BROKERS) {
               while (output === undefined) {
                 await new Deno.Command(MOSQUITTO_PUB_PATH!, {
                   args: [
-                    "-p",
-                    String(running.port),
-                    "-h",
-                    "127.0.0.1",
-                    "-V",
-                    version,
+                    ...target,
                     "-t",
                     "cli/x",
                     "-m",
