@@ -299,6 +299,10 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
     [["--max-keepalive", "70000"], /^--max-keepalive must be at most 65535, got "70000"$/],
     [["--max-packet-size", "0"], '--max-packet-size must be an integer of at least 1, got "0"'],
     [["--loops", "2"], /^Unknown flag "--loops"/],
+    [
+      ["--deny-subscribe", "a/#/b"],
+      '--deny-subscribe must be a valid MQTT topic filter, got "a/#/b"',
+    ],
   ],
   "examples/cluster.ts": [
     [["--backplane", "http://x"], '--backplane must be a nats:// or tls:// URL, got "http://x"'],

@@ -4,7 +4,8 @@
  *
  * Flags: `--port` (1883), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-packet-size`
  * (1048576), `--max-keepalive SECONDS` (0: as the client asks; above it, MQTT 5 clients are told
- * the server's keep alive), `--user U --pass P` (clients must log in with them), `--help`. A bad
+ * the server's keep alive), `--user U --pass P` (clients must log in with them),
+ * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87), `--help`. A bad
  * flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
  * summary. One I/O loop: the broker's sessions live in one thread.
  *
@@ -18,9 +19,23 @@
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, integerFlag, MAX_BYTES, portFlag, serverOrExit, textFlag } from "./_args.ts";
+import {
+  exampleArgs,
+  integerFlag,
+  listFlag,
+  MAX_BYTES,
+  portFlag,
+  serverOrExit,
+  textFlag,
+} from "./_args.ts";
 import { hostPort } from "./_address.ts";
-import { MQTT_PORT, mqttServer } from "@speedo/speedo/mqtt";
+import {
+  MQTT_PORT,
+  mqttServer,
+  parseSharedFilter,
+  topicMatches,
+  validTopicFilter,
+} from "@speedo/speedo/mqtt";
 
 const args = exampleArgs({
   name: "examples/mqtt.ts",
@@ -49,7 +64,13 @@ const args = exampleArgs({
     help: "the user name clients must log in with (with --pass)",
   }),
   pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
+  "deny-subscribe": listFlag(
+    "a topic filter no client may subscribe within (its own wildcards count as written)",
+    "FILTER",
+    { check: validTopicFilter, requirement: "be a valid MQTT topic filter" },
+  ),
 });
+const denied = args["deny-subscribe"];
 
 if ((args.user === undefined) !== (args.pass === undefined)) {
   console.error("examples/mqtt.ts: --user and --pass go together");
@@ -65,7 +86,19 @@ const server = serverOrExit(() =>
           ? { name: args.user! }
           : { refused: "bad user name or password" },
     }),
-    mqtt: { maxPacketSize: args["max-packet-size"], maxKeepAlive: args["max-keepalive"] },
+    mqtt: {
+      maxPacketSize: args["max-packet-size"],
+      maxKeepAlive: args["max-keepalive"],
+      ...(denied.length === 0 ? {} : {
+        // A subscription is refused when a denied filter covers it, its wildcards read as
+        // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).
+        authorize: ({ action, topic }) => {
+          if (action !== "subscribe") return true;
+          const filter = parseSharedFilter(topic)?.filter ?? topic;
+          return !denied.some((deny) => topicMatches(deny, filter));
+        },
+      }),
+    },
   })
 );
 const address = await server.listen();

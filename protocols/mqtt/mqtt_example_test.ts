@@ -47,3 +47,35 @@ Deno.test({
     assertEquals((await example.child.status).code, 0);
   },
 });
+
+Deno.test({
+  name: "examples/mqtt.ts --deny-subscribe: mosquitto_sub is told its subscription was denied",
+  ignore: MOSQUITTO_SUB_PATH === undefined,
+  async fn() {
+    const example = await spawnExample([
+      "examples/mqtt.ts",
+      "--port",
+      "0",
+      "--deny-subscribe",
+      "secret/#",
+    ]);
+    const port = /:(\d+);/.exec(example.firstLines)?.[1];
+    try {
+      for (const version of ["mqttv311", "mqttv5"]) {
+        const { stderr } = await within(
+          new Deno.Command(MOSQUITTO_SUB_PATH!, {
+            args: ["-p", port!, "-h", "127.0.0.1", "-V", version, "-t", "secret/plans"],
+            stdout: "null",
+            stderr: "piped",
+          }).output(),
+          `mosquitto_sub ${version}`,
+        );
+        assertMatch(new TextDecoder().decode(stderr), /subscription requests were denied/);
+      }
+    } finally {
+      example.child.kill("SIGTERM");
+      await example.output();
+      await example.child.status;
+    }
+  },
+});

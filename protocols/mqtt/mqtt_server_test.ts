@@ -397,3 +397,70 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "mqttServer: authorize refuses a subscription (0x80 / 0x87) and a publish (0x87, not routed)",
+  ...SANITIZED,
+  async fn() {
+    const asked: string[] = [];
+    await using server = mqttServer({
+      port: 0,
+      mqtt: {
+        authorize: ({ action, topic, clientId }) => {
+          asked.push(`${clientId} ${action} ${topic}`);
+          return !topic.startsWith("secret");
+        },
+      },
+    });
+    const { port } = await server.listen() as Deno.NetAddr;
+    const filter = (topicFilter: string) => ({
+      topicFilter,
+      qos: 1 as const,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0 as const,
+    });
+    for (const level of [4, 5] as const) {
+      const client = await RawClient.connect(port, level, `c${level}`);
+      try {
+        await client.write(encodeSubscribe({
+          type: "subscribe",
+          packetId: 1,
+          subscriptions: [filter("secret/#"), filter("open/#")],
+        }, level));
+        const suback = await client.next();
+        assertEquals(
+          suback?.type === "suback" && suback.reasonCodes,
+          [level === 5 ? 0x87 : 0x80, 1],
+        );
+        await client.write(encodePublish({
+          type: "publish",
+          dup: false,
+          qos: 1,
+          retain: false,
+          topic: "secret/plan",
+          packetId: 7,
+          payload: new Uint8Array([1]),
+        }, level));
+        const puback = await client.next();
+        assertEquals(puback?.type === "puback" && puback.reasonCode, level === 5 ? 0x87 : 0);
+        // The open subscription still works: the refused publish was not routed anywhere.
+        await client.write(encodePublish({
+          type: "publish",
+          dup: false,
+          qos: 0,
+          retain: false,
+          topic: "open/door",
+          payload: new Uint8Array([2]),
+        }, level));
+        const delivered = await client.next();
+        assertEquals(delivered?.type === "publish" && delivered.topic, "open/door");
+      } finally {
+        client.close();
+      }
+    }
+    assertEquals(asked.includes("c5 subscribe secret/#"), true);
+    assertEquals(asked.includes("c4 publish secret/plan"), true);
+  },
+});
