@@ -18,7 +18,7 @@
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
  * before a session exists) and a close. Not yet: topic aliases (the server announces a maximum
  * of 0 and refuses an alias with 0x94), enhanced authentication (AUTH is refused with 0x8C),
- * durable sessions (memory only), several I/O loops, and WebSocket.
+ * durable sessions (memory only), and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
  *
  * @module
  */
@@ -85,6 +85,14 @@ export interface MqttProtocolOptions extends BrokerOptions {
    * @default {undefined: everything allowed}
    */
   authorize?(request: MqttAuthorizationRequest): boolean;
+  /**
+   * The broker to serve: give two servers (TCP and WebSocket) the same one and their clients
+   * share sessions, subscriptions and retained messages. Its bounds are its own (the bounds
+   * above are ignored then).
+   *
+   * @default {a new broker with the bounds above}
+   */
+  broker?: Broker;
 }
 
 /** What {@linkcode MqttProtocolOptions.authorize} is asked. */
@@ -659,7 +667,7 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
     throw new RangeError(`maxKeepAlive must be an integer from 0 to 65535, got ${maxKeepAlive}`);
   }
   const shared: Shared = {
-    broker: new Broker(options),
+    broker: options.broker ?? new Broker(options),
     authorize: options.authorize,
     maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
     maxKeepAlive,

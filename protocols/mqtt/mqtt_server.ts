@@ -1,4 +1,8 @@
+import type { MessageHandler } from "../../core/message_handler.ts";
+import type { ProtocolHandlerFactory } from "../../core/protocol.ts";
 import { Server, type ServerOptions, type SocketTransport } from "../../core/server.ts";
+import { websocketHandler } from "../websocket/websocket_handler.ts";
+import { websocketProtocol } from "../websocket/websocket_protocol.ts";
 import { defaultPort } from "../../core/_transport_checks.ts";
 import { type MqttProtocol, mqttProtocol, type MqttProtocolOptions } from "./mqtt_protocol.ts";
 
@@ -27,7 +31,33 @@ export interface MqttServerOptions<T extends SocketTransport = "tcp">
   idleTimeout?: number;
   /** The broker's options (`maxPacketSize`, `maxKeepAlive`, queue and retained bounds, ...). */
   mqtt?: MqttProtocolOptions;
+  /**
+   * Speak MQTT over WebSocket on this server's port instead of plain TCP (`{}` for the
+   * defaults): browser clients (mqtt.js) connect to `ws://host:port/` with the `mqtt`
+   * subprotocol; only pages of the same origin by default. Give a TCP server and a WebSocket
+   * one the same `mqtt.broker` and they share sessions, subscriptions and retained messages.
+   *
+   * @default {undefined: MQTT over TCP}
+   */
+  websocket?: MqttWebSocketOptions;
 }
+
+/** The WebSocket endpoint of {@linkcode mqttServer}. */
+export interface MqttWebSocketOptions {
+  /** Path of the endpoint. @default {any path} */
+  path?: string;
+  /** Origins of the pages allowed (see `OriginPolicy`). @default {["same-origin"]} */
+  allowedOrigins?: string[];
+  /** Largest WebSocket message, in bytes. @default {the WebSocket module's} */
+  maxMessageSize?: number;
+}
+
+/** The broker dispatches nothing: only the handshake's answers and close frames are written. */
+const NO_MESSAGES: MessageHandler = {
+  onMessage(message) {
+    throw new Error(`The MQTT broker dispatches no messages, got type ${message.type}`);
+  },
+};
 
 /**
  * Makes an MQTT broker: {@linkcode mqttProtocol} on a {@linkcode Server}, every packet handled on
@@ -58,16 +88,31 @@ export interface MqttServerOptions<T extends SocketTransport = "tcp">
 export function mqttServer<T extends SocketTransport = "tcp">(
   options: MqttServerOptions<T> = {},
 ): Server<T> & { readonly broker: MqttProtocol["broker"] } {
-  const { mqtt, ...serverOptions } = options;
+  const { mqtt, websocket, ...serverOptions } = options;
   if (serverOptions.loops !== undefined && serverOptions.loops !== 1) {
     throw new TypeError("mqttServer runs on one I/O loop for now: its sessions live in one thread");
   }
   const protocol = mqttProtocol(mqtt);
+  let serving: ProtocolHandlerFactory = protocol;
+  let onMessage: MessageHandler["onMessage"] | undefined;
+  if (websocket !== undefined) {
+    const endpoint = {
+      path: websocket.path,
+      protocols: ["mqtt"],
+      maxMessageSize: websocket.maxMessageSize,
+      allowedOrigins: websocket.allowedOrigins,
+      writeType: "binary" as const,
+      protocol,
+    };
+    onMessage = websocketHandler(NO_MESSAGES, endpoint).onMessage;
+    serving = websocketProtocol({ ...endpoint, secure: serverOptions.tls !== undefined });
+  }
   const server = new Server<T>({
     ...serverOptions,
     port: defaultPort(options, MQTT_PORT),
     idleTimeout: options.idleTimeout ?? 0,
-    protocol,
+    protocol: serving,
+    onMessage,
     workers: 0,
   });
   return Object.assign(server, { broker: protocol.broker });
