@@ -16,8 +16,8 @@
  * connection); the server's `authenticate` hook (user name and password, as protocol `"mqtt"`);
  * per-topic authorization (`authorize`).
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
- * before a session exists) and a close. Not yet: topic aliases (the server announces a maximum
- * of 0 and refuses an alias with 0x94), enhanced authentication (AUTH is refused with 0x8C),
+ * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`). Not
+ * yet: aliases towards clients, enhanced authentication (AUTH is refused with 0x8C),
  * durable sessions (memory only), and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
  *
  * @module
@@ -77,6 +77,14 @@ export interface MqttProtocolOptions extends BrokerOptions {
   /** Time a client has to send CONNECT after it connects, in milliseconds. @default {10000} */
   connectTimeout?: number;
   /**
+   * Topic aliases a client may set (MQTT 5 Topic Alias Maximum, announced in CONNACK): a
+   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. The broker sets
+   * none towards clients (not yet).
+   *
+   * @default {16}
+   */
+  topicAliases?: number;
+  /**
    * Whether a client may publish to a topic, or subscribe to a filter (its wildcards as
    * written). Refused: a SUBACK failure (0x80 in 3.1.1, 0x87 Not authorized in 5.0); a PUBLISH
    * not routed, answered PUBACK/PUBREC 0x87 in 5.0 (3.1.1 has no refusal: it is acknowledged
@@ -117,6 +125,7 @@ const NEVER = 0xffffffff;
 
 interface Shared {
   readonly broker: Broker;
+  readonly topicAliases: number;
   readonly authorize: MqttProtocolOptions["authorize"];
   readonly maxPacketSize: number;
   readonly maxKeepAlive: number;
@@ -141,6 +150,8 @@ class MqttConnection implements ProtocolHandler {
   #connecting = false;
   #held: Uint8Array[] = [];
   #keepAlive = 0;
+  /** The client's topic aliases (MQTT 5), set by its PUBLISH packets. */
+  #aliases: Map<number, string> | undefined;
   /** Who `authenticate` said the client is. */
   #identity: Identity | undefined;
   #lastSeen = Date.now();
@@ -364,7 +375,7 @@ class MqttConnection implements ProtocolHandler {
     const properties = level === 5
       ? {
         receiveMaximum: this.#shared.receiveMaximum,
-        topicAliasMaximum: 0,
+        topicAliasMaximum: this.#shared.topicAliases,
         retainAvailable: true,
         wildcardSubscriptionAvailable: true,
         subscriptionIdentifiersAvailable: true,
@@ -387,9 +398,25 @@ class MqttConnection implements ProtocolHandler {
   }
 
   #publish(packet: PublishPacket): void {
-    if (packet.properties?.topicAlias !== undefined) {
-      this.#refuse(ReasonCode.topicAliasInvalid, "topic aliases are not supported (maximum 0)");
-      return;
+    // (The alias property is read here and not forwarded: aliases are per connection.)
+    const alias = packet.properties?.topicAlias;
+    if (alias !== undefined) {
+      // MQTT 5 §3.3.2.3.4: a topic with an alias sets it; an empty topic uses it.
+      if (alias < 1 || alias > this.#shared.topicAliases) {
+        this.#refuse(ReasonCode.topicAliasInvalid, `topic alias ${alias} out of range`);
+        return;
+      }
+      const aliases = this.#aliases ??= new Map();
+      if (packet.topic === "") {
+        const topic = aliases.get(alias);
+        if (topic === undefined) {
+          this.#refuse(ReasonCode.protocolError, `topic alias ${alias} was never set`);
+          return;
+        }
+        packet = { ...packet, topic };
+      } else {
+        aliases.set(alias, packet.topic);
+      }
     }
     const session = this.#session!;
     if (!this.#allowed("publish", packet.topic)) {
@@ -407,7 +434,10 @@ class MqttConnection implements ProtocolHandler {
       ? undefined
       : copyProperties(packet.properties);
     const expiry = properties?.messageExpiryInterval;
-    if (properties !== undefined) delete properties.messageExpiryInterval;
+    if (properties !== undefined) {
+      delete properties.messageExpiryInterval;
+      delete properties.topicAlias;
+    }
     const message: BrokerMessage = {
       topic: packet.topic,
       payload: packet.payload.slice(),
@@ -662,12 +692,17 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
     }
     return value;
   };
+  const topicAliases = options.topicAliases ?? 16;
+  if (!Number.isInteger(topicAliases) || topicAliases < 0 || topicAliases > 65_535) {
+    throw new RangeError(`topicAliases must be an integer from 0 to 65535, got ${topicAliases}`);
+  }
   const maxKeepAlive = options.maxKeepAlive ?? 0;
   if (!Number.isInteger(maxKeepAlive) || maxKeepAlive < 0 || maxKeepAlive > 65_535) {
     throw new RangeError(`maxKeepAlive must be an integer from 0 to 65535, got ${maxKeepAlive}`);
   }
   const shared: Shared = {
     broker: options.broker ?? new Broker(options),
+    topicAliases,
     authorize: options.authorize,
     maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
     maxKeepAlive,

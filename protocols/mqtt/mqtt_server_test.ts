@@ -464,3 +464,87 @@ Deno.test({
     assertEquals(asked.includes("c4 publish secret/plan"), true);
   },
 });
+
+Deno.test({
+  name: "mqttServer: topic aliases from an MQTT 5 client (set, used, out of range, never set)",
+  ...SANITIZED,
+  async fn() {
+    await using server = mqttServer({ port: 0, mqtt: { topicAliases: 2 } });
+    const { port } = await server.listen() as Deno.NetAddr;
+    const subscriber = await RawClient.connect(port, 5, "s");
+    const publisher = await RawClient.open(port, 5);
+    try {
+      await publisher.write(encodeConnect({
+        type: "connect",
+        protocolName: "MQTT",
+        protocolLevel: 5,
+        cleanStart: true,
+        keepAlive: 0,
+        clientId: "p",
+      }));
+      const connack = await publisher.next();
+      assertEquals(
+        connack?.type === "connack" && connack.properties?.topicAliasMaximum,
+        2,
+      );
+      await subscriber.write(encodeSubscribe({
+        type: "subscribe",
+        packetId: 1,
+        subscriptions: [{
+          topicFilter: "long/topic/name",
+          qos: 0,
+          noLocal: false,
+          retainAsPublished: false,
+          retainHandling: 0,
+        }],
+      }, 5));
+      assertEquals((await subscriber.next())?.type, "suback");
+      const publish = (topic: string, alias: number, text: string) =>
+        encodePublish({
+          type: "publish",
+          dup: false,
+          qos: 0,
+          retain: false,
+          topic,
+          properties: { topicAlias: alias },
+          payload: new TextEncoder().encode(text),
+        }, 5);
+      await publisher.write(publish("long/topic/name", 1, "first"));
+      await publisher.write(publish("", 1, "second"));
+      for (const text of ["first", "second"]) {
+        const message = await subscriber.next();
+        assertEquals(
+          message?.type === "publish" &&
+            [
+              message.topic,
+              new TextDecoder().decode(message.payload),
+              message.properties?.topicAlias,
+            ],
+          ["long/topic/name", text, undefined],
+        );
+      }
+      await publisher.write(publish("x", 3, "too far"));
+      const refused = await publisher.next();
+      assertEquals(refused?.type === "disconnect" && refused.reasonCode, 0x94);
+    } finally {
+      subscriber.close();
+      publisher.close();
+    }
+    const unset = await RawClient.connect(port, 5, "u");
+    try {
+      await unset.write(encodePublish({
+        type: "publish",
+        dup: false,
+        qos: 0,
+        retain: false,
+        topic: "",
+        properties: { topicAlias: 2 },
+        payload: new Uint8Array(0),
+      }, 5));
+      const refused = await unset.next();
+      assertEquals(refused?.type === "disconnect" && refused.reasonCode, 0x82);
+    } finally {
+      unset.close();
+    }
+  },
+});
