@@ -161,9 +161,8 @@ export class Broker {
         message,
         delivery.qos,
         delivery.retainAsPublished && message.retain,
-        [
-          ...delivery.subscriptionIds,
-        ],
+        // Frozen by the tree: kept as they are, no copy per delivery.
+        delivery.subscriptionIds,
       );
     }
     return deliveries.length;
