@@ -5,9 +5,12 @@
  * Flags: `--port` (1883), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-packet-size`
  * (1048576), `--max-keepalive SECONDS` (0: as the client asks; above it, MQTT 5 clients are told
  * the server's keep alive), `--user U --pass P` (clients must log in with them),
- * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87), `--help`. A bad
- * flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
- * summary. One I/O loop: the broker's sessions live in one thread.
+ * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87),
+ * `--tls-cert FILE --tls-key FILE` (PEM: MQTT over TLS, `mosquitto_sub --cafile CA.pem`; the web
+ * address too), `--websocket PORT` (none: also serve `examples/public` on this port, with MQTT
+ * over WebSocket at `/mqtt` sharing the broker: open `http://127.0.0.1:PORT/mqtt.html`; 0 picks
+ * a free port), `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts
+ * down gracefully and prints a summary. One I/O loop: the broker's sessions live in one thread.
  *
  * ```
  * $ mosquitto_sub -t 'home/#' -v &
@@ -21,21 +24,34 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  type Flag,
   integerFlag,
   listFlag,
   MAX_BYTES,
+  parsedFlag,
   portFlag,
   serverOrExit,
   textFlag,
 } from "./_args.ts";
 import { hostPort } from "./_address.ts";
-import {
-  MQTT_PORT,
-  mqttServer,
-  parseSharedFilter,
-  topicMatches,
-  validTopicFilter,
-} from "@speedo/speedo/mqtt";
+import { MQTT_WEBSOCKET_PATH, mqttSite } from "./_mqtt_site.ts";
+import { MQTT_PORT, parseSharedFilter, topicMatches, validTopicFilter } from "@speedo/speedo/mqtt";
+
+/** A flag whose value is a PEM file's text. */
+function pemFlag(help: string): Flag<string | undefined> {
+  return parsedFlag({
+    placeholder: "FILE",
+    help,
+    parse: (path) => {
+      try {
+        return Deno.readTextFileSync(path);
+      } catch {
+        return undefined;
+      }
+    },
+    requirement: "be a readable PEM file",
+  });
+}
 
 const args = exampleArgs({
   name: "examples/mqtt.ts",
@@ -69,6 +85,12 @@ const args = exampleArgs({
     "FILTER",
     { check: validTopicFilter, requirement: "be a valid MQTT topic filter" },
   ),
+  "tls-cert": pemFlag("serve MQTT over TLS with this certificate chain (with --tls-key)"),
+  "tls-key": pemFlag("the private key of --tls-cert"),
+  websocket: portFlag({
+    help:
+      "also serve examples/public and MQTT over WebSocket at /mqtt on this port; 0 picks a free one",
+  }),
 });
 const denied = args["deny-subscribe"];
 
@@ -76,10 +98,22 @@ if ((args.user === undefined) !== (args.pass === undefined)) {
   console.error("examples/mqtt.ts: --user and --pass go together");
   Deno.exit(2);
 }
+if ((args["tls-cert"] === undefined) !== (args["tls-key"] === undefined)) {
+  console.error("examples/mqtt.ts: --tls-cert and --tls-key go together");
+  Deno.exit(2);
+}
+const tls = args["tls-cert"] === undefined
+  ? undefined
+  : { cert: args["tls-cert"], key: args["tls-key"]! };
 const server = serverOrExit(() =>
-  mqttServer({
+  mqttSite({
     hostname: args.hostname,
     port: args.port,
+    tls,
+    web: args.websocket === undefined ? undefined : {
+      port: args.websocket,
+      dir: decodeURIComponent(new URL("./public", import.meta.url).pathname),
+    },
     ...(args.user === undefined ? {} : {
       authenticate: ({ credentials }) =>
         credentials.username === args.user && credentials.password === args.pass
@@ -102,9 +136,21 @@ const server = serverOrExit(() =>
   })
 );
 const address = await server.listen();
+const [over, cafile] = tls === undefined
+  ? ["", ""]
+  : [" over TLS", " -h localhost --cafile CA.pem"];
 console.log(
-  `Speedo MQTT listening on ${hostPort(address)}; try: mosquitto_sub -p ${address.port} -t '#' -v`,
+  `Speedo MQTT${over} listening on ${
+    hostPort(address)
+  }; try: mosquitto_sub -p ${address.port}${cafile} -t '#' -v`,
 );
+if (args.websocket !== undefined) {
+  const web = hostPort(server.addresses[1]);
+  const [http, ws] = tls === undefined ? ["http", "ws"] : ["https", "wss"];
+  console.log(
+    `MQTT over WebSocket at ${ws}://${web}${MQTT_WEBSOCKET_PATH}, sharing the broker; open ${http}://${web}/mqtt.html`,
+  );
+}
 
 closeOnSignal(server, () => {
   const s = server.stats();
