@@ -8,19 +8,10 @@
  */
 
 import { assertEquals, assertMatch } from "@std/assert";
-import { deadline } from "@std/async/deadline";
 import mqtt from "mqtt";
 import { within } from "../testing/_socket_client.ts";
+import { HAS_CHROMIUM, launchChromium } from "./_chromium_test_helper.ts";
 import { spawnExample } from "./_example_test_helper.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test({
   name: HAS_CHROMIUM
@@ -30,36 +21,17 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    // Loaded only when Chromium is there (a test-only dependency, mapped in deno.json).
-    const { chromium } = await import("playwright-core");
     const example = await spawnExample(
       ["examples/mqtt.ts", "--port", "0", "--websocket", "0", "--deny-subscribe", "secret/#"],
       2,
     );
     const mqttPort = /:(\d+);/.exec(example.firstLines)?.[1];
     const pageUrl = /open (http:\/\/\S+\/mqtt\.html)/.exec(example.firstLines)?.[1];
-    const profile = await Deno.makeTempDir({ prefix: "speedo-chromium-" });
-    let context;
     let tcp: mqtt.MqttClient | undefined;
     try {
       assertMatch(example.firstLines, /MQTT over WebSocket at ws:\/\/127\.0\.0\.1:\d+\/mqtt/);
-      context = await deadline(
-        chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        }),
-        30_000,
-      );
-      const page = await context.newPage();
+      await using browser = await launchChromium();
+      const page = await browser.context.newPage();
       await page.goto(pageUrl!, { timeout: 15_000 });
       await page.locator("#status", { hasText: "connected" }).waitFor({ timeout: 10_000 });
 
@@ -104,8 +76,6 @@ Deno.test({
       await page.locator("#status", { hasText: "connected" }).waitFor({ timeout: 1000 });
     } finally {
       await tcp?.endAsync(true).catch(() => {});
-      await context?.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
       example.child.kill("SIGTERM");
       const text = await example.output();
       assertMatch(text, /SIGTERM: closed after .* s: \d+ connections, \d+ messages published/);

@@ -5,10 +5,14 @@
  * client's timers (see `mqtt_clients_test.ts`).
  */
 
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import mqtt from "mqtt";
 import { runToExit, spawnExample } from "../../examples/_example_test_helper.ts";
-import { MOSQUITTO_PUB_PATH, MOSQUITTO_SUB_PATH } from "../../testing/_fixtures/mosquitto.ts";
+import {
+  MOSQUITTO_PUB_PATH,
+  MOSQUITTO_SUB_PATH,
+  mosquittoFirstMessage,
+} from "../../testing/_fixtures/mosquitto.ts";
 import { within } from "../../testing/_socket_client.ts";
 import { hasOpenssl, testCertificate } from "../../testing/_tls.ts";
 
@@ -52,31 +56,12 @@ Deno.test({
       assertStringIncludes(example.firstLines, `wss://127.0.0.1:${web}/mqtt`);
       // What the README shows: the CLI clients with --cafile, the host name the certificate names.
       const target = ["-h", "localhost", "-p", port!, "--cafile", files.ca];
-      const subscriber = new Deno.Command(MOSQUITTO_SUB_PATH!, {
-        args: [...target, "-t", "home/#", "-v", "-C", "1"],
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      let output: Deno.CommandOutput | undefined;
-      const done = subscriber.output().then((result) => output = result);
-      // Publish until the subscriber, which may not have subscribed yet, got one.
-      await within(
-        (async () => {
-          while (output === undefined) {
-            const published = await new Deno.Command(MOSQUITTO_PUB_PATH!, {
-              args: [...target, "-t", "home/kitchen", "-m", "21"],
-              stdout: "null",
-              stderr: "piped",
-            }).output();
-            assert(published.success, new TextDecoder().decode(published.stderr));
-            let timer: ReturnType<typeof setTimeout> | undefined;
-            await Promise.race([done, new Promise((resolve) => timer = setTimeout(resolve, 50))]);
-            clearTimeout(timer);
-          }
-        })(),
-        "mosquitto_sub's message",
-      );
-      assertEquals(new TextDecoder().decode(output!.stdout).trim(), "home/kitchen 21");
+      const line = await mosquittoFirstMessage({
+        connection: target,
+        subscribe: ["-t", "home/#"],
+        publish: ["-t", "home/kitchen", "-m", "21"],
+      });
+      assertEquals(line, "home/kitchen 21");
 
       // The page over https, from the same address as MQTT over wss.
       const { ca } = await testCertificate();

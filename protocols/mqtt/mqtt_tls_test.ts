@@ -12,6 +12,7 @@ import {
   MOSQUITTO_PATH,
   MOSQUITTO_PUB_PATH,
   MOSQUITTO_SUB_PATH,
+  mosquittoFirstMessage,
   startMosquitto,
 } from "../../testing/_fixtures/mosquitto.ts";
 import { within } from "../../testing/_socket_client.ts";
@@ -234,39 +235,14 @@ for (const target of TARGETS) {
       const { files } = await tlsIdentities();
       const broker = await target.start({ clientCertificates: false });
       const connection = ["-h", "localhost", "-p", String(broker.port), "--cafile", files.ca];
-      const subscriber = new Deno.Command(MOSQUITTO_SUB_PATH!, {
-        args: [...connection, "-t", "tls/#", "-C", "1", "-v", "-q", "1"],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
       try {
-        // Publish until the subscriber (which may not have subscribed yet) got one.
-        let output: Deno.CommandOutput | undefined;
-        const done = subscriber.output().then((result) => output = result);
-        await within(
-          (async () => {
-            while (output === undefined) {
-              const published = await new Deno.Command(MOSQUITTO_PUB_PATH!, {
-                args: [...connection, "-t", "tls/x", "-m", "hello over tls", "-q", "1"],
-                stdout: "null",
-                stderr: "piped",
-              }).output();
-              assert(published.success, new TextDecoder().decode(published.stderr));
-              let timer: ReturnType<typeof setTimeout> | undefined;
-              await Promise.race([done, new Promise((resolve) => timer = setTimeout(resolve, 50))]);
-              clearTimeout(timer);
-            }
-          })(),
-          "mosquitto_sub's message",
-        );
-        assertEquals(new TextDecoder().decode(output!.stdout).trim(), "tls/x hello over tls");
+        const line = await mosquittoFirstMessage({
+          connection,
+          subscribe: ["-t", "tls/#", "-q", "1"],
+          publish: ["-t", "tls/x", "-m", "hello over tls", "-q", "1"],
+        });
+        assertEquals(line, "tls/x hello over tls");
       } finally {
-        try {
-          subscriber.kill();
-        } catch {
-          // Exited.
-        }
-        await subscriber.status;
         await broker.stop();
       }
     },
