@@ -121,8 +121,13 @@ function mqttServerFromArgs() {
   });
 }
 const address = await server.listen();
+const stored = args.store === undefined
+  ? ""
+  : `; store ${args.store}: ${server.broker.sessions.size} sessions, ${server.broker.retained.size} retained messages`;
 console.log(
-  `Speedo MQTT listening on ${hostPort(address)}; try: mosquitto_sub -p ${address.port} -t '#' -v`,
+  `Speedo MQTT listening on ${
+    hostPort(address)
+  }; try: mosquitto_sub -p ${address.port} -t '#' -v${stored}`,
 );
 
 closeOnSignal(server, () => {

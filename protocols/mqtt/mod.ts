@@ -40,3 +40,4 @@ export * from "./mqtt_protocol.ts";
 export * from "./mqtt_server.ts";
 export * from "./mqtt_store.ts";
 export * from "./sqlite_store.ts";
+export * from "./mqtt_persistence.ts";

@@ -17,7 +17,7 @@ import { type Send, SessionState, type SessionStateOptions } from "./mqtt_sessio
 import { SubscriptionTree } from "./subscription_tree.ts";
 import type { MqttStore } from "./mqtt_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
-import { Persistence } from "./_mqtt_persistence.ts";
+import { Persistence } from "./mqtt_persistence.ts";
 
 /** A message as the broker keeps it: copied out of the read buffer, shared by its deliveries. */
 export interface BrokerMessage {
