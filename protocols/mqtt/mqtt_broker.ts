@@ -88,6 +88,13 @@ export class Session {
 
 /** Options of a {@linkcode Broker}. */
 export interface BrokerOptions extends SessionStateOptions {
+  /**
+   * Sessions kept at most, connected or not: a CONNECT that needs a new one past it is refused
+   * (CONNACK 0x97 Quota exceeded in 5.0, 3 Server unavailable in 3.1.1) and closed.
+   *
+   * @default {100000}
+   */
+  maxSessions?: number;
   /** Retained messages kept at most. @default {100000} */
   maxRetainedMessages?: number;
   /** Bytes of retained messages kept at most. @default {268435456} */
@@ -120,6 +127,10 @@ export class Broker {
   delivered = 0;
   /** The link to the store, when there is one. */
   readonly persistence: Persistence | undefined;
+  /** Sessions kept at most. */
+  readonly maxSessions: number;
+  /** CONNECTs refused because `maxSessions` were kept. */
+  refusedSessions = 0;
 
   /**
    * Makes an empty broker.
@@ -128,6 +139,11 @@ export class Broker {
    */
   constructor(options: BrokerOptions = {}) {
     this.#sessionOptions = options;
+    const maxSessions = options.maxSessions ?? 100_000;
+    if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) {
+      throw new RangeError(`maxSessions must be a positive integer, got ${maxSessions}`);
+    }
+    this.maxSessions = maxSessions;
     this.tree = new SubscriptionTree<Session>({
       available: (session) => session.link !== undefined,
     });

@@ -365,6 +365,12 @@ class MqttConnection implements ProtocolHandler {
       session = undefined;
     }
     if (session === undefined) {
+      if (broker.sessions.size >= broker.maxSessions) {
+        broker.refusedSessions++;
+        this.#connack(false, level === 5 ? ReasonCode.quotaExceeded : 3);
+        this.#close();
+        return;
+      }
       session = broker.newSession(clientId);
       broker.sessions.set(clientId, session);
     } else {
