@@ -1,0 +1,80 @@
+/**
+ * A raw MQTT client for tests over real sockets: packets encoded by this module's encoder
+ * written as they are, packets read back with its decoder, the broker's close seen.
+ *
+ * @module
+ */
+
+import { assertEquals } from "@std/assert";
+import { MqttDecoder } from "./mqtt_decoder.ts";
+import { encodeConnect } from "./mqtt_encoder.ts";
+import type { MqttPacket, ProtocolLevel } from "./mqtt_packets.ts";
+import { within } from "../../testing/_socket_client.ts";
+
+/** A raw MQTT client: writes packets or bytes, reads packets, sees the close. */
+export class RawClient {
+  readonly #conn: Deno.Conn;
+  readonly #decoder: MqttDecoder;
+  readonly #packets: MqttPacket[] = [];
+  readonly #buffer = new Uint8Array(64 * 1024);
+  closed = false;
+
+  private constructor(conn: Deno.Conn, level: ProtocolLevel) {
+    this.#conn = conn;
+    this.#decoder = new MqttDecoder({ protocolLevel: level });
+  }
+
+  static async connect(port: number, level: ProtocolLevel, clientId = ""): Promise<RawClient> {
+    const client = new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
+    await client.write(encodeConnect({
+      type: "connect",
+      protocolName: "MQTT",
+      protocolLevel: level,
+      cleanStart: true,
+      keepAlive: 0,
+      clientId,
+    }));
+    const connack = await client.next();
+    assertEquals(connack?.type, "connack");
+    return client;
+  }
+
+  static async open(port: number, level: ProtocolLevel): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+
+  /** The next packet, or `undefined` once the broker closed the connection. */
+  async next(): Promise<MqttPacket | undefined> {
+    return await within(
+      (async () => {
+        while (this.#packets.length === 0) {
+          const count = await this.#conn.read(this.#buffer).catch(() => null);
+          if (count === null) {
+            this.closed = true;
+            return undefined;
+          }
+          this.#decoder.feed(this.#buffer.subarray(0, count));
+          for (let p = this.#decoder.next(); p !== null; p = this.#decoder.next()) {
+            // Views of the buffer read into: the payload is copied, the rest is plain data.
+            this.#packets.push(p.type === "publish" ? { ...p, payload: p.payload.slice() } : p);
+          }
+        }
+        return this.#packets.shift();
+      })(),
+      "a packet or the close",
+    );
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
