@@ -36,5 +36,7 @@ export * from "./subscription_tree.ts";
 export * from "./retained_messages.ts";
 export * from "./mqtt_session_state.ts";
 export * from "./mqtt_broker.ts";
+export * from "./mqtt_enhanced_auth.ts";
+export * from "./scram_sha256.ts";
 export * from "./mqtt_protocol.ts";
 export * from "./mqtt_server.ts";

@@ -14,11 +14,12 @@
  * `+`, `#` and `$`-topics; shared subscriptions; subscription identifiers; No Local; message
  * expiry; assigned client identifiers; session takeover (MQTT 5: DISCONNECT 0x8E to the old
  * connection); the server's `authenticate` hook (user name and password, as protocol `"mqtt"`);
- * per-topic authorization (`authorize`).
+ * per-topic authorization (`authorize`); MQTT 5 enhanced authentication (`enhancedAuth`: AUTH
+ * exchanges at CONNECT and re-authentication, with `scramSha256` as a method).
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
  * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`). Not
- * yet: aliases towards clients, enhanced authentication (AUTH is refused with 0x8C),
- * durable sessions (memory only), and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
+ * yet: aliases towards clients, durable sessions (memory only), and several I/O loops. Over
+ * WebSocket, see `mqttServer`'s `websocket`.
  *
  * @module
  */
@@ -40,6 +41,7 @@ import {
 } from "./mqtt_broker.ts";
 import { MqttDecoder } from "./mqtt_decoder.ts";
 import {
+  encodeAuth,
   encodeConnack,
   encodeDisconnect,
   encodePingresp,
@@ -48,9 +50,13 @@ import {
   encodeUnsuback,
 } from "./mqtt_encoder.ts";
 import { MqttError } from "./mqtt_errors.ts";
+import type { MqttEnhancedAuthOptions } from "./mqtt_enhanced_auth.ts";
+import { type AuthLimits, authLimits, authMethod, AuthRun } from "./_enhanced_auth_exchange.ts";
 import type {
+  AuthPacket,
   ConnectPacket,
   MqttPacket,
+  Properties,
   ProtocolLevel,
   PublishPacket,
   SubscribePacket,
@@ -94,6 +100,16 @@ export interface MqttProtocolOptions extends BrokerOptions {
    */
   authorize?(request: MqttAuthorizationRequest): boolean;
   /**
+   * MQTT 5 enhanced authentication (AUTH, §4.12): methods by Authentication Method name, such
+   * as `scramSha256`. A client naming one is authenticated by it alone, the server's
+   * `authenticate` hook not asked; clients naming none meet `authenticate` as before; a
+   * client naming a method not here gets CONNACK 0x8C. It may re-authenticate later (AUTH
+   * 0x19, same method). See {@linkcode MqttEnhancedAuthOptions}.
+   *
+   * @default {undefined: every Authentication Method refused with 0x8C}
+   */
+  enhancedAuth?: MqttEnhancedAuthOptions;
+  /**
    * The broker to serve: give two servers (TCP and WebSocket) the same one and their clients
    * share sessions, subscriptions and retained messages. Its bounds are its own (the bounds
    * above are ignored then).
@@ -127,6 +143,7 @@ interface Shared {
   readonly broker: Broker;
   readonly topicAliases: number;
   readonly authorize: MqttProtocolOptions["authorize"];
+  readonly enhancedAuth: AuthLimits | undefined;
   readonly maxPacketSize: number;
   readonly maxKeepAlive: number;
   readonly receiveMaximum: number;
@@ -152,8 +169,14 @@ class MqttConnection implements ProtocolHandler {
   #keepAlive = 0;
   /** The client's topic aliases (MQTT 5), set by its PUBLISH packets. */
   #aliases: Map<number, string> | undefined;
-  /** Who `authenticate` said the client is. */
+  /** Who `authenticate` (or the enhanced authentication method) said the client is. */
   #identity: Identity | undefined;
+  /** The Authentication Method of the CONNECT (MQTT 5 enhanced authentication). */
+  #authMethod: string | undefined;
+  /** The enhanced authentication exchange under way, at CONNECT or re-authenticating. */
+  #authRun: AuthRun | undefined;
+  /** The CONNECT waiting for its enhanced authentication, its bytes copied. */
+  #authConnect: ConnectPacket | undefined;
   #lastSeen = Date.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** This connection as its session's link. */
@@ -222,6 +245,7 @@ class MqttConnection implements ProtocolHandler {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#authRun?.end();
     const session = this.#session;
     if (session === undefined || session.link === undefined || session.link !== this.#link) return;
     const broker = this.#shared.broker;
@@ -239,6 +263,13 @@ class MqttConnection implements ProtocolHandler {
   }
 
   #handlePacket(packet: MqttPacket): void {
+    if (this.#authConnect !== undefined && packet.type !== "connect") {
+      // MQTT 5 §3.1.2.11.9: only AUTH or DISCONNECT until the CONNACK [MQTT-3.1.2-30].
+      if (packet.type === "auth") this.#auth(packet);
+      else if (packet.type === "disconnect") this.#close();
+      else this.#refuse(ReasonCode.protocolError, `${packet.type} before CONNACK`);
+      return;
+    }
     if (packet.type !== "connect" && this.#session === undefined) {
       // The decoder refuses anything before CONNECT; this is a packet during the check.
       return;
@@ -281,10 +312,7 @@ class MqttConnection implements ProtocolHandler {
         this.#disconnect(packet.reasonCode, packet.properties?.sessionExpiryInterval);
         return;
       case "auth":
-        this.#refuse(
-          ReasonCode.badAuthenticationMethod,
-          "enhanced authentication is not supported",
-        );
+        this.#auth(packet);
         return;
       default:
         // A packet only a server sends (CONNACK, SUBACK, ...).
@@ -296,6 +324,16 @@ class MqttConnection implements ProtocolHandler {
     this.#level = packet.protocolLevel;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    const method = packet.properties?.authenticationMethod;
+    if (method !== undefined) {
+      this.#authenticate(packet, method);
+      return;
+    }
+    if (packet.properties?.authenticationData !== undefined) {
+      // MQTT 5 §3.1.2.11.10: data without a method is a protocol error.
+      this.#refuse(ReasonCode.protocolError, "authentication data without a method");
+      return;
+    }
     if (this.#context.authenticationRequired === true) {
       this.#connecting = true;
       const credentials: Record<string, unknown> = { clientId: packet.clientId };
@@ -331,8 +369,124 @@ class MqttConnection implements ProtocolHandler {
     this.#accept(packet);
   }
 
+  /**
+   * A CONNECT naming an Authentication Method: the method alone decides (MQTT 5 §4.12); one the
+   * broker lacks is refused with 0x8C [MQTT-4.12.0-1].
+   */
+  #authenticate(packet: ConnectPacket, method: string): void {
+    const start = authMethod(this.#shared.enhancedAuth, method);
+    if (start === undefined) {
+      this.#refuse(ReasonCode.badAuthenticationMethod, `unknown authentication method ${method}`);
+      return;
+    }
+    this.#authMethod = method;
+    // Kept until the CONNACK, past this read buffer.
+    this.#authConnect = {
+      ...copyPacket(packet) as ConnectPacket,
+      ...(packet.will === undefined ? {} : { will: copyWill(packet.will) }),
+    };
+    this.#authRun = new AuthRun(
+      start,
+      {
+        method,
+        clientId: packet.clientId,
+        ...(packet.username === undefined ? {} : { username: packet.username }),
+        reauthentication: false,
+      },
+      this.#shared.enhancedAuth!,
+      () => this.#authTimedOut(),
+    );
+    this.#authStep(packet.properties?.authenticationData?.slice());
+  }
+
+  /** An AUTH from the client (MQTT 5 §3.15, §4.12). */
+  #auth(packet: AuthPacket): void {
+    const method = this.#authMethod;
+    const named = packet.properties?.authenticationMethod;
+    if (method === undefined || named === undefined) {
+      // §3.15: AUTH without the CONNECT's method, or AUTH naming none, is a protocol error.
+      this.#refuse(ReasonCode.protocolError, "AUTH without an authentication method");
+      return;
+    }
+    if (named !== method) {
+      this.#refuse(ReasonCode.badAuthenticationMethod, `AUTH with method ${named}, not ${method}`);
+      return;
+    }
+    const data = packet.properties?.authenticationData?.slice();
+    const run = this.#authRun;
+    if (packet.reasonCode === ReasonCode.reAuthenticate && run === undefined) {
+      // §4.12.1: after CONNACK, same method; the rest of the traffic goes on meanwhile.
+      this.#authRun = new AuthRun(
+        authMethod(this.#shared.enhancedAuth, method)!,
+        {
+          method,
+          clientId: this.#session!.clientId,
+          reauthentication: true,
+          ...(this.#identity === undefined ? {} : { identity: this.#identity }),
+        },
+        this.#shared.enhancedAuth!,
+        () => this.#authTimedOut(),
+      );
+      this.#authStep(data);
+      return;
+    }
+    if (packet.reasonCode === ReasonCode.continueAuthentication && run?.awaitingClient === true) {
+      this.#authStep(data);
+      return;
+    }
+    this.#refuse(ReasonCode.protocolError, `AUTH 0x${packet.reasonCode.toString(16)} out of turn`);
+  }
+
+  /** Runs the method on the client's data and answers with what it says. */
+  #authStep(data: Uint8Array | undefined): void {
+    const run = this.#authRun!;
+    run.step(data).then((outcome) => {
+      if (this.#closed || this.#authRun !== run) return;
+      const method = run.method;
+      if (outcome.kind === "continue") {
+        this.#handle.write(encodeAuth({
+          type: "auth",
+          reasonCode: ReasonCode.continueAuthentication,
+          properties: { authenticationMethod: method, authenticationData: outcome.data },
+        }));
+        return;
+      }
+      run.end();
+      this.#authRun = undefined;
+      if (outcome.kind === "refused") {
+        // 0x86 exists in CONNACK only; a re-authentication is refused with DISCONNECT.
+        const code = run.reauthentication && outcome.reasonCode === ReasonCode.badUserNameOrPassword
+          ? ReasonCode.notAuthorized
+          : outcome.reasonCode;
+        this.#refuse(code, outcome.why);
+        return;
+      }
+      this.#identity = outcome.identity;
+      const properties: Properties = {
+        authenticationMethod: method,
+        ...(outcome.data === undefined ? {} : { authenticationData: outcome.data }),
+      };
+      if (run.reauthentication) {
+        this.#handle.write(
+          encodeAuth({ type: "auth", reasonCode: ReasonCode.success, properties }),
+        );
+        return;
+      }
+      const packet = this.#authConnect!;
+      this.#authConnect = undefined;
+      this.#accept(packet, properties);
+    });
+  }
+
+  /** An exchange not over within `enhancedAuth.timeout`: refused (CONNACK or DISCONNECT 0x87). */
+  #authTimedOut(): void {
+    if (this.#closed) return;
+    this.#authRun = undefined;
+    this.#refuse(ReasonCode.notAuthorized, "authentication timed out");
+  }
+
   /** The session starts (or resumes): CONNACK, then what the session was owed. */
-  #accept(packet: ConnectPacket): void {
+  #accept(packet: ConnectPacket, auth?: Properties): void {
     const broker = this.#shared.broker;
     const level = this.#level;
     let clientId = packet.clientId;
@@ -383,6 +537,7 @@ class MqttConnection implements ProtocolHandler {
         maximumPacketSize: this.#shared.maxPacketSize,
         ...(assigned === undefined ? {} : { assignedClientIdentifier: assigned }),
         ...(clamp ? { serverKeepAlive: keepAlive } : {}),
+        ...auth,
       }
       : undefined;
     this.#handle.write(encodeConnack({
@@ -704,6 +859,7 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
     broker: options.broker ?? new Broker(options),
     topicAliases,
     authorize: options.authorize,
+    enhancedAuth: options.enhancedAuth === undefined ? undefined : authLimits(options.enhancedAuth),
     maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
     maxKeepAlive,
     receiveMaximum: positive("receiveMaximum", options.receiveMaximum ?? 65_535, 65_535),
