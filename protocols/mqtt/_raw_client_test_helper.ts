@@ -7,8 +7,8 @@
 
 import { assertEquals } from "@std/assert";
 import { MqttDecoder } from "./mqtt_decoder.ts";
-import { encodeConnect } from "./mqtt_encoder.ts";
-import type { MqttPacket, ProtocolLevel } from "./mqtt_packets.ts";
+import { encodeConnect, encodeSubscribe } from "./mqtt_encoder.ts";
+import type { MqttPacket, Properties, ProtocolLevel, QoS } from "./mqtt_packets.ts";
 import { within } from "../../testing/_socket_client.ts";
 
 /** A raw MQTT client: writes packets or bytes, reads packets, sees the close. */
@@ -19,21 +19,16 @@ export class RawClient {
   readonly #buffer = new Uint8Array(64 * 1024);
   closed = false;
 
+  readonly #level: ProtocolLevel;
+
   private constructor(conn: Deno.Conn, level: ProtocolLevel) {
     this.#conn = conn;
+    this.#level = level;
     this.#decoder = new MqttDecoder({ protocolLevel: level });
   }
 
   static async connect(port: number, level: ProtocolLevel, clientId = ""): Promise<RawClient> {
-    const client = new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
-    await client.write(encodeConnect({
-      type: "connect",
-      protocolName: "MQTT",
-      protocolLevel: level,
-      cleanStart: true,
-      keepAlive: 0,
-      clientId,
-    }));
+    const client = await RawClient.start(port, level, { clientId });
     const connack = await client.next();
     assertEquals(connack?.type, "connack");
     return client;
@@ -41,6 +36,41 @@ export class RawClient {
 
   static async open(port: number, level: ProtocolLevel): Promise<RawClient> {
     return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
+  }
+
+  /** Opens and sends CONNECT (clean start, no keep alive by default); the CONNACK is not read. */
+  static async start(
+    port: number,
+    level: ProtocolLevel,
+    connect: { clientId?: string; cleanStart?: boolean; properties?: Properties } = {},
+  ): Promise<RawClient> {
+    const client = await RawClient.open(port, level);
+    await client.write(encodeConnect({
+      type: "connect",
+      protocolName: "MQTT",
+      protocolLevel: level,
+      cleanStart: connect.cleanStart ?? true,
+      keepAlive: 0,
+      clientId: connect.clientId ?? "",
+      ...(connect.properties === undefined ? {} : { properties: connect.properties }),
+    }));
+    return client;
+  }
+
+  /** Subscribes to one filter (packet id 1) and expects the SUBACK. */
+  async subscribe(topicFilter: string, qos: QoS = 0): Promise<void> {
+    await this.write(encodeSubscribe({
+      type: "subscribe",
+      packetId: 1,
+      subscriptions: [{
+        topicFilter,
+        qos,
+        noLocal: false,
+        retainAsPublished: false,
+        retainHandling: 0,
+      }],
+    }, this.#level));
+    assertEquals((await this.next())?.type, "suback");
   }
 
   async write(bytes: Uint8Array): Promise<void> {

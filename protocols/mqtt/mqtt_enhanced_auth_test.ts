@@ -8,7 +8,7 @@ import { assert, assertEquals } from "@std/assert";
 import mqtt from "mqtt";
 import { Buffer } from "node:buffer";
 import { mqttServer, type MqttServerOptions } from "./mqtt_server.ts";
-import { encodeAuth, encodeConnect, encodePublish } from "./mqtt_encoder.ts";
+import { encodeAuth, encodePublish } from "./mqtt_encoder.ts";
 import type { MqttPacket, Properties } from "./mqtt_packets.ts";
 import type { MqttAuthMethod } from "./mqtt_enhanced_auth.ts";
 import {
@@ -35,18 +35,8 @@ async function withBroker(
 }
 
 /** A level 5 client whose CONNECT has these properties; the CONNACK is not awaited. */
-async function open(port: number, properties: Properties, clientId = "c"): Promise<RawClient> {
-  const client = await RawClient.open(port, 5);
-  await client.write(encodeConnect({
-    type: "connect",
-    protocolName: "MQTT",
-    protocolLevel: 5,
-    cleanStart: true,
-    keepAlive: 0,
-    clientId,
-    properties,
-  }));
-  return client;
+function open(port: number, properties: Properties, clientId = "c"): Promise<RawClient> {
+  return RawClient.start(port, 5, { clientId, properties });
 }
 
 function auth(reasonCode: number, method: string | undefined, data?: Uint8Array): Uint8Array {
