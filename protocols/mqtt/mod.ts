@@ -35,6 +35,7 @@ export * from "./mqtt_topic_errors.ts";
 export * from "./subscription_tree.ts";
 export * from "./retained_messages.ts";
 export * from "./mqtt_session_state.ts";
+export * from "./server_topic_aliases.ts";
 export * from "./mqtt_broker.ts";
 export * from "./mqtt_enhanced_auth.ts";
 export * from "./scram_sha256.ts";

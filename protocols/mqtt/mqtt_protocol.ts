@@ -17,9 +17,9 @@
  * per-topic authorization (`authorize`); MQTT 5 enhanced authentication (`enhancedAuth`: AUTH
  * exchanges at CONNECT and re-authentication, with `scramSha256` as a method).
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
- * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`). Not
- * yet: aliases towards clients, durable sessions (memory only), and several I/O loops. Over
- * WebSocket, see `mqttServer`'s `websocket`.
+ * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`) and
+ * towards them (`serverTopicAliases`, off by default). Not yet: durable sessions (memory only),
+ * and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
  *
  * @module
  */
@@ -66,6 +66,7 @@ import type {
 import { connectReturnCodeFor, ReasonCode } from "./reason_codes.ts";
 import { InvalidTopicFilterError, SharedNoLocalError } from "./mqtt_topic_errors.ts";
 import { parseSharedFilter } from "./mqtt_topics.ts";
+import { ServerTopicAliases } from "./server_topic_aliases.ts";
 
 /** Options of {@linkcode mqttProtocol}. */
 export interface MqttProtocolOptions extends BrokerOptions {
@@ -84,12 +85,21 @@ export interface MqttProtocolOptions extends BrokerOptions {
   connectTimeout?: number;
   /**
    * Topic aliases a client may set (MQTT 5 Topic Alias Maximum, announced in CONNACK): a
-   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. The broker sets
-   * none towards clients (not yet).
+   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. Those the broker
+   * sets towards clients: `serverTopicAliases`.
    *
    * @default {16}
    */
   topicAliases?: number;
+  /**
+   * Topic aliases the broker sets towards each MQTT 5 client, capped by the client's own Topic
+   * Alias Maximum (none for a client that allows none): the first this many distinct topics a
+   * connection is sent get one, which they keep for the connection's life (see
+   * {@linkcode ServerTopicAliases}). 0 turns them off, as mosquitto has them.
+   *
+   * @default {0}
+   */
+  serverTopicAliases?: number;
   /**
    * Whether a client may publish to a topic, or subscribe to a filter (its wildcards as
    * written). Refused: a SUBACK failure (0x80 in 3.1.1, 0x87 Not authorized in 5.0); a PUBLISH
@@ -142,6 +152,7 @@ const NEVER = 0xffffffff;
 interface Shared {
   readonly broker: Broker;
   readonly topicAliases: number;
+  readonly serverTopicAliases: number;
   readonly authorize: MqttProtocolOptions["authorize"];
   readonly enhancedAuth: AuthLimits | undefined;
   readonly maxPacketSize: number;
@@ -169,6 +180,8 @@ class MqttConnection implements ProtocolHandler {
   #keepAlive = 0;
   /** The client's topic aliases (MQTT 5), set by its PUBLISH packets. */
   #aliases: Map<number, string> | undefined;
+  /** The aliases this connection sets towards its client (MQTT 5), from its CONNACK on. */
+  #serverAliases: ServerTopicAliases | undefined;
   /** Who `authenticate` (or the enhanced authentication method) said the client is. */
   #identity: Identity | undefined;
   /** The Authentication Method of the CONNECT (MQTT 5 enhanced authentication). */
@@ -192,6 +205,9 @@ class MqttConnection implements ProtocolHandler {
     this.#link = {
       get level(): ProtocolLevel {
         return connection.#level;
+      },
+      get topicAliases(): ServerTopicAliases | undefined {
+        return connection.#serverAliases;
       },
       write: (bytes) => void this.#handle.write(bytes),
       takenOver: () => {
@@ -546,6 +562,10 @@ class MqttConnection implements ProtocolHandler {
       reasonCode: 0,
       ...(properties === undefined ? {} : { properties }),
     }, level));
+    const aliases = level === 5
+      ? Math.min(this.#shared.serverTopicAliases, packet.properties?.topicAliasMaximum ?? 0)
+      : 0;
+    if (aliases > 0) this.#serverAliases = new ServerTopicAliases(aliases);
     session.link = this.#link;
     const receiveMaximum = level === 5 ? packet.properties?.receiveMaximum ?? 65_535 : 65_535;
     send(session, session.state.connect(receiveMaximum));
@@ -851,6 +871,14 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
   if (!Number.isInteger(topicAliases) || topicAliases < 0 || topicAliases > 65_535) {
     throw new RangeError(`topicAliases must be an integer from 0 to 65535, got ${topicAliases}`);
   }
+  const serverTopicAliases = options.serverTopicAliases ?? 0;
+  if (
+    !Number.isInteger(serverTopicAliases) || serverTopicAliases < 0 || serverTopicAliases > 65_535
+  ) {
+    throw new RangeError(
+      `serverTopicAliases must be an integer from 0 to 65535, got ${serverTopicAliases}`,
+    );
+  }
   const maxKeepAlive = options.maxKeepAlive ?? 0;
   if (!Number.isInteger(maxKeepAlive) || maxKeepAlive < 0 || maxKeepAlive > 65_535) {
     throw new RangeError(`maxKeepAlive must be an integer from 0 to 65535, got ${maxKeepAlive}`);
@@ -858,6 +886,7 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
   const shared: Shared = {
     broker: options.broker ?? new Broker(options),
     topicAliases,
+    serverTopicAliases,
     authorize: options.authorize,
     enhancedAuth: options.enhancedAuth === undefined ? undefined : authLimits(options.enhancedAuth),
     maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
