@@ -5,9 +5,11 @@
  * Flags: `--port` (1883), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-packet-size`
  * (1048576), `--max-keepalive SECONDS` (0: as the client asks; above it, MQTT 5 clients are told
  * the server's keep alive), `--user U --pass P` (clients must log in with them),
- * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87), `--help`. A bad
- * flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
- * summary. One I/O loop: the broker's sessions live in one thread.
+ * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87),
+ * `--topic-aliases N` (aliases the broker sets towards each MQTT 5 client that allows them, for
+ * its first N topics; 0, the default: none), `--help`. A bad flag exits 2 with one line on stderr.
+ * Ctrl-C or SIGTERM shuts down gracefully and prints a summary. One I/O loop: the broker's
+ * sessions live in one thread.
  *
  * ```
  * $ mosquitto_sub -t 'home/#' -v &
@@ -59,6 +61,12 @@ const args = exampleArgs({
     max: 65535,
     help: "longest keep alive granted, in seconds; 0: what the client asks",
   }),
+  "topic-aliases": integerFlag({
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "topic aliases set towards each MQTT 5 client (at most its own maximum); 0: none",
+  }),
   user: textFlag({
     placeholder: "USER",
     help: "the user name clients must log in with (with --pass)",
@@ -89,6 +97,7 @@ const server = serverOrExit(() =>
     mqtt: {
       maxPacketSize: args["max-packet-size"],
       maxKeepAlive: args["max-keepalive"],
+      serverTopicAliases: args["topic-aliases"],
       ...(denied.length === 0 ? {} : {
         // A subscription is refused when a denied filter covers it, its wildcards read as
         // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).
