@@ -49,7 +49,7 @@ export type MqttAuthRefusalCode =
  * - `{ success: identity, data? }`: in, with this identity (CONNACK 0x00, or AUTH 0x00 after
  *   a re-authentication), with the final data if given;
  * - `{ refused: why, reasonCode? }`: out, with the reason code (default 0x87 Not authorized);
- *   `why` is logged, never sent.
+ *   `why` is not sent: the client learns the reason code only.
  */
 export type MqttAuthAnswer =
   | { readonly continue: Uint8Array }
@@ -72,7 +72,9 @@ export type MqttAuthMethod = (request: MqttAuthRequest) => MqttAuthExchange;
  * `mqttProtocol`'s `enhancedAuth`. A client that names one of `methods` is authenticated by it
  * alone: the server's `authenticate` hook is not asked (it keeps answering for clients that
  * name no method, with their user name and password). A client that names a method not in
- * `methods` is refused with CONNACK 0x8C, never let through to the password check.
+ * `methods` is refused with CONNACK 0x8C, never let through to the password check. After a
+ * successful re-authentication the new identity is the one `authorize` sees; while it runs, the
+ * client's other packets go on under the old one.
  *
  * @example A method that wants the data "let me in", in one step
  * ```ts

@@ -491,6 +491,9 @@ class MqttConnection implements ProtocolHandler {
       const packet = this.#authConnect!;
       this.#authConnect = undefined;
       this.#accept(packet, properties);
+    }).catch((error) => {
+      console.error(`speedo mqtt: ${error}`);
+      this.#close();
     });
   }
 
