@@ -7,9 +7,11 @@
  * the server's keep alive), `--user U --pass P` (clients must log in with them),
  * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87),
  * `--store FILE` (an SQLite file: persistent sessions and retained messages survive a restart,
- * `kill -9` included; a file that is not such a store is refused), `--help`. A bad
- * flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
- * summary. One I/O loop: the broker's sessions live in one thread.
+ * `kill -9` included; a file that is not such a store is refused),
+ * `--topic-aliases N` (aliases the broker sets towards each MQTT 5 client that allows them, for
+ * its first N topics; 0, the default: none), `--help`. A bad flag exits 2 with one line on stderr.
+ * Ctrl-C or SIGTERM shuts down gracefully and prints a summary. One I/O loop: the broker's
+ * sessions live in one thread.
  *
  * ```
  * $ mosquitto_sub -t 'home/#' -v &
@@ -62,6 +64,12 @@ const args = exampleArgs({
     max: 65535,
     help: "longest keep alive granted, in seconds; 0: what the client asks",
   }),
+  "topic-aliases": integerFlag({
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "topic aliases set towards each MQTT 5 client (at most its own maximum); 0: none",
+  }),
   user: textFlag({
     placeholder: "USER",
     help: "the user name clients must log in with (with --pass)",
@@ -108,6 +116,7 @@ function mqttServerFromArgs() {
       maxPacketSize: args["max-packet-size"],
       maxKeepAlive: args["max-keepalive"],
       ...(args.store === undefined ? {} : { store: args.store }),
+      serverTopicAliases: args["topic-aliases"],
       ...(denied.length === 0 ? {} : {
         // A subscription is refused when a denied filter covers it, its wildcards read as
         // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).
