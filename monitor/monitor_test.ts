@@ -159,7 +159,7 @@ Deno.test(
   sanitizers,
   async () => {
     await using w = await watched();
-    using sub = await natsClient(w.pubsubPort, "a.*", "b.>", "c");
+    using _subscriber = await natsClient(w.pubsubPort, "a.*", "b.>", "c");
     const counts = (await get(w.monitor, "/subsz")).json;
     assertEquals(counts.pubsub, { subscriptions: 3, published: 0, delivered: 0 });
     const listed = (await get(w.monitor, "/subsz?subs=1&offset=1&limit=1")).json;
