@@ -1,8 +1,8 @@
 /**
  * The dashboard the monitor serves at `/`: one HTML page with its script and style inline,
  * held here as a string so that it ships inside the package (nothing is read from disk at
- * run time) and loads nothing from the network. It asks `/api/series` (and `/varz`) once a
- * second and draws five charts on canvases with a few lines of its own.
+ * run time) and loads nothing from the network. It asks `/api/series` (and `/varz`) once per
+ * sample (a second by default) and draws five charts on canvases with a few lines of its own.
  *
  * @module
  */
@@ -46,9 +46,9 @@ export const DASHBOARD_PAGE = `<!doctype html>
 <main>
   <figure id="messages" data-unit="/s"><figcaption><b>Messages/s</b><span class="value"></span></figcaption>
     <div class="legend"></div><canvas></canvas></figure>
-  <figure id="connections"><figcaption><b>Connections</b><span class="value"></span></figcaption>
+  <figure id="connections" data-min="4"><figcaption><b>Connections</b><span class="value"></span></figcaption>
     <div class="legend"></div><canvas></canvas></figure>
-  <figure id="queue"><figcaption><b>Queue depth</b><span class="value"></span></figcaption>
+  <figure id="queue" data-min="4"><figcaption><b>Queue depth</b><span class="value"></span></figcaption>
     <div class="legend"></div><canvas></canvas></figure>
   <figure id="bytes" data-unit="B/s"><figcaption><b>Bytes/s</b><span class="value"></span></figcaption>
     <div class="legend"></div><canvas></canvas></figure>
@@ -81,6 +81,13 @@ function human(value, unit) {
   return value.toFixed(digits) + " " + prefixes[i] + (unit || "");
 }
 
+// The smallest of 1, 2, 2.5, 5 times a power of ten at or above the value: round tick labels.
+function nice(value) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  return value;
+}
+
 function draw(figure, lines, series) {
   const canvas = figure.querySelector("canvas");
   const ratio = devicePixelRatio || 1;
@@ -92,10 +99,10 @@ function draw(figure, lines, series) {
   g.clearRect(0, 0, width, height);
   const unit = figure.dataset.unit || "";
   const shown = lines.filter(([, field], i) => i === 0 || series[field].some((v) => v > 0));
-  let max = 1;
+  let max = Number(figure.dataset.min || 1);
   for (const [, field] of shown) for (const v of series[field]) if (v > max) max = v;
-  max *= 1.1;
-  const left = 56, top = 6, plotW = width - left - 6, plotH = height - top - 18;
+  max = nice(max * 1.05);
+  const left = 72, top = 6, plotW = width - left - 6, plotH = height - top - 18;
   g.font = "11px system-ui, sans-serif";
   g.fillStyle = css("--muted");
   g.strokeStyle = css("--grid");
@@ -147,10 +154,12 @@ async function get(path) {
 }
 
 let polls = 0;
+let every = 1000;
 async function poll() {
   const status = document.getElementById("status");
   try {
     const [series, varz] = await Promise.all([get("api/series"), get("varz")]);
+    every = Math.min(5000, Math.max(100, series.interval));
     for (const [id, lines] of charts) draw(document.getElementById(id), lines, series);
     document.getElementById("summary").textContent = varz.protocols.map((p) =>
       p.protocol + " " + p.address + ": " + p.connections + " conn"
@@ -162,7 +171,7 @@ async function poll() {
     status.textContent = String(error.message || error);
     status.className = "error";
   }
-  setTimeout(poll, 1000);
+  setTimeout(poll, every);
 }
 poll();
 </script>
