@@ -6,18 +6,9 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { deadline } from "@std/async/deadline";
 import { SocketClient } from "../testing/_socket_client.ts";
+import { HAS_CHROMIUM, launchChromium } from "../testing/_chromium_test_helper.ts";
 import { watched } from "./_monitor_test_helper.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 /** Echoes lines one at a time until `stop` is aborted: a load a person would notice, no more. */
 async function lightLoad(port: number, stop: AbortSignal): Promise<number> {
@@ -40,32 +31,12 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    // Loaded only when Chromium is there (a test-only dependency, mapped in deno.json).
-    const { chromium } = await import("playwright-core");
     await using w = await watched({ token: "look", sampleInterval: 250 });
-    const profile = await Deno.makeTempDir({ prefix: "speedo-chromium-" });
     const stop = new AbortController();
     let load: Promise<number> | undefined;
-    let context;
     try {
-      context = await deadline(
-        chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          viewport: { width: 1280, height: 900 },
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        }),
-        30_000,
-      );
-      const page = await context.newPage();
+      await using browser = await launchChromium({ width: 1280, height: 900 });
+      const page = await browser.context.newPage();
       const elsewhere: string[] = [];
       page.on("request", (request: { url(): string }) => {
         if (!request.url().startsWith(w.monitor.url)) elsewhere.push(request.url());
@@ -112,8 +83,6 @@ Deno.test({
     } finally {
       stop.abort();
       await load;
-      await context?.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },
 });
