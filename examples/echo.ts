@@ -13,12 +13,12 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  hostnameFlag,
   integerFlag,
   loopCount,
   loopsFlag,
   MAX_BYTES,
   portFlag,
-  textFlag,
   workersFlag,
 } from "./_args.ts";
 import { hostPort, workerCount } from "./_address.ts";
@@ -30,11 +30,7 @@ const args = exampleArgs({
   summary: "The echo server: every line comes back as it came; try: telnet localhost 9292",
 }, {
   port: portFlag({ default: ECHO_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
+  hostname: hostnameFlag(),
   workers: workersFlag(
     defaultWorkerCount(),
     "worker threads (per loop); 0 echoes on the I/O thread",

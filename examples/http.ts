@@ -31,6 +31,7 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  hostnameFlag,
   listFlag,
   loopCount,
   loopsFlag,
@@ -70,11 +71,7 @@ const args = exampleArgs({
     "An HTTP server for a folder, with a WebSocket echo at /ws and NATS over WebSocket; open http://localhost:8080/",
 }, {
   port: portFlag({ default: HTTP_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
+  hostname: hostnameFlag(),
   dir: textFlag({
     default: decodeURIComponent(new URL("./public", import.meta.url).pathname),
     placeholder: "DIR",

@@ -31,6 +31,7 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  hostnameFlag,
   integerFlag,
   listFlag,
   loopCount,
@@ -54,11 +55,7 @@ const args = exampleArgs({
   summary: "The pub/sub server (NATS core protocol); try: telnet localhost 4222, or nats sub '>'",
 }, {
   port: portFlag({ default: PUBSUB_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
+  hostname: hostnameFlag(),
   "max-payload": integerFlag({
     default: 1048576,
     min: 1,
