@@ -409,6 +409,37 @@ export function textFlag(options: TextOptions): Flag<string | undefined> {
   });
 }
 
+/**
+ * A flag whose value is the path of a folder that exists.
+ *
+ * @param options Default and help.
+ * @returns The flag.
+ *
+ * @example
+ * ```ts
+ * import { folderFlag } from "./_flags.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const dir = folderFlag({ default: ".", help: "the folder served" });
+ * assertEquals(dir.read("dir", []), ".");
+ * assertThrows(() => dir.read("dir", ["/nonexistent"]), Error, '--dir must be a folder, got "/nonexistent"');
+ * ```
+ */
+export function folderFlag(options: { default: string; help: string }): Flag<string> {
+  return textFlag({
+    ...options,
+    placeholder: "DIR",
+    check: (path) => {
+      try {
+        return Deno.statSync(path).isDirectory;
+      } catch {
+        return false;
+      }
+    },
+    requirement: "be a folder",
+  });
+}
+
 /** Options of {@linkcode parsedFlag}. */
 export interface ParsedOptions<T> extends Omit<TextOptions, "check" | "requirement"> {
   /** Turns the text into the value, or gives `undefined` when it is not acceptable. */

@@ -129,8 +129,14 @@ export function exampleArgs<S extends Record<string, Flag<unknown>>>(
   return values;
 }
 
-/** What `read` returns, or exits 2 with the message of the `FlagError` it threw. */
-function exitOnFlagError<T>(read: () => T): T {
+/**
+ * What `read` returns, or exits 2 with the message of the `FlagError` it threw: for what the
+ * flags say together (`--user` without `--pass`), once each was read.
+ *
+ * @param read Reads the values.
+ * @returns What `read` returned.
+ */
+export function exitOnFlagError<T>(read: () => T): T {
   try {
     return read();
   } catch (error) {

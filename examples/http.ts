@@ -31,6 +31,7 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  folderFlag,
   hostnameFlag,
   listFlag,
   loopCount,
@@ -57,14 +58,6 @@ function isOrigin(text: string): boolean {
   }
 }
 
-function isFolder(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 const args = exampleArgs({
   name: "examples/http.ts",
   summary:
@@ -72,12 +65,9 @@ const args = exampleArgs({
 }, {
   port: portFlag({ default: HTTP_PORT, help: "port to listen on; 0 picks a free one" }),
   hostname: hostnameFlag(),
-  dir: textFlag({
+  dir: folderFlag({
     default: decodeURIComponent(new URL("./public", import.meta.url).pathname),
-    placeholder: "DIR",
     help: "the folder served",
-    check: isFolder,
-    requirement: "be a folder",
   }),
   "nats-path": textFlag({
     default: "/nats",
