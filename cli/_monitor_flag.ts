@@ -35,6 +35,7 @@ export interface MonitorHandle {
  * @returns The running monitor.
  * @throws {Error} Always, in this build: `--monitor: not available in this build`.
  */
+// deno-lint-ignore require-await -- the monitor it will call listens before it answers
 export async function startMonitor(
   _server: Server<SocketTransport>,
   _options: MonitorFlags,
