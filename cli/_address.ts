@@ -44,3 +44,28 @@ export function workerCount(workers: number): string {
 export function loopCount(loops: number): string {
   return loops === 1 ? "" : `${loops} loops`;
 }
+
+/**
+ * A server's threads in words, for its start line: `inline`, `3 workers`, `2 loops, 3 workers
+ * each` (workers are per loop).
+ *
+ * @param stats The server's counters: `server.stats()`.
+ * @returns The words to print.
+ *
+ * @example
+ * ```ts
+ * import { threadCount } from "./_address.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(threadCount({ workers: 3, loops: [{}] }), "3 workers");
+ * assertEquals(threadCount({ workers: 6, loops: [{}, {}] }), "2 loops, 3 workers each");
+ * assertEquals(threadCount({ workers: 0, loops: [{}, {}] }), "2 loops, inline");
+ * ```
+ */
+export function threadCount(stats: { workers: number; loops: readonly unknown[] }): string {
+  const loops = stats.loops.length;
+  if (loops === 1) return workerCount(stats.workers);
+  return `${loopCount(loops)}, ${workerCount(stats.workers / loops)}${
+    stats.workers > 0 ? " each" : ""
+  }`;
+}

@@ -15,13 +15,13 @@ import {
   exampleArgs,
   hostnameFlag,
   integerFlag,
-  loopCount,
   loopsFlag,
   MAX_BYTES,
   portFlag,
   workersFlag,
 } from "./_args.ts";
-import { hostPort, workerCount } from "./_address.ts";
+import { hostPort } from "./_address.ts";
+import { threadCount } from "../cli/_address.ts";
 import { ECHO_PORT, echoServer } from "@speedo/speedo/echo";
 import { defaultWorkerCount } from "@speedo/speedo";
 
@@ -52,14 +52,10 @@ const server = echoServer({
   echo: { maxLineLength: args["max-line-length"] },
 });
 const address = await server.listen();
-const stats = server.stats();
-const loops = stats.loops.length;
-// Workers are per loop: said so when there are several.
-const mode = loops === 1
-  ? workerCount(stats.workers)
-  : `${loopCount(loops)}, ${workerCount(stats.workers / loops)}${stats.workers > 0 ? " each" : ""}`;
 console.log(
-  `Speedo echo listening on ${hostPort(address)} (${mode}); try: telnet localhost ${address.port}`,
+  `Speedo echo listening on ${hostPort(address)} (${
+    threadCount(server.stats())
+  }); try: telnet localhost ${address.port}`,
 );
 
 closeOnSignal(server, () => {
