@@ -259,7 +259,10 @@ export async function serve(
   if (interval > 0 && output.terminal && values.log === "text") {
     timer = setInterval(() => {
       const line = statsText(stats.read(performance.now()));
-      log.status(line.slice(0, Math.max(1, output.columns() - 1)));
+      // Narrower than the terminal, or a wrapped line would not be redrawn in place; a
+      // terminal that tells no width (0) gets it whole.
+      const columns = output.columns();
+      log.status(columns > 1 ? line.slice(0, columns - 1) : line);
     }, 1000);
   } else if (interval > 0) {
     timer = setInterval(() => {
