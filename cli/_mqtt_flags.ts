@@ -1,7 +1,7 @@
 /**
  * The MQTT broker's flags, shared by `speedo serve mqtt` and `examples/mqtt.ts`: one table of
  * flags ({@linkcode MQTT_FLAGS}) and the server options they make ({@linkcode mqttOptions}).
- * A new broker option is one entry in each.
+ * A new broker option is one entry in each (as `--store` and `--topic-aliases` are).
  *
  * @module
  */
@@ -20,6 +20,7 @@ import {
   topicMatches,
   validTopicFilter,
 } from "../protocols/mqtt/mqtt_topics.ts";
+import { MqttStoreError } from "../protocols/mqtt/mqtt_store.ts";
 
 /** The broker's flags, by name. */
 export const MQTT_FLAGS = {
@@ -35,11 +36,22 @@ export const MQTT_FLAGS = {
     max: 65535,
     help: "longest keep alive granted, in seconds; 0: what the client asks",
   }),
+  "topic-aliases": integerFlag({
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "topic aliases set towards each MQTT 5 client (at most its own maximum); 0: none",
+  }),
   user: textFlag({
     placeholder: "USER",
     help: "the user name clients must log in with (with --pass)",
   }),
   pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
+  store: textFlag({
+    placeholder: "FILE",
+    help:
+      "an SQLite file where persistent sessions, what they are owed and retained messages survive a restart (made when absent)",
+  }),
   "deny-subscribe": listFlag(
     "a topic filter no client may subscribe within (its own wildcards count as written)",
     "FILTER",
@@ -88,6 +100,8 @@ export function mqttOptions(values: FlagValues<typeof MQTT_FLAGS>): MqttFlagOpti
     mqtt: {
       maxPacketSize: values["max-packet-size"],
       maxKeepAlive: values["max-keepalive"],
+      serverTopicAliases: values["topic-aliases"],
+      ...(values.store === undefined ? {} : { store: values.store }),
       ...(denied.length === 0 ? {} : {
         // A subscription is refused when a denied filter covers it, its wildcards read as
         // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).
@@ -99,4 +113,21 @@ export function mqttOptions(values: FlagValues<typeof MQTT_FLAGS>): MqttFlagOpti
       }),
     },
   };
+}
+
+/**
+ * Makes an MQTT server, with a store that cannot be used (not a store, damaged, newer, locked)
+ * said as a bad `--store`.
+ *
+ * @param make Makes the server.
+ * @returns What `make` returned.
+ * @throws {FlagError} `--store: ...`, when `make` threw an `MqttStoreError`.
+ */
+export function storeChecked<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof MqttStoreError) throw new FlagError(`--store: ${error.message}`);
+    throw error;
+  }
 }
