@@ -9,6 +9,7 @@
  */
 
 import {
+  type Flag,
   FlagError,
   type FlagValues,
   integerFlag,
@@ -16,7 +17,6 @@ import {
   MAX_BYTES,
   textFlag,
 } from "./_flags.ts";
-import type { Flag } from "./_flags.ts";
 import {
   natsAuthenticator,
   type NatsAuthorization,

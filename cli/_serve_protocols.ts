@@ -179,7 +179,7 @@ export const SERVE_PROTOCOLS: readonly AnyServeProtocol[] = [
   }),
   row({
     name: "mqtt",
-    summary: "an MQTT 3.1.1 and 5.0 broker (one I/O loop)",
+    summary: "an MQTT 3.1.1 and 5.0 broker, on one I/O loop",
     port: MQTT_PORT,
     workers: {
       ...ON_THE_IO_THREAD,

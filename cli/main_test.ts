@@ -17,7 +17,7 @@ import { connectRpc } from "../protocols/rpc/rpc_client.ts";
 import { SocketClient } from "../testing/_socket_client.ts";
 import { runToExit } from "../examples/_example_test_helper.ts";
 import { type RunningCli, startCli } from "./_cli_test_helper.ts";
-import { VERSION } from "./version.ts";
+import { main, VERSION } from "./main.ts";
 
 const text = new TextDecoder();
 
@@ -153,6 +153,7 @@ const BAD_COMMAND_LINES: [string[], string | RegExp][] = [
   [["serve"], "speedo serve needs a protocol: echo, pubsub, mqtt, http, rpc"],
   [["serve", "ftp"], 'Unknown protocol "ftp"; protocols: echo, pubsub, mqtt, http, rpc'],
   [["serve", "echo", "--prot", "1"], /^Unknown flag "--prot"; flags: --port, --hostname/],
+  [["serve", "echo", "70000"], 'Unexpected argument "70000"; see --help'],
   [["serve", "echo", "--port", "70000"], '--port must be an integer from 0 to 65535, got "70000"'],
   [["serve", "echo", "--log", "xml"], '--log must be text or json, got "xml"'],
   [["serve", "echo", "--log-level", "loud"], /^--log-level must be one of debug, info/],
@@ -162,7 +163,7 @@ const BAD_COMMAND_LINES: [string[], string | RegExp][] = [
     ["serve", "echo", "--tls-cert", "/nonexistent", "--tls-key", "k"],
     /^--tls-cert \/nonexistent: /,
   ],
-  [["serve", "echo", "--monitor", "0"], "--monitor: not available in this build"],
+  [["serve", "echo", "--monitor", "0", "--workers", "0"], "--monitor: not available in this build"],
   [["serve", "echo", "--monitor-token", "t"], "--monitor-token needs --monitor PORT"],
   // The server's own refusal, as it says it.
   [["serve", "mqtt", "--loops", "2"], /^mqttServer runs on one I\/O loop/],
@@ -176,16 +177,64 @@ const BAD_COMMAND_LINES: [string[], string | RegExp][] = [
   ],
 ];
 
-Deno.test("speedo refuses bad command lines and unknown commands: exit code 2, one line on stderr, nothing on stdout", async () => {
-  const runs = await Promise.all(
-    BAD_COMMAND_LINES.map(([args]) => runToExit("cli/main.ts", args)),
+/** What `main` wrote to the console while it ran, and its exit code. */
+async function mainOutput(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { log, error } = console;
+  let stdout = "";
+  let stderr = "";
+  console.log = (...data: unknown[]) => void (stdout += `${data.join(" ")}\n`);
+  console.error = (...data: unknown[]) => void (stderr += `${data.join(" ")}\n`);
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    Object.assign(console, { log, error });
+  }
+}
+
+function assertRefused(
+  args: string[],
+  message: string | RegExp,
+  { code, stdout, stderr }: { code: number; stdout: string; stderr: string },
+): void {
+  const shown = `speedo ${args.join(" ")}: stderr ${JSON.stringify(stderr)}`;
+  const lines = stderr.trimEnd().split("\n");
+  assertEquals([code, lines.length, stdout], [2, 1, ""], shown);
+  if (typeof message === "string") assertEquals(lines[0], message, shown);
+  else assertMatch(lines[0], message, shown);
+}
+
+Deno.test("main refuses bad command lines and unknown commands with exit code 2 and one line on stderr", async () => {
+  for (const [args, message] of BAD_COMMAND_LINES) {
+    assertRefused(args, message, await mainOutput(args));
+  }
+});
+
+Deno.test("speedo as run refuses a bad command line: exit code 2, one line on stderr, nothing on stdout", async () => {
+  // A few of the above through the real entry point, side by side; the monitor's refusal
+  // comes after the server was made, which must not keep the process alive.
+  const cases = BAD_COMMAND_LINES.filter(([args]) =>
+    args.length < 3 || ["70000", "--monitor", "--loops"].includes(args[2])
   );
-  runs.forEach(({ code, stdout, stderr }, i) => {
-    const [args, message] = BAD_COMMAND_LINES[i];
-    const shown = `speedo ${args.join(" ")}: stderr ${JSON.stringify(stderr)}`;
-    const lines = stderr.trimEnd().split("\n");
-    assertEquals([code, lines.length, stdout], [2, 1, ""], shown);
-    if (typeof message === "string") assertEquals(lines[0], message, shown);
-    else assertMatch(lines[0], message, shown);
-  });
+  const runs = await Promise.all(cases.map(([args]) => runToExit("cli/main.ts", args)));
+  runs.forEach((run, i) => assertRefused(cases[i][0], cases[i][1], run));
+});
+
+Deno.test("speedo serve exits 1 with one line on stderr when its port is taken", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = taken.addr;
+  const { code, stdout, stderr } = await runToExit("cli/main.ts", [
+    "serve",
+    "echo",
+    "--port",
+    String(port),
+    "--workers",
+    "0",
+  ]);
+  assertEquals([code, stdout], [1, ""]);
+  assertMatch(
+    stderr,
+    new RegExp(`^speedo serve echo: cannot listen on 127\\.0\\.0\\.1:${port}: .+\\n$`),
+  );
 });
