@@ -14,7 +14,8 @@ import {
 import * as nats from "nats";
 import mqtt from "mqtt";
 import { connectRpc } from "../protocols/rpc/rpc_client.ts";
-import { SocketClient } from "../testing/_socket_client.ts";
+import { SocketClient, within } from "../testing/_socket_client.ts";
+import { hasOpenssl, testCertificate } from "../testing/_tls.ts";
 import { runToExit } from "../examples/_example_test_helper.ts";
 import { type RunningCli, startCli } from "./_cli_test_helper.ts";
 import { main, VERSION } from "./main.ts";
@@ -117,8 +118,42 @@ async function rpc(): Promise<void> {
   await stopsCleanly(cli, (line) => line.includes("speedo rpc closed on SIGTERM"));
 }
 
-Deno.test("speedo serve echo, pubsub, mqtt, http and rpc each answer a real client, log stats (text and JSON) off a terminal, and exit 0 on SIGTERM", async () => {
-  await Promise.all([echo(), pubsub(), mqttBroker(), http(), rpc()]);
+async function echoOverTls(): Promise<void> {
+  const { cert, key, ca } = await testCertificate();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, key);
+    const cli = await startCli([
+      ...["serve", "echo", "--port", "0", "--workers", "0"],
+      ...["--tls-cert", `${dir}/cert.pem`, "--tls-key", `${dir}/key.pem`],
+    ]);
+    assertStringIncludes(cli.lines[0], "(TLS)");
+    const conn = await Deno.connectTls({ hostname: "localhost", port: cli.port, caCerts: [ca] });
+    await conn.write(new TextEncoder().encode("secret\n"));
+    const reply = new Uint8Array(7);
+    for (let read = 0; read < reply.length;) {
+      const n = await within(conn.read(reply.subarray(read)), "the echo over TLS");
+      if (n === null) break;
+      read += n;
+    }
+    conn.close();
+    assertEquals(text.decode(reply), "secret\n");
+    await stopsCleanly(cli, (line) => line.includes("speedo echo closed on SIGTERM"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("speedo serve echo (also over TLS), pubsub, mqtt, http and rpc each answer a real client, log stats (text and JSON) off a terminal, and exit 0 on SIGTERM", async () => {
+  await Promise.all([
+    echo(),
+    pubsub(),
+    mqttBroker(),
+    http(),
+    rpc(),
+    ...(hasOpenssl() ? [echoOverTls()] : []),
+  ]);
 });
 
 Deno.test("speedo --help at every level and --version print to stdout and exit 0", async () => {
