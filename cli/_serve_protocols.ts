@@ -24,7 +24,7 @@ import {
   MAX_BYTES,
   textFlag,
 } from "./_flags.ts";
-import { MQTT_FLAGS, mqttOptions } from "./_mqtt_flags.ts";
+import { MQTT_FLAGS, mqttOptions, storeChecked } from "./_mqtt_flags.ts";
 import { PUBSUB_FLAGS, pubsubOptions } from "./_pubsub_flags.ts";
 import type { ServeDirData } from "./_serve_dir_handler.ts";
 
@@ -188,7 +188,8 @@ export const SERVE_PROTOCOLS: readonly AnyServeProtocol[] = [
     },
     flags: MQTT_FLAGS,
     make(values, { workers: _, ...base }) {
-      const server = mqttServer({ ...base, ...mqttOptions(values) });
+      const options = mqttOptions(values);
+      const server = storeChecked(() => mqttServer({ ...base, ...options }));
       return {
         server,
         routed: () => server.broker,

@@ -204,6 +204,7 @@ const BAD_COMMAND_LINES: [string[], string | RegExp][] = [
   [["serve", "mqtt", "--loops", "2"], /^mqttServer runs on one I\/O loop/],
   [["serve", "mqtt", "--workers", "2"], /^--workers must be at most 0 \(mqtt's broker runs/],
   [["serve", "mqtt", "--user", "ann"], "--user and --pass go together"],
+  [["serve", "mqtt", "--store", "README.md"], /^--store: MQTT store README\.md: /],
   [["serve", "pubsub", "--token", "t", "--auth", "a.json"], /^Give one of --user/],
   [["serve", "http", "--dir", "/nonexistent"], '--dir must be a folder, got "/nonexistent"'],
   [
