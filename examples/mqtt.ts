@@ -23,112 +23,23 @@
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import {
-  exampleArgs,
-  integerFlag,
-  listFlag,
-  MAX_BYTES,
-  portFlag,
-  serverOrExit,
-  textFlag,
-} from "./_args.ts";
+import { exampleArgs, exitOnFlagError, hostnameFlag, portFlag, serverOrExit } from "./_args.ts";
+import { MQTT_FLAGS, mqttOptions, storeChecked } from "../cli/_mqtt_flags.ts";
 import { hostPort } from "./_address.ts";
-import {
-  MQTT_PORT,
-  mqttServer,
-  MqttStoreError,
-  parseSharedFilter,
-  topicMatches,
-  validTopicFilter,
-} from "@speedo/speedo/mqtt";
+import { MQTT_PORT, mqttServer } from "@speedo/speedo/mqtt";
 
 const args = exampleArgs({
   name: "examples/mqtt.ts",
   summary: "The MQTT broker (3.1.1 and 5.0); try: mosquitto_sub -t '#' -v",
 }, {
   port: portFlag({ default: MQTT_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
-  "max-packet-size": integerFlag({
-    default: 1048576,
-    min: 1,
-    max: MAX_BYTES,
-    help: "largest packet a client may send, in bytes",
-  }),
-  "max-keepalive": integerFlag({
-    default: 0,
-    min: 0,
-    max: 65535,
-    help: "longest keep alive granted, in seconds; 0: what the client asks",
-  }),
-  "topic-aliases": integerFlag({
-    default: 0,
-    min: 0,
-    max: 65535,
-    help: "topic aliases set towards each MQTT 5 client (at most its own maximum); 0: none",
-  }),
-  user: textFlag({
-    placeholder: "USER",
-    help: "the user name clients must log in with (with --pass)",
-  }),
-  pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
-  store: textFlag({
-    placeholder: "FILE",
-    help:
-      "an SQLite file where persistent sessions, what they are owed and retained messages survive a restart (made when absent)",
-  }),
-  "deny-subscribe": listFlag(
-    "a topic filter no client may subscribe within (its own wildcards count as written)",
-    "FILTER",
-    { check: validTopicFilter, requirement: "be a valid MQTT topic filter" },
-  ),
+  hostname: hostnameFlag(),
+  ...MQTT_FLAGS,
 });
-const denied = args["deny-subscribe"];
-
-if ((args.user === undefined) !== (args.pass === undefined)) {
-  console.error("examples/mqtt.ts: --user and --pass go together");
-  Deno.exit(2);
-}
-const server = serverOrExit(() => {
-  try {
-    return mqttServerFromArgs();
-  } catch (error) {
-    // A store that cannot be used is a bad --store: one line, exit 2, as for any bad flag.
-    if (error instanceof MqttStoreError) throw new TypeError(`--store: ${error.message}`);
-    throw error;
-  }
-});
-
-function mqttServerFromArgs() {
-  return mqttServer({
-    hostname: args.hostname,
-    port: args.port,
-    ...(args.user === undefined ? {} : {
-      authenticate: ({ credentials }) =>
-        credentials.username === args.user && credentials.password === args.pass
-          ? { name: args.user! }
-          : { refused: "bad user name or password" },
-    }),
-    mqtt: {
-      maxPacketSize: args["max-packet-size"],
-      maxKeepAlive: args["max-keepalive"],
-      ...(args.store === undefined ? {} : { store: args.store }),
-      serverTopicAliases: args["topic-aliases"],
-      ...(denied.length === 0 ? {} : {
-        // A subscription is refused when a denied filter covers it, its wildcards read as
-        // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).
-        authorize: ({ action, topic }) => {
-          if (action !== "subscribe") return true;
-          const filter = parseSharedFilter(topic)?.filter ?? topic;
-          return !denied.some((deny) => topicMatches(deny, filter));
-        },
-      }),
-    },
-  });
-}
+const options = exitOnFlagError(() => mqttOptions(args));
+const server = serverOrExit(() =>
+  storeChecked(() => mqttServer({ hostname: args.hostname, port: args.port, ...options }))
+);
 const address = await server.listen();
 const stored = args.store === undefined
   ? ""
