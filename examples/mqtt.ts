@@ -5,15 +5,20 @@
  * Flags: `--port` (1883), `--hostname` (127.0.0.1; 0.0.0.0 for other hosts), `--max-packet-size`
  * (1048576), `--max-keepalive SECONDS` (0: as the client asks; above it, MQTT 5 clients are told
  * the server's keep alive), `--user U --pass P` (clients must log in with them),
- * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87), `--help`. A bad
- * flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully and prints a
- * summary. One I/O loop: the broker's sessions live in one thread.
+ * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87),
+ * `--nats-port PORT` (serve NATS pub/sub on PORT too, sharing subjects: MQTT `a/b` is NATS `a.b`),
+ * `--backplane nats://host:port` (repeatable: MQTT clients share subjects with a NATS system),
+ * `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
+ * and prints a summary. One I/O loop: the broker's sessions live in one thread.
  *
  * ```
  * $ mosquitto_sub -t 'home/#' -v &
  * $ mosquitto_pub -t home/kitchen -m 21
  * home/kitchen 21
  * ```
+ *
+ * With `--nats-port 4222`, NATS clients on 4222 share the subjects (`nats pub home.kitchen 21`
+ * reaches the `mosquitto_sub` above); with `--backplane`, so do those of a NATS system.
  *
  * @module
  */
@@ -36,6 +41,8 @@ import {
   topicMatches,
   validTopicFilter,
 } from "@speedo/speedo/mqtt";
+import { pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
+import { onShutdownSignal } from "./_close_on_signal.ts";
 
 const args = exampleArgs({
   name: "examples/mqtt.ts",
@@ -69,8 +76,23 @@ const args = exampleArgs({
     "FILTER",
     { check: validTopicFilter, requirement: "be a valid MQTT topic filter" },
   ),
+  "nats-port": portFlag({
+    help: "serve NATS pub/sub on this port too, sharing subjects (a/b is a.b)",
+  }),
+  backplane: listFlag(
+    "a NATS server (nats://host:port) whose clients share subjects with the MQTT clients",
+    "URL",
+    {
+      check: (text) => /^(nats|tls):\/\/[^\s]+$/.test(text),
+      requirement: "be a nats:// or tls:// URL",
+    },
+  ),
 });
 const denied = args["deny-subscribe"];
+// One router for the MQTT bridge and the NATS port: one subject space.
+const router = args["nats-port"] === undefined && args.backplane.length === 0
+  ? undefined
+  : new SubjectRouter();
 
 if ((args.user === undefined) !== (args.pass === undefined)) {
   console.error("examples/mqtt.ts: --user and --pass go together");
@@ -99,12 +121,29 @@ const server = serverOrExit(() =>
         },
       }),
     },
+    ...(router === undefined ? {} : {
+      pubsub: {
+        router,
+        ...(args.backplane.length === 0 ? {} : { backplane: { servers: args.backplane } }),
+      },
+    }),
   })
 );
 const address = await server.listen();
 console.log(
   `Speedo MQTT listening on ${hostPort(address)}; try: mosquitto_sub -p ${address.port} -t '#' -v`,
 );
+if (args["nats-port"] !== undefined) {
+  const nats = pubsubServer({
+    hostname: args.hostname,
+    port: args["nats-port"],
+    pubsub: { router },
+  });
+  const natsAddress = await nats.listen();
+  console.log(`NATS on ${hostPort(natsAddress)}, same subjects (MQTT a/b is NATS a.b)`);
+  onShutdownSignal(() => nats.close());
+}
+if (args.backplane.length > 0) console.log(`Joining the backplane: ${args.backplane.join(", ")}`);
 
 closeOnSignal(server, () => {
   const s = server.stats();

@@ -79,3 +79,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "examples/mqtt.ts --nats-port: a NATS publish reaches mosquitto_sub, and SIGTERM ends both servers",
+  ignore: MOSQUITTO_SUB_PATH === undefined,
+  async fn() {
+    const example = await spawnExample(["examples/mqtt.ts", "--port", "0", "--nats-port", "0"], 2);
+    const port = /:(\d+);/.exec(example.firstLines)?.[1];
+    const natsPort = Number(/NATS on [^:]+:(\d+)/.exec(example.firstLines)?.[1]);
+    try {
+      const subscriber = new Deno.Command(MOSQUITTO_SUB_PATH!, {
+        args: ["-p", port!, "-h", "127.0.0.1", "-t", "home/#", "-v", "-C", "1"],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      let output: Deno.CommandOutput | undefined;
+      const done = subscriber.output().then((result) => output = result);
+      const nats = await Deno.connect({ hostname: "127.0.0.1", port: natsPort });
+      try {
+        // Publish until the subscriber, which may not have subscribed yet, got one.
+        await within(
+          (async () => {
+            while (output === undefined) {
+              await nats.write(
+                new TextEncoder().encode("CONNECT {}\r\nPUB home.kitchen 2\r\n21\r\n"),
+              );
+              let timer: ReturnType<typeof setTimeout> | undefined;
+              await Promise.race([done, new Promise((resolve) => timer = setTimeout(resolve, 50))]);
+              clearTimeout(timer);
+            }
+          })(),
+          "mosquitto_sub's message from NATS",
+        );
+      } finally {
+        nats.close();
+      }
+      assertEquals(new TextDecoder().decode(output!.stdout).trim(), "home/kitchen 21");
+    } finally {
+      example.child.kill("SIGTERM");
+    }
+    assertMatch(await example.output(), /SIGTERM: closed after/);
+    assertEquals((await example.child.status).code, 0);
+  },
+});
