@@ -119,7 +119,7 @@ class Bridge implements MqttPubSubBridge, PubSubClient {
    * The last NATS message given to the broker, and the sids it came on: the router delivers a
    * message once per matching subscription of the bridge, and the broker must get it once.
    */
-  #last: { subject: string; reply: string; payload: Uint8Array; sids: Set<string> } | undefined;
+  #last: { subject: string; reply: string; payload: Uint8Array; sids: string[] } | undefined;
   #toNats = 0;
   #toMqtt = 0;
   #unmappable = 0;
@@ -237,14 +237,14 @@ class Bridge implements MqttPubSubBridge, PubSubClient {
     const payload = bytes.subarray(end + 2 + headerSize, end + 2 + total);
     const last = this.#last;
     if (
-      last !== undefined && !last.sids.has(sid) && last.subject === subject &&
-      last.reply === reply && sameBytes(last.payload, payload)
+      last !== undefined && last.subject === subject && last.reply === reply &&
+      !last.sids.includes(sid) && sameBytes(last.payload, payload)
     ) {
-      last.sids.add(sid);
+      last.sids.push(sid);
       return;
     }
     const copy = payload.slice();
-    this.#last = { subject, reply, payload: copy, sids: new Set([sid]) };
+    this.#last = { subject, reply, payload: copy, sids: [sid] };
     let topic = this.#toTopic.get(subject);
     if (topic === undefined) {
       try {
@@ -277,10 +277,22 @@ function splitFields(bytes: Uint8Array, end: number): string[] {
   let start = 0;
   for (let i = 0; i <= end; i++) {
     if (i < end && bytes[i] !== SP) continue;
-    if (i > start) fields.push(decoder.decode(bytes.subarray(start, i)));
+    if (i > start) fields.push(text(bytes, start, i));
     start = i + 1;
   }
   return fields;
+}
+
+/** `bytes[start, end)` as text: short ASCII without a `TextDecoder` call, which costs more. */
+function text(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start > 64) return decoder.decode(bytes.subarray(start, end));
+  let result = "";
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    if (c >= 0x80) return decoder.decode(bytes.subarray(start, end));
+    result += String.fromCharCode(c);
+  }
+  return result;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
