@@ -162,16 +162,11 @@ class Bridge implements MqttPubSubBridge, PubSubClient {
   #publish(message: BrokerMessage, _publisher: Session | undefined): void {
     if (message === this.#inbound) return;
     const topic = message.topic;
-    let subject = this.#toSubject.get(topic);
-    if (subject === undefined) {
-      try {
-        subject = encoder.encode(mqttTopicToNatsSubject(topic));
-      } catch {
-        subject = null;
-      }
-      if (this.#toSubject.size >= MAX_CACHED) this.#toSubject.clear();
-      this.#toSubject.set(topic, subject);
-    }
+    const subject = mapped(
+      this.#toSubject,
+      topic,
+      (topic) => encoder.encode(mqttTopicToNatsSubject(topic)),
+    );
     if (subject === null) {
       this.#unmappable++;
       return;
@@ -245,17 +240,10 @@ class Bridge implements MqttPubSubBridge, PubSubClient {
     }
     const copy = payload.slice();
     this.#last = { subject, reply, payload: copy, sids: [sid] };
-    let topic = this.#toTopic.get(subject);
-    if (topic === undefined) {
-      try {
-        topic = natsSubjectToMqttTopic(subject);
-        if (!validTopicName(topic)) topic = null;
-      } catch {
-        topic = null;
-      }
-      if (this.#toTopic.size >= MAX_CACHED) this.#toTopic.clear();
-      this.#toTopic.set(subject, topic);
-    }
+    const topic = mapped(this.#toTopic, subject, (subject) => {
+      const topic = natsSubjectToMqttTopic(subject);
+      return validTopicName(topic) ? topic : null;
+    });
     if (topic === null) {
       this.#unmappable++;
       return;
@@ -269,6 +257,27 @@ class Bridge implements MqttPubSubBridge, PubSubClient {
     }
     this.#toMqtt++;
   }
+}
+
+/**
+ * `map(key)` through a bounded cache (emptied when full); `null` for a key that does not map
+ * (`map` threw or said so).
+ */
+function mapped<T>(
+  cache: Map<string, T | null>,
+  key: string,
+  map: (key: string) => T | null,
+): T | null {
+  let value = cache.get(key);
+  if (value !== undefined) return value;
+  try {
+    value = map(key);
+  } catch {
+    value = null;
+  }
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(key, value);
+  return value;
 }
 
 /** The space-separated fields of `bytes[0, end)`. */
