@@ -6,6 +6,8 @@
  * (1048576), `--max-keepalive SECONDS` (0: as the client asks; above it, MQTT 5 clients are told
  * the server's keep alive), `--user U --pass P` (clients must log in with them),
  * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87),
+ * `--store FILE` (an SQLite file: persistent sessions and retained messages survive a restart,
+ * `kill -9` included; a file that is not such a store is refused),
  * `--nats-port PORT` (serve NATS pub/sub on PORT too, sharing subjects: MQTT `a/b` is NATS `a.b`),
  * `--backplane nats://host:port` (repeatable: MQTT clients share subjects with a NATS system),
  * `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
@@ -37,6 +39,7 @@ import { hostPort } from "./_address.ts";
 import {
   MQTT_PORT,
   mqttServer,
+  MqttStoreError,
   parseSharedFilter,
   topicMatches,
   validTopicFilter,
@@ -71,6 +74,11 @@ const args = exampleArgs({
     help: "the user name clients must log in with (with --pass)",
   }),
   pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
+  store: textFlag({
+    placeholder: "FILE",
+    help:
+      "an SQLite file where persistent sessions, what they are owed and retained messages survive a restart (made when absent)",
+  }),
   "deny-subscribe": listFlag(
     "a topic filter no client may subscribe within (its own wildcards count as written)",
     "FILTER",
@@ -98,8 +106,18 @@ if ((args.user === undefined) !== (args.pass === undefined)) {
   console.error("examples/mqtt.ts: --user and --pass go together");
   Deno.exit(2);
 }
-const server = serverOrExit(() =>
-  mqttServer({
+const server = serverOrExit(() => {
+  try {
+    return mqttServerFromArgs();
+  } catch (error) {
+    // A store that cannot be used is a bad --store: one line, exit 2, as for any bad flag.
+    if (error instanceof MqttStoreError) throw new TypeError(`--store: ${error.message}`);
+    throw error;
+  }
+});
+
+function mqttServerFromArgs() {
+  return mqttServer({
     hostname: args.hostname,
     port: args.port,
     ...(args.user === undefined ? {} : {
@@ -111,6 +129,7 @@ const server = serverOrExit(() =>
     mqtt: {
       maxPacketSize: args["max-packet-size"],
       maxKeepAlive: args["max-keepalive"],
+      ...(args.store === undefined ? {} : { store: args.store }),
       ...(denied.length === 0 ? {} : {
         // A subscription is refused when a denied filter covers it, its wildcards read as
         // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).
@@ -127,11 +146,16 @@ const server = serverOrExit(() =>
         ...(args.backplane.length === 0 ? {} : { backplane: { servers: args.backplane } }),
       },
     }),
-  })
-);
+  });
+}
 const address = await server.listen();
+const stored = args.store === undefined
+  ? ""
+  : `; store ${args.store}: ${server.broker.sessions.size} sessions, ${server.broker.retained.size} retained messages`;
 console.log(
-  `Speedo MQTT listening on ${hostPort(address)}; try: mosquitto_sub -p ${address.port} -t '#' -v`,
+  `Speedo MQTT listening on ${
+    hostPort(address)
+  }; try: mosquitto_sub -p ${address.port} -t '#' -v${stored}`,
 );
 if (args["nats-port"] !== undefined) {
   const nats = pubsubServer({

@@ -38,5 +38,8 @@ export * from "./mqtt_session_state.ts";
 export * from "./mqtt_broker.ts";
 export * from "./mqtt_protocol.ts";
 export * from "./mqtt_server.ts";
+export * from "./mqtt_store.ts";
+export * from "./sqlite_store.ts";
+export * from "./mqtt_persistence.ts";
 export * from "./nats_subjects.ts";
 export * from "./pubsub_bridge.ts";

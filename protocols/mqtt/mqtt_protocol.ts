@@ -170,10 +170,10 @@ class MqttConnection implements ProtocolHandler {
       get level(): ProtocolLevel {
         return connection.#level;
       },
-      write: (bytes) => void this.#handle.write(bytes),
+      write: (bytes) => this.#write(bytes),
       takenOver: () => {
         if (this.#level === 5) {
-          this.#handle.write(
+          this.#write(
             encodeDisconnect({ type: "disconnect", reasonCode: ReasonCode.sessionTakenOver }, 5),
           );
         }
@@ -181,6 +181,17 @@ class MqttConnection implements ProtocolHandler {
         this.#closeKeepingSession();
       },
     };
+  }
+
+  /**
+   * Writes to the client (`null`: closes), after the store's next commit when it holds
+   * changes: an acknowledgement never runs ahead of what it stands for.
+   */
+  #write(bytes: Uint8Array | null): void {
+    const persistence = this.#shared.broker.persistence;
+    if (persistence !== undefined) persistence.write(this.#handle, bytes);
+    else if (bytes === null) this.#handle.close();
+    else this.#handle.write(bytes);
   }
 
   open(): void {
@@ -230,7 +241,10 @@ class MqttConnection implements ProtocolHandler {
     if (!this.#graceful) this.#publishWill(session);
     if (session.expiryInterval === 0) {
       broker.discard(session);
-    } else if (session.expiryInterval !== NEVER) {
+      return;
+    }
+    broker.persistence?.saveSession(session, Date.now());
+    if (session.expiryInterval !== NEVER) {
       session.expiryTimer = setTimeout(
         () => broker.discard(session),
         Math.min(session.expiryInterval * 1000, 2 ** 31 - 1),
@@ -260,8 +274,10 @@ class MqttConnection implements ProtocolHandler {
         this.#ack(() => this.#session!.state.pubcomp(packet.packetId));
         return;
       case "pubrel":
-        this.#session!.state.release(packet.packetId);
-        this.#handle.write(
+        if (this.#session!.state.release(packet.packetId)) {
+          this.#shared.broker.persistence?.incomingQos2(this.#session!, packet.packetId, false);
+        }
+        this.#write(
           encodePublishAck(
             { type: "pubcomp", packetId: packet.packetId, reasonCode: 0 },
             this.#level,
@@ -275,7 +291,7 @@ class MqttConnection implements ProtocolHandler {
         this.#unsubscribe(packet);
         return;
       case "pingreq":
-        this.#handle.write(encodePingresp());
+        this.#write(encodePingresp());
         return;
       case "disconnect":
         this.#disconnect(packet.reasonCode, packet.properties?.sessionExpiryInterval);
@@ -349,6 +365,12 @@ class MqttConnection implements ProtocolHandler {
       session = undefined;
     }
     if (session === undefined) {
+      if (broker.sessions.size >= broker.maxSessions) {
+        broker.refusedSessions++;
+        this.#connack(false, level === 5 ? ReasonCode.quotaExceeded : 3);
+        this.#close();
+        return;
+      }
       session = broker.newSession(clientId);
       broker.sessions.set(clientId, session);
     } else {
@@ -364,6 +386,11 @@ class MqttConnection implements ProtocolHandler {
       : packet.cleanStart
       ? 0
       : NEVER;
+    const persistence = broker.persistence;
+    if (persistence !== undefined && session.expiryInterval > 0) {
+      if (session.persisted) persistence.saveSession(session);
+      else persistence.persist(session, broker.tree.subscriptionsOf(session));
+    }
     this.#session = session;
     this.#will = packet.will === undefined ? undefined : copyWill(packet.will);
     this.#willDelay = packet.will?.properties?.willDelayInterval ?? 0;
@@ -385,7 +412,7 @@ class MqttConnection implements ProtocolHandler {
         ...(clamp ? { serverKeepAlive: keepAlive } : {}),
       }
       : undefined;
-    this.#handle.write(encodeConnack({
+    this.#write(encodeConnack({
       type: "connack",
       sessionPresent,
       reasonCode: 0,
@@ -422,7 +449,7 @@ class MqttConnection implements ProtocolHandler {
     if (!this.#allowed("publish", packet.topic)) {
       // Not routed. MQTT 5 says so; 3.1.1 has no refusal, so it is acknowledged all the same.
       if (packet.qos > 0) {
-        this.#handle.write(encodePublishAck({
+        this.#write(encodePublishAck({
           type: packet.qos === 1 ? "puback" : "pubrec",
           packetId: packet.packetId!,
           reasonCode: this.#level === 5 ? ReasonCode.notAuthorized : 0,
@@ -438,14 +465,23 @@ class MqttConnection implements ProtocolHandler {
       delete properties.messageExpiryInterval;
       delete properties.topicAlias;
     }
-    const message: BrokerMessage = {
-      topic: packet.topic,
-      payload: packet.payload.slice(),
-      qos: packet.qos,
-      retain: packet.retain,
-      ...(properties === undefined || Object.keys(properties).length === 0 ? {} : { properties }),
-      ...(expiry === undefined ? {} : { expiresAt: Date.now() + expiry * 1000 }),
-    };
+    // Without properties (every 3.1.1 message) the message is made with no spreads: this is
+    // the hot path of QoS 1 routing.
+    const message: BrokerMessage = properties === undefined
+      ? {
+        topic: packet.topic,
+        payload: packet.payload.slice(),
+        qos: packet.qos,
+        retain: packet.retain,
+      }
+      : {
+        topic: packet.topic,
+        payload: packet.payload.slice(),
+        qos: packet.qos,
+        retain: packet.retain,
+        ...(Object.keys(properties).length === 0 ? {} : { properties }),
+        ...(expiry === undefined ? {} : { expiresAt: Date.now() + expiry * 1000 }),
+      };
     const broker = this.#shared.broker;
     if (packet.qos === 0) {
       broker.publish(message, session);
@@ -454,7 +490,7 @@ class MqttConnection implements ProtocolHandler {
     const packetId = packet.packetId!;
     if (packet.qos === 1) {
       const count = broker.publish(message, session);
-      this.#handle.write(encodePublishAck({
+      this.#write(encodePublishAck({
         type: "puback",
         packetId,
         reasonCode: count === 0 && this.#level === 5 ? ReasonCode.noMatchingSubscribers : 0,
@@ -468,8 +504,11 @@ class MqttConnection implements ProtocolHandler {
       this.#refuse(ReasonCode.receiveMaximumExceeded, "too many QoS 2 messages await PUBREL");
       return;
     }
-    if (first) broker.publish(message, session);
-    this.#handle.write(encodePublishAck({ type: "pubrec", packetId, reasonCode: 0 }, this.#level));
+    if (first) {
+      broker.persistence?.incomingQos2(session, packetId, true);
+      broker.publish(message, session);
+    }
+    this.#write(encodePublishAck({ type: "pubrec", packetId, reasonCode: 0 }, this.#level));
   }
 
   #subscribe(packet: SubscribePacket): void {
@@ -503,6 +542,16 @@ class MqttConnection implements ProtocolHandler {
         }
         throw error;
       }
+      broker.persistence?.subscribed(session, {
+        filter: subscription.topicFilter,
+        options: {
+          qos: subscription.qos,
+          noLocal: subscription.noLocal,
+          retainAsPublished: subscription.retainAsPublished,
+          retainHandling: subscription.retainHandling,
+          ...(subscriptionId === undefined ? {} : { subscriptionId }),
+        },
+      });
       reasonCodes.push(subscription.qos);
       const handling = subscription.retainHandling;
       if (parseSharedFilter(subscription.topicFilter) !== undefined) continue;
@@ -523,7 +572,7 @@ class MqttConnection implements ProtocolHandler {
         }
       });
     }
-    this.#handle.write(
+    this.#write(
       encodeSuback({ type: "suback", packetId: packet.packetId, reasonCodes }, this.#level),
     );
     // Retained messages after the SUBACK, as the spec orders it.
@@ -531,13 +580,14 @@ class MqttConnection implements ProtocolHandler {
   }
 
   #unsubscribe(packet: UnsubscribePacket): void {
-    const tree = this.#shared.broker.tree;
-    const reasonCodes = packet.topicFilters.map((filter) =>
-      tree.unsubscribe(this.#session!, filter)
-        ? ReasonCode.success
-        : ReasonCode.noSubscriptionExisted
-    );
-    this.#handle.write(
+    const { tree, persistence } = this.#shared.broker;
+    const session = this.#session!;
+    const reasonCodes = packet.topicFilters.map((filter) => {
+      if (!tree.unsubscribe(session, filter)) return ReasonCode.noSubscriptionExisted;
+      persistence?.unsubscribed(session, filter);
+      return ReasonCode.success;
+    });
+    this.#write(
       encodeUnsuback({ type: "unsuback", packetId: packet.packetId, reasonCodes }, this.#level),
     );
   }
@@ -558,7 +608,7 @@ class MqttConnection implements ProtocolHandler {
     this.#graceful = reasonCode !== ReasonCode.disconnectWithWillMessage;
     this.#closed = true;
     this.close();
-    this.#handle.close();
+    this.#write(null);
   }
 
   /** Whether `authorize` lets this client do `action` on `topic` (a hook that throws: no). */
@@ -619,14 +669,14 @@ class MqttConnection implements ProtocolHandler {
         this.#connack(false, level === 5 ? reasonCode : connectReturnCodeFor(reasonCode));
       }
     } else if (this.#level === 5) {
-      this.#handle.write(encodeDisconnect({ type: "disconnect", reasonCode }, 5));
+      this.#write(encodeDisconnect({ type: "disconnect", reasonCode }, 5));
     }
     this.#close();
   }
 
   #connack(sessionPresent: boolean, reasonCode: number): void {
     const level = this.#level === 5 ? 5 : 4;
-    this.#handle.write(encodeConnack({ type: "connack", sessionPresent, reasonCode }, level));
+    this.#write(encodeConnack({ type: "connack", sessionPresent, reasonCode }, level));
   }
 
   /** Closes the connection; the will goes unless DISCONNECT came first. */
@@ -634,7 +684,7 @@ class MqttConnection implements ProtocolHandler {
     if (this.#closed) return;
     this.#closed = true;
     this.close();
-    this.#handle.close();
+    this.#write(null);
   }
 
   /** Another connection took the session: this one ends, its session stays for the other. */
@@ -647,7 +697,7 @@ class MqttConnection implements ProtocolHandler {
     }
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#handle.close();
+    this.#write(null);
   }
 
   /** Closes a client silent for 1.5 times its keep alive (MQTT §3.1.2.10). */
@@ -713,7 +763,9 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
     broker: shared.broker,
     create: (context) => new MqttConnection(context, shared),
     close() {
-      for (const session of shared.broker.sessions.values()) clearTimeout(session.expiryTimer);
+      // A broker given in the options is its owner's to close.
+      if (options.broker === undefined) shared.broker.close();
+      else for (const session of shared.broker.sessions.values()) clearTimeout(session.expiryTimer);
     },
   };
 }
