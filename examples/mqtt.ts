@@ -8,6 +8,8 @@
  * `--deny-subscribe FILTER` (repeatable: a subscription within it is refused, 0x80 / 0x87),
  * `--store FILE` (an SQLite file: persistent sessions and retained messages survive a restart,
  * `kill -9` included; a file that is not such a store is refused),
+ * `--topic-aliases N` (aliases the broker sets towards each MQTT 5 client that allows them, for
+ * its first N topics; 0, the default: none),
  * `--nats-port PORT` (serve NATS pub/sub on PORT too, sharing subjects: MQTT `a/b` is NATS `a.b`),
  * `--backplane nats://host:port` (repeatable: MQTT clients share subjects with a NATS system),
  * `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
@@ -68,6 +70,12 @@ const args = exampleArgs({
     min: 0,
     max: 65535,
     help: "longest keep alive granted, in seconds; 0: what the client asks",
+  }),
+  "topic-aliases": integerFlag({
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "topic aliases set towards each MQTT 5 client (at most its own maximum); 0: none",
   }),
   user: textFlag({
     placeholder: "USER",
@@ -130,6 +138,7 @@ function mqttServerFromArgs() {
       maxPacketSize: args["max-packet-size"],
       maxKeepAlive: args["max-keepalive"],
       ...(args.store === undefined ? {} : { store: args.store }),
+      serverTopicAliases: args["topic-aliases"],
       ...(denied.length === 0 ? {} : {
         // A subscription is refused when a denied filter covers it, its wildcards read as
         // written (`secret/#` covers `secret/+` and `secret/a`, not `#`).

@@ -13,25 +13,25 @@ Deno.test({
   async fn() {
     await using server = mqttServer({ port: 0, mqtt: { maxSessions: 2 } });
     const { port } = await server.listen();
-    const { client: a } = await RawClient.connect(port, { clientId: "a", cleanStart: false });
-    const { client: b } = await RawClient.connect(port, { level: 5, clientId: "b" });
-    const { client: c5, connack: refused5 } = await RawClient.connect(port, {
+    const { client: a } = await RawClient.session(port, { clientId: "a", cleanStart: false });
+    const { client: b } = await RawClient.session(port, { level: 5, clientId: "b" });
+    const { client: c5, connack: refused5 } = await RawClient.session(port, {
       level: 5,
       clientId: "c",
     });
     assertEquals(refused5.reasonCode, 0x97);
     assertEquals(await c5.next(), undefined);
-    const { client: c4, connack: refused4 } = await RawClient.connect(port, { clientId: "c" });
+    const { client: c4, connack: refused4 } = await RawClient.session(port, { clientId: "c" });
     assertEquals(refused4.reasonCode, 3);
     assertEquals(await c4.next(), undefined);
     // The session kept for "a" resumes (no new session needed), and "b" is unaffected.
     a.close();
-    const { client: again, connack } = await RawClient.connect(port, {
+    const { client: again, connack } = await RawClient.session(port, {
       clientId: "a",
       cleanStart: false,
     });
     assertEquals([connack.reasonCode, connack.sessionPresent], [0, true]);
-    await b.write({ type: "pingreq" });
+    await b.writePacket({ type: "pingreq" });
     await b.expect("pingresp");
     assertEquals(server.broker.refusedSessions, 2);
     for (const client of [again, b, c4, c5]) client.close();

@@ -18,6 +18,7 @@ import { SubscriptionTree } from "./subscription_tree.ts";
 import type { MqttStore } from "./mqtt_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { Persistence } from "./mqtt_persistence.ts";
+import type { ServerTopicAliases } from "./server_topic_aliases.ts";
 
 /** A message as the broker keeps it: copied out of the read buffer, shared by its deliveries. */
 export interface BrokerMessage {
@@ -53,6 +54,8 @@ export interface Owed {
 export interface SessionLink {
   /** The client's protocol level. */
   readonly level: ProtocolLevel;
+  /** Topic aliases this connection sets towards its client (MQTT 5), when it sets any. */
+  readonly topicAliases?: ServerTopicAliases;
   /** Writes a packet's bytes. */
   write(bytes: Uint8Array): void;
   /** Ends the connection: another took the session over. */
@@ -351,12 +354,14 @@ export function send(session: Session, sends: Send<Owed>[]): void {
   const link = session.link;
   if (link === undefined) return;
   const now = Date.now();
+  // Aliases are per connection: a connection with them encodes its own bytes.
+  const aliases = link.topicAliases;
   for (const item of sends) {
     // A QoS 0 message without per-subscriber fields encodes the same for every subscriber of
     // a level: its fan-out encodes once (a connection's write copies the bytes).
     const owed = item.kind === "publish" ? item.message : undefined;
     const sameForAll = owed !== undefined && owed.qos === 0 && owed.subscriptionIds.length === 0 &&
-      owed.message.expiresAt === undefined;
+      owed.message.expiresAt === undefined && aliases === undefined;
     if (sameForAll) {
       const last = lastQos0[link.level];
       if (last !== undefined && last.message === owed.message && last.retain === owed.retain) {
@@ -385,12 +390,20 @@ export function send(session: Session, sends: Send<Owed>[]): void {
         properties = { ...properties, subscriptionIdentifiers: [...subscriptionIds] };
       }
     }
+    let topic = message.topic;
+    if (aliases !== undefined) {
+      // MQTT 5 §3.3.2.3.4: the topic and its new alias once, then the alias and an empty topic.
+      let alias = aliases.get(topic);
+      if (alias !== undefined) topic = "";
+      else alias = aliases.assign(topic);
+      if (alias > 0) properties = { ...properties, topicAlias: alias };
+    }
     const bytes = encodePublish({
       type: "publish",
       dup: item.dup,
       qos,
       retain,
-      topic: message.topic,
+      topic,
       packetId: qos > 0 ? item.packetId : undefined,
       properties,
       payload: message.payload,

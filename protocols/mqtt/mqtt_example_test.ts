@@ -4,6 +4,8 @@ import { assertEquals, assertMatch } from "@std/assert";
 import { spawnExample } from "../../examples/_example_test_helper.ts";
 import { MOSQUITTO_PUB_PATH, MOSQUITTO_SUB_PATH } from "../../testing/_fixtures/mosquitto.ts";
 import { within } from "../../testing/_socket_client.ts";
+import { RawClient } from "./_raw_client_test_helper.ts";
+import { encodePublish } from "./mqtt_encoder.ts";
 
 Deno.test({
   name: "examples/mqtt.ts: mosquitto_pub reaches mosquitto_sub, then a summary on SIGTERM",
@@ -57,6 +59,47 @@ Deno.test({
         assertMatch(new TextDecoder().decode(stderr), /subscription requests were denied/);
       }
     } finally {
+      example.child.kill("SIGTERM");
+      await example.output();
+      await example.child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "examples/mqtt.ts --topic-aliases: an MQTT 5 subscriber that allows aliases is sent them",
+  async fn() {
+    const example = await spawnExample(["examples/mqtt.ts", "--port", "0", "--topic-aliases", "4"]);
+    const port = Number(/:(\d+);/.exec(example.firstLines)?.[1]);
+    const subscriber = await RawClient.start(port, 5, {
+      clientId: "aliased",
+      properties: { topicAliasMaximum: 10 },
+    });
+    const publisher = await RawClient.connect(port, 4, "publisher");
+    try {
+      assertEquals((await subscriber.next())?.type, "connack");
+      await subscriber.subscribe("home/#");
+      const seen: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        await publisher.write(encodePublish({
+          type: "publish",
+          dup: false,
+          qos: 0,
+          retain: false,
+          topic: "home/kitchen",
+          payload: new TextEncoder().encode("21"),
+        }, 4));
+        const packet = await subscriber.next();
+        seen.push(
+          packet?.type === "publish"
+            ? `${packet.topic || "''"} ${packet.properties?.topicAlias}`
+            : `${packet?.type}`,
+        );
+      }
+      assertEquals(seen, ["home/kitchen 1", "'' 1"]);
+    } finally {
+      subscriber.close();
+      publisher.close();
       example.child.kill("SIGTERM");
       await example.output();
       await example.child.status;

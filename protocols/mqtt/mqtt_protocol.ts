@@ -14,11 +14,12 @@
  * `+`, `#` and `$`-topics; shared subscriptions; subscription identifiers; No Local; message
  * expiry; assigned client identifiers; session takeover (MQTT 5: DISCONNECT 0x8E to the old
  * connection); the server's `authenticate` hook (user name and password, as protocol `"mqtt"`);
- * per-topic authorization (`authorize`).
+ * per-topic authorization (`authorize`); MQTT 5 enhanced authentication (`enhancedAuth`: AUTH
+ * exchanges at CONNECT and re-authentication, with `scramSha256` as a method).
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
- * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`). Not
- * yet: aliases towards clients, enhanced authentication (AUTH is refused with 0x8C),
- * durable sessions (memory only), and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
+ * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`) and
+ * towards them (`serverTopicAliases`, off by default). Not yet: durable sessions (memory only),
+ * and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
  *
  * @module
  */
@@ -40,6 +41,7 @@ import {
 } from "./mqtt_broker.ts";
 import { MqttDecoder } from "./mqtt_decoder.ts";
 import {
+  encodeAuth,
   encodeConnack,
   encodeDisconnect,
   encodePingresp,
@@ -48,9 +50,13 @@ import {
   encodeUnsuback,
 } from "./mqtt_encoder.ts";
 import { MqttError } from "./mqtt_errors.ts";
+import type { MqttEnhancedAuthOptions } from "./mqtt_enhanced_auth.ts";
+import { type AuthLimits, authLimits, authMethod, AuthRun } from "./_enhanced_auth_exchange.ts";
 import type {
+  AuthPacket,
   ConnectPacket,
   MqttPacket,
+  Properties,
   ProtocolLevel,
   PublishPacket,
   SubscribePacket,
@@ -60,6 +66,7 @@ import type {
 import { connectReturnCodeFor, ReasonCode } from "./reason_codes.ts";
 import { InvalidTopicFilterError, SharedNoLocalError } from "./mqtt_topic_errors.ts";
 import { parseSharedFilter } from "./mqtt_topics.ts";
+import { ServerTopicAliases } from "./server_topic_aliases.ts";
 
 /** Options of {@linkcode mqttProtocol}. */
 export interface MqttProtocolOptions extends BrokerOptions {
@@ -78,12 +85,21 @@ export interface MqttProtocolOptions extends BrokerOptions {
   connectTimeout?: number;
   /**
    * Topic aliases a client may set (MQTT 5 Topic Alias Maximum, announced in CONNACK): a
-   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. The broker sets
-   * none towards clients (not yet).
+   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. Those the broker
+   * sets towards clients: `serverTopicAliases`.
    *
    * @default {16}
    */
   topicAliases?: number;
+  /**
+   * Topic aliases the broker sets towards each MQTT 5 client, capped by the client's own Topic
+   * Alias Maximum (none for a client that allows none): the first this many distinct topics a
+   * connection is sent get one, which they keep for the connection's life (see
+   * {@linkcode ServerTopicAliases}). 0 turns them off, as mosquitto has them.
+   *
+   * @default {0}
+   */
+  serverTopicAliases?: number;
   /**
    * Whether a client may publish to a topic, or subscribe to a filter (its wildcards as
    * written). Refused: a SUBACK failure (0x80 in 3.1.1, 0x87 Not authorized in 5.0); a PUBLISH
@@ -93,6 +109,16 @@ export interface MqttProtocolOptions extends BrokerOptions {
    * @default {undefined: everything allowed}
    */
   authorize?(request: MqttAuthorizationRequest): boolean;
+  /**
+   * MQTT 5 enhanced authentication (AUTH, §4.12): methods by Authentication Method name, such
+   * as `scramSha256`. A client naming one is authenticated by it alone, the server's
+   * `authenticate` hook not asked; clients naming none meet `authenticate` as before; a
+   * client naming a method not here gets CONNACK 0x8C. It may re-authenticate later (AUTH
+   * 0x19, same method). See {@linkcode MqttEnhancedAuthOptions}.
+   *
+   * @default {undefined: every Authentication Method refused with 0x8C}
+   */
+  enhancedAuth?: MqttEnhancedAuthOptions;
   /**
    * The broker to serve: give two servers (TCP and WebSocket) the same one and their clients
    * share sessions, subscriptions and retained messages. Its bounds are its own (the bounds
@@ -126,7 +152,9 @@ const NEVER = 0xffffffff;
 interface Shared {
   readonly broker: Broker;
   readonly topicAliases: number;
+  readonly serverTopicAliases: number;
   readonly authorize: MqttProtocolOptions["authorize"];
+  readonly enhancedAuth: AuthLimits | undefined;
   readonly maxPacketSize: number;
   readonly maxKeepAlive: number;
   readonly receiveMaximum: number;
@@ -152,8 +180,16 @@ class MqttConnection implements ProtocolHandler {
   #keepAlive = 0;
   /** The client's topic aliases (MQTT 5), set by its PUBLISH packets. */
   #aliases: Map<number, string> | undefined;
-  /** Who `authenticate` said the client is. */
+  /** The aliases this connection sets towards its client (MQTT 5), from its CONNACK on. */
+  #serverAliases: ServerTopicAliases | undefined;
+  /** Who `authenticate` (or the enhanced authentication method) said the client is. */
   #identity: Identity | undefined;
+  /** The Authentication Method of the CONNECT (MQTT 5 enhanced authentication). */
+  #authMethod: string | undefined;
+  /** The enhanced authentication exchange under way, at CONNECT or re-authenticating. */
+  #authRun: AuthRun | undefined;
+  /** The CONNECT waiting for its enhanced authentication, its bytes copied. */
+  #authConnect: ConnectPacket | undefined;
   #lastSeen = Date.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** This connection as its session's link. */
@@ -169,6 +205,9 @@ class MqttConnection implements ProtocolHandler {
     this.#link = {
       get level(): ProtocolLevel {
         return connection.#level;
+      },
+      get topicAliases(): ServerTopicAliases | undefined {
+        return connection.#serverAliases;
       },
       write: (bytes) => this.#write(bytes),
       takenOver: () => {
@@ -233,6 +272,7 @@ class MqttConnection implements ProtocolHandler {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#authRun?.end();
     const session = this.#session;
     if (session === undefined || session.link === undefined || session.link !== this.#link) return;
     const broker = this.#shared.broker;
@@ -253,6 +293,13 @@ class MqttConnection implements ProtocolHandler {
   }
 
   #handlePacket(packet: MqttPacket): void {
+    if (this.#authConnect !== undefined && packet.type !== "connect") {
+      // MQTT 5 §3.1.2.11.9: only AUTH or DISCONNECT until the CONNACK [MQTT-3.1.2-30].
+      if (packet.type === "auth") this.#auth(packet);
+      else if (packet.type === "disconnect") this.#close();
+      else this.#refuse(ReasonCode.protocolError, `${packet.type} before CONNACK`);
+      return;
+    }
     if (packet.type !== "connect" && this.#session === undefined) {
       // The decoder refuses anything before CONNECT; this is a packet during the check.
       return;
@@ -297,10 +344,7 @@ class MqttConnection implements ProtocolHandler {
         this.#disconnect(packet.reasonCode, packet.properties?.sessionExpiryInterval);
         return;
       case "auth":
-        this.#refuse(
-          ReasonCode.badAuthenticationMethod,
-          "enhanced authentication is not supported",
-        );
+        this.#auth(packet);
         return;
       default:
         // A packet only a server sends (CONNACK, SUBACK, ...).
@@ -312,6 +356,16 @@ class MqttConnection implements ProtocolHandler {
     this.#level = packet.protocolLevel;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    const method = packet.properties?.authenticationMethod;
+    if (method !== undefined) {
+      this.#authenticate(packet, method);
+      return;
+    }
+    if (packet.properties?.authenticationData !== undefined) {
+      // MQTT 5 §3.1.2.11.10: data without a method is a protocol error.
+      this.#refuse(ReasonCode.protocolError, "authentication data without a method");
+      return;
+    }
     if (this.#context.authenticationRequired === true) {
       this.#connecting = true;
       const credentials: Record<string, unknown> = { clientId: packet.clientId };
@@ -319,6 +373,15 @@ class MqttConnection implements ProtocolHandler {
       if (packet.password !== undefined) {
         credentials.password = new TextDecoder().decode(packet.password);
       }
+      // The CONNECT's will and properties are views of the read buffer, which the next read
+      // reuses: copied before the check lets go of this turn.
+      const connect: ConnectPacket = {
+        ...packet,
+        ...(packet.will === undefined ? {} : { will: copyWill(packet.will) }),
+        ...(packet.properties === undefined
+          ? {}
+          : { properties: copyProperties(packet.properties) }),
+      };
       this.#context.authenticate!("mqtt", credentials).then((result) => {
         if (this.#closed) return;
         if (isRefusal(result)) {
@@ -328,7 +391,7 @@ class MqttConnection implements ProtocolHandler {
         }
         this.#connecting = false;
         this.#identity = result;
-        this.#accept(packet);
+        this.#accept(connect);
         const pending = this.#pending;
         this.#pending = [];
         for (const more of pending) {
@@ -347,8 +410,127 @@ class MqttConnection implements ProtocolHandler {
     this.#accept(packet);
   }
 
+  /**
+   * A CONNECT naming an Authentication Method: the method alone decides (MQTT 5 §4.12); one the
+   * broker lacks is refused with 0x8C [MQTT-4.12.0-1].
+   */
+  #authenticate(packet: ConnectPacket, method: string): void {
+    const start = authMethod(this.#shared.enhancedAuth, method);
+    if (start === undefined) {
+      this.#refuse(ReasonCode.badAuthenticationMethod, `unknown authentication method ${method}`);
+      return;
+    }
+    this.#authMethod = method;
+    // Kept until the CONNACK, past this read buffer.
+    this.#authConnect = {
+      ...copyPacket(packet) as ConnectPacket,
+      ...(packet.will === undefined ? {} : { will: copyWill(packet.will) }),
+    };
+    this.#authRun = new AuthRun(
+      start,
+      {
+        method,
+        clientId: packet.clientId,
+        ...(packet.username === undefined ? {} : { username: packet.username }),
+        reauthentication: false,
+      },
+      this.#shared.enhancedAuth!,
+      () => this.#authTimedOut(),
+    );
+    this.#authStep(packet.properties?.authenticationData?.slice());
+  }
+
+  /** An AUTH from the client (MQTT 5 §3.15, §4.12). */
+  #auth(packet: AuthPacket): void {
+    const method = this.#authMethod;
+    const named = packet.properties?.authenticationMethod;
+    if (method === undefined || named === undefined) {
+      // §3.15: AUTH without the CONNECT's method, or AUTH naming none, is a protocol error.
+      this.#refuse(ReasonCode.protocolError, "AUTH without an authentication method");
+      return;
+    }
+    if (named !== method) {
+      this.#refuse(ReasonCode.badAuthenticationMethod, `AUTH with method ${named}, not ${method}`);
+      return;
+    }
+    const data = packet.properties?.authenticationData?.slice();
+    const run = this.#authRun;
+    if (packet.reasonCode === ReasonCode.reAuthenticate && run === undefined) {
+      // §4.12.1: after CONNACK, same method; the rest of the traffic goes on meanwhile.
+      this.#authRun = new AuthRun(
+        authMethod(this.#shared.enhancedAuth, method)!,
+        {
+          method,
+          clientId: this.#session!.clientId,
+          reauthentication: true,
+          ...(this.#identity === undefined ? {} : { identity: this.#identity }),
+        },
+        this.#shared.enhancedAuth!,
+        () => this.#authTimedOut(),
+      );
+      this.#authStep(data);
+      return;
+    }
+    if (packet.reasonCode === ReasonCode.continueAuthentication && run?.awaitingClient === true) {
+      this.#authStep(data);
+      return;
+    }
+    this.#refuse(ReasonCode.protocolError, `AUTH 0x${packet.reasonCode.toString(16)} out of turn`);
+  }
+
+  /** Runs the method on the client's data and answers with what it says. */
+  #authStep(data: Uint8Array | undefined): void {
+    const run = this.#authRun!;
+    run.step(data).then((outcome) => {
+      if (this.#closed || this.#authRun !== run) return;
+      const method = run.method;
+      if (outcome.kind === "continue") {
+        this.#write(encodeAuth({
+          type: "auth",
+          reasonCode: ReasonCode.continueAuthentication,
+          properties: { authenticationMethod: method, authenticationData: outcome.data },
+        }));
+        return;
+      }
+      run.end();
+      this.#authRun = undefined;
+      if (outcome.kind === "refused") {
+        // 0x86 exists in CONNACK only; a re-authentication is refused with DISCONNECT.
+        const code = run.reauthentication && outcome.reasonCode === ReasonCode.badUserNameOrPassword
+          ? ReasonCode.notAuthorized
+          : outcome.reasonCode;
+        this.#refuse(code, outcome.why);
+        return;
+      }
+      this.#identity = outcome.identity;
+      const properties: Properties = {
+        authenticationMethod: method,
+        ...(outcome.data === undefined ? {} : { authenticationData: outcome.data }),
+      };
+      if (run.reauthentication) {
+        this.#write(
+          encodeAuth({ type: "auth", reasonCode: ReasonCode.success, properties }),
+        );
+        return;
+      }
+      const packet = this.#authConnect!;
+      this.#authConnect = undefined;
+      this.#accept(packet, properties);
+    }).catch((error) => {
+      console.error(`speedo mqtt: ${error}`);
+      this.#close();
+    });
+  }
+
+  /** An exchange not over within `enhancedAuth.timeout`: refused (CONNACK or DISCONNECT 0x87). */
+  #authTimedOut(): void {
+    if (this.#closed) return;
+    this.#authRun = undefined;
+    this.#refuse(ReasonCode.notAuthorized, "authentication timed out");
+  }
+
   /** The session starts (or resumes): CONNACK, then what the session was owed. */
-  #accept(packet: ConnectPacket): void {
+  #accept(packet: ConnectPacket, auth?: Properties): void {
     const broker = this.#shared.broker;
     const level = this.#level;
     let clientId = packet.clientId;
@@ -410,6 +592,7 @@ class MqttConnection implements ProtocolHandler {
         maximumPacketSize: this.#shared.maxPacketSize,
         ...(assigned === undefined ? {} : { assignedClientIdentifier: assigned }),
         ...(clamp ? { serverKeepAlive: keepAlive } : {}),
+        ...auth,
       }
       : undefined;
     this.#write(encodeConnack({
@@ -418,6 +601,10 @@ class MqttConnection implements ProtocolHandler {
       reasonCode: 0,
       ...(properties === undefined ? {} : { properties }),
     }, level));
+    const aliases = level === 5
+      ? Math.min(this.#shared.serverTopicAliases, packet.properties?.topicAliasMaximum ?? 0)
+      : 0;
+    if (aliases > 0) this.#serverAliases = new ServerTopicAliases(aliases);
     session.link = this.#link;
     const receiveMaximum = level === 5 ? packet.properties?.receiveMaximum ?? 65_535 : 65_535;
     send(session, session.state.connect(receiveMaximum));
@@ -746,6 +933,14 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
   if (!Number.isInteger(topicAliases) || topicAliases < 0 || topicAliases > 65_535) {
     throw new RangeError(`topicAliases must be an integer from 0 to 65535, got ${topicAliases}`);
   }
+  const serverTopicAliases = options.serverTopicAliases ?? 0;
+  if (
+    !Number.isInteger(serverTopicAliases) || serverTopicAliases < 0 || serverTopicAliases > 65_535
+  ) {
+    throw new RangeError(
+      `serverTopicAliases must be an integer from 0 to 65535, got ${serverTopicAliases}`,
+    );
+  }
   const maxKeepAlive = options.maxKeepAlive ?? 0;
   if (!Number.isInteger(maxKeepAlive) || maxKeepAlive < 0 || maxKeepAlive > 65_535) {
     throw new RangeError(`maxKeepAlive must be an integer from 0 to 65535, got ${maxKeepAlive}`);
@@ -753,7 +948,9 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
   const shared: Shared = {
     broker: options.broker ?? new Broker(options),
     topicAliases,
+    serverTopicAliases,
     authorize: options.authorize,
+    enhancedAuth: options.enhancedAuth === undefined ? undefined : authLimits(options.enhancedAuth),
     maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
     maxKeepAlive,
     receiveMaximum: positive("receiveMaximum", options.receiveMaximum ?? 65_535, 65_535),

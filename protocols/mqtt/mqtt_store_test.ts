@@ -51,11 +51,11 @@ Deno.test({
   async fn() {
     await withStore(async (path) => {
       await withBroker(path, async (port) => {
-        const { client: sub } = await RawClient.connect(port, {
+        const { client: sub } = await RawClient.session(port, {
           clientId: "sub",
           cleanStart: false,
         });
-        await sub.write({
+        await sub.writePacket({
           type: "subscribe",
           packetId: 1,
           subscriptions: [{
@@ -67,25 +67,25 @@ Deno.test({
           }],
         });
         await sub.expect("suback");
-        await sub.write({ type: "disconnect", reasonCode: 0 });
+        await sub.writePacket({ type: "disconnect", reasonCode: 0 });
         assertEquals(await sub.next(), undefined);
         sub.close();
-        const { client: pub } = await RawClient.connect(port, { clientId: "pub" });
+        const { client: pub } = await RawClient.session(port, { clientId: "pub" });
         for (let i = 1; i <= 3; i++) {
-          await pub.write(publish(i, 1, `q1-${i}`));
+          await pub.writePacket(publish(i, 1, `q1-${i}`));
           await pub.expect("puback");
-          await pub.write(publish(10 + i, 2, `q2-${i}`));
+          await pub.writePacket(publish(10 + i, 2, `q2-${i}`));
           await pub.expect("pubrec");
-          await pub.write({ type: "pubrel", packetId: 10 + i, reasonCode: 0 });
+          await pub.writePacket({ type: "pubrel", packetId: 10 + i, reasonCode: 0 });
           await pub.expect("pubcomp");
         }
-        await pub.write(publish(0, 0, "offline QoS 0 is not kept"));
-        await pub.write(publish(20, 1, "on", true));
+        await pub.writePacket(publish(0, 0, "offline QoS 0 is not kept"));
+        await pub.writePacket(publish(20, 1, "on", true));
         await pub.expect("puback");
         pub.close();
       });
       await withBroker(path, async (port) => {
-        const { client: sub, connack } = await RawClient.connect(port, {
+        const { client: sub, connack } = await RawClient.session(port, {
           clientId: "sub",
           cleanStart: false,
         });
@@ -96,7 +96,7 @@ Deno.test({
           const packet = await sub.next();
           if (packet?.type === "pubrel") {
             released++;
-            await sub.write({ type: "pubcomp", packetId: packet.packetId, reasonCode: 0 });
+            await sub.writePacket({ type: "pubcomp", packetId: packet.packetId, reasonCode: 0 });
             continue;
           }
           if (packet?.type !== "publish") {
@@ -104,15 +104,15 @@ Deno.test({
           }
           got.push(`${packet.qos}:${text(packet.payload)}`);
           const ack = packet.qos === 1 ? "puback" : "pubrec";
-          await sub.write({ type: ack, packetId: packet.packetId!, reasonCode: 0 });
+          await sub.writePacket({ type: ack, packetId: packet.packetId!, reasonCode: 0 });
         }
         // PINGRESP comes after the broker read every acknowledgement before it.
-        await sub.write({ type: "pingreq" });
+        await sub.writePacket({ type: "pingreq" });
         await sub.expect("pingresp");
         assertEquals(got, ["1:q1-1", "2:q2-1", "1:q1-2", "2:q2-2", "1:q1-3", "2:q2-3", "1:on"]);
         // A new subscriber gets the retained message the store kept.
-        const { client: other } = await RawClient.connect(port, { clientId: "other" });
-        await other.write({
+        const { client: other } = await RawClient.session(port, { clientId: "other" });
+        await other.writePacket({
           type: "subscribe",
           packetId: 1,
           subscriptions: [{
@@ -148,13 +148,13 @@ Deno.test({
     await withStore(async (path) => {
       let ids: number[] = [];
       await withBroker(path, async (port) => {
-        const { client: sub } = await RawClient.connect(port, {
+        const { client: sub } = await RawClient.session(port, {
           level: 5,
           clientId: "sub",
           cleanStart: true,
           sessionExpiry: 3600,
         });
-        await sub.write({
+        await sub.writePacket({
           type: "subscribe",
           packetId: 1,
           subscriptions: [{
@@ -166,20 +166,20 @@ Deno.test({
           }],
         });
         await sub.expect("suback");
-        const { client: pub } = await RawClient.connect(port, { clientId: "pub" });
-        await pub.write(publish(1, 1, "one"));
-        await pub.write(publish(2, 2, "two"));
+        const { client: pub } = await RawClient.session(port, { clientId: "pub" });
+        await pub.writePacket(publish(1, 1, "one"));
+        await pub.writePacket(publish(2, 2, "two"));
         const first = await sub.expect("publish");
         const second = await sub.expect("publish");
         ids = [first.packetId!, second.packetId!];
         // The QoS 2 one is received (PUBREL owed); the QoS 1 one never acknowledged.
-        await sub.write({ type: "pubrec", packetId: second.packetId!, reasonCode: 0 });
+        await sub.writePacket({ type: "pubrec", packetId: second.packetId!, reasonCode: 0 });
         assertEquals((await sub.expect("pubrel")).packetId, second.packetId);
         sub.close();
         pub.close();
       });
       await withBroker(path, async (port) => {
-        const { client: sub, connack } = await RawClient.connect(port, {
+        const { client: sub, connack } = await RawClient.session(port, {
           level: 5,
           clientId: "sub",
           cleanStart: false,
@@ -189,10 +189,10 @@ Deno.test({
         const again = await sub.expect("publish");
         assertEquals([again.packetId, again.dup, text(again.payload)], [ids[0], true, "one"]);
         assertEquals((await sub.expect("pubrel")).packetId, ids[1]);
-        await sub.write({ type: "puback", packetId: ids[0], reasonCode: 0 });
-        await sub.write({ type: "pubcomp", packetId: ids[1], reasonCode: 0 });
+        await sub.writePacket({ type: "puback", packetId: ids[0], reasonCode: 0 });
+        await sub.writePacket({ type: "pubcomp", packetId: ids[1], reasonCode: 0 });
         // Nothing else comes: a PINGRESP is the next packet.
-        await sub.write({ type: "pingreq" });
+        await sub.writePacket({ type: "pingreq" });
         await sub.expect("pingresp");
         sub.close();
       });
@@ -206,11 +206,11 @@ Deno.test({
   async fn() {
     await withStore(async (path) => {
       await withBroker(path, async (port) => {
-        const { client: sub } = await RawClient.connect(port, {
+        const { client: sub } = await RawClient.session(port, {
           clientId: "sub",
           cleanStart: false,
         });
-        await sub.write({
+        await sub.writePacket({
           type: "subscribe",
           packetId: 1,
           subscriptions: [{
@@ -222,11 +222,11 @@ Deno.test({
           }],
         });
         await sub.expect("suback");
-        const { client: pub } = await RawClient.connect(port, {
+        const { client: pub } = await RawClient.session(port, {
           clientId: "pub",
           cleanStart: false,
         });
-        await pub.write(publish(7, 2, "once"));
+        await pub.writePacket(publish(7, 2, "once"));
         await pub.expect("pubrec");
         assertEquals(text((await sub.expect("publish")).payload), "once");
         // The publisher never saw the PUBREC (say), and the broker stops.
@@ -234,19 +234,19 @@ Deno.test({
         sub.close();
       });
       await withBroker(path, async (port) => {
-        const { client: sub } = await RawClient.connect(port, {
+        const { client: sub } = await RawClient.session(port, {
           clientId: "sub",
           cleanStart: false,
         });
-        const { client: pub } = await RawClient.connect(port, {
+        const { client: pub } = await RawClient.session(port, {
           clientId: "pub",
           cleanStart: false,
         });
-        await pub.write({ ...publish(7, 2, "once"), dup: true });
+        await pub.writePacket({ ...publish(7, 2, "once"), dup: true });
         await pub.expect("pubrec");
-        await pub.write({ type: "pubrel", packetId: 7, reasonCode: 0 });
+        await pub.writePacket({ type: "pubrel", packetId: 7, reasonCode: 0 });
         await pub.expect("pubcomp");
-        await pub.write(publish(0, 0, "after"));
+        await pub.writePacket(publish(0, 0, "after"));
         // The subscriber's next message is the one after: "once" was not delivered again.
         assertEquals(text((await sub.expect("publish")).payload), "after");
         sub.close();
@@ -262,8 +262,8 @@ Deno.test({
   async fn() {
     await withStore(async (path) => {
       await withBroker(path, async (port) => {
-        const { client } = await RawClient.connect(port, { clientId: "clean" });
-        await client.write({
+        const { client } = await RawClient.session(port, { clientId: "clean" });
+        await client.writePacket({
           type: "subscribe",
           packetId: 1,
           subscriptions: [{
@@ -283,7 +283,7 @@ Deno.test({
       store.putSession({ clientId: "old", expiryInterval: 5, disconnectedAt: Date.now() - 10_000 });
       store.close();
       await withBroker(path, async (port) => {
-        const { client, connack } = await RawClient.connect(port, {
+        const { client, connack } = await RawClient.session(port, {
           level: 5,
           clientId: "old",
           cleanStart: false,
