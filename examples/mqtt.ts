@@ -9,9 +9,11 @@
  * `--store FILE` (an SQLite file: persistent sessions and retained messages survive a restart,
  * `kill -9` included; a file that is not such a store is refused),
  * `--topic-aliases N` (aliases the broker sets towards each MQTT 5 client that allows them, for
- * its first N topics; 0, the default: none), `--help`. A bad flag exits 2 with one line on stderr.
- * Ctrl-C or SIGTERM shuts down gracefully and prints a summary. One I/O loop: the broker's
- * sessions live in one thread.
+ * its first N topics; 0, the default: none),
+ * `--nats-port PORT` (serve NATS pub/sub on PORT too, sharing subjects: MQTT `a/b` is NATS `a.b`),
+ * `--backplane nats://host:port` (repeatable: MQTT clients share subjects with a NATS system),
+ * `--help`. A bad flag exits 2 with one line on stderr. Ctrl-C or SIGTERM shuts down gracefully
+ * and prints a summary. One I/O loop: the broker's sessions live in one thread.
  *
  * ```
  * $ mosquitto_sub -t 'home/#' -v &
@@ -19,14 +21,25 @@
  * home/kitchen 21
  * ```
  *
+ * With `--nats-port 4222`, NATS clients on 4222 share the subjects (`nats pub home.kitchen 21`
+ * reaches the `mosquitto_sub` above); with `--backplane`, so do those of a NATS system.
+ *
  * @module
  */
 
-import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, exitOnFlagError, hostnameFlag, portFlag, serverOrExit } from "./_args.ts";
+import { closeOnSignal, onShutdownSignal } from "./_close_on_signal.ts";
+import {
+  exampleArgs,
+  exitOnFlagError,
+  hostnameFlag,
+  listFlag,
+  portFlag,
+  serverOrExit,
+} from "./_args.ts";
 import { MQTT_FLAGS, mqttOptions, storeChecked } from "../cli/_mqtt_flags.ts";
 import { hostPort } from "./_address.ts";
 import { MQTT_PORT, mqttServer } from "@speedo/speedo/mqtt";
+import { pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
 
 const args = exampleArgs({
   name: "examples/mqtt.ts",
@@ -35,10 +48,37 @@ const args = exampleArgs({
   port: portFlag({ default: MQTT_PORT, help: "port to listen on; 0 picks a free one" }),
   hostname: hostnameFlag(),
   ...MQTT_FLAGS,
+  "nats-port": portFlag({
+    help: "serve NATS pub/sub on this port too, sharing subjects (a/b is a.b)",
+  }),
+  backplane: listFlag(
+    "a NATS server (nats://host:port) whose clients share subjects with the MQTT clients",
+    "URL",
+    {
+      check: (text) => /^(nats|tls):\/\/[^\s]+$/.test(text),
+      requirement: "be a nats:// or tls:// URL",
+    },
+  ),
 });
 const options = exitOnFlagError(() => mqttOptions(args));
+// One router for the MQTT bridge and the NATS port: one subject space.
+const router = args["nats-port"] === undefined && args.backplane.length === 0
+  ? undefined
+  : new SubjectRouter();
 const server = serverOrExit(() =>
-  storeChecked(() => mqttServer({ hostname: args.hostname, port: args.port, ...options }))
+  storeChecked(() =>
+    mqttServer({
+      hostname: args.hostname,
+      port: args.port,
+      ...options,
+      ...(router === undefined ? {} : {
+        pubsub: {
+          router,
+          ...(args.backplane.length === 0 ? {} : { backplane: { servers: args.backplane } }),
+        },
+      }),
+    })
+  )
 );
 const address = await server.listen();
 const stored = args.store === undefined
@@ -49,6 +89,18 @@ console.log(
     hostPort(address)
   }; try: mosquitto_sub -p ${address.port} -t '#' -v${stored}`,
 );
+
+if (args["nats-port"] !== undefined) {
+  const nats = pubsubServer({
+    hostname: args.hostname,
+    port: args["nats-port"],
+    pubsub: { router },
+  });
+  const natsAddress = await nats.listen();
+  console.log(`NATS on ${hostPort(natsAddress)}, same subjects (MQTT a/b is NATS a.b)`);
+  onShutdownSignal(() => nats.close());
+}
+if (args.backplane.length > 0) console.log(`Joining the backplane: ${args.backplane.join(", ")}`);
 
 closeOnSignal(server, () => {
   const s = server.stats();

@@ -44,3 +44,5 @@ export * from "./mqtt_server.ts";
 export * from "./mqtt_store.ts";
 export * from "./sqlite_store.ts";
 export * from "./mqtt_persistence.ts";
+export * from "./nats_subjects.ts";
+export * from "./pubsub_bridge.ts";

@@ -89,6 +89,12 @@ export class Session {
   }
 }
 
+/**
+ * Sees each message a {@linkcode Broker} routes, once its deliveries are owed
+ * ({@linkcode Broker.taps}).
+ */
+export type BrokerTap = (message: BrokerMessage, publisher: Session | undefined) => void;
+
 /** Options of a {@linkcode Broker}. */
 export interface BrokerOptions extends SessionStateOptions {
   /**
@@ -134,6 +140,12 @@ export class Broker {
   readonly maxSessions: number;
   /** CONNECTs refused because `maxSessions` were kept. */
   refusedSessions = 0;
+  /**
+   * Called with every message {@linkcode Broker.publish} routes (PUBLISH packets, wills, and
+   * what a tap itself publishes), after its deliveries are owed: a bridge to another system
+   * (`bridgeMqttToPubsub`) adds one here. Empty by default, and then costs nothing.
+   */
+  readonly taps: Set<BrokerTap> = new Set();
 
   /**
    * Makes an empty broker.
@@ -224,6 +236,7 @@ export class Broker {
         delivery.subscriptionIds,
       );
     }
+    if (this.taps.size > 0) { for (const tap of this.taps) tap(message, publisher); }
     return deliveries.length;
   }
 
