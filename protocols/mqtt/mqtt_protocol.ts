@@ -7,7 +7,7 @@
  * open -> CONNECT (CONNACK, session resumed or new) -> PUBLISH/SUBSCRIBE/... -> DISCONNECT | close
  * ```
  *
- * What this first broker does: QoS 0, 1 and 2 both ways with the in-flight window (the client's
+ * What the broker does: QoS 0, 1 and 2 both ways with the in-flight window (the client's
  * Receive Maximum) and resending on reconnect; retained messages (retain handling, retain as
  * published); wills (at a close without DISCONNECT, on takeover, and with DISCONNECT 0x04),
  * with MQTT 5's will delay; clean session / clean start and session expiry; keep alive (1.5x);
@@ -18,8 +18,9 @@
  * exchanges at CONNECT and re-authentication, with `scramSha256` as a method).
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
  * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`) and
- * towards them (`serverTopicAliases`, off by default). Not yet: durable sessions (memory only),
- * and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
+ * towards them (`serverTopicAliases`, off by default). Durable sessions with a store
+ * (`store`; see `mqtt_persistence.ts`). One I/O loop only. Over WebSocket, see `mqttServer`'s
+ * `websocket`; with NATS, its `pubsub`.
  *
  * @module
  */
