@@ -17,6 +17,8 @@ export interface MonitorFlags {
   hostname: string;
   /** The token a client must present (`--monitor-token`), if any. */
   token?: string;
+  /** Whether inline handler calls are timed (`--monitor-handler-time`). */
+  handlerTime?: boolean;
 }
 
 /** A monitor started by {@linkcode startMonitor}. */
@@ -56,6 +58,7 @@ export async function startMonitor(
       port: options.port,
       hostname: options.hostname,
       ...(options.token === undefined ? {} : { token: options.token }),
+      handlerTime: options.handlerTime ?? false,
       ...(sources === undefined ? {} : { sources }),
     });
   } catch (error) {

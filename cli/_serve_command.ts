@@ -18,6 +18,7 @@ import {
   parsedFlag,
   portFlag,
   refusedOptions,
+  switchFlag,
   textFlag,
   workersFlag,
 } from "./_flags.ts";
@@ -87,6 +88,9 @@ function trailingFlags() {
       placeholder: "TOKEN",
       help: "the token monitor clients must present (with --monitor)",
     }),
+    "monitor-handler-time": switchFlag(
+      "time every inline handler call into /metrics' histogram (with --monitor; about 0.2 µs a call)",
+    ),
   };
 }
 
@@ -151,8 +155,11 @@ export async function serve(
   const { log } = output;
   const tls = tlsOptions(values["tls-cert"], values["tls-key"]);
   if (values.monitor === undefined) {
-    for (const flag of ["monitor-hostname", "monitor-token"] as const) {
-      if (values[flag] !== undefined) throw new FlagError(`--${flag} needs --monitor PORT`);
+    for (const flag of ["monitor-hostname", "monitor-token", "monitor-handler-time"] as const) {
+      const value = values[flag];
+      if (value !== undefined && value !== false) {
+        throw new FlagError(`--${flag} needs --monitor PORT`);
+      }
     }
   }
   let errors = 0;

@@ -288,6 +288,7 @@ Deno.test("speedo serve pubsub --monitor 0: the monitor answers /healthz, /metri
     "0",
     "--monitor-token",
     "secret",
+    "--monitor-handler-time",
     "--stats-interval",
     "0",
   ]);
