@@ -61,4 +61,10 @@ export type {
   ProtocolHandlerFactory,
 } from "./core/protocol.ts";
 export * from "./core/server.ts";
+export {
+  type ConnectionInfo,
+  type ConnectionListOptions,
+  type ConnectionPage,
+  MAX_CONNECTION_LIST,
+} from "./core/connection_info.ts";
 export { defaultWorkerCount, type WorkerTransport } from "./core/worker_pool.ts";

@@ -4,7 +4,7 @@
  * a {@linkcode MqttLoadResult}.
  *
  * ```
- * deno run -A bench/_mqtt_load_client.ts --load fanout|qos1 --port P [--subscribers N]
+ * deno run -A bench/_mqtt_load_client.ts --load fanout|qos1|qos1-persistent --port P [--subscribers N]
  *   [--clients N] [--seconds 3] [--warmup 1] [--payload 100] [--server-pid PID]
  * ```
  *
@@ -16,6 +16,11 @@
  *   subscriber clients, one per topic, subscribed at QoS 1 and answering every PUBLISH with a
  *   PUBACK. Each publisher keeps at most `QOS1_WINDOW` messages not yet acknowledged and at
  *   most `QOS1_LAG` not yet received by its subscriber.
+ * - `qos1-persistent`: `qos1` with persistent sessions: every client connects with clean
+ *   session 0, its client id and its topic (`load/<run>/<i>`) unique to the run, so that no
+ *   session of an earlier run is resumed or still subscribed (a CONNACK with session present
+ *   fails the run). Once the run is measured, each client id connects once more with clean
+ *   session 1 and disconnects, which ends its session on the broker (and in its store).
  *
  * The hot path does not decode packets into objects: it walks the fixed headers (type and
  * remaining length) and, for a QoS 1 delivery, reads the packet id. After the window the
@@ -28,6 +33,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import {
   encodeConnect,
+  encodeDisconnect,
   encodePingreq,
   encodePublish,
   encodeSubscribe,
@@ -39,13 +45,13 @@ import { processCpuSeconds } from "./_process_cpu.ts";
 
 /** What one run measured. */
 export interface MqttLoadResult {
-  /** The load: `fanout` (QoS 0) or `qos1`. */
-  load: "fanout" | "qos1";
+  /** The load: `fanout` (QoS 0), `qos1`, or `qos1-persistent` (`qos1`, persistent sessions). */
+  load: MqttLoadKind;
   /** Deliveries per second over the measured window (all subscribers together). */
   rate: number;
   /** Deliveries counted in the window. */
   deliveries: number;
-  /** PUBACKs received by the publishers in the window (`qos1`; 0 for `fanout`). */
+  /** PUBACKs received by the publishers in the window (QoS 1 loads; 0 for `fanout`). */
   acks: number;
   /** Length of the window, in seconds. */
   seconds: number;
@@ -63,6 +69,9 @@ export interface MqttLoadResult {
   /** CPU used by this load process over the window, in cores. */
   clientCpu: number | undefined;
 }
+
+/** The loads this generator runs. */
+export type MqttLoadKind = "fanout" | "qos1" | "qos1-persistent";
 
 const LEVEL = 4;
 const FANOUT_TOPIC = "bench/load";
@@ -112,7 +121,15 @@ class Peer {
     this.conn = conn;
   }
 
-  static async open(port: number, clientId: string): Promise<Peer> {
+  /**
+   * Connects and reads the CONNACK. `persistent`: with clean session 0, for a session that
+   * must be new (a session present fails).
+   */
+  static async open(
+    port: number,
+    clientId: string,
+    options: { persistent: boolean } = { persistent: false },
+  ): Promise<Peer> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.setNoDelay(true);
     const peer = new Peer(conn);
@@ -122,13 +139,13 @@ class Peer {
         type: "connect",
         protocolName: "MQTT",
         protocolLevel: LEVEL,
-        cleanStart: true,
+        cleanStart: !options.persistent,
         keepAlive: 0,
         clientId,
       }),
     );
     const connack = await peer.handshake("connack");
-    if (connack.type !== "connack" || connack.reasonCode !== 0) {
+    if (connack.type !== "connack" || connack.reasonCode !== 0 || connack.sessionPresent) {
       throw new Error(`CONNACK of ${clientId}: ${JSON.stringify(connack)}`);
     }
     return peer;
@@ -309,8 +326,9 @@ async function openSubscriber(
   clientId: string,
   filter: string,
   qos: QoS,
+  options: { persistent: boolean } = { persistent: false },
 ): Promise<Peer> {
-  const peer = await Peer.open(port, clientId);
+  const peer = await Peer.open(port, clientId, options);
   peers.push(peer);
   await peer.subscribe(filter, qos);
   return peer;
@@ -409,20 +427,52 @@ async function runFanout(
   }
 }
 
-/** QoS 1: `clients` publishers, each to its own topic with its own QoS 1 subscriber. */
+/**
+ * Ends the sessions of `clientIds`: each connects with clean session 1 (the broker discards
+ * its stored session) and disconnects (its new session ends). A few at a time.
+ */
+async function endSessions(port: number, clientIds: string[]): Promise<void> {
+  const disconnect = encodeDisconnect({ type: "disconnect", reasonCode: 0 }, LEVEL);
+  const PARALLEL = 20;
+  for (let at = 0; at < clientIds.length; at += PARALLEL) {
+    await Promise.all(
+      clientIds.slice(at, at + PARALLEL).map(async (clientId) => {
+        const peer = await Peer.open(port, clientId);
+        try {
+          await writeAll(peer.conn, disconnect);
+          // The broker closes after a DISCONNECT: its EOF says the session ended.
+          await Promise.race([peer.frames(() => {}, () => {}), sleep(CONNECT_TIMEOUT_MS)]);
+        } finally {
+          peer.close();
+        }
+      }),
+    );
+  }
+}
+
+/**
+ * QoS 1: `clients` publishers, each to its own topic with its own QoS 1 subscriber;
+ * `persistent`: every client with clean session 0, its id and topic unique to the run.
+ */
 async function runQos1(
   port: number,
   clients: number,
   payload: Uint8Array,
-  options: Window,
+  options: Window & { persistent: boolean },
 ): Promise<MqttLoadResult> {
   const peers: Peer[] = [];
+  const persistent = options.persistent;
+  // Unique to the run: no session of an earlier run is resumed, nor subscribed to its topics.
+  const run = persistent ? `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}` : "";
+  const subId = (i: number) => persistent ? `bench-q1p-${run}-sub-${i}` : `bench-q1-sub-${i}`;
+  const pubId = (i: number) => persistent ? `bench-q1p-${run}-pub-${i}` : `bench-q1-pub-${i}`;
+  const topicOf = (i: number) => persistent ? `load/${run}/${i}` : `load/${i}`;
   try {
     const subs: Peer[] = [];
     const pubs: Peer[] = [];
     for (let i = 0; i < clients; i++) {
-      subs.push(await openSubscriber(peers, port, `bench-q1-sub-${i}`, `load/${i}`, 1));
-      const pub = await Peer.open(port, `bench-q1-pub-${i}`);
+      subs.push(await openSubscriber(peers, port, subId(i), topicOf(i), 1, { persistent }));
+      const pub = await Peer.open(port, pubId(i), { persistent });
       peers.push(pub);
       pubs.push(pub);
     }
@@ -473,11 +523,12 @@ async function runQos1(
 
     let stopped = false;
     const publishers = pubs.map(async (pub, i) => {
-      const template = publish(`load/${i}`, 1, payload, 1);
+      const topic = topicOf(i);
+      const template = publish(topic, 1, payload, 1);
       // The packet id follows the fixed header (2 bytes here: a body under 128 bytes needs one
       // length byte, longer ones two) and the topic.
-      const header = template.length - payload.length - 2 - 2 - `load/${i}`.length;
-      const idAt = header + 2 + `load/${i}`.length;
+      const header = template.length - payload.length - 2 - 2 - topic.length;
+      const idAt = header + 2 + topic.length;
       const out = new Uint8Array(template.length * QOS1_WINDOW);
       for (let k = 0; k < QOS1_WINDOW; k++) out.set(template, k * template.length);
       let nextId = 1;
@@ -508,14 +559,18 @@ async function runQos1(
     await drain(() => totalDelivered >= published && totalAcked >= published);
     const complete = sent.every((count, i) => delivered[i] === count && acked[i] === count);
     const received = totalDelivered;
-    return await finish(peers, readers, window, {
-      load: "qos1",
+    const result = await finish(peers, readers, window, {
+      load: persistent ? "qos1-persistent" : "qos1",
       published,
       expected: published,
       received,
       duplicates,
       complete,
     });
+    if (persistent) {
+      await endSessions(port, [...subs.keys()].flatMap((i) => [subId(i), pubId(i)]));
+    }
+    return result;
   } finally {
     for (const peer of peers) peer.close();
   }
@@ -542,8 +597,11 @@ if (import.meta.main) {
     serverPid: args["server-pid"] ? Number(args["server-pid"]) : undefined,
   };
   const port = Number(args.port);
-  const result = args.load === "qos1"
-    ? await runQos1(port, Number(args.clients), payload, window)
+  const result = args.load === "qos1" || args.load === "qos1-persistent"
+    ? await runQos1(port, Number(args.clients), payload, {
+      ...window,
+      persistent: args.load === "qos1-persistent",
+    })
     : await runFanout(port, Number(args.subscribers), payload, window);
   console.log(JSON.stringify(result));
   Deno.exit(0);

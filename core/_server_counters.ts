@@ -17,10 +17,12 @@ export const Counter = {
   bytesIn: 6,
   bytesOut: 7,
   workers: 8,
+  slowConsumers: 9,
+  errors: 10,
 } as const;
 
 /** Numbers in a row. */
-export const COUNTER_COUNT = 9;
+export const COUNTER_COUNT = 11;
 
 /** The counters of one row, by name. */
 export type CounterValues = { -readonly [K in keyof typeof Counter]: number };
@@ -37,6 +39,8 @@ export function readCounters(row: Float64Array<ArrayBufferLike>): CounterValues 
     bytesIn: row[Counter.bytesIn],
     bytesOut: row[Counter.bytesOut],
     workers: row[Counter.workers],
+    slowConsumers: row[Counter.slowConsumers],
+    errors: row[Counter.errors],
   };
 }
 

@@ -22,7 +22,7 @@ async function publishedSources(): Promise<string[]> {
       }
     }
   };
-  for (const dir of ["core/", "protocols/", "testing/"]) await walk(dir);
+  for (const dir of ["core/", "protocols/", "testing/", "cli/"]) await walk(dir);
   return [...files, "mod.ts"];
 }
 

@@ -129,6 +129,14 @@ export class Connection implements ProtocolContext, MessageSource {
   addressBucket = -1;
   /** When the last byte was read or written, on the host's coarse clock. */
   lastActivity: number;
+  /** When it was accepted, on the host's coarse clock. */
+  readonly openedAt: number;
+  /** Bytes read from its socket. */
+  bytesIn = 0;
+  /** Bytes written to its socket. */
+  bytesOut = 0;
+  /** Messages its protocol dispatched. */
+  messagesIn = 0;
   /** When the write under way started, or -1. */
   writeStartedAt = -1;
   /** When `closeFor` queued a goodbye, or -1: the reaper ends a goodbye that cannot drain. */
@@ -196,7 +204,7 @@ export class Connection implements ProtocolContext, MessageSource {
     this.handle = this.#handle;
     this.remoteAddr = remoteAddr;
     this.localAddr = localAddr;
-    this.lastActivity = host.now;
+    this.lastActivity = this.openedAt = host.now;
     this.#readSize = Math.min(INITIAL_READ_SIZE, limits.readBufferSize);
   }
 
@@ -307,6 +315,7 @@ export class Connection implements ProtocolContext, MessageSource {
       }
     }
     this.#pendingMessages++;
+    this.messagesIn++;
     // An inline handler still running on a view of the read buffer keeps that buffer: read
     // into a new one (rare: only handlers that return a promise do it).
     if (
@@ -515,6 +524,7 @@ export class Connection implements ProtocolContext, MessageSource {
           return;
         }
         this.lastActivity = this.#host.now;
+        this.bytesIn += count;
         this.#host.countBytes(count, 0);
         this.#handlingData = true;
         this.#chunkBuffer = buffer.buffer;
@@ -598,7 +608,10 @@ export class Connection implements ProtocolContext, MessageSource {
       while (plaintext !== undefined && offset < plaintext.length) {
         offset += await this.#socket.write(plaintext.subarray(offset));
       }
-      if (plaintext !== undefined) this.#host.countBytes(0, plaintext.length);
+      if (plaintext !== undefined) {
+        this.bytesOut += plaintext.length;
+        this.#host.countBytes(0, plaintext.length);
+      }
     } catch (error) {
       this.#upgrading = false;
       if (this.#state !== "closed") this.#fail(error, false);
@@ -666,6 +679,7 @@ export class Connection implements ProtocolContext, MessageSource {
       }
       this.writeStartedAt = -1;
       this.lastActivity = this.#host.now;
+      this.bytesOut += length;
       this.#host.countBytes(0, length);
       // The socket has it all: a small buffer goes back to the pool (an idle connection holds
       // none); a large one stays while large writes are what this connection does (trim()

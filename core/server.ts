@@ -28,6 +28,13 @@ import { nonNegativeInteger, positiveInteger } from "./_option_checks.ts";
 import { linger } from "./_linger.ts";
 import { checkTransport } from "./_transport_checks.ts";
 import { describeError } from "./_printable.ts";
+import {
+  addressText,
+  type ConnectionInfo,
+  type ConnectionListOptions,
+  type ConnectionPage,
+  MAX_CONNECTION_LIST,
+} from "./connection_info.ts";
 import { resolveModule } from "./_resolve_module.ts";
 import { threadRole } from "./_thread_role.ts";
 import { Counter, COUNTER_COUNT, type CounterValues, readCounters } from "./_server_counters.ts";
@@ -356,6 +363,10 @@ export interface ServerCounters {
   bytesOut: number;
   /** Workers running in the pool now (0 when messages are handled inline). */
   workers: number;
+  /** Connections closed as slow consumers (`SlowConsumerError`) since start. */
+  slowConsumers: number;
+  /** Errors reported (to `onError`, or logged without it) since start. */
+  errors: number;
 }
 
 /**
@@ -824,6 +835,113 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
     return { ...row, loops: [{ ...row }] };
   }
 
+  /**
+   * Open connections, a page at a time: address, bytes and messages so far, last activity.
+   * The rows are read from counters each connection keeps anyway; nothing is sampled. On a
+   * server of several loops the connections live on the loops' threads: the page has the
+   * total and no rows (`stats().loops` has each loop's count).
+   *
+   * @param options Where the page starts (`offset`, default 0) and how long it is (`limit`,
+   *   default 256, at most 1024).
+   * @returns The page, with the total of open connections.
+   * @throws {RangeError} When `offset` is not a non-negative integer, or `limit` not an
+   *   integer from 1 to 1024.
+   *
+   * @example Two clients, listed one per page
+   * ```ts
+   * import { Server } from "@speedo/speedo";
+   * import { echoProtocol } from "@speedo/speedo/echo";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using server = new Server({ protocol: echoProtocol(), onMessage: () => {} });
+   * const { port } = await server.listen();
+   * const a = await Deno.connect({ port });
+   * const b = await Deno.connect({ port });
+   * while (server.stats().connections < 2) await new Promise((r) => setTimeout(r, 5));
+   * const page = server.connections({ offset: 1, limit: 1 });
+   * assertEquals([page.total, page.connections.length], [2, 1]);
+   * assertEquals(page.connections[0].remoteAddress.startsWith("127.0.0.1:"), true);
+   * a.close();
+   * b.close();
+   * ```
+   */
+  connections(options: ConnectionListOptions = {}): ConnectionPage {
+    const offset = options.offset ?? 0;
+    const limit = options.limit ?? 256;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
+    }
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CONNECTION_LIST) {
+      throw new RangeError(
+        `limit must be an integer from 1 to ${MAX_CONNECTION_LIST}, got ${limit}`,
+      );
+    }
+    if (this.#group !== undefined) {
+      return { total: this.#group.stats().connections, offset, limit, connections: [] };
+    }
+    const rows: ConnectionInfo[] = [];
+    const loop = this.#runtime?.index ?? 0;
+    let skipped = 0;
+    for (const connection of this.#table.values()) {
+      if (skipped < offset) {
+        skipped++;
+        continue;
+      }
+      if (rows.length === limit) break;
+      rows.push({
+        id: connection.id,
+        loop,
+        listener: connection.listener,
+        remoteAddress: addressText(connection.remoteAddr),
+        openedAt: connection.openedAt,
+        lastActivity: connection.lastActivity,
+        bytesIn: connection.bytesIn,
+        bytesOut: connection.bytesOut,
+        messagesIn: connection.messagesIn,
+        pendingMessages: connection.pendingMessages,
+        pendingOutput: connection.pendingOutput,
+      });
+    }
+    return { total: this.#table.size, offset, limit, connections: rows };
+  }
+
+  /**
+   * Times the message handler when it runs inline (`workers: 0`; a handler in workers is not
+   * timed): `observer` gets each message's handling time in seconds, from the call of
+   * `onMessage` until it returned or its promise settled. Untimed by default, which costs
+   * nothing; timed, two `performance.now()` calls and the observer's per message. A monitor
+   * (`@speedo/speedo/monitor`) with `handlerTime: true` uses it.
+   *
+   * @param observer Who gets the times; `undefined` stops timing.
+   * @returns Whether handlers are timed now: `false` on a server without a message handler,
+   *   or of several loops (each loop's handler runs on its own thread).
+   *
+   * @example Timing an inline handler
+   * ```ts
+   * import { Server } from "@speedo/speedo";
+   * import { echoProtocol } from "@speedo/speedo/echo";
+   * import { assert } from "@std/assert";
+   *
+   * const times: number[] = [];
+   * await using server = new Server({
+   *   protocol: echoProtocol(),
+   *   onMessage: (message, connection) => void connection.write(message.payload),
+   * });
+   * const { port } = await server.listen();
+   * assert(server.observeHandlerTime((seconds) => times.push(seconds)));
+   * const client = await Deno.connect({ port });
+   * await client.write(new TextEncoder().encode("hi\n"));
+   * await client.read(new Uint8Array(3));
+   * assert(times.length === 1 && times[0] >= 0);
+   * client.close();
+   * ```
+   */
+  observeHandlerTime(observer: ((seconds: number) => void) | undefined): boolean {
+    if (this.#pool === undefined) return false;
+    this.#pool.observeHandlerTime(observer);
+    return observer !== undefined;
+  }
+
   /** The addresses of a loop's own listeners (the test hook `LoopRuntime.pinnedListener`). */
   get pinnedAddresses(): Deno.NetAddr[] {
     return this.#pinnedListeners.map((listener) => listener.addr as Deno.NetAddr);
@@ -1123,6 +1241,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
         if (server.#quietWaiter !== undefined) queueMicrotask(() => server.#checkQuiet());
       },
       closed(connection, reason) {
+        if (reason instanceof SlowConsumerError) server.#counters[Counter.slowConsumers]++;
         server.#table.remove(connection.id);
         server.#counters[Counter.connections] = server.#table.size;
         if (server.#runtime !== undefined) Atomics.sub(server.#runtime.openConnections, 0, 1);
@@ -1259,6 +1378,7 @@ export class Server<T extends SocketTransport = "tcp"> implements AsyncDisposabl
   }
 
   #report(error: unknown, connection?: ConnectionHandle): void {
+    this.#counters[Counter.errors]++;
     const err = error instanceof Error ? error : new Error(String(error));
     const onError = this.#options.onError;
     if (onError === undefined) {

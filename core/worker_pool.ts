@@ -229,6 +229,11 @@ export class WorkerPool implements RouteTargets {
     };
   }
 
+  /** Times the inline handler for `observer` (`Server.observeHandlerTime`); undefined stops. */
+  observeHandlerTime(observer: ((seconds: number) => void) | undefined): void {
+    this.#inline.observer = observer;
+  }
+
   /** Workers asked for (not counting retiring ones); 0 when inline. */
   get size(): number {
     return this.#size;

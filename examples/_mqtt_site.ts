@@ -43,8 +43,12 @@ const NO_MESSAGES: MessageHandler = {
 export function mqttSite(
   options: MqttSiteOptions,
 ): Server & { readonly broker: ReturnType<typeof mqttServer>["broker"] } {
-  const { web, mqtt, websocket: _websocket, ...serverOptions } = options;
-  if (web === undefined) return mqttServer({ ...serverOptions, mqtt });
+  const { web, mqtt, websocket: _websocket, pubsub, ...serverOptions } = options;
+  if (web === undefined) return mqttServer({ ...serverOptions, mqtt, pubsub });
+  if (pubsub !== undefined) {
+    // mqttServer bridges its own protocol; this server's would need the same bridge.
+    throw new TypeError("--websocket does not go with --nats-port or --backplane yet");
+  }
   const broker = mqttProtocol(mqtt);
   // The broker's packets in binary frames: the stream mode of the WebSocket module.
   const endpoint = {

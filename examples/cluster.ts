@@ -22,7 +22,8 @@
  */
 
 import { closeOnSignal } from "./_close_on_signal.ts";
-import { exampleArgs, listFlag, portFlag, switchFlag } from "./_args.ts";
+import { exampleArgs, portFlag, switchFlag } from "./_args.ts";
+import { backplaneFlag } from "../cli/_pubsub_flags.ts";
 import { pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
 import type { Server } from "@speedo/speedo";
 
@@ -38,10 +39,7 @@ const args = exampleArgs({
     default: 14222,
     help: "port of the nats-server this starts (0: a free one)",
   }),
-  backplane: listFlag("a NATS server to join instead of starting one (nats://host:port)", "URL", {
-    check: (text) => /^(nats|tls):\/\/\S+$/.test(text),
-    requirement: "be a nats:// or tls:// URL",
-  }),
+  backplane: backplaneFlag("a NATS server to join instead of starting one (nats://host:port)"),
   demo: switchFlag("subscribe on B and C, publish on A, print what arrives, and exit"),
 });
 

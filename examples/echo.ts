@@ -13,15 +13,15 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  hostnameFlag,
   integerFlag,
-  loopCount,
   loopsFlag,
   MAX_BYTES,
   portFlag,
-  textFlag,
   workersFlag,
 } from "./_args.ts";
-import { hostPort, workerCount } from "./_address.ts";
+import { hostPort } from "./_address.ts";
+import { threadCount } from "../cli/_address.ts";
 import { ECHO_PORT, echoServer } from "@speedo/speedo/echo";
 import { defaultWorkerCount } from "@speedo/speedo";
 
@@ -30,11 +30,7 @@ const args = exampleArgs({
   summary: "The echo server: every line comes back as it came; try: telnet localhost 9292",
 }, {
   port: portFlag({ default: ECHO_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
+  hostname: hostnameFlag(),
   workers: workersFlag(
     defaultWorkerCount(),
     "worker threads (per loop); 0 echoes on the I/O thread",
@@ -56,14 +52,10 @@ const server = echoServer({
   echo: { maxLineLength: args["max-line-length"] },
 });
 const address = await server.listen();
-const stats = server.stats();
-const loops = stats.loops.length;
-// Workers are per loop: said so when there are several.
-const mode = loops === 1
-  ? workerCount(stats.workers)
-  : `${loopCount(loops)}, ${workerCount(stats.workers / loops)}${stats.workers > 0 ? " each" : ""}`;
 console.log(
-  `Speedo echo listening on ${hostPort(address)} (${mode}); try: telnet localhost ${address.port}`,
+  `Speedo echo listening on ${hostPort(address)} (${
+    threadCount(server.stats())
+  }); try: telnet localhost ${address.port}`,
 );
 
 closeOnSignal(server, () => {

@@ -303,6 +303,8 @@ const BAD_COMMAND_LINES: Record<string, [string[], string | RegExp][]> = {
       ["--deny-subscribe", "a/#/b"],
       '--deny-subscribe must be a valid MQTT topic filter, got "a/#/b"',
     ],
+    [["--nats-port", "-1"], '--nats-port must be an integer from 0 to 65535, got "-1"'],
+    [["--backplane", "127.0.0.1"], '--backplane must be a nats:// or tls:// URL, got "127.0.0.1"'],
   ],
   "examples/cluster.ts": [
     [["--backplane", "http://x"], '--backplane must be a nats:// or tls:// URL, got "http://x"'],

@@ -31,6 +31,8 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
+  folderFlag,
+  hostnameFlag,
   listFlag,
   loopCount,
   loopsFlag,
@@ -56,31 +58,16 @@ function isOrigin(text: string): boolean {
   }
 }
 
-function isFolder(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 const args = exampleArgs({
   name: "examples/http.ts",
   summary:
     "An HTTP server for a folder, with a WebSocket echo at /ws and NATS over WebSocket; open http://localhost:8080/",
 }, {
   port: portFlag({ default: HTTP_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
-  dir: textFlag({
+  hostname: hostnameFlag(),
+  dir: folderFlag({
     default: decodeURIComponent(new URL("./public", import.meta.url).pathname),
-    placeholder: "DIR",
     help: "the folder served",
-    check: isFolder,
-    requirement: "be a folder",
   }),
   "nats-path": textFlag({
     default: "/nats",

@@ -9,17 +9,10 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { deadline } from "@std/async/deadline";
 import { SocketClient, within } from "../testing/_socket_client.ts";
 import { runToExit, spawnExample } from "./_example_test_helper.ts";
+import { HAS_CHROMIUM, launchChromium } from "../testing/_chromium_test_helper.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 interface Example {
   readonly child: Deno.ChildProcess;
@@ -72,30 +65,11 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    // Loaded only when Chromium is there (a test-only dependency, mapped in deno.json).
-    const { chromium } = await import("playwright-core");
     const example = await start();
-    const profile = await Deno.makeTempDir({ prefix: "speedo-chromium-" });
-    let context;
     let tcp: SocketClient | undefined;
     try {
-      context = await deadline(
-        chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        }),
-        30_000,
-      );
-      const page = await context.newPage();
+      await using browser = await launchChromium();
+      const page = await browser.context.newPage();
       await page.goto(`http://127.0.0.1:${example.httpPort}/pubsub.html`, { timeout: 15_000 });
       await page.locator("#status", { hasText: "connected" }).waitFor({ timeout: 10_000 });
 
@@ -130,8 +104,6 @@ Deno.test({
       assertEquals(await page.locator("#subscriptions li").count(), 1);
     } finally {
       tcp?.close();
-      await context?.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
       const { text, code } = await example.stop();
       assertMatch(text, /SIGTERM: closed after .* s: \d+ connections/);
       assertEquals(code, 0);

@@ -8,16 +8,9 @@ import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { within } from "../testing/_socket_client.ts";
 import { runToExit, spawnExample } from "./_example_test_helper.ts";
+import { HAS_CHROMIUM, launchChromium } from "../testing/_chromium_test_helper.ts";
 
 const decoder = new TextDecoder();
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 /** Starts the example on a free port; resolves with the child and the port it printed. */
 async function start(...args: string[]): Promise<{
@@ -240,29 +233,10 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    // Loaded only when Chromium is there (a test-only dependency, mapped in deno.json).
-    const { chromium } = await import("playwright-core");
     const { child, port, output } = await start();
-    const profile = await Deno.makeTempDir({ prefix: "speedo-chromium-" });
-    let context;
     try {
-      context = await deadline(
-        chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        }),
-        30_000,
-      );
-      const page = await context.newPage();
+      await using browser = await launchChromium();
+      const page = await browser.context.newPage();
       await page.goto(`http://127.0.0.1:${port}/`, { timeout: 15_000 });
       await page.locator("#status", { hasText: "open" }).waitFor({ timeout: 10_000 });
       for (const text of ["hello from Chromium", "ünïcödé ✓"]) {
@@ -314,8 +288,6 @@ Deno.test({
         "open",
       );
     } finally {
-      await context?.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
       child.kill("SIGTERM");
       await output();
       await child.status;

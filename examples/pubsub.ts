@@ -31,80 +31,28 @@
 import { closeOnSignal } from "./_close_on_signal.ts";
 import {
   exampleArgs,
-  integerFlag,
-  listFlag,
+  exitOnFlagError,
+  hostnameFlag,
   loopCount,
   loopsFlag,
-  MAX_BYTES,
   portFlag,
   serverOrExit,
-  textFlag,
 } from "./_args.ts";
+import { PUBSUB_FLAGS, pubsubOptions } from "../cli/_pubsub_flags.ts";
 import { hostPort } from "./_address.ts";
-import {
-  natsAuthenticator,
-  type NatsAuthorization,
-  PUBSUB_PORT,
-  pubsubServer,
-  SubjectRouter,
-} from "@speedo/speedo/pubsub";
+import { PUBSUB_PORT, pubsubServer, SubjectRouter } from "@speedo/speedo/pubsub";
 
 const args = exampleArgs({
   name: "examples/pubsub.ts",
   summary: "The pub/sub server (NATS core protocol); try: telnet localhost 4222, or nats sub '>'",
 }, {
   port: portFlag({ default: PUBSUB_PORT, help: "port to listen on; 0 picks a free one" }),
-  hostname: textFlag({
-    default: "127.0.0.1",
-    placeholder: "HOST",
-    help: "address to listen on; 0.0.0.0 for other hosts",
-  }),
-  "max-payload": integerFlag({
-    default: 1048576,
-    min: 1,
-    max: MAX_BYTES,
-    help: "largest message payload in bytes",
-  }),
+  hostname: hostnameFlag(),
   loops: loopsFlag(),
-  backplane: listFlag(
-    "a NATS server (nats://host:port) to join the pub/sub of other Speedo servers through",
-    "URL",
-    {
-      check: (text) => /^(nats|tls):\/\/[^\s]+$/.test(text),
-      requirement: "be a nats:// or tls:// URL",
-    },
-  ),
-  user: textFlag({ placeholder: "USER", help: "the user clients must log in as (with --pass)" }),
-  pass: textFlag({ placeholder: "PASS", help: "the password of --user" }),
-  token: textFlag({ placeholder: "TOKEN", help: "the token clients must present" }),
-  auth: textFlag({
-    placeholder: "FILE",
-    help: "a JSON file of users and their permissions, as nats-server's authorization block",
-  }),
+  ...PUBSUB_FLAGS,
 });
 
-/** Who may connect, from the flags; exits 2 on a bad combination or file. */
-function authorization(): NatsAuthorization | undefined {
-  const fail = (line: string): never => {
-    console.error(`examples/pubsub.ts: ${line}`);
-    Deno.exit(2);
-  };
-  const given = [args.user ?? args.pass, args.token, args.auth].filter((v) => v !== undefined);
-  if (given.length > 1) fail("give one of --user/--pass, --token and --auth");
-  if ((args.user === undefined) !== (args.pass === undefined)) {
-    fail("--user and --pass go together");
-  }
-  if (args.user !== undefined) return { users: [{ user: args.user, password: args.pass! }] };
-  if (args.token !== undefined) return { token: args.token };
-  if (args.auth === undefined) return undefined;
-  try {
-    return JSON.parse(Deno.readTextFileSync(args.auth)) as NatsAuthorization;
-  } catch (error) {
-    return fail(`--auth ${args.auth}: ${error instanceof Error ? error.message : error}`);
-  }
-}
-
-const auth = authorization();
+const options = exitOnFlagError(() => pubsubOptions(args));
 
 // On one loop the router is this thread's, for the summary's counts; on several, each loop
 // has its own (a router cannot cross to a loop's thread).
@@ -114,12 +62,8 @@ const server = serverOrExit(() =>
     hostname: args.hostname,
     port: args.port,
     loops: args.loops,
-    ...(auth === undefined ? {} : { authenticate: natsAuthenticator(auth) }),
-    pubsub: {
-      maxPayload: args["max-payload"],
-      ...(router === undefined ? {} : { router }),
-      ...(args.backplane.length === 0 ? {} : { backplane: { servers: args.backplane } }),
-    },
+    authenticate: options.authenticate,
+    pubsub: { ...options.pubsub, ...(router === undefined ? {} : { router }) },
   })
 );
 const address = await server.listen();
@@ -129,7 +73,7 @@ console.log(
     loops === "" ? "" : ` (${loops})`
   }; try: telnet localhost ${address.port} (NATS clients work too)`,
 );
-if (auth !== undefined) console.log("Clients must log in (auth_required)");
+if (options.authenticate !== undefined) console.log("Clients must log in (auth_required)");
 if (args.backplane.length > 0) {
   console.log(`Joining the backplane: ${args.backplane.join(", ")}`);
 }

@@ -77,6 +77,18 @@ export class MqttReader {
    */
   string(): string {
     const bytes = this.binary();
+    // Short ASCII (topics, client ids): built here, no call out to the decoder. A byte of 0 or
+    // above 0x7F goes the long way, which checks it.
+    if (bytes.length <= 64) {
+      let ascii = "";
+      let i = 0;
+      for (; i < bytes.length; i++) {
+        const byte = bytes[i];
+        if (byte === 0 || byte > 0x7f) break;
+        ascii += String.fromCharCode(byte);
+      }
+      if (i === bytes.length) return ascii;
+    }
     let text: string;
     try {
       text = utf8.decode(bytes);

@@ -78,7 +78,13 @@ export class MqttWriter {
   /** Writes the length then the text; `length` is its {@linkcode utf8Length}. */
   string(value: string, length: number): void {
     this.u16(length);
-    utf8.encodeInto(value, this.bytes.subarray(this.pos, this.pos + length));
+    if (length === value.length && length <= 64) {
+      // Short ASCII (its UTF-8 length is its length): copied here, no call out to the encoder.
+      const bytes = this.bytes;
+      for (let i = 0; i < length; i++) bytes[this.pos + i] = value.charCodeAt(i);
+    } else {
+      utf8.encodeInto(value, this.bytes.subarray(this.pos, this.pos + length));
+    }
     this.pos += length;
   }
 

@@ -15,6 +15,10 @@ import { encodePublish, encodePublishAck } from "./mqtt_encoder.ts";
 import { RetainedMessages } from "./retained_messages.ts";
 import { type Send, SessionState, type SessionStateOptions } from "./mqtt_session_state.ts";
 import { SubscriptionTree } from "./subscription_tree.ts";
+import type { MqttStore } from "./mqtt_store.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import { Persistence } from "./mqtt_persistence.ts";
+import type { ServerTopicAliases } from "./server_topic_aliases.ts";
 
 /** A message as the broker keeps it: copied out of the read buffer, shared by its deliveries. */
 export interface BrokerMessage {
@@ -50,6 +54,8 @@ export interface Owed {
 export interface SessionLink {
   /** The client's protocol level. */
   readonly level: ProtocolLevel;
+  /** Topic aliases this connection sets towards its client (MQTT 5), when it sets any. */
+  readonly topicAliases?: ServerTopicAliases;
   /** Writes a packet's bytes. */
   write(bytes: Uint8Array): void;
   /** Ends the connection: another took the session over. */
@@ -68,6 +74,8 @@ export class Session {
   expiryInterval = 0;
   /** Ends the session once its expiry passes without a connection. */
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the broker's store keeps it (it outlives its connection, and there is a store). */
+  persisted = false;
 
   /**
    * Makes a session with nothing owed.
@@ -81,12 +89,36 @@ export class Session {
   }
 }
 
+/**
+ * Sees each message a {@linkcode Broker} routes, once its deliveries are owed
+ * ({@linkcode Broker.taps}).
+ */
+export type BrokerTap = (message: BrokerMessage, publisher: Session | undefined) => void;
+
 /** Options of a {@linkcode Broker}. */
 export interface BrokerOptions extends SessionStateOptions {
+  /**
+   * Sessions kept at most, connected or not: a CONNECT that needs a new one past it is refused
+   * (CONNACK 0x97 Quota exceeded in 5.0, 3 Server unavailable in 3.1.1) and closed.
+   *
+   * @default {100000}
+   */
+  maxSessions?: number;
   /** Retained messages kept at most. @default {100000} */
   maxRetainedMessages?: number;
   /** Bytes of retained messages kept at most. @default {268435456} */
   maxRetainedBytes?: number;
+  /**
+   * Where persistent sessions (expiry above 0: MQTT 3.1.1's clean session 0, MQTT 5's Session
+   * Expiry Interval), what they are owed, and retained messages survive a restart: the path of
+   * an SQLite file ({@linkcode SqliteStore}, made when absent) or a store of your own. Read
+   * once when the broker is made; changes are committed once per event-loop turn, and a
+   * client's PUBACK, PUBREC or delivery waits for the commit that holds it. Not kept: wills,
+   * QoS 0 messages, sessions that end with their connection.
+   *
+   * @default {undefined: memory only}
+   */
+  store?: string | MqttStore;
 }
 
 /** The state every connection of one broker shares. */
@@ -102,6 +134,18 @@ export class Broker {
   published = 0;
   /** Deliveries owed to sessions. */
   delivered = 0;
+  /** The link to the store, when there is one. */
+  readonly persistence: Persistence | undefined;
+  /** Sessions kept at most. */
+  readonly maxSessions: number;
+  /** CONNECTs refused because `maxSessions` were kept. */
+  refusedSessions = 0;
+  /**
+   * Called with every message {@linkcode Broker.publish} routes (PUBLISH packets, wills, and
+   * what a tap itself publishes), after its deliveries are owed: a bridge to another system
+   * (`bridgeMqttToPubsub`) adds one here. Empty by default, and then costs nothing.
+   */
+  readonly taps: Set<BrokerTap> = new Set();
 
   /**
    * Makes an empty broker.
@@ -110,6 +154,11 @@ export class Broker {
    */
   constructor(options: BrokerOptions = {}) {
     this.#sessionOptions = options;
+    const maxSessions = options.maxSessions ?? 100_000;
+    if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) {
+      throw new RangeError(`maxSessions must be a positive integer, got ${maxSessions}`);
+    }
+    this.maxSessions = maxSessions;
     this.tree = new SubscriptionTree<Session>({
       available: (session) => session.link !== undefined,
     });
@@ -117,6 +166,24 @@ export class Broker {
       maxMessages: options.maxRetainedMessages,
       maxBytes: options.maxRetainedBytes,
     });
+    if (options.store !== undefined) {
+      const store = typeof options.store === "string"
+        ? new SqliteStore(options.store)
+        : options.store;
+      this.persistence = new Persistence(store);
+      try {
+        restore(this, store);
+      } catch (error) {
+        store.close();
+        throw error;
+      }
+    }
+  }
+
+  /** Commits what the store has not, stops the sessions' expiry timers, closes the store. */
+  close(): void {
+    for (const session of this.sessions.values()) clearTimeout(session.expiryTimer);
+    this.persistence?.close();
   }
 
   /**
@@ -137,6 +204,7 @@ export class Broker {
   discard(session: Session): void {
     clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
+    this.persistence?.forget(session);
     this.tree.removeClient(session);
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
   }
@@ -151,8 +219,11 @@ export class Broker {
   publish(message: BrokerMessage, publisher?: Session): number {
     this.published++;
     if (message.retain) {
-      if (message.payload.length === 0) this.retained.delete(message.topic);
-      else this.retained.set(message.topic, message, message.payload.length);
+      // Refused for want of room, a topic's older message goes too (RetainedMessages.set).
+      const kept = message.payload.length > 0 &&
+        this.retained.set(message.topic, message, message.payload.length);
+      if (!kept) this.retained.delete(message.topic);
+      this.persistence?.retained(message.topic, kept ? message : undefined);
     }
     const deliveries = this.tree.match(message.topic, publisher);
     for (const delivery of deliveries) {
@@ -165,6 +236,7 @@ export class Broker {
         delivery.subscriptionIds,
       );
     }
+    if (this.taps.size > 0) { for (const tap of this.taps) tap(message, publisher); }
     return deliveries.length;
   }
 
@@ -199,6 +271,79 @@ export class Broker {
   }
 }
 
+/** Seconds a session lives forever with. */
+const NEVER = 0xffffffff;
+
+/** Puts back what the store holds: sessions (their clients away), then retained messages. */
+function restore(broker: Broker, store: MqttStore): void {
+  const contents = store.load();
+  const persistence = broker.persistence!;
+  const now = Date.now();
+  const messages = new Map<number, BrokerMessage>();
+  const messageIds = new Map<BrokerMessage, number>();
+  for (const [id, stored] of contents.messages) {
+    const message: BrokerMessage = stored;
+    messages.set(id, message);
+    messageIds.set(message, id);
+  }
+  const referenced = new Set<number>();
+  for (const stored of contents.sessions) {
+    const left = stored.expiryInterval === NEVER
+      ? Infinity
+      : (stored.disconnectedAt ?? now) + stored.expiryInterval * 1000 - now;
+    if (left <= 0) {
+      store.deleteSession(stored.clientId);
+      continue;
+    }
+    const session = broker.newSession(stored.clientId);
+    session.expiryInterval = stored.expiryInterval;
+    broker.sessions.set(session.clientId, session);
+    for (const { filter, options } of contents.subscriptions.get(session.clientId) ?? []) {
+      broker.tree.subscribe(session, filter, options);
+    }
+    const rows: [Owed, number, number][] = [];
+    const owed = (contents.deliveries.get(session.clientId) ?? []).flatMap((delivery) => {
+      const message = messages.get(delivery.messageId);
+      if (message === undefined) return [];
+      referenced.add(delivery.messageId);
+      const item: Owed = {
+        qos: delivery.qos,
+        size: message.payload.length + 64,
+        message,
+        retain: delivery.retain,
+        subscriptionIds: Object.freeze([...delivery.subscriptionIds]),
+      };
+      rows.push([item, delivery.id, delivery.packetId ?? 0]);
+      return [{
+        message: item,
+        ...(delivery.packetId === undefined ? {} : { packetId: delivery.packetId }),
+        released: delivery.released === true,
+      }];
+    });
+    session.state.restore(owed, contents.incomingQos2.get(session.clientId) ?? []);
+    persistence.restored(session, rows, messageIds);
+    // Its client is away from now on (it may have been connected when the broker stopped).
+    persistence.saveSession(session, stored.disconnectedAt ?? now);
+    if (left !== Infinity) {
+      session.expiryTimer = setTimeout(
+        () => broker.discard(session),
+        Math.min(left, 2 ** 31 - 1),
+      );
+    }
+  }
+  for (const id of contents.messages.keys()) {
+    if (!referenced.has(id)) store.deleteMessage(id);
+  }
+  for (const message of contents.retained) {
+    if (message.expiresAt !== undefined && message.expiresAt <= now) {
+      store.deleteRetained(message.topic);
+    } else if (!broker.retained.set(message.topic, message, message.payload.length)) {
+      store.deleteRetained(message.topic);
+    }
+  }
+  persistence.flush();
+}
+
 /**
  * Writes what a session's state asks for to its connection, if it has one.
  *
@@ -209,12 +354,14 @@ export function send(session: Session, sends: Send<Owed>[]): void {
   const link = session.link;
   if (link === undefined) return;
   const now = Date.now();
+  // Aliases are per connection: a connection with them encodes its own bytes.
+  const aliases = link.topicAliases;
   for (const item of sends) {
     // A QoS 0 message without per-subscriber fields encodes the same for every subscriber of
     // a level: its fan-out encodes once (a connection's write copies the bytes).
     const owed = item.kind === "publish" ? item.message : undefined;
     const sameForAll = owed !== undefined && owed.qos === 0 && owed.subscriptionIds.length === 0 &&
-      owed.message.expiresAt === undefined;
+      owed.message.expiresAt === undefined && aliases === undefined;
     if (sameForAll) {
       const last = lastQos0[link.level];
       if (last !== undefined && last.message === owed.message && last.retain === owed.retain) {
@@ -243,12 +390,20 @@ export function send(session: Session, sends: Send<Owed>[]): void {
         properties = { ...properties, subscriptionIdentifiers: [...subscriptionIds] };
       }
     }
+    let topic = message.topic;
+    if (aliases !== undefined) {
+      // MQTT 5 §3.3.2.3.4: the topic and its new alias once, then the alias and an empty topic.
+      let alias = aliases.get(topic);
+      if (alias !== undefined) topic = "";
+      else alias = aliases.assign(topic);
+      if (alias > 0) properties = { ...properties, topicAlias: alias };
+    }
     const bytes = encodePublish({
       type: "publish",
       dup: item.dup,
       qos,
       retain,
-      topic: message.topic,
+      topic,
       packetId: qos > 0 ? item.packetId : undefined,
       properties,
       payload: message.payload,

@@ -363,6 +363,15 @@ export function encodePublishAck(packet: PublishAckPacket, level: ProtocolLevel)
   checkPacketId(packet.packetId);
   const propsLength = level === 5 ? propertiesLength(packet.properties) : 0;
   const short = level === 4 || (packet.reasonCode === 0 && propsLength === 0);
+  if (short) {
+    // The common case, written directly: a broker sends one per QoS 1 or 2 message.
+    const bytes = new Uint8Array(4);
+    bytes[0] = ACK_FIRST[packet.type];
+    bytes[1] = 2;
+    bytes[2] = packet.packetId >> 8;
+    bytes[3] = packet.packetId & 0xff;
+    return bytes;
+  }
   const writer = begin(
     ACK_FIRST[packet.type],
     short ? 2 : 3 + propertiesSize(level, propsLength),

@@ -108,6 +108,10 @@ Deno.test("examples/mqtt.ts rejects bad TLS and WebSocket flags with exit code 2
     ],
     [["--tls-cert", readable], "--tls-cert and --tls-key go together"],
     [["--websocket", "x"], '--websocket must be an integer from 0 to 65535, got "x"'],
+    [
+      ["--websocket", "0", "--nats-port", "0"],
+      "--websocket does not go with --nats-port or --backplane yet",
+    ],
   ];
   for (const [args, message] of cases) {
     const { code, stderr } = await runToExit("examples/mqtt.ts", ["--port", "0", ...args]);

@@ -7,18 +7,20 @@
  * open -> CONNECT (CONNACK, session resumed or new) -> PUBLISH/SUBSCRIBE/... -> DISCONNECT | close
  * ```
  *
- * What this first broker does: QoS 0, 1 and 2 both ways with the in-flight window (the client's
+ * What the broker does: QoS 0, 1 and 2 both ways with the in-flight window (the client's
  * Receive Maximum) and resending on reconnect; retained messages (retain handling, retain as
  * published); wills (at a close without DISCONNECT, on takeover, and with DISCONNECT 0x04),
  * with MQTT 5's will delay; clean session / clean start and session expiry; keep alive (1.5x);
  * `+`, `#` and `$`-topics; shared subscriptions; subscription identifiers; No Local; message
  * expiry; assigned client identifiers; session takeover (MQTT 5: DISCONNECT 0x8E to the old
  * connection); the server's `authenticate` hook (user name and password, as protocol `"mqtt"`);
- * per-topic authorization (`authorize`).
+ * per-topic authorization (`authorize`); MQTT 5 enhanced authentication (`enhancedAuth`: AUTH
+ * exchanges at CONNECT and re-authentication, with `scramSha256` as a method).
  * Bad input is answered with the reason code the decoder names (MQTT 5: DISCONNECT, or CONNACK
- * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`). Not
- * yet: aliases towards clients, enhanced authentication (AUTH is refused with 0x8C),
- * durable sessions (memory only), and several I/O loops. Over WebSocket, see `mqttServer`'s `websocket`.
+ * before a session exists) and a close. Topic aliases from clients (MQTT 5, `topicAliases`) and
+ * towards them (`serverTopicAliases`, off by default). Durable sessions with a store
+ * (`store`; see `mqtt_persistence.ts`). One I/O loop only. Over WebSocket, see `mqttServer`'s
+ * `websocket`; with NATS, its `pubsub`.
  *
  * @module
  */
@@ -40,6 +42,7 @@ import {
 } from "./mqtt_broker.ts";
 import { MqttDecoder } from "./mqtt_decoder.ts";
 import {
+  encodeAuth,
   encodeConnack,
   encodeDisconnect,
   encodePingresp,
@@ -48,9 +51,13 @@ import {
   encodeUnsuback,
 } from "./mqtt_encoder.ts";
 import { MqttError } from "./mqtt_errors.ts";
+import type { MqttEnhancedAuthOptions } from "./mqtt_enhanced_auth.ts";
+import { type AuthLimits, authLimits, authMethod, AuthRun } from "./_enhanced_auth_exchange.ts";
 import type {
+  AuthPacket,
   ConnectPacket,
   MqttPacket,
+  Properties,
   ProtocolLevel,
   PublishPacket,
   SubscribePacket,
@@ -60,6 +67,7 @@ import type {
 import { connectReturnCodeFor, ReasonCode } from "./reason_codes.ts";
 import { InvalidTopicFilterError, SharedNoLocalError } from "./mqtt_topic_errors.ts";
 import { parseSharedFilter } from "./mqtt_topics.ts";
+import { ServerTopicAliases } from "./server_topic_aliases.ts";
 
 /** Options of {@linkcode mqttProtocol}. */
 export interface MqttProtocolOptions extends BrokerOptions {
@@ -78,12 +86,21 @@ export interface MqttProtocolOptions extends BrokerOptions {
   connectTimeout?: number;
   /**
    * Topic aliases a client may set (MQTT 5 Topic Alias Maximum, announced in CONNACK): a
-   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. The broker sets
-   * none towards clients (not yet).
+   * PUBLISH may then carry an alias instead of its topic. 0 turns them off. Those the broker
+   * sets towards clients: `serverTopicAliases`.
    *
    * @default {16}
    */
   topicAliases?: number;
+  /**
+   * Topic aliases the broker sets towards each MQTT 5 client, capped by the client's own Topic
+   * Alias Maximum (none for a client that allows none): the first this many distinct topics a
+   * connection is sent get one, which they keep for the connection's life (see
+   * {@linkcode ServerTopicAliases}). 0 turns them off, as mosquitto has them.
+   *
+   * @default {0}
+   */
+  serverTopicAliases?: number;
   /**
    * Whether a client may publish to a topic, or subscribe to a filter (its wildcards as
    * written). Refused: a SUBACK failure (0x80 in 3.1.1, 0x87 Not authorized in 5.0); a PUBLISH
@@ -93,6 +110,16 @@ export interface MqttProtocolOptions extends BrokerOptions {
    * @default {undefined: everything allowed}
    */
   authorize?(request: MqttAuthorizationRequest): boolean;
+  /**
+   * MQTT 5 enhanced authentication (AUTH, §4.12): methods by Authentication Method name, such
+   * as `scramSha256`. A client naming one is authenticated by it alone, the server's
+   * `authenticate` hook not asked; clients naming none meet `authenticate` as before; a
+   * client naming a method not here gets CONNACK 0x8C. It may re-authenticate later (AUTH
+   * 0x19, same method). See {@linkcode MqttEnhancedAuthOptions}.
+   *
+   * @default {undefined: every Authentication Method refused with 0x8C}
+   */
+  enhancedAuth?: MqttEnhancedAuthOptions;
   /**
    * The broker to serve: give two servers (TCP and WebSocket) the same one and their clients
    * share sessions, subscriptions and retained messages. Its bounds are its own (the bounds
@@ -126,7 +153,9 @@ const NEVER = 0xffffffff;
 interface Shared {
   readonly broker: Broker;
   readonly topicAliases: number;
+  readonly serverTopicAliases: number;
   readonly authorize: MqttProtocolOptions["authorize"];
+  readonly enhancedAuth: AuthLimits | undefined;
   readonly maxPacketSize: number;
   readonly maxKeepAlive: number;
   readonly receiveMaximum: number;
@@ -152,8 +181,16 @@ class MqttConnection implements ProtocolHandler {
   #keepAlive = 0;
   /** The client's topic aliases (MQTT 5), set by its PUBLISH packets. */
   #aliases: Map<number, string> | undefined;
-  /** Who `authenticate` said the client is. */
+  /** The aliases this connection sets towards its client (MQTT 5), from its CONNACK on. */
+  #serverAliases: ServerTopicAliases | undefined;
+  /** Who `authenticate` (or the enhanced authentication method) said the client is. */
   #identity: Identity | undefined;
+  /** The Authentication Method of the CONNECT (MQTT 5 enhanced authentication). */
+  #authMethod: string | undefined;
+  /** The enhanced authentication exchange under way, at CONNECT or re-authenticating. */
+  #authRun: AuthRun | undefined;
+  /** The CONNECT waiting for its enhanced authentication, its bytes copied. */
+  #authConnect: ConnectPacket | undefined;
   #lastSeen = Date.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** This connection as its session's link. */
@@ -170,10 +207,13 @@ class MqttConnection implements ProtocolHandler {
       get level(): ProtocolLevel {
         return connection.#level;
       },
-      write: (bytes) => void this.#handle.write(bytes),
+      get topicAliases(): ServerTopicAliases | undefined {
+        return connection.#serverAliases;
+      },
+      write: (bytes) => this.#write(bytes),
       takenOver: () => {
         if (this.#level === 5) {
-          this.#handle.write(
+          this.#write(
             encodeDisconnect({ type: "disconnect", reasonCode: ReasonCode.sessionTakenOver }, 5),
           );
         }
@@ -181,6 +221,17 @@ class MqttConnection implements ProtocolHandler {
         this.#closeKeepingSession();
       },
     };
+  }
+
+  /**
+   * Writes to the client (`null`: closes), after the store's next commit when it holds
+   * changes: an acknowledgement never runs ahead of what it stands for.
+   */
+  #write(bytes: Uint8Array | null): void {
+    const persistence = this.#shared.broker.persistence;
+    if (persistence !== undefined) persistence.write(this.#handle, bytes);
+    else if (bytes === null) this.#handle.close();
+    else this.#handle.write(bytes);
   }
 
   open(): void {
@@ -222,6 +273,7 @@ class MqttConnection implements ProtocolHandler {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#authRun?.end();
     const session = this.#session;
     if (session === undefined || session.link === undefined || session.link !== this.#link) return;
     const broker = this.#shared.broker;
@@ -230,7 +282,10 @@ class MqttConnection implements ProtocolHandler {
     if (!this.#graceful) this.#publishWill(session);
     if (session.expiryInterval === 0) {
       broker.discard(session);
-    } else if (session.expiryInterval !== NEVER) {
+      return;
+    }
+    broker.persistence?.saveSession(session, Date.now());
+    if (session.expiryInterval !== NEVER) {
       session.expiryTimer = setTimeout(
         () => broker.discard(session),
         Math.min(session.expiryInterval * 1000, 2 ** 31 - 1),
@@ -239,6 +294,13 @@ class MqttConnection implements ProtocolHandler {
   }
 
   #handlePacket(packet: MqttPacket): void {
+    if (this.#authConnect !== undefined && packet.type !== "connect") {
+      // MQTT 5 §3.1.2.11.9: only AUTH or DISCONNECT until the CONNACK [MQTT-3.1.2-30].
+      if (packet.type === "auth") this.#auth(packet);
+      else if (packet.type === "disconnect") this.#close();
+      else this.#refuse(ReasonCode.protocolError, `${packet.type} before CONNACK`);
+      return;
+    }
     if (packet.type !== "connect" && this.#session === undefined) {
       // The decoder refuses anything before CONNECT; this is a packet during the check.
       return;
@@ -260,8 +322,10 @@ class MqttConnection implements ProtocolHandler {
         this.#ack(() => this.#session!.state.pubcomp(packet.packetId));
         return;
       case "pubrel":
-        this.#session!.state.release(packet.packetId);
-        this.#handle.write(
+        if (this.#session!.state.release(packet.packetId)) {
+          this.#shared.broker.persistence?.incomingQos2(this.#session!, packet.packetId, false);
+        }
+        this.#write(
           encodePublishAck(
             { type: "pubcomp", packetId: packet.packetId, reasonCode: 0 },
             this.#level,
@@ -275,16 +339,13 @@ class MqttConnection implements ProtocolHandler {
         this.#unsubscribe(packet);
         return;
       case "pingreq":
-        this.#handle.write(encodePingresp());
+        this.#write(encodePingresp());
         return;
       case "disconnect":
         this.#disconnect(packet.reasonCode, packet.properties?.sessionExpiryInterval);
         return;
       case "auth":
-        this.#refuse(
-          ReasonCode.badAuthenticationMethod,
-          "enhanced authentication is not supported",
-        );
+        this.#auth(packet);
         return;
       default:
         // A packet only a server sends (CONNACK, SUBACK, ...).
@@ -296,6 +357,16 @@ class MqttConnection implements ProtocolHandler {
     this.#level = packet.protocolLevel;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    const method = packet.properties?.authenticationMethod;
+    if (method !== undefined) {
+      this.#authenticate(packet, method);
+      return;
+    }
+    if (packet.properties?.authenticationData !== undefined) {
+      // MQTT 5 §3.1.2.11.10: data without a method is a protocol error.
+      this.#refuse(ReasonCode.protocolError, "authentication data without a method");
+      return;
+    }
     if (this.#context.authenticationRequired === true) {
       this.#connecting = true;
       const credentials: Record<string, unknown> = { clientId: packet.clientId };
@@ -303,6 +374,15 @@ class MqttConnection implements ProtocolHandler {
       if (packet.password !== undefined) {
         credentials.password = new TextDecoder().decode(packet.password);
       }
+      // The CONNECT's will and properties are views of the read buffer, which the next read
+      // reuses: copied before the check lets go of this turn.
+      const connect: ConnectPacket = {
+        ...packet,
+        ...(packet.will === undefined ? {} : { will: copyWill(packet.will) }),
+        ...(packet.properties === undefined
+          ? {}
+          : { properties: copyProperties(packet.properties) }),
+      };
       this.#context.authenticate!("mqtt", credentials).then((result) => {
         if (this.#closed) return;
         if (isRefusal(result)) {
@@ -312,7 +392,7 @@ class MqttConnection implements ProtocolHandler {
         }
         this.#connecting = false;
         this.#identity = result;
-        this.#accept(packet);
+        this.#accept(connect);
         const pending = this.#pending;
         this.#pending = [];
         for (const more of pending) {
@@ -331,8 +411,127 @@ class MqttConnection implements ProtocolHandler {
     this.#accept(packet);
   }
 
+  /**
+   * A CONNECT naming an Authentication Method: the method alone decides (MQTT 5 §4.12); one the
+   * broker lacks is refused with 0x8C [MQTT-4.12.0-1].
+   */
+  #authenticate(packet: ConnectPacket, method: string): void {
+    const start = authMethod(this.#shared.enhancedAuth, method);
+    if (start === undefined) {
+      this.#refuse(ReasonCode.badAuthenticationMethod, `unknown authentication method ${method}`);
+      return;
+    }
+    this.#authMethod = method;
+    // Kept until the CONNACK, past this read buffer.
+    this.#authConnect = {
+      ...copyPacket(packet) as ConnectPacket,
+      ...(packet.will === undefined ? {} : { will: copyWill(packet.will) }),
+    };
+    this.#authRun = new AuthRun(
+      start,
+      {
+        method,
+        clientId: packet.clientId,
+        ...(packet.username === undefined ? {} : { username: packet.username }),
+        reauthentication: false,
+      },
+      this.#shared.enhancedAuth!,
+      () => this.#authTimedOut(),
+    );
+    this.#authStep(packet.properties?.authenticationData?.slice());
+  }
+
+  /** An AUTH from the client (MQTT 5 §3.15, §4.12). */
+  #auth(packet: AuthPacket): void {
+    const method = this.#authMethod;
+    const named = packet.properties?.authenticationMethod;
+    if (method === undefined || named === undefined) {
+      // §3.15: AUTH without the CONNECT's method, or AUTH naming none, is a protocol error.
+      this.#refuse(ReasonCode.protocolError, "AUTH without an authentication method");
+      return;
+    }
+    if (named !== method) {
+      this.#refuse(ReasonCode.badAuthenticationMethod, `AUTH with method ${named}, not ${method}`);
+      return;
+    }
+    const data = packet.properties?.authenticationData?.slice();
+    const run = this.#authRun;
+    if (packet.reasonCode === ReasonCode.reAuthenticate && run === undefined) {
+      // §4.12.1: after CONNACK, same method; the rest of the traffic goes on meanwhile.
+      this.#authRun = new AuthRun(
+        authMethod(this.#shared.enhancedAuth, method)!,
+        {
+          method,
+          clientId: this.#session!.clientId,
+          reauthentication: true,
+          ...(this.#identity === undefined ? {} : { identity: this.#identity }),
+        },
+        this.#shared.enhancedAuth!,
+        () => this.#authTimedOut(),
+      );
+      this.#authStep(data);
+      return;
+    }
+    if (packet.reasonCode === ReasonCode.continueAuthentication && run?.awaitingClient === true) {
+      this.#authStep(data);
+      return;
+    }
+    this.#refuse(ReasonCode.protocolError, `AUTH 0x${packet.reasonCode.toString(16)} out of turn`);
+  }
+
+  /** Runs the method on the client's data and answers with what it says. */
+  #authStep(data: Uint8Array | undefined): void {
+    const run = this.#authRun!;
+    run.step(data).then((outcome) => {
+      if (this.#closed || this.#authRun !== run) return;
+      const method = run.method;
+      if (outcome.kind === "continue") {
+        this.#write(encodeAuth({
+          type: "auth",
+          reasonCode: ReasonCode.continueAuthentication,
+          properties: { authenticationMethod: method, authenticationData: outcome.data },
+        }));
+        return;
+      }
+      run.end();
+      this.#authRun = undefined;
+      if (outcome.kind === "refused") {
+        // 0x86 exists in CONNACK only; a re-authentication is refused with DISCONNECT.
+        const code = run.reauthentication && outcome.reasonCode === ReasonCode.badUserNameOrPassword
+          ? ReasonCode.notAuthorized
+          : outcome.reasonCode;
+        this.#refuse(code, outcome.why);
+        return;
+      }
+      this.#identity = outcome.identity;
+      const properties: Properties = {
+        authenticationMethod: method,
+        ...(outcome.data === undefined ? {} : { authenticationData: outcome.data }),
+      };
+      if (run.reauthentication) {
+        this.#write(
+          encodeAuth({ type: "auth", reasonCode: ReasonCode.success, properties }),
+        );
+        return;
+      }
+      const packet = this.#authConnect!;
+      this.#authConnect = undefined;
+      this.#accept(packet, properties);
+    }).catch((error) => {
+      console.error(`speedo mqtt: ${error}`);
+      this.#close();
+    });
+  }
+
+  /** An exchange not over within `enhancedAuth.timeout`: refused (CONNACK or DISCONNECT 0x87). */
+  #authTimedOut(): void {
+    if (this.#closed) return;
+    this.#authRun = undefined;
+    this.#refuse(ReasonCode.notAuthorized, "authentication timed out");
+  }
+
   /** The session starts (or resumes): CONNACK, then what the session was owed. */
-  #accept(packet: ConnectPacket): void {
+  #accept(packet: ConnectPacket, auth?: Properties): void {
     const broker = this.#shared.broker;
     const level = this.#level;
     let clientId = packet.clientId;
@@ -349,6 +548,12 @@ class MqttConnection implements ProtocolHandler {
       session = undefined;
     }
     if (session === undefined) {
+      if (broker.sessions.size >= broker.maxSessions) {
+        broker.refusedSessions++;
+        this.#connack(false, level === 5 ? ReasonCode.quotaExceeded : 3);
+        this.#close();
+        return;
+      }
       session = broker.newSession(clientId);
       broker.sessions.set(clientId, session);
     } else {
@@ -364,6 +569,11 @@ class MqttConnection implements ProtocolHandler {
       : packet.cleanStart
       ? 0
       : NEVER;
+    const persistence = broker.persistence;
+    if (persistence !== undefined && session.expiryInterval > 0) {
+      if (session.persisted) persistence.saveSession(session);
+      else persistence.persist(session, broker.tree.subscriptionsOf(session));
+    }
     this.#session = session;
     this.#will = packet.will === undefined ? undefined : copyWill(packet.will);
     this.#willDelay = packet.will?.properties?.willDelayInterval ?? 0;
@@ -383,14 +593,19 @@ class MqttConnection implements ProtocolHandler {
         maximumPacketSize: this.#shared.maxPacketSize,
         ...(assigned === undefined ? {} : { assignedClientIdentifier: assigned }),
         ...(clamp ? { serverKeepAlive: keepAlive } : {}),
+        ...auth,
       }
       : undefined;
-    this.#handle.write(encodeConnack({
+    this.#write(encodeConnack({
       type: "connack",
       sessionPresent,
       reasonCode: 0,
       ...(properties === undefined ? {} : { properties }),
     }, level));
+    const aliases = level === 5
+      ? Math.min(this.#shared.serverTopicAliases, packet.properties?.topicAliasMaximum ?? 0)
+      : 0;
+    if (aliases > 0) this.#serverAliases = new ServerTopicAliases(aliases);
     session.link = this.#link;
     const receiveMaximum = level === 5 ? packet.properties?.receiveMaximum ?? 65_535 : 65_535;
     send(session, session.state.connect(receiveMaximum));
@@ -422,7 +637,7 @@ class MqttConnection implements ProtocolHandler {
     if (!this.#allowed("publish", packet.topic)) {
       // Not routed. MQTT 5 says so; 3.1.1 has no refusal, so it is acknowledged all the same.
       if (packet.qos > 0) {
-        this.#handle.write(encodePublishAck({
+        this.#write(encodePublishAck({
           type: packet.qos === 1 ? "puback" : "pubrec",
           packetId: packet.packetId!,
           reasonCode: this.#level === 5 ? ReasonCode.notAuthorized : 0,
@@ -438,14 +653,23 @@ class MqttConnection implements ProtocolHandler {
       delete properties.messageExpiryInterval;
       delete properties.topicAlias;
     }
-    const message: BrokerMessage = {
-      topic: packet.topic,
-      payload: packet.payload.slice(),
-      qos: packet.qos,
-      retain: packet.retain,
-      ...(properties === undefined || Object.keys(properties).length === 0 ? {} : { properties }),
-      ...(expiry === undefined ? {} : { expiresAt: Date.now() + expiry * 1000 }),
-    };
+    // Without properties (every 3.1.1 message) the message is made with no spreads: this is
+    // the hot path of QoS 1 routing.
+    const message: BrokerMessage = properties === undefined
+      ? {
+        topic: packet.topic,
+        payload: packet.payload.slice(),
+        qos: packet.qos,
+        retain: packet.retain,
+      }
+      : {
+        topic: packet.topic,
+        payload: packet.payload.slice(),
+        qos: packet.qos,
+        retain: packet.retain,
+        ...(Object.keys(properties).length === 0 ? {} : { properties }),
+        ...(expiry === undefined ? {} : { expiresAt: Date.now() + expiry * 1000 }),
+      };
     const broker = this.#shared.broker;
     if (packet.qos === 0) {
       broker.publish(message, session);
@@ -454,7 +678,7 @@ class MqttConnection implements ProtocolHandler {
     const packetId = packet.packetId!;
     if (packet.qos === 1) {
       const count = broker.publish(message, session);
-      this.#handle.write(encodePublishAck({
+      this.#write(encodePublishAck({
         type: "puback",
         packetId,
         reasonCode: count === 0 && this.#level === 5 ? ReasonCode.noMatchingSubscribers : 0,
@@ -468,8 +692,11 @@ class MqttConnection implements ProtocolHandler {
       this.#refuse(ReasonCode.receiveMaximumExceeded, "too many QoS 2 messages await PUBREL");
       return;
     }
-    if (first) broker.publish(message, session);
-    this.#handle.write(encodePublishAck({ type: "pubrec", packetId, reasonCode: 0 }, this.#level));
+    if (first) {
+      broker.persistence?.incomingQos2(session, packetId, true);
+      broker.publish(message, session);
+    }
+    this.#write(encodePublishAck({ type: "pubrec", packetId, reasonCode: 0 }, this.#level));
   }
 
   #subscribe(packet: SubscribePacket): void {
@@ -503,6 +730,16 @@ class MqttConnection implements ProtocolHandler {
         }
         throw error;
       }
+      broker.persistence?.subscribed(session, {
+        filter: subscription.topicFilter,
+        options: {
+          qos: subscription.qos,
+          noLocal: subscription.noLocal,
+          retainAsPublished: subscription.retainAsPublished,
+          retainHandling: subscription.retainHandling,
+          ...(subscriptionId === undefined ? {} : { subscriptionId }),
+        },
+      });
       reasonCodes.push(subscription.qos);
       const handling = subscription.retainHandling;
       if (parseSharedFilter(subscription.topicFilter) !== undefined) continue;
@@ -523,7 +760,7 @@ class MqttConnection implements ProtocolHandler {
         }
       });
     }
-    this.#handle.write(
+    this.#write(
       encodeSuback({ type: "suback", packetId: packet.packetId, reasonCodes }, this.#level),
     );
     // Retained messages after the SUBACK, as the spec orders it.
@@ -531,13 +768,14 @@ class MqttConnection implements ProtocolHandler {
   }
 
   #unsubscribe(packet: UnsubscribePacket): void {
-    const tree = this.#shared.broker.tree;
-    const reasonCodes = packet.topicFilters.map((filter) =>
-      tree.unsubscribe(this.#session!, filter)
-        ? ReasonCode.success
-        : ReasonCode.noSubscriptionExisted
-    );
-    this.#handle.write(
+    const { tree, persistence } = this.#shared.broker;
+    const session = this.#session!;
+    const reasonCodes = packet.topicFilters.map((filter) => {
+      if (!tree.unsubscribe(session, filter)) return ReasonCode.noSubscriptionExisted;
+      persistence?.unsubscribed(session, filter);
+      return ReasonCode.success;
+    });
+    this.#write(
       encodeUnsuback({ type: "unsuback", packetId: packet.packetId, reasonCodes }, this.#level),
     );
   }
@@ -558,7 +796,7 @@ class MqttConnection implements ProtocolHandler {
     this.#graceful = reasonCode !== ReasonCode.disconnectWithWillMessage;
     this.#closed = true;
     this.close();
-    this.#handle.close();
+    this.#write(null);
   }
 
   /** Whether `authorize` lets this client do `action` on `topic` (a hook that throws: no). */
@@ -619,14 +857,14 @@ class MqttConnection implements ProtocolHandler {
         this.#connack(false, level === 5 ? reasonCode : connectReturnCodeFor(reasonCode));
       }
     } else if (this.#level === 5) {
-      this.#handle.write(encodeDisconnect({ type: "disconnect", reasonCode }, 5));
+      this.#write(encodeDisconnect({ type: "disconnect", reasonCode }, 5));
     }
     this.#close();
   }
 
   #connack(sessionPresent: boolean, reasonCode: number): void {
     const level = this.#level === 5 ? 5 : 4;
-    this.#handle.write(encodeConnack({ type: "connack", sessionPresent, reasonCode }, level));
+    this.#write(encodeConnack({ type: "connack", sessionPresent, reasonCode }, level));
   }
 
   /** Closes the connection; the will goes unless DISCONNECT came first. */
@@ -634,7 +872,7 @@ class MqttConnection implements ProtocolHandler {
     if (this.#closed) return;
     this.#closed = true;
     this.close();
-    this.#handle.close();
+    this.#write(null);
   }
 
   /** Another connection took the session: this one ends, its session stays for the other. */
@@ -647,7 +885,7 @@ class MqttConnection implements ProtocolHandler {
     }
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#handle.close();
+    this.#write(null);
   }
 
   /** Closes a client silent for 1.5 times its keep alive (MQTT §3.1.2.10). */
@@ -696,6 +934,14 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
   if (!Number.isInteger(topicAliases) || topicAliases < 0 || topicAliases > 65_535) {
     throw new RangeError(`topicAliases must be an integer from 0 to 65535, got ${topicAliases}`);
   }
+  const serverTopicAliases = options.serverTopicAliases ?? 0;
+  if (
+    !Number.isInteger(serverTopicAliases) || serverTopicAliases < 0 || serverTopicAliases > 65_535
+  ) {
+    throw new RangeError(
+      `serverTopicAliases must be an integer from 0 to 65535, got ${serverTopicAliases}`,
+    );
+  }
   const maxKeepAlive = options.maxKeepAlive ?? 0;
   if (!Number.isInteger(maxKeepAlive) || maxKeepAlive < 0 || maxKeepAlive > 65_535) {
     throw new RangeError(`maxKeepAlive must be an integer from 0 to 65535, got ${maxKeepAlive}`);
@@ -703,7 +949,9 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
   const shared: Shared = {
     broker: options.broker ?? new Broker(options),
     topicAliases,
+    serverTopicAliases,
     authorize: options.authorize,
+    enhancedAuth: options.enhancedAuth === undefined ? undefined : authLimits(options.enhancedAuth),
     maxPacketSize: positive("maxPacketSize", options.maxPacketSize ?? 1024 * 1024, 268_435_460),
     maxKeepAlive,
     receiveMaximum: positive("receiveMaximum", options.receiveMaximum ?? 65_535, 65_535),
@@ -713,7 +961,9 @@ export function mqttProtocol(options: MqttProtocolOptions = {}): MqttProtocol {
     broker: shared.broker,
     create: (context) => new MqttConnection(context, shared),
     close() {
-      for (const session of shared.broker.sessions.values()) clearTimeout(session.expiryTimer);
+      // A broker given in the options is its owner's to close.
+      if (options.broker === undefined) shared.broker.close();
+      else for (const session of shared.broker.sessions.values()) clearTimeout(session.expiryTimer);
     },
   };
 }

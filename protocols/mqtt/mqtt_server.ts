@@ -5,6 +5,9 @@ import { websocketHandler } from "../websocket/websocket_handler.ts";
 import { websocketProtocol } from "../websocket/websocket_protocol.ts";
 import { defaultPort } from "../../core/_transport_checks.ts";
 import { type MqttProtocol, mqttProtocol, type MqttProtocolOptions } from "./mqtt_protocol.ts";
+import { SubjectRouter } from "../pubsub/subject_router.ts";
+import type { BackplaneOptions } from "../pubsub/backplane_options.ts";
+import { bridgeMqttToPubsub, type MqttPubSubBridge } from "./pubsub_bridge.ts";
 
 /** MQTT's port: `mosquitto_sub -p 1883`. */
 export const MQTT_PORT = 1883;
@@ -40,6 +43,34 @@ export interface MqttServerOptions<T extends SocketTransport = "tcp">
    * @default {undefined: MQTT over TCP}
    */
   websocket?: MqttWebSocketOptions;
+  /**
+   * Share subjects with NATS clients ({@linkcode bridgeMqttToPubsub}, from `listen()` to
+   * `close()`): MQTT `a/b` is NATS `a.b`, both ways. Give the `router` of a `pubsubServer`
+   * (its `pubsub.router` option) to serve NATS and MQTT from one process, and/or a
+   * `backplane` to reach a NATS system (nats-server) from the MQTT clients.
+   *
+   * @default {undefined: MQTT only}
+   */
+  pubsub?: MqttPubSubOptions;
+}
+
+/** The `pubsub` option of {@linkcode mqttServer}: where MQTT meets NATS. */
+export interface MqttPubSubOptions {
+  /**
+   * The pub/sub router to bridge to: share it with a `pubsubServer` (its `pubsub.router`) and
+   * its NATS clients share subjects with this server's MQTT clients.
+   *
+   * @default {a router of its own}
+   */
+  router?: SubjectRouter;
+  /**
+   * Join the router to a NATS system (nats-server) when the server starts, and leave it when
+   * it closes, as the pub/sub server's `backplane` option does: MQTT clients then reach every
+   * NATS client of that system. Leave it out when the router's own `pubsubServer` has one.
+   *
+   * @default {undefined: no backplane}
+   */
+  backplane?: BackplaneOptions;
 }
 
 /** The WebSocket endpoint of {@linkcode mqttServer}. */
@@ -65,7 +96,10 @@ const NO_MESSAGES: MessageHandler = {
  * protocol level 4 (3.1.1) or 5 (5.0). One I/O loop only for now: the broker's sessions live in
  * one thread.
  *
- * @param options The server's options, and the broker's in `mqtt`.
+ * With `pubsub`, the broker shares one subject space with NATS clients (see
+ * {@linkcode MqttPubSubOptions} and {@linkcode bridgeMqttToPubsub}).
+ *
+ * @param options The server's options, the broker's in `mqtt`, the bridge to NATS in `pubsub`.
  * @returns The server, not yet listening, with its broker.
  * @throws {TypeError} With `loops` above 1.
  *
@@ -88,7 +122,7 @@ const NO_MESSAGES: MessageHandler = {
 export function mqttServer<T extends SocketTransport = "tcp">(
   options: MqttServerOptions<T> = {},
 ): Server<T> & { readonly broker: MqttProtocol["broker"] } {
-  const { mqtt, websocket, ...serverOptions } = options;
+  const { mqtt, websocket, pubsub, ...serverOptions } = options;
   if (serverOptions.loops !== undefined && serverOptions.loops !== 1) {
     throw new TypeError("mqttServer runs on one I/O loop for now: its sessions live in one thread");
   }
@@ -107,6 +141,7 @@ export function mqttServer<T extends SocketTransport = "tcp">(
     onMessage = websocketHandler(NO_MESSAGES, endpoint).onMessage;
     serving = websocketProtocol({ ...endpoint, secure: serverOptions.tls !== undefined });
   }
+  if (pubsub !== undefined) serving = withPubSub(serving, protocol.broker, pubsub);
   const server = new Server<T>({
     ...serverOptions,
     port: defaultPort(options, MQTT_PORT),
@@ -116,4 +151,29 @@ export function mqttServer<T extends SocketTransport = "tcp">(
     workers: 0,
   });
   return Object.assign(server, { broker: protocol.broker });
+}
+
+/** `factory`, bridged to pub/sub while the server runs (and joined to a backplane, if asked). */
+function withPubSub(
+  factory: ProtocolHandlerFactory,
+  broker: MqttProtocol["broker"],
+  options: MqttPubSubOptions,
+): ProtocolHandlerFactory {
+  const router = options.router ?? new SubjectRouter();
+  let bridge: MqttPubSubBridge | undefined;
+  return {
+    ...factory,
+    attach(loop) {
+      factory.attach?.(loop);
+      if (options.backplane !== undefined) router.joinBackplane(options.backplane);
+      bridge = bridgeMqttToPubsub(broker, router);
+    },
+    async close() {
+      bridge?.close();
+      await Promise.all([
+        factory.close?.(),
+        options.backplane === undefined ? undefined : router.closeBackplane(),
+      ]);
+    },
+  };
 }

@@ -6,80 +6,12 @@
 
 import { assertEquals } from "@std/assert";
 import { mqttServer } from "./mqtt_server.ts";
-import { MqttDecoder } from "./mqtt_decoder.ts";
 import { encodeConnect, encodePacket, encodePublish, encodeSubscribe } from "./mqtt_encoder.ts";
 import type { MqttPacket, ProtocolLevel } from "./mqtt_packets.ts";
+import { RawClient } from "./_raw_client_test_helper.ts";
 import { within } from "../../testing/_socket_client.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
-
-/** A raw MQTT client: writes packets or bytes, reads packets, sees the close. */
-class RawClient {
-  readonly #conn: Deno.Conn;
-  readonly #decoder: MqttDecoder;
-  readonly #packets: MqttPacket[] = [];
-  readonly #buffer = new Uint8Array(64 * 1024);
-  closed = false;
-
-  private constructor(conn: Deno.Conn, level: ProtocolLevel) {
-    this.#conn = conn;
-    this.#decoder = new MqttDecoder({ protocolLevel: level });
-  }
-
-  static async connect(port: number, level: ProtocolLevel, clientId = ""): Promise<RawClient> {
-    const client = new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
-    await client.write(encodeConnect({
-      type: "connect",
-      protocolName: "MQTT",
-      protocolLevel: level,
-      cleanStart: true,
-      keepAlive: 0,
-      clientId,
-    }));
-    const connack = await client.next();
-    assertEquals(connack?.type, "connack");
-    return client;
-  }
-
-  static async open(port: number, level: ProtocolLevel): Promise<RawClient> {
-    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), level);
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
-  }
-
-  /** The next packet, or `undefined` once the broker closed the connection. */
-  async next(): Promise<MqttPacket | undefined> {
-    return await within(
-      (async () => {
-        while (this.#packets.length === 0) {
-          const count = await this.#conn.read(this.#buffer).catch(() => null);
-          if (count === null) {
-            this.closed = true;
-            return undefined;
-          }
-          this.#decoder.feed(this.#buffer.subarray(0, count));
-          for (let p = this.#decoder.next(); p !== null; p = this.#decoder.next()) {
-            // Views of the buffer read into: the payload is copied, the rest is plain data.
-            this.#packets.push(p.type === "publish" ? { ...p, payload: p.payload.slice() } : p);
-          }
-        }
-        return this.#packets.shift();
-      })(),
-      "a packet or the close",
-    );
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // Closed already.
-    }
-  }
-}
 
 async function withBroker(fn: (port: number) => Promise<void>): Promise<void> {
   await using server = mqttServer({ port: 0 });

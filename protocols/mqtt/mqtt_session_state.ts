@@ -48,6 +48,31 @@ export type Send<M extends OwedMessage> =
   }
   | { readonly kind: "pubrel"; readonly packetId: number };
 
+/**
+ * Told of every change to what a session owes at QoS 1 and 2, in order, so that a store can
+ * keep it (the broker's persistence). QoS 0 messages are told only when they wait in the queue.
+ */
+export interface SessionStateObserver<M extends OwedMessage> {
+  /** `message` waits in the queue (it was not dropped). */
+  queued(message: M): void;
+  /** `message` left the queue: in flight with `packetId` (QoS 1, 2), or sent (QoS 0: 0). */
+  sent(message: M, packetId: number): void;
+  /** A QoS 2 `message` was received by the client (PUBREC): PUBREL is owed now. */
+  released(message: M): void;
+  /** `message` is no longer owed (acknowledged, or refused by the client). */
+  done(message: M): void;
+}
+
+/** One message a session owed when it was saved, as {@linkcode SessionState.restore} takes it. */
+export interface RestoredMessage<M extends OwedMessage> {
+  /** The message. */
+  readonly message: M;
+  /** Its packet id when it was in flight; absent: it waited in the queue. */
+  readonly packetId?: number;
+  /** Whether the client had received it (QoS 2, PUBREL owed). */
+  readonly released?: boolean;
+}
+
 /** Bounds of a session's delivery state. */
 export interface SessionStateOptions {
   /** Messages waiting (beyond the window) at most. @default {10000} */
@@ -104,6 +129,8 @@ export class SessionState<M extends OwedMessage> {
   #window = 0;
   /** Messages dropped because the queue was full. */
   dropped = 0;
+  /** Told of every change, when the session is kept in a store. */
+  observer: SessionStateObserver<M> | undefined;
 
   /**
    * Makes an empty state: nothing owed, nothing in flight, the client away.
@@ -185,6 +212,7 @@ export class SessionState<M extends OwedMessage> {
     }
     this.#queue.push(message);
     this.#queuedBytes += message.size;
+    this.observer?.queued(message);
     const sends: Send<M>[] = [];
     this.#fill(sends);
     return sends;
@@ -203,6 +231,7 @@ export class SessionState<M extends OwedMessage> {
       throw new SessionStateError(`PUBACK for packet ${packetId}, which is not a QoS 1 in flight`);
     }
     this.#inFlight.delete(packetId);
+    this.observer?.done(flight.message);
     const sends: Send<M>[] = [];
     this.#fill(sends);
     return sends;
@@ -224,11 +253,15 @@ export class SessionState<M extends OwedMessage> {
     }
     if (failed) {
       this.#inFlight.delete(packetId);
+      this.observer?.done(flight.message);
       const sends: Send<M>[] = [];
       this.#fill(sends);
       return sends;
     }
-    flight.state = "released";
+    if (flight.state !== "released") {
+      flight.state = "released";
+      this.observer?.released(flight.message);
+    }
     return [{ kind: "pubrel", packetId }];
   }
 
@@ -245,6 +278,7 @@ export class SessionState<M extends OwedMessage> {
       throw new SessionStateError(`PUBCOMP for packet ${packetId}, which was not released`);
     }
     this.#inFlight.delete(packetId);
+    this.observer?.done(flight.message);
     const sends: Send<M>[] = [];
     this.#fill(sends);
     return sends;
@@ -280,6 +314,61 @@ export class SessionState<M extends OwedMessage> {
     return this.#incomingQos2.delete(packetId);
   }
 
+  /**
+   * Puts back what a saved session owed, in the order it was owed: messages with a packet id
+   * in flight (sent again at the next {@linkcode connect}), the others in the queue; and the
+   * incoming QoS 2 packet ids awaiting PUBREL. For a state that owes nothing, before the client
+   * connects. The observer is not told (the store already holds all of it).
+   *
+   * @param messages What was owed, oldest first.
+   * @param incomingQos2 Packet ids of incoming QoS 2 messages not yet released.
+   * @throws {SessionStateError} When the state already owes something, or a packet id repeats.
+   */
+  restore(messages: Iterable<RestoredMessage<M>>, incomingQos2: Iterable<number> = []): void {
+    if (this.#inFlight.size > 0 || this.queued > 0 || this.#incomingQos2.size > 0) {
+      throw new SessionStateError("restore() needs a session state that owes nothing");
+    }
+    for (const { message, packetId, released } of messages) {
+      if (packetId === undefined || message.qos === 0) {
+        this.#queue.push(message);
+        this.#queuedBytes += message.size;
+        continue;
+      }
+      if (this.#inFlight.has(packetId)) {
+        throw new SessionStateError(`packet id ${packetId} is in flight twice`);
+      }
+      const state = released === true && message.qos === 2 ? "released" : "published";
+      this.#inFlight.set(packetId, { packetId, message, state });
+      this.#lastPacketId = packetId;
+    }
+    for (const packetId of incomingQos2) this.#incomingQos2.add(packetId);
+  }
+
+  /**
+   * What the session owes, oldest first: in flight, then queued (for saving it whole).
+   *
+   * @returns The messages, with packet ids for those in flight.
+   */
+  owed(): RestoredMessage<M>[] {
+    const owed: RestoredMessage<M>[] = [];
+    for (const flight of this.#inFlight.values()) {
+      owed.push({
+        message: flight.message,
+        packetId: flight.packetId,
+        released: flight.state === "released",
+      });
+    }
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      owed.push({ message: this.#queue[i] });
+    }
+    return owed;
+  }
+
+  /** Packet ids of incoming QoS 2 messages awaiting PUBREL. */
+  get incomingQos2(): readonly number[] {
+    return [...this.#incomingQos2];
+  }
+
   /** Sends what waits while the window has room (only while the client is connected). */
   #fill(sends: Send<M>[]): void {
     while (this.online && this.queued > 0) {
@@ -288,11 +377,13 @@ export class SessionState<M extends OwedMessage> {
       this.#queueHead++;
       this.#queuedBytes -= message.size;
       if (message.qos === 0) {
+        this.observer?.sent(message, 0);
         sends.push({ kind: "publish", packetId: 0, message, dup: false });
         continue;
       }
       const packetId = this.#nextPacketId();
       this.#inFlight.set(packetId, { packetId, message, state: "published" });
+      this.observer?.sent(message, packetId);
       sends.push({ kind: "publish", packetId, message, dup: false });
     }
     // Reclaim the queue's consumed head now and then, not on every shift.

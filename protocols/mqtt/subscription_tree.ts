@@ -168,6 +168,8 @@ class TopicNode<C> {
   readonly subs = new Map<C, Sub<C>>();
   /** Shared subscriptions, by group. */
   shared: Map<string, Shared<C>> | undefined;
+  /** Subscriptions of this filter, shared ones included: its interest for watchers. */
+  count = 0;
 
   constructor(parent: TopicNode<C> | undefined, level: string) {
     this.parent = parent;
@@ -189,6 +191,12 @@ class TopicNode<C> {
     return node;
   }
 }
+
+/**
+ * Told when a topic filter gains its first subscription (`true`) or loses its last (`false`),
+ * from {@linkcode SubscriptionTree.watchFilters}. A shared filter counts as its inner filter.
+ */
+export type FilterWatcher = (filter: string, subscribed: boolean) => void;
 
 /** What one topic name reaches, publisher aside: cached until the subscriptions change. */
 class TopicMatch<C> {
@@ -248,6 +256,7 @@ export class SubscriptionTree<C> {
   readonly #cache = new Map<string, TopicMatch<C>>();
   readonly #cachedTopics: number;
   readonly #available: ((client: C) => boolean) | undefined;
+  readonly #watchers = new Set<FilterWatcher>();
   #size = 0;
 
   /**
@@ -359,8 +368,52 @@ export class SubscriptionTree<C> {
     if (subs === undefined) this.#clients.set(client, subs = new Map());
     subs.set(filter, sub);
     this.#size++;
+    if (node.count++ === 0) this.#tell(node, true);
     this.#changed();
     return "added";
+  }
+
+  /**
+   * Calls `watcher` with every filter that has subscriptions now, then whenever a filter
+   * gains its first subscription or loses its last (a bridge to another system subscribes
+   * there by this interest). Shared filters count as their inner filter.
+   *
+   * @param watcher Told each filter and whether it is subscribed.
+   * @returns Stops the watching.
+   *
+   * @example
+   * ```ts
+   * import { SubscriptionTree } from "./subscription_tree.ts";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const tree = new SubscriptionTree<string>();
+   * tree.subscribe("a", "x/+", { qos: 0 });
+   * const seen: string[] = [];
+   * const stop = tree.watchFilters((filter, on) => seen.push(`${on ? "+" : "-"}${filter}`));
+   * tree.subscribe("b", "$share/g/x/+", { qos: 0 });
+   * tree.removeClient("a");
+   * tree.removeClient("b");
+   * stop();
+   * assertEquals(seen, ["+x/+", "-x/+"]);
+   * ```
+   */
+  watchFilters(watcher: FilterWatcher): () => void {
+    const nodes = [this.#root];
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      if (node.count > 0) watcher(filterOf(node), true);
+      if (node.literals !== undefined) nodes.push(...node.literals.values());
+      if (node.plus !== undefined) nodes.push(node.plus);
+      if (node.hash !== undefined) nodes.push(node.hash);
+    }
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
+  #tell(node: TopicNode<C>, subscribed: boolean): void {
+    if (this.#watchers.size === 0) return;
+    const filter = filterOf(node);
+    for (const watcher of this.#watchers) watcher(filter, subscribed);
   }
 
   /**
@@ -544,6 +597,7 @@ export class SubscriptionTree<C> {
       if (sub.shared.members.length === 0) node.shared!.delete(sub.shared.group);
     }
     this.#size--;
+    if (--node.count === 0) this.#tell(node, false);
     prune(node);
   }
 
@@ -596,6 +650,13 @@ function add<C>(node: TopicNode<C>, byClient: Map<C, Sub<C>[]>, shared: Shared<C
     else subs.push(sub);
   }
   if (node.shared !== undefined) { for (const group of node.shared.values()) shared.push(group); }
+}
+
+/** The filter of `node`: its levels from the root. */
+function filterOf<C>(node: TopicNode<C>): string {
+  const levels: string[] = [];
+  for (let at = node; at.parent !== undefined; at = at.parent) levels.push(at.level);
+  return levels.reverse().join("/");
 }
 
 /** Drops `node` from its parent when empty, and the parents it leaves empty. */

@@ -295,3 +295,21 @@ Deno.test("SubscriptionTree.match agrees with topicMatches over random filters a
   // The random cases are not all trivial ones.
   assert(wide > 100 && overlapping > 100, `${wide} wide, ${overlapping} overlapping`);
 });
+
+Deno.test("SubscriptionTree.watchFilters tells a filter's first subscription and its last", () => {
+  const tree = new SubscriptionTree<string>();
+  tree.subscribe("a", "x/#", { qos: 0 });
+  const seen: string[] = [];
+  const stop = tree.watchFilters((filter, on) => seen.push(`${on ? "+" : "-"}${filter}`));
+  assertEquals(seen, ["+x/#"]);
+  tree.subscribe("a", "x/#", { qos: 1 });
+  tree.subscribe("b", "x/#", { qos: 0 });
+  tree.subscribe("b", "$share/g/x/#", { qos: 0 });
+  tree.subscribe("c", "/", { qos: 0 });
+  tree.unsubscribe("a", "x/#");
+  tree.removeClient("b");
+  tree.unsubscribe("c", "/");
+  stop();
+  tree.subscribe("d", "y", { qos: 0 });
+  assertEquals(seen, ["+x/#", "+/", "-x/#", "-/"]);
+});

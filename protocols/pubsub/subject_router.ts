@@ -298,6 +298,30 @@ export class SubjectRouter {
   }
 
   /**
+   * Every subscription held now by this router's clients, client by client (other loops'
+   * interest is not among them), as a live view: read it before the next operation.
+   *
+   * @returns The subscriptions.
+   *
+   * @example
+   * ```ts
+   * import { SubjectRouter } from "@speedo/speedo/pubsub";
+   * import { MemoryTransport } from "@speedo/speedo/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const router = new SubjectRouter();
+   * const client = { handle: new MemoryTransport().handle, headers: false, echo: true };
+   * router.subscribe(client, "a.*", "1", "workers");
+   * assertEquals([...router.subscriptions()].map((sub) => [sub.subject, sub.queue, sub.sid]), [
+   *   ["a.*", "workers", "1"],
+   * ]);
+   * ```
+   */
+  *subscriptions(): IterableIterator<Subscription> {
+    for (const subs of this.#clients.values()) yield* subs.values();
+  }
+
+  /**
    * Messages published so far (each `PUB`/`HPUB` counts once, delivered or not).
    *
    * @example

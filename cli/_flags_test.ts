@@ -6,13 +6,14 @@ import {
   MAX_WORKERS,
   parseFlags,
   portFlag,
+  refusedOptions,
   switchFlag,
   textFlag,
   usage,
   workersFlag,
-} from "./_args.ts";
+} from "./_flags.ts";
 
-const command = { name: "examples/x.ts", summary: "An example", positional: "port" } as const;
+const command = { name: "speedo x", summary: "A command", positional: "port" } as const;
 const flags = {
   port: portFlag({ default: 7000, help: "port" }),
   workers: workersFlag(1, "workers"),
@@ -97,9 +98,9 @@ Deno.test("usage shows every flag with its placeholder, help and default, and --
   assertEquals(
     usage(command, flags),
     [
-      "Usage: deno run -A examples/x.ts [--port PORT | PORT] [--workers N] [--dir TEXT] [--reset NAME]... [--quiet] [--help]",
+      "Usage: speedo x [--port PORT | PORT] [--workers N] [--dir TEXT] [--reset NAME]... [--quiet] [--help]",
       "",
-      "An example",
+      "A command",
       "",
       "  --port PORT   port; 0 to 65535 (default 7000)",
       `  --workers N   workers; 0 to ${MAX_WORKERS} (4 per core) (default 1)`,
@@ -110,4 +111,24 @@ Deno.test("usage shows every flag with its placeholder, help and default, and --
       "",
     ].join("\n"),
   );
+});
+
+Deno.test("usage shows a synopsis instead of the flags when the command gives one", () => {
+  const line = usage({ ...command, synopsis: "[FLAGS]" }, flags).split("\n")[0];
+  assertEquals(line, "Usage: speedo x [FLAGS]");
+});
+
+Deno.test("refusedOptions turns a constructor's TypeError or RangeError into a FlagError, and lets others through", () => {
+  const refused = (error: Error) =>
+    refusedOptions(() => {
+      throw error;
+    });
+  assertThrows(
+    () => refused(new TypeError("loops: 2 needs a module")),
+    FlagError,
+    "loops: 2 needs",
+  );
+  assertThrows(() => refused(new RangeError("too big")), FlagError, "too big");
+  const other = assertThrows(() => refused(new Error("disk on fire")));
+  assertEquals(other instanceof FlagError, false);
 });

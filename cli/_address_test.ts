@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { hostPort, workerCount } from "./_address.ts";
+import { hostPort, loopCount, workerCount } from "./_address.ts";
 
 Deno.test("hostPort puts an IPv6 host in brackets", () => {
   assertEquals(hostPort({ hostname: "127.0.0.1", port: 9292 }), "127.0.0.1:9292");
@@ -8,4 +8,8 @@ Deno.test("hostPort puts an IPv6 host in brackets", () => {
 
 Deno.test("workerCount says inline, 1 worker, or N workers", () => {
   assertEquals([0, 1, 2].map(workerCount), ["inline", "1 worker", "2 workers"]);
+});
+
+Deno.test("loopCount says nothing of one loop, and counts several", () => {
+  assertEquals([loopCount(1), loopCount(2)], ["", "2 loops"]);
 });
