@@ -10,7 +10,7 @@
 import { assertEquals, assertMatch } from "@std/assert";
 import mqtt from "mqtt";
 import { within } from "../testing/_socket_client.ts";
-import { HAS_CHROMIUM, launchChromium } from "./_chromium_test_helper.ts";
+import { HAS_CHROMIUM, launchChromium } from "../testing/_chromium_test_helper.ts";
 import { spawnExample } from "./_example_test_helper.ts";
 
 Deno.test({
