@@ -164,6 +164,29 @@ async function subscribed(
   return { first: within(got, `a message on ${filter}`) };
 }
 
+/**
+ * At MQTT 3.1.1, then 5.0: a client at `urls[0]` subscribes to `filter`, one at `urls[1]`
+ * publishes to `topic` at QoS 1, and the first gets it.
+ */
+async function publishToSubscriber(
+  [subscriberUrl, publisherUrl]: [string, string],
+  filter: string,
+  topic: string,
+): Promise<void> {
+  for (const level of [4, 5] as const) {
+    const subscriber = await connect(subscriberUrl, level);
+    const publisher = await connect(publisherUrl, level);
+    try {
+      const { first } = await subscribed(subscriber, filter);
+      await publisher.publishAsync(topic, `level ${level}`, { qos: 1 });
+      assertEquals(await first, `${topic} level ${level}`);
+    } finally {
+      await subscriber.endAsync(true).catch(() => {});
+      await publisher.endAsync(true).catch(() => {});
+    }
+  }
+}
+
 for (const target of TARGETS) {
   const test = (
     name: string,
@@ -188,18 +211,11 @@ for (const target of TARGETS) {
     "npm mqtt over mqtts://, MQTT 3.1.1 and 5.0, publishes to a subscriber",
     false,
     async (port) => {
-      for (const level of [4, 5] as const) {
-        const subscriber = await connect(`mqtts://127.0.0.1:${port}`, level);
-        const publisher = await connect(`mqtts://localhost:${port}`, level);
-        try {
-          const { first } = await subscribed(subscriber, "secure/+");
-          await publisher.publishAsync("secure/t1", `level ${level}`, { qos: 1 });
-          assertEquals(await first, `secure/t1 level ${level}`);
-        } finally {
-          await subscriber.endAsync(true).catch(() => {});
-          await publisher.endAsync(true).catch(() => {});
-        }
-      }
+      await publishToSubscriber(
+        [`mqtts://127.0.0.1:${port}`, `mqtts://localhost:${port}`],
+        "secure/+",
+        "secure/t1",
+      );
     },
   );
 
@@ -261,17 +277,10 @@ Deno.test({
       websocket: {},
     });
     const { port } = await server.listen();
-    for (const level of [4, 5] as const) {
-      const subscriber = await connect(`wss://127.0.0.1:${port}/`, level);
-      const publisher = await connect(`wss://localhost:${port}/mqtt`, level);
-      try {
-        const { first } = await subscribed(subscriber, "web/#");
-        await publisher.publishAsync("web/secure", `wss ${level}`, { qos: 1 });
-        assertEquals(await first, `web/secure wss ${level}`);
-      } finally {
-        await subscriber.endAsync(true).catch(() => {});
-        await publisher.endAsync(true).catch(() => {});
-      }
-    }
+    await publishToSubscriber(
+      [`wss://127.0.0.1:${port}/`, `wss://localhost:${port}/mqtt`],
+      "web/#",
+      "web/secure",
+    );
   },
 });
