@@ -56,8 +56,12 @@ export interface SessionLink {
   readonly level: ProtocolLevel;
   /** Topic aliases this connection sets towards its client (MQTT 5), when it sets any. */
   readonly topicAliases?: ServerTopicAliases;
-  /** Writes a packet's bytes. */
-  write(bytes: Uint8Array): void;
+  /**
+   * Writes a packet's bytes. `early`: it may reach the client before the store's next commit
+   * (a QoS 0 or 1 delivery: if the broker dies before the commit, the publisher, not yet
+   * acknowledged, sends it again, which QoS 1 allows).
+   */
+  write(bytes: Uint8Array, early?: boolean): void;
   /** Ends the connection: another took the session over. */
   takenOver(): void;
 }
@@ -365,7 +369,7 @@ export function send(session: Session, sends: Send<Owed>[]): void {
     if (sameForAll) {
       const last = lastQos0[link.level];
       if (last !== undefined && last.message === owed.message && last.retain === owed.retain) {
-        link.write(last.bytes);
+        link.write(last.bytes, true);
         continue;
       }
     }
@@ -409,7 +413,7 @@ export function send(session: Session, sends: Send<Owed>[]): void {
       payload: message.payload,
     }, link.level);
     if (sameForAll) lastQos0[link.level] = { message, retain, bytes };
-    link.write(bytes);
+    link.write(bytes, qos < 2);
   }
 }
 

@@ -3,8 +3,12 @@
  * it tells the store of each change, commits them in batches, and holds back what a client
  * must not see before the commit (see {@linkcode Persistence.write}).
  *
- * - A batch is what changed during one turn of the event loop (one read, usually): it is
- *   committed in a microtask, in one transaction.
+ * - A batch is what changed within about a millisecond (many reads, under load): it is
+ *   committed by a timer, in one transaction.
+ * - Held until the commit: every write to a client that stands for durable state (PUBACK,
+ *   PUBREC, PUBCOMP, SUBACK, CONNACK, QoS 2 deliveries, PUBREL). A QoS 0 or 1 delivery goes at
+ *   once: if the broker dies first, its publisher, not yet acknowledged, sends it again, and QoS
+ *   1 allows the duplicate.
  * - A delivery owed and acknowledged within one batch is never written at all, and one owed
  *   then sent is written once, with its packet id.
  * - A message is written once, however many sessions it is owed to, and deleted with its last
@@ -26,6 +30,13 @@ export interface Writable {
   /** Closes after what was written. */
   close(): unknown;
 }
+
+/**
+ * How long a batch stays open, in milliseconds: long enough for a delivery's acknowledgement to
+ * come back over loopback (it is then never written), short enough to add little to a
+ * publisher's wait for its PUBACK.
+ */
+const BATCH_MS = 1;
 
 interface PendingDelivery {
   readonly clientId: string;
@@ -53,13 +64,19 @@ export class Persistence {
   /** Deliveries written, by the owed object the session holds. */
   readonly #written = new WeakMap<Owed, WrittenDelivery>();
   readonly #messages = new Map<BrokerMessage, MessageRow>();
-  /** Writes (and closes: `null`) held until the commit, in order. */
-  #held: [Writable, Uint8Array | null][] = [];
+  /** Writes (and closes: `null`) held until the commit, by connection, in order. */
+  readonly #held = new Map<Writable, (Uint8Array | null)[]>();
   #dirty = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   /** Commits done. */
   commits = 0;
-  /** Commits that failed (the broker then stops holding writes back and logs it). */
+  /**
+   * Store operations that failed (a full disk, say): the first one is logged, and from then on
+   * the broker goes on in memory only, writing nothing more to the store and holding nothing
+   * back. Restart to use the store again.
+   */
   failures = 0;
+  #failed = false;
 
   /**
    * Makes the link.
@@ -71,49 +88,75 @@ export class Persistence {
   }
 
   /**
-   * Writes `bytes` to `to` now, or after the next commit when changes are waiting for it: a
-   * PUBACK, PUBREC or delivery must not reach a client before what it stands for is durable.
-   * Everything after a held write is held too, so each connection's order stays.
+   * Writes `bytes` to `to` now, or after the next commit when changes wait for it: a PUBACK,
+   * PUBREC, PUBCOMP, SUBACK or QoS 2 delivery must not reach a client before what it stands for
+   * is durable. An `early` write (a QoS 0 or 1 delivery) goes now. Everything after a held
+   * write to the same connection is held too, so each connection's order stays.
    *
    * @param to The connection.
    * @param bytes What to write; `null` closes it.
+   * @param early Whether it may go before the commit.
    */
-  write(to: Writable, bytes: Uint8Array | null): void {
-    if (!this.#dirty && this.#held.length === 0) {
-      if (bytes === null) to.close();
-      else to.write(bytes);
+  write(to: Writable, bytes: Uint8Array | null, early = false): void {
+    const held = this.#held.get(to);
+    if (held !== undefined) {
+      held.push(bytes);
       return;
     }
-    this.#held.push([to, bytes]);
+    if (this.#dirty && !early && !this.#failed) {
+      this.#held.set(to, [bytes]);
+      return;
+    }
+    if (bytes === null) to.close();
+    else to.write(bytes);
   }
 
   /** Commits what changed, then lets the held writes go. */
   flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#dirty) {
       this.#dirty = false;
-      try {
+      this.#call((store) => {
         this.#writePending();
-        this.store.commit();
+        store.commit();
         this.commits++;
-      } catch (error) {
-        this.failures++;
-        console.error(`speedo mqtt: the store failed to commit: ${error}`);
-      }
+      });
     }
-    const held = this.#held;
-    if (held.length === 0) return;
-    this.#held = [];
-    for (const [to, bytes] of held) {
-      if (bytes === null) to.close();
-      else to.write(bytes);
+    if (this.#held.size === 0) return;
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const [to, writes] of held) {
+      for (const bytes of writes) {
+        if (bytes === null) to.close();
+        else to.write(bytes);
+      }
     }
   }
 
-  /** Marks a change, and commits it at the end of this turn. */
+  /**
+   * Marks a change, and commits it shortly: after this turn of the event loop and those that
+   * follow within `BATCH_MS`, so that a delivery acknowledged meanwhile is never written.
+   */
   #changed(): void {
-    if (this.#dirty) return;
+    if (this.#dirty || this.#failed) return;
     this.#dirty = true;
-    queueMicrotask(() => this.flush());
+    this.#timer = setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  /** Runs a store operation, unless the store failed; a failure turns the store off. */
+  #call(operation: (store: MqttStore) => void): void {
+    if (this.#failed) return;
+    try {
+      operation(this.store);
+    } catch (error) {
+      this.failures++;
+      this.#failed = true;
+      this.#pending.clear();
+      console.error(
+        `speedo mqtt: the store failed, the broker goes on in memory only (restart to use it again): ${error}`,
+      );
+    }
   }
 
   #writePending(): void {
@@ -161,7 +204,7 @@ export class Persistence {
         if (owed.qos === 0) return;
         if (!this.#pending.delete(owed)) {
           const written = this.#written.get(owed);
-          if (written !== undefined) this.store.deleteDelivery(written.row);
+          if (written !== undefined) this.#call((store) => store.deleteDelivery(written.row));
         }
         this.#unref(owed.message);
         this.#changed();
@@ -178,7 +221,7 @@ export class Persistence {
       const written = this.#written.get(owed);
       if (written === undefined) return;
       written.packetId = packetId;
-      this.store.updateDelivery(written.row, packetId, released);
+      this.#call((store) => store.updateDelivery(written.row, packetId, released));
     }
     this.#changed();
   }
@@ -194,7 +237,7 @@ export class Persistence {
     if (row === undefined) return;
     if (--row.refs > 0) return;
     this.#messages.delete(message);
-    if (row.id !== 0) this.store.deleteMessage(row.id);
+    if (row.id !== 0) this.#call((store) => store.deleteMessage(row.id));
   }
 
   /**
@@ -208,7 +251,7 @@ export class Persistence {
     session.persisted = true;
     this.saveSession(session);
     for (const subscription of subscriptions) {
-      this.store.putSubscription(session.clientId, subscription);
+      this.#call((store) => store.putSubscription(session.clientId, subscription));
     }
     const observer = this.observer(session);
     for (const { message, packetId, released } of session.state.owed()) {
@@ -217,7 +260,7 @@ export class Persistence {
       if (released === true) observer.released(message);
     }
     for (const packetId of session.state.incomingQos2) {
-      this.store.putIncomingQos2(session.clientId, packetId);
+      this.#call((store) => store.putIncomingQos2(session.clientId, packetId));
     }
     session.state.observer = observer;
     this.#changed();
@@ -254,11 +297,13 @@ export class Persistence {
    */
   saveSession(session: Session, disconnectedAt?: number): void {
     if (!session.persisted) return;
-    this.store.putSession({
-      clientId: session.clientId,
-      expiryInterval: session.expiryInterval,
-      ...(disconnectedAt === undefined ? {} : { disconnectedAt }),
-    });
+    this.#call((store) =>
+      store.putSession({
+        clientId: session.clientId,
+        expiryInterval: session.expiryInterval,
+        ...(disconnectedAt === undefined ? {} : { disconnectedAt }),
+      })
+    );
     this.#changed();
   }
 
@@ -276,7 +321,7 @@ export class Persistence {
       this.#pending.delete(message);
       this.#unref(message.message);
     }
-    this.store.deleteSession(session.clientId);
+    this.#call((store) => store.deleteSession(session.clientId));
     this.#changed();
   }
 
@@ -288,7 +333,7 @@ export class Persistence {
    */
   subscribed(session: Session, subscription: SubscriptionEntry): void {
     if (!session.persisted) return;
-    this.store.putSubscription(session.clientId, subscription);
+    this.#call((store) => store.putSubscription(session.clientId, subscription));
     this.#changed();
   }
 
@@ -300,7 +345,7 @@ export class Persistence {
    */
   unsubscribed(session: Session, filter: string): void {
     if (!session.persisted) return;
-    this.store.deleteSubscription(session.clientId, filter);
+    this.#call((store) => store.deleteSubscription(session.clientId, filter));
     this.#changed();
   }
 
@@ -313,8 +358,8 @@ export class Persistence {
    */
   incomingQos2(session: Session, packetId: number, awaiting: boolean): void {
     if (!session.persisted) return;
-    if (awaiting) this.store.putIncomingQos2(session.clientId, packetId);
-    else this.store.deleteIncomingQos2(session.clientId, packetId);
+    if (awaiting) this.#call((store) => store.putIncomingQos2(session.clientId, packetId));
+    else this.#call((store) => store.deleteIncomingQos2(session.clientId, packetId));
     this.#changed();
   }
 
@@ -325,14 +370,18 @@ export class Persistence {
    * @param message The message kept.
    */
   retained(topic: string, message: BrokerMessage | undefined): void {
-    if (message === undefined) this.store.deleteRetained(topic);
-    else this.store.putRetained(message);
+    if (message === undefined) this.#call((store) => store.deleteRetained(topic));
+    else this.#call((store) => store.putRetained(message));
     this.#changed();
   }
 
   /** Commits what is left and closes the store. */
   close(): void {
     this.flush();
-    this.store.close();
+    try {
+      this.store.close();
+    } catch (error) {
+      if (!this.#failed) console.error(`speedo mqtt: the store failed to close: ${error}`);
+    }
   }
 }

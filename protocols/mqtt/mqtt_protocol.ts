@@ -210,7 +210,7 @@ class MqttConnection implements ProtocolHandler {
       get topicAliases(): ServerTopicAliases | undefined {
         return connection.#serverAliases;
       },
-      write: (bytes) => this.#write(bytes),
+      write: (bytes, early) => this.#write(bytes, early),
       takenOver: () => {
         if (this.#level === 5) {
           this.#write(
@@ -227,9 +227,9 @@ class MqttConnection implements ProtocolHandler {
    * Writes to the client (`null`: closes), after the store's next commit when it holds
    * changes: an acknowledgement never runs ahead of what it stands for.
    */
-  #write(bytes: Uint8Array | null): void {
+  #write(bytes: Uint8Array | null, early = false): void {
     const persistence = this.#shared.broker.persistence;
-    if (persistence !== undefined) persistence.write(this.#handle, bytes);
+    if (persistence !== undefined) persistence.write(this.#handle, bytes, early);
     else if (bytes === null) this.#handle.close();
     else this.#handle.write(bytes);
   }

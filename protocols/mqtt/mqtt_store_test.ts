@@ -310,3 +310,54 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "MQTT store: a store that fails (a full disk, say) is logged once; the broker goes on in memory",
+  ...SANITIZED,
+  async fn() {
+    await withStore(async (path) => {
+      const store = new SqliteStore(path);
+      let full = false;
+      const failing = new Proxy(store, {
+        get(target, key) {
+          if (key === "commit" && full) {
+            return () => {
+              throw new Error("database or disk is full");
+            };
+          }
+          const value = Reflect.get(target, key);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const { error } = console;
+      const logged: string[] = [];
+      console.error = (...data: unknown[]) => void logged.push(data.join(" "));
+      try {
+        await using server = mqttServer({ port: 0, mqtt: { store: failing } });
+        const { port } = await server.listen();
+        const { client: sub } = await RawClient.session(port, {
+          clientId: "sub",
+          cleanStart: false,
+        });
+        await sub.subscribe("t/a", 1);
+        full = true;
+        const { client: pub } = await RawClient.session(port, { clientId: "pub" });
+        for (let i = 1; i <= 3; i++) {
+          await pub.writePacket(publish(i, 1, `m${i}`));
+          await pub.expect("puback");
+          const delivered = await sub.expect("publish");
+          assertEquals(text(delivered.payload), `m${i}`);
+          await sub.writePacket({ type: "puback", packetId: delivered.packetId!, reasonCode: 0 });
+        }
+        assertEquals(server.broker.persistence?.failures, 1);
+        sub.close();
+        pub.close();
+      } finally {
+        console.error = error;
+      }
+      assertEquals(logged.length, 1);
+      assert(logged[0].includes("goes on in memory only"), logged[0]);
+    });
+  },
+});
