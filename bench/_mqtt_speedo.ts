@@ -1,7 +1,7 @@
 /**
  * The Speedo MQTT broker under test in `mqtt_load.ts`: `mqttServer` as shipped.
  *
- * `deno run -A bench/_mqtt_speedo.ts [--store FILE [--stats FILE]]` listens on 127.0.0.1, on a
+ * `deno run -A bench/_mqtt_speedo.ts [--store FILE [--stats FILE] [--commit-delay MS]]` listens on 127.0.0.1, on a
  * free port, prints the port as the first line of stdout, and exits when its standard input
  * closes (so that it never outlives the bench, even when the bench is killed). `--store FILE`
  * gives the broker its SQLite store (`mqtt: { store }`); `--stats FILE` then has the store's
@@ -15,7 +15,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { mqttServer } from "../protocols/mqtt/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 
-const args = parseArgs(Deno.args, { string: ["store", "stats"] });
+const args = parseArgs(Deno.args, { string: ["store", "stats", "commit-delay"] });
 if (args.stats !== undefined && args.store === undefined) {
   console.error(`--stats "${args.stats}" needs --store`);
   Deno.exit(2);
@@ -23,7 +23,12 @@ if (args.stats !== undefined && args.store === undefined) {
 const server = mqttServer({
   hostname: "127.0.0.1",
   port: 0,
-  ...(args.store === undefined ? {} : { mqtt: { store: args.store } }),
+  ...(args.store === undefined ? {} : {
+    mqtt: {
+      store: args.store,
+      ...(args["commit-delay"] === undefined ? {} : { commitDelay: Number(args["commit-delay"]) }),
+    },
+  }),
 });
 const { port } = await server.listen();
 console.log(port);

@@ -123,6 +123,14 @@ export interface BrokerOptions extends SessionStateOptions {
    * @default {undefined: memory only}
    */
   store?: string | MqttStore;
+  /**
+   * How long the store's batch of changes stays open before its commit, in milliseconds. A
+   * QoS 1 delivery acknowledged within it is never written; a publisher's PUBACK waits up to
+   * this long (plus the commit). Longer: fewer writes, more latency.
+   *
+   * @default {1}
+   */
+  commitDelay?: number;
 }
 
 /** The state every connection of one broker shares. */
@@ -171,10 +179,14 @@ export class Broker {
       maxBytes: options.maxRetainedBytes,
     });
     if (options.store !== undefined) {
+      const commitDelay = options.commitDelay ?? 1;
+      if (!Number.isFinite(commitDelay) || commitDelay < 0 || commitDelay > 1000) {
+        throw new RangeError(`commitDelay must be 0 to 1000 ms, got ${commitDelay}`);
+      }
       const store = typeof options.store === "string"
         ? new SqliteStore(options.store)
         : options.store;
-      this.persistence = new Persistence(store);
+      this.persistence = new Persistence(store, commitDelay);
       try {
         restore(this, store);
       } catch (error) {

@@ -31,13 +31,6 @@ export interface Writable {
   close(): unknown;
 }
 
-/**
- * How long a batch stays open, in milliseconds: long enough for a delivery's acknowledgement to
- * come back over loopback (it is then never written), short enough to add little to a
- * publisher's wait for its PUBACK.
- */
-const BATCH_MS = 1;
-
 interface PendingDelivery {
   readonly clientId: string;
   packetId: number | undefined;
@@ -68,6 +61,7 @@ export class Persistence {
   readonly #held = new Map<Writable, (Uint8Array | null)[]>();
   #dirty = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #commitDelay: number;
   /** Commits done. */
   commits = 0;
   /**
@@ -82,9 +76,12 @@ export class Persistence {
    * Makes the link.
    *
    * @param store The store.
+   * @param commitDelay How long a batch stays open, in milliseconds (see
+   *   `BrokerOptions.commitDelay`).
    */
-  constructor(store: MqttStore) {
+  constructor(store: MqttStore, commitDelay = 1) {
     this.store = store;
+    this.#commitDelay = commitDelay;
   }
 
   /**
@@ -136,12 +133,12 @@ export class Persistence {
 
   /**
    * Marks a change, and commits it shortly: after this turn of the event loop and those that
-   * follow within `BATCH_MS`, so that a delivery acknowledged meanwhile is never written.
+   * follow within the commit delay, so that a delivery acknowledged meanwhile is never written.
    */
   #changed(): void {
     if (this.#dirty || this.#failed) return;
     this.#dirty = true;
-    this.#timer = setTimeout(() => this.flush(), BATCH_MS);
+    this.#timer = setTimeout(() => this.flush(), this.#commitDelay);
   }
 
   /** Runs a store operation, unless the store failed; a failure turns the store off. */
