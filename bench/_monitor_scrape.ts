@@ -109,8 +109,9 @@ export interface MonitoredRates {
 
 /**
  * The line that answers issue 20 for one server: its monitored twin's median rate over its
- * own at each load, the range of the ratios of the rounds (each round runs the two one after
- * the other), the target, and what the scrapes got.
+ * own at each load, the range and the median of the ratios of the rounds (each round runs the
+ * two one after the other, so a round's ratio cancels the machine's drift between rounds), the
+ * target, and what the scrapes got.
  *
  * @param server The server's name.
  * @param loads Each load's rates.
@@ -132,7 +133,9 @@ export function monitorCostLine(
       : [];
     const range = rounds.length === 0
       ? ""
-      : ` (rounds ${ratio(Math.min(...rounds))}-${ratio(Math.max(...rounds))})`;
+      : ` (rounds ${ratio(Math.min(...rounds))}-${ratio(Math.max(...rounds))}, their median ${
+        ratio(middle(rounds))
+      })`;
     return `${load} ${ratio(value)}${range}`;
   });
   const failed = tally.failures.length === 0
