@@ -97,6 +97,33 @@ export function scrapeMonitor(port: number, intervalMs = SCRAPE_INTERVAL_MS): Sc
   };
 }
 
+/**
+ * Runs `run`, scraping the monitor on `port` meanwhile when there is one, and adds what the
+ * scrapes saw to `tallies` under `key`.
+ *
+ * @param port The monitor's port, or `undefined` for a server without one (then only `run`).
+ * @param tallies Each monitored server's scrapes so far.
+ * @param key The server's key in `tallies`.
+ * @param run The load.
+ * @returns What `run` resolved with.
+ */
+export async function scrapedWhile<T>(
+  port: number | undefined,
+  tallies: Map<string, ScrapeTally>,
+  key: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (port === undefined) return await run();
+  const scraper = scrapeMonitor(port);
+  try {
+    return await run();
+  } finally {
+    const tally = tallies.get(key) ?? emptyTally();
+    addTally(tally, await scraper.stop());
+    tallies.set(key, tally);
+  }
+}
+
 /** One load's rates, by round, of a server without and with its monitor. */
 export interface MonitoredRates {
   /** The load, as the bench names it (`50x16`, `10 subscribers`). */
@@ -115,14 +142,15 @@ export interface MonitoredRates {
  *
  * @param server The server's name.
  * @param loads Each load's rates.
- * @param tally The monitored twin's scrapes over all runs.
+ * @param tally The monitored twin's scrapes over all runs (none made: `undefined`).
  * @returns The line, without a leading bullet.
  */
 export function monitorCostLine(
   server: string,
   loads: MonitoredRates[],
-  tally: ScrapeTally,
+  scraped: ScrapeTally | undefined,
 ): string {
+  const tally = scraped ?? emptyTally();
   const ratio = (value: number) => Number.isFinite(value) ? `${value.toFixed(2)}x` : "-";
   let met = 0;
   const parts = loads.map(({ load, without, with: monitored }) => {

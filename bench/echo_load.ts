@@ -44,10 +44,8 @@ import {
 import { type ServerProcess, startServer } from "./_server_process.ts";
 import { runEchoLoad } from "./_echo_load_run.ts";
 import {
-  addTally,
-  emptyTally,
   monitorCostLine,
-  scrapeMonitor,
+  scrapedWhile,
   type ScrapeTally,
   UNMONITORED_NOTE,
 } from "./_monitor_scrape.ts";
@@ -282,19 +280,13 @@ async function main(): Promise<number> {
             failures++;
             break outer;
           }
-          const scraper = server.monitorPort === undefined
-            ? undefined
-            : scrapeMonitor(server.monitorPort);
-          const result = await runEchoLoad(server, {
-            ...load,
-            warmup: settings.warmup,
-            seconds: settings.seconds,
-          });
-          if (scraper !== undefined) {
-            const tally = scrapes.get(server.name) ?? emptyTally();
-            addTally(tally, await scraper.stop());
-            scrapes.set(server.name, tally);
-          }
+          const result = await scrapedWhile(
+            server.monitorPort,
+            scrapes,
+            server.name,
+            () =>
+              runEchoLoad(server, { ...load, warmup: settings.warmup, seconds: settings.seconds }),
+          );
           const row = rowOf(server, load);
           done++;
           if (result.error !== undefined) {
@@ -339,18 +331,21 @@ async function main(): Promise<number> {
   const ratesOf = (name: string | undefined, load: Load) =>
     rows.find((r) => r.server === name && r.load === load.label)?.results.map((r) => r.rate) ??
       [];
-  for (const { key, monitored } of starts.filter((start) => start.monitored)) {
+  for (const { key } of starts.filter((start) => start.monitored)) {
     const twin = servers.get(key);
     const plain = servers.get(key.slice(0, -"+monitor".length));
-    if (!monitored || twin === undefined || plain === undefined) continue;
+    if (twin === undefined || plain === undefined) continue;
     const loads = settings.loads.map((load) => ({
       load: load.label,
       without: ratesOf(plain.name, load),
       with: ratesOf(twin.name, load),
     }));
-    console.log(`- ${monitorCostLine(plain.name, loads, scrapes.get(twin.name) ?? emptyTally())}`);
+    console.log(`- ${monitorCostLine(plain.name, loads, scrapes.get(twin.name))}`);
     const failed = scrapes.get(twin.name)?.failures.length ?? 0;
-    if (failed > 0) failures++;
+    if (failed > 0) {
+      failures++;
+      notes.push(`${twin.name}: ${failed} scrape requests failed`);
+    }
   }
   if (settings.monitor) console.log(`- ${UNMONITORED_NOTE}`);
   console.log(`- load average (1 min) after: ${loadAverage()}`);

@@ -63,10 +63,8 @@ import {
   startBenchServer,
 } from "./_pubsub_servers.ts";
 import {
-  addTally,
-  emptyTally,
   monitorCostLine,
-  scrapeMonitor,
+  scrapedWhile,
   type ScrapeTally,
   UNMONITORED_NOTE,
 } from "./_monitor_scrape.ts";
@@ -380,16 +378,13 @@ async function main(): Promise<number> {
         for (const server of servers) {
           if (interrupted) break;
           const key = `${server.id}/${subscribers}`;
-          const scraper = server.monitorPort === undefined
-            ? undefined
-            : scrapeMonitor(server.monitorPort);
           try {
-            const result = await runLoad(server, subscribers, settings).finally(async () => {
-              if (scraper === undefined) return;
-              const tally = scrapes.get(server.id) ?? emptyTally();
-              addTally(tally, await scraper.stop());
-              scrapes.set(server.id, tally);
-            });
+            const result = await scrapedWhile(
+              server.monitorPort,
+              scrapes,
+              server.id,
+              () => runLoad(server, subscribers, settings),
+            );
             if (!result.complete) {
               failures++;
               notes.push(`${key} round ${round + 1}: not every message reached every subscriber`);
@@ -474,11 +469,11 @@ async function main(): Promise<number> {
         without: rates(plain.id, subscribers),
         with: rates(twin.id, subscribers),
       }));
-      const tally = scrapes.get(twin.id) ?? emptyTally();
-      console.log(monitorCostLine(plain.label, loads, tally));
-      if (tally.failures.length > 0) {
+      console.log(monitorCostLine(plain.label, loads, scrapes.get(twin.id)));
+      const failed = scrapes.get(twin.id)?.failures.length ?? 0;
+      if (failed > 0) {
         failures++;
-        notes.push(`${twin.label}: ${tally.failures.length} scrape requests failed`);
+        notes.push(`${twin.label}: ${failed} scrape requests failed`);
       }
     }
     if (settings.monitor) console.log(UNMONITORED_NOTE);
