@@ -27,6 +27,8 @@ export interface BenchServer {
   readonly port: number;
   /** The server process itself (not a wrapper), to read its CPU time. */
   readonly pid: number | undefined;
+  /** Its monitor's port on 127.0.0.1, when it runs one (Speedo with `monitor`). */
+  readonly monitorPort?: number;
   /** Ends it; resolves once it exited. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -100,16 +102,18 @@ export async function versionOf(program: string, args: string[]): Promise<string
  * @param loops Speedo's I/O loops.
  * @param backplane For Speedo: NATS servers to join (`pubsub.backplane`); it is started once
  *   joined.
+ * @param monitored For Speedo: with a monitor in its process, on a free port.
  * @returns The running server.
  */
 export async function startBenchServer(
   kind: ServerKind,
   loops = 1,
   backplane: string[] = [],
+  monitored = false,
 ): Promise<BenchServer> {
   switch (kind) {
     case "speedo":
-      return await startSpeedo(loops, backplane);
+      return await startSpeedo(loops, backplane, monitored);
     case "nats-server": {
       const program = findProgram("nats-server")!;
       const port = freePort();
@@ -146,7 +150,11 @@ export async function startBenchServer(
   }
 }
 
-async function startSpeedo(loops: number, backplane: string[]): Promise<BenchServer> {
+async function startSpeedo(
+  loops: number,
+  backplane: string[],
+  monitored: boolean,
+): Promise<BenchServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -157,6 +165,7 @@ async function startSpeedo(loops: number, backplane: string[]): Promise<BenchSer
       "--loops",
       String(loops),
       ...backplane.flatMap((url) => ["--backplane", url]),
+      ...(monitored ? ["--monitor"] : []),
     ],
     stdin: "piped",
     stdout: "piped",
@@ -182,15 +191,23 @@ async function startSpeedo(loops: number, backplane: string[]): Promise<BenchSer
     reader.releaseLock();
     // Keep draining its stdout so that it never blocks on a full pipe.
     child.stdout.pipeTo(new WritableStream()).catch(() => {});
-    const port = Number(text.trim().split("\n")[0]);
+    // The port, and the monitor's after it when there is one.
+    const [port, monitorPort] = text.trim().split("\n")[0].split(" ").map(Number);
+    if (monitored && !(Number.isInteger(monitorPort) && monitorPort > 0)) {
+      throw new Error(`Speedo printed no monitor port: "${text.trim()}"`);
+    }
     await waitForAccept(port, () => running);
+    const loopsText = loops > 1 ? `, ${loops} loops` : "";
     return {
       kind: "speedo",
-      id: loops > 1 ? `speedo@${loops}` : "speedo",
-      label: `Speedo pub/sub${loops > 1 ? `, ${loops} loops` : ""} (Deno ${Deno.version.deno})`,
+      id: `${loops > 1 ? `speedo@${loops}` : "speedo"}${monitored ? "+monitor" : ""}`,
+      label: `Speedo pub/sub${loopsText}${
+        monitored ? ", monitored" : ""
+      } (Deno ${Deno.version.deno})`,
       protocol: "nats",
       port,
       pid: child.pid,
+      ...(monitored ? { monitorPort } : {}),
       stop,
     };
   } catch (error) {

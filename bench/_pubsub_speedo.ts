@@ -5,10 +5,14 @@
  * as the first line of stdout, and exits when its standard input closes (so that it never
  * outlives the bench, even when the bench is killed). `--backplane URL` (repeatable) joins it
  * to a NATS system (`bench/cluster_load.ts`); it prints its port once the backplane is up.
+ * `--monitor` attaches a monitor on a free port (`monitor({ pubsub: server }, { port: 0 })`,
+ * with the router as its `/subsz` source on one loop, as `speedo serve pubsub --monitor` does)
+ * and prints its port after the server's, on the same line.
  *
  * @module
  */
 
+import { monitor } from "../monitor/mod.ts";
 import { pubsubServer, SubjectRouter } from "../protocols/pubsub/mod.ts";
 
 const loopsAt = Deno.args.indexOf("--loops");
@@ -18,18 +22,30 @@ if (!Number.isInteger(loops) || loops < 1) {
   Deno.exit(2);
 }
 const backplane = Deno.args.flatMap((arg, i) => Deno.args[i - 1] === "--backplane" ? [arg] : []);
-const router = backplane.length === 0 ? undefined : new SubjectRouter();
+const monitored = Deno.args.includes("--monitor");
+// A router given on one loop runs as the server's own would; the monitor reads its counts.
+const router = backplane.length > 0 || (monitored && loops === 1) ? new SubjectRouter() : undefined;
 const server = pubsubServer({
   hostname: "127.0.0.1",
   port: 0,
   loops,
-  pubsub: router === undefined ? {} : { router, backplane: { servers: backplane } },
+  pubsub: router === undefined
+    ? {}
+    : backplane.length === 0
+    ? { router }
+    : { router, backplane: { servers: backplane } },
 });
 const { port } = await server.listen();
-while (router !== undefined && !router.backplane!.connected) {
+while (backplane.length > 0 && !router!.backplane!.connected) {
   await new Promise((resolve) => setTimeout(resolve, 10));
 }
-console.log(port);
+if (monitored) {
+  const sources = router === undefined ? {} : { pubsub: router };
+  const watch = await monitor({ pubsub: server }, { port: 0, sources });
+  console.log(`${port} ${watch.port}`);
+} else {
+  console.log(port);
+}
 
 const buffer = new Uint8Array(256);
 try {

@@ -11,7 +11,10 @@ export interface ServerCommand {
   name: string;
   /** The program (`Deno.execPath()`, `node`). */
   command: string;
-  /** Its arguments; the server must print its port as the first line of stdout. */
+  /**
+   * Its arguments; the server must print its port as the first line of stdout, and a monitored
+   * one its monitor's port after it, on the same line.
+   */
   args: string[];
 }
 
@@ -23,6 +26,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** The port it listens on, on 127.0.0.1. */
   readonly port: number;
+  /** Its monitor's port on 127.0.0.1, when it runs one. */
+  readonly monitorPort?: number;
   /** What it wrote on stderr so far (the first 8 KiB). */
   stderr(): string;
   /** Whether it is still running. */
@@ -152,7 +157,7 @@ export async function startChild<T>(
 }
 
 /**
- * Starts a server and waits for its port.
+ * Starts a server and waits for its port (and its monitor's, when it prints one).
  *
  * @param spec What to run.
  * @param options `cwd` for the child, and how long it may take to print its port.
@@ -167,14 +172,17 @@ export async function startServer(
     { ...spec, name: `Server ${spec.name}` },
     { ...options, stderrKept: STDERR_KEPT, expected: "port" },
     (line) => {
-      const port = Number(line);
-      return Number.isInteger(port) && port > 0 ? port : undefined;
+      const ports = line.split(" ").map(Number);
+      const valid = ports.length <= 2 && ports.every((port) => Number.isInteger(port) && port > 0);
+      return valid ? ports : undefined;
     },
   );
+  const [port, monitorPort] = started.value;
   return {
     name: spec.name,
     pid: started.pid,
-    port: started.value,
+    port,
+    ...(monitorPort === undefined ? {} : { monitorPort }),
     stderr: started.stderr,
     get running() {
       return started.running;

@@ -1,9 +1,10 @@
 /**
  * The Speedo echo server under test in `echo_load.ts`: `echoServer` with the idle timeout off.
  *
- * `deno run -A bench/_speedo_echo.ts [--workers N] [--transport batch|ring] [--max-line-length N] [--until-stdin-closes]` listens on
+ * `deno run -A bench/_speedo_echo.ts [--workers N] [--transport batch|ring] [--max-line-length N] [--monitor] [--until-stdin-closes]` listens on
  * 127.0.0.1, on a free port, and prints the port as the first line of stdout. `--workers 0`
- * echoes inline on the I/O thread.
+ * echoes inline on the I/O thread. `--monitor` attaches a monitor (`monitor(server, { port: 0
+ * })`, its defaults otherwise) and prints its port after the server's, on the same line.
  *
  * @module
  */
@@ -11,11 +12,12 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { defaultWorkerCount } from "../core/worker_pool.ts";
 import { echoServer } from "../protocols/echo/mod.ts";
+import { monitor } from "../monitor/mod.ts";
 import { exitWhenStdinCloses } from "./_exit_when_stdin_closes.ts";
 
 const args = parseArgs(Deno.args, {
   string: ["workers", "max-line-length", "transport", "loops"],
-  boolean: ["until-stdin-closes"],
+  boolean: ["until-stdin-closes", "monitor"],
   default: {
     workers: String(defaultWorkerCount()),
     "max-line-length": "65536",
@@ -52,4 +54,9 @@ const server = echoServer({
   echo: { maxLineLength },
 });
 const { port } = await server.listen();
-console.log(port);
+if (args.monitor) {
+  const watch = await monitor(server, { port: 0 });
+  console.log(`${port} ${watch.port}`);
+} else {
+  console.log(port);
+}

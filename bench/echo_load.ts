@@ -6,7 +6,7 @@
  * ```
  * deno run -A bench/echo_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
  *   [--workers N] [--servers raw-deno,node,speedo-inline,speedo-workers,speedo-ring]
- *   [--loads 1x1,50x1,50x16,200x1] [--loops 1,2]
+ *   [--loads 1x1,50x1,50x16,200x1] [--loops 1,2] [--monitor]
  * ```
  *
  * Every server is its own child process on 127.0.0.1, port 0, and so is the load generator of
@@ -15,6 +15,12 @@
  * 16-byte lines outstanding. Rounds are interleaved (every server at every load, then the next
  * round) so that drift in the machine's load spreads over all servers alike, and the median of
  * the rounds is reported. The server and generator CPU columns tell which side was saturated.
+ *
+ * With `--monitor` (issue 20's check), every Speedo server runs twice: as it is, and as a twin
+ * with a monitor in its process (`_speedo_echo.ts --monitor`) whose `/metrics` and `/varz` this
+ * process scrapes once a second while each load runs (`_monitor_scrape.ts`). The twin runs
+ * right after its server in every round, and a line per server gives the ratio of their medians
+ * against the target (>= 0.97x).
  *
  * Every child is stopped at the end, on error, and on SIGINT/SIGTERM; the servers also exit on
  * their own when this process dies (they watch their stdin). The exit code is 0 when every run
@@ -37,6 +43,12 @@ import {
 } from "./_echo_servers.ts";
 import { type ServerProcess, startServer } from "./_server_process.ts";
 import { runEchoLoad } from "./_echo_load_run.ts";
+import {
+  monitorCostLine,
+  scrapedWhile,
+  type ScrapeTally,
+  UNMONITORED_NOTE,
+} from "./_monitor_scrape.ts";
 
 const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
 
@@ -48,7 +60,9 @@ const USAGE = `Usage: deno run -A bench/echo_load.ts [options]
   --servers LIST  comma-separated: raw-deno,node,speedo-inline,speedo-workers,speedo-ring (default: all)
   --loads LIST    comma-separated CONNECTIONSxDEPTH (default 1x1,50x1,50x16,200x1)
   --loops LIST    comma-separated I/O loop counts each Speedo server runs with (default 1);
-                  with more than one, a line per load gives each count's ratio to the first`;
+                  with more than one, a line per load gives each count's ratio to the first
+  --monitor       each Speedo server also runs with a monitor, scraped every 1 s (/metrics,
+                  /varz) during its runs; a line per server gives monitored vs not`;
 
 /** Time a child server has to print its port. */
 const SERVER_START_TIMEOUT_MS = 15_000;
@@ -69,12 +83,13 @@ interface Settings {
   servers: string[];
   loads: Load[];
   loops: number[];
+  monitor: boolean;
 }
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
     string: ["seconds", "warmup", "rounds", "workers", "servers", "loads", "loops"],
-    boolean: ["quick", "help"],
+    boolean: ["quick", "help", "monitor"],
   });
   if (args.help) return undefined;
   const number = (name: string, fallback: number, min: number): number => {
@@ -110,6 +125,7 @@ function parseSettings(argv: string[]): Settings | undefined {
   });
   return {
     loops,
+    monitor: args.monitor,
     seconds: number("seconds", args.quick ? 1 : 3, 0.1),
     warmup: number("warmup", args.quick ? 0.5 : 1, 0),
     rounds: Math.floor(number("rounds", args.quick ? 1 : 3, 1)),
@@ -192,8 +208,9 @@ async function main(): Promise<number> {
     notes.push("raw Deno.listen not run: the ratio column is empty.");
   }
 
+  const twins = settings.monitor ? 2 : 1;
   const serverCount = serverIds.reduce(
-    (count, id) => count + (id.startsWith("speedo") ? settings.loops.length : 1),
+    (count, id) => count + (id.startsWith("speedo") ? settings.loops.length * twins : 1),
     0,
   );
   const runs = serverCount * settings.loads.length * settings.rounds;
@@ -215,14 +232,22 @@ async function main(): Promise<number> {
   const servers = new Map<string, ServerProcess>();
   const rows: Row[] = [];
   let failures = 0;
+  // A monitored twin starts right after its server, so that in each round it runs right after.
   const starts = serverIds.flatMap((id) =>
     id.startsWith("speedo")
-      ? settings.loops.map((loops) => ({ id, loops, key: `${id}@${loops}` }))
-      : [{ id, loops: 1, key: id }]
+      ? settings.loops.flatMap((loops) => [
+        { id, loops, key: `${id}@${loops}`, monitored: false },
+        ...(settings.monitor
+          ? [{ id, loops, key: `${id}@${loops}+monitor`, monitored: true }]
+          : []),
+      ])
+      : [{ id, loops: 1, key: id, monitored: false }]
   );
+  const scrapes = new Map<string, ScrapeTally>();
   try {
-    for (const { id, loops, key } of starts) {
-      const spec = echoServerCommand(id, settings.workers, [], loops);
+    for (const { id, loops, key, monitored } of starts) {
+      const spec = echoServerCommand(id, settings.workers, monitored ? ["--monitor"] : [], loops);
+      if (monitored) spec.name += ", monitored";
       try {
         const server = await startServer(spec, {
           cwd: rootPath,
@@ -255,11 +280,13 @@ async function main(): Promise<number> {
             failures++;
             break outer;
           }
-          const result = await runEchoLoad(server, {
-            ...load,
-            warmup: settings.warmup,
-            seconds: settings.seconds,
-          });
+          const result = await scrapedWhile(
+            server.monitorPort,
+            scrapes,
+            server.name,
+            () =>
+              runEchoLoad(server, { ...load, warmup: settings.warmup, seconds: settings.seconds }),
+          );
           const row = rowOf(server, load);
           done++;
           if (result.error !== undefined) {
@@ -301,6 +328,26 @@ async function main(): Promise<number> {
       }
     }
   }
+  const ratesOf = (name: string | undefined, load: Load) =>
+    rows.find((r) => r.server === name && r.load === load.label)?.results.map((r) => r.rate) ??
+      [];
+  for (const { key } of starts.filter((start) => start.monitored)) {
+    const twin = servers.get(key);
+    const plain = servers.get(key.slice(0, -"+monitor".length));
+    if (twin === undefined || plain === undefined) continue;
+    const loads = settings.loads.map((load) => ({
+      load: load.label,
+      without: ratesOf(plain.name, load),
+      with: ratesOf(twin.name, load),
+    }));
+    console.log(`- ${monitorCostLine(plain.name, loads, scrapes.get(twin.name))}`);
+    const failed = scrapes.get(twin.name)?.failures.length ?? 0;
+    if (failed > 0) {
+      failures++;
+      notes.push(`${twin.name}: ${failed} scrape requests failed`);
+    }
+  }
+  if (settings.monitor) console.log(`- ${UNMONITORED_NOTE}`);
   console.log(`- load average (1 min) after: ${loadAverage()}`);
   console.log(
     "- req/s spread: (max - min) / median over the rounds. server CPU, client CPU: cores busy in the measured window (1.00 = one core); a client near 1.00 means the load generator's core was full, so that row may be bound by the generator rather than the server.",

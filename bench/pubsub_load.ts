@@ -8,7 +8,7 @@
  * ```
  * deno run -A bench/pubsub_load.ts [--seconds 3] [--warmup 1] [--rounds 3] [--quick]
  *   [--subscribers 1,10] [--servers speedo,nats-server,redis] [--slow-seconds 10] [--skip-slow]
- *   [--loops 1,2]
+ *   [--loops 1,2] [--monitor]
  * ```
  *
  * Each server is its own child process on 127.0.0.1 (a server missing here is skipped with a
@@ -18,6 +18,12 @@
  * `complete`: each subscriber received exactly every message published. Every child is stopped
  * at the end, on error and on SIGINT/SIGTERM; they also end on their own when this process dies.
  * The exit code is 0 when every run produced a complete result.
+ *
+ * With `--monitor` (issue 20's check), each Speedo server runs twice: as it is, and as a twin
+ * with a monitor in its process (`_pubsub_speedo.ts --monitor`) whose `/metrics` and `/varz`
+ * this process scrapes once a second while each load runs (`_monitor_scrape.ts`). The twin
+ * runs right after its server in every round, and a line per server gives the ratio of their
+ * medians against the target (>= 0.97x). The twins have no slow-subscriber phase.
  *
  * Then, unless `--skip-slow`, a slow-subscriber phase for each server that speaks the NATS
  * protocol (Speedo, nats-server; `_pubsub_slow_client.ts`): one subscriber that sends `SUB` and
@@ -56,6 +62,12 @@ import {
   type ServerKind,
   startBenchServer,
 } from "./_pubsub_servers.ts";
+import {
+  monitorCostLine,
+  scrapedWhile,
+  type ScrapeTally,
+  UNMONITORED_NOTE,
+} from "./_monitor_scrape.ts";
 
 const USAGE = `Usage: deno run -A bench/pubsub_load.ts [options]
 
@@ -68,7 +80,9 @@ const USAGE = `Usage: deno run -A bench/pubsub_load.ts [options]
   --slow-seconds N   seconds of the slow-subscriber phase (default 10; 3 with --quick)
   --skip-slow        no slow-subscriber phase
   --loops LIST       comma-separated I/O loop counts Speedo runs with (default 1); each is its
-                     own server, and with more than one a line gives each count's ratio to the first`;
+                     own server, and with more than one a line gives each count's ratio to the first
+  --monitor          each Speedo server also runs with a monitor, scraped every 1 s (/metrics,
+                     /varz) during its runs; a line per server gives monitored vs not`;
 
 /** Time a run may take beyond its warm-up and window: start, drain, close. */
 const RUN_SLACK_SECONDS = 25;
@@ -98,12 +112,14 @@ interface Settings {
   slowSeconds: number;
   /** Loop counts Speedo runs with. */
   loops: number[];
+  /** Whether each Speedo server also runs with a monitor, scraped. */
+  monitor: boolean;
 }
 
 function parseSettings(argv: string[]): Settings | undefined {
   const args = parseArgs(argv, {
     string: ["seconds", "warmup", "rounds", "subscribers", "servers", "slow-seconds", "loops"],
-    boolean: ["quick", "help", "skip-slow"],
+    boolean: ["quick", "help", "skip-slow", "monitor"],
   });
   if (args.help) return undefined;
   const servers = serversFlag(args.servers, SERVER_KINDS);
@@ -117,6 +133,7 @@ function parseSettings(argv: string[]): Settings | undefined {
   });
   return {
     loops,
+    monitor: args.monitor,
     seconds: numberFlag(args, "seconds", args.quick ? 1 : 3, 0.1),
     warmup: numberFlag(args, "warmup", args.quick ? 0.5 : 1, 0),
     rounds: Math.floor(numberFlag(args, "rounds", args.quick ? 1 : 3, 1)),
@@ -323,6 +340,10 @@ async function main(): Promise<number> {
       try {
         for (const loops of kind === "speedo" ? settings.loops : [1]) {
           servers.push(await startBenchServer(kind, loops));
+          // Right after its server, so that in each round it runs right after it.
+          if (kind === "speedo" && settings.monitor) {
+            servers.push(await startBenchServer(kind, loops, [], true));
+          }
         }
       } catch (error) {
         failures++;
@@ -334,7 +355,7 @@ async function main(): Promise<number> {
     }
     const runs = settings.rounds * settings.subscribers.length * servers.length;
     const slowServers = settings.slowSeconds > 0
-      ? servers.filter((server) => server.protocol === "nats")
+      ? servers.filter((server) => server.protocol === "nats" && server.monitorPort === undefined)
       : [];
     for (const server of slowServers.filter((server) => server.pid === undefined)) {
       notes.push(`${server.kind} slow phase skipped: its process id (for its RSS) is unknown`);
@@ -351,13 +372,19 @@ async function main(): Promise<number> {
     );
 
     const results = new Map<string, PubSubLoadResult[]>();
+    const scrapes = new Map<string, ScrapeTally>();
     for (let round = 0; round < settings.rounds && !interrupted; round++) {
       for (const subscribers of settings.subscribers) {
         for (const server of servers) {
           if (interrupted) break;
           const key = `${server.id}/${subscribers}`;
           try {
-            const result = await runLoad(server, subscribers, settings);
+            const result = await scrapedWhile(
+              server.monitorPort,
+              scrapes,
+              server.id,
+              () => runLoad(server, subscribers, settings),
+            );
             if (!result.complete) {
               failures++;
               notes.push(`${key} round ${round + 1}: not every message reached every subscriber`);
@@ -379,7 +406,7 @@ async function main(): Promise<number> {
     console.log("");
     const header = [
       pad("subscribers", 11),
-      pad("server", 34),
+      pad("server", 44),
       pad("deliveries/s", 13, true),
       pad("vs nats-server", 15, true),
       pad("vs Redis", 9, true),
@@ -406,7 +433,7 @@ async function main(): Promise<number> {
         };
         console.log([
           pad(String(subscribers), 11),
-          pad(server.label, 34),
+          pad(server.label, 44),
           pad(own === undefined ? "-" : Math.round(own).toLocaleString("en-US"), 13, true),
           pad(ratio("nats-server"), 15, true),
           pad(ratio("redis"), 9, true),
@@ -431,6 +458,25 @@ async function main(): Promise<number> {
         console.log(`Speedo ${loops} loops vs ${first}: ${ratios.join(", ")}`);
       }
     }
+    for (const twin of servers.filter((server) => server.monitorPort !== undefined)) {
+      const plainId = twin.id.slice(0, -"+monitor".length);
+      const plain = servers.find((server) => server.id === plainId);
+      if (plain === undefined) continue;
+      const rates = (id: string, subscribers: number) =>
+        (results.get(`${id}/${subscribers}`) ?? []).map((result) => result.rate);
+      const loads = settings.subscribers.map((subscribers) => ({
+        load: `${subscribers} subscriber${subscribers === 1 ? "" : "s"}`,
+        without: rates(plain.id, subscribers),
+        with: rates(twin.id, subscribers),
+      }));
+      console.log(monitorCostLine(plain.label, loads, scrapes.get(twin.id)));
+      const failed = scrapes.get(twin.id)?.failures.length ?? 0;
+      if (failed > 0) {
+        failures++;
+        notes.push(`${twin.label}: ${failed} scrape requests failed`);
+      }
+    }
+    if (settings.monitor) console.log(UNMONITORED_NOTE);
 
     const phases: SlowPhase[] = [];
     for (const server of slowServers) {
