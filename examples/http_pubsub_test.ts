@@ -6,7 +6,6 @@
  */
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { deadline } from "@std/async/deadline";
 import { SocketClient, within } from "../testing/_socket_client.ts";
 import { runToExit, spawnExample } from "./_example_test_helper.ts";
 import { HAS_CHROMIUM, launchChromium } from "../testing/_chromium_test_helper.ts";
