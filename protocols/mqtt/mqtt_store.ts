@@ -7,24 +7,15 @@
  * @module
  */
 
-import type { Properties, QoS } from "./mqtt_packets.ts";
+import type { QoS } from "./mqtt_packets.ts";
+import type { BrokerMessage } from "./mqtt_broker.ts";
 import type { SubscriptionEntry } from "./subscription_tree.ts";
 
-/** A message as a store keeps it. */
-export interface StoredMessage {
-  /** Its topic name. */
-  readonly topic: string;
-  /** Its payload. */
-  readonly payload: Uint8Array;
-  /** The QoS it was published at. */
-  readonly qos: QoS;
-  /** Whether it was published to be retained. */
-  readonly retain: boolean;
-  /** Its MQTT 5 properties. */
-  readonly properties?: Properties;
-  /** When it expires (`Date.now()` ms). */
-  readonly expiresAt?: number;
-}
+/**
+ * A message as a store keeps it: the broker's own shape (`BrokerMessage`), so that what is read
+ * back is routed as it is.
+ */
+export type StoredMessage = BrokerMessage;
 
 /** One delivery owed to a session, as a store keeps it. */
 export interface StoredDelivery {

@@ -55,18 +55,7 @@ Deno.test({
           clientId: "sub",
           cleanStart: false,
         });
-        await sub.writePacket({
-          type: "subscribe",
-          packetId: 1,
-          subscriptions: [{
-            topicFilter: "t/#",
-            qos: 2,
-            noLocal: false,
-            retainAsPublished: false,
-            retainHandling: 0,
-          }],
-        });
-        await sub.expect("suback");
+        await sub.subscribe("t/#", 2);
         await sub.writePacket({ type: "disconnect", reasonCode: 0 });
         assertEquals(await sub.next(), undefined);
         sub.close();
@@ -112,18 +101,7 @@ Deno.test({
         assertEquals(got, ["1:q1-1", "2:q2-1", "1:q1-2", "2:q2-2", "1:q1-3", "2:q2-3", "1:on"]);
         // A new subscriber gets the retained message the store kept.
         const { client: other } = await RawClient.session(port, { clientId: "other" });
-        await other.writePacket({
-          type: "subscribe",
-          packetId: 1,
-          subscriptions: [{
-            topicFilter: "t/a",
-            qos: 0,
-            noLocal: false,
-            retainAsPublished: false,
-            retainHandling: 0,
-          }],
-        });
-        await other.expect("suback");
+        await other.subscribe("t/a", 0);
         const retained = await other.expect("publish");
         assertEquals([text(retained.payload), retained.retain], ["on", true]);
         sub.close();
@@ -154,18 +132,7 @@ Deno.test({
           cleanStart: true,
           sessionExpiry: 3600,
         });
-        await sub.writePacket({
-          type: "subscribe",
-          packetId: 1,
-          subscriptions: [{
-            topicFilter: "t/a",
-            qos: 2,
-            noLocal: false,
-            retainAsPublished: false,
-            retainHandling: 0,
-          }],
-        });
-        await sub.expect("suback");
+        await sub.subscribe("t/a", 2);
         const { client: pub } = await RawClient.session(port, { clientId: "pub" });
         await pub.writePacket(publish(1, 1, "one"));
         await pub.writePacket(publish(2, 2, "two"));
@@ -210,18 +177,7 @@ Deno.test({
           clientId: "sub",
           cleanStart: false,
         });
-        await sub.writePacket({
-          type: "subscribe",
-          packetId: 1,
-          subscriptions: [{
-            topicFilter: "t/a",
-            qos: 0,
-            noLocal: false,
-            retainAsPublished: false,
-            retainHandling: 0,
-          }],
-        });
-        await sub.expect("suback");
+        await sub.subscribe("t/a", 0);
         const { client: pub } = await RawClient.session(port, {
           clientId: "pub",
           cleanStart: false,
@@ -263,18 +219,7 @@ Deno.test({
     await withStore(async (path) => {
       await withBroker(path, async (port) => {
         const { client } = await RawClient.session(port, { clientId: "clean" });
-        await client.writePacket({
-          type: "subscribe",
-          packetId: 1,
-          subscriptions: [{
-            topicFilter: "x",
-            qos: 1,
-            noLocal: false,
-            retainAsPublished: false,
-            retainHandling: 0,
-          }],
-        });
-        await client.expect("suback");
+        await client.subscribe("x", 1);
         client.close();
       });
       // A session whose client went away 10 s ago with 5 s to live.

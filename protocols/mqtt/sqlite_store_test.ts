@@ -6,6 +6,10 @@ import { SqliteStore } from "./sqlite_store.ts";
 import { MqttStoreError } from "./mqtt_store.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+const SUBSCRIPTION = {
+  filter: "x/+",
+  options: { qos: 2, noLocal: true, retainAsPublished: true, retainHandling: 1, subscriptionId: 9 },
+} as const;
 
 async function withPath(fn: (path: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -24,16 +28,7 @@ Deno.test({
       const store = new SqliteStore(path);
       store.putSession({ clientId: "a", expiryInterval: 60, disconnectedAt: 1000 });
       store.putSession({ clientId: "b", expiryInterval: 0xffffffff });
-      store.putSubscription("a", {
-        filter: "x/+",
-        options: {
-          qos: 2,
-          noLocal: true,
-          retainAsPublished: true,
-          retainHandling: 1,
-          subscriptionId: 9,
-        },
-      });
+      store.putSubscription("a", SUBSCRIPTION);
       const message = store.putMessage({
         topic: "x/y",
         payload: new Uint8Array([1, 2, 3]),
@@ -71,16 +66,7 @@ Deno.test({
         { clientId: "a", expiryInterval: 60, disconnectedAt: 1000 },
         { clientId: "b", expiryInterval: 0xffffffff },
       ]);
-      assertEquals(contents.subscriptions.get("a"), [{
-        filter: "x/+",
-        options: {
-          qos: 2,
-          noLocal: true,
-          retainAsPublished: true,
-          retainHandling: 1,
-          subscriptionId: 9,
-        },
-      }]);
+      assertEquals(contents.subscriptions.get("a"), [SUBSCRIPTION]);
       assertEquals(contents.deliveries.get("a"), [
         {
           id: first,
