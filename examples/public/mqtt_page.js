@@ -11,6 +11,8 @@
 //   page:   SUBSCRIBE id filter QoS 0                  server: SUBACK id 0 (or 0x80: refused)
 //   page:   PUBLISH topic payload (QoS 0)              server: PUBLISH topic payload
 //   page:   PINGREQ, every 30 s                        server: PINGRESP
+import { listSubscription, logLine } from "./page_parts.js";
+
 const status = document.getElementById("status");
 const log = document.getElementById("log");
 const subscriptions = document.getElementById("subscriptions");
@@ -37,11 +39,7 @@ let nextId = 1;
 const pending = new Map();
 
 function show(kind, text) {
-  const item = document.createElement("li");
-  item.className = kind;
-  const arrow = kind === "sent" ? "→" : kind === "received" ? "←" : "!";
-  item.textContent = `${arrow} ${text}`;
-  log.append(item);
+  logLine(log, kind, text);
 }
 
 /** A UTF-8 string as MQTT writes it: its length in two bytes, then its bytes. */
@@ -106,18 +104,10 @@ function received(type, body) {
 
 /** Lists a granted subscription, with a button that ends it. */
 function subscribed(filter) {
-  const item = document.createElement("li");
-  item.textContent = `${filter} `;
-  item.dataset.filter = filter;
-  const remove = document.createElement("button");
-  remove.textContent = "unsubscribe";
-  remove.addEventListener("click", () => {
+  listSubscription(subscriptions, filter, "filter", () => {
     send(UNSUBSCRIBE, [nextId >> 8, nextId & 0xff, ...string(filter)]);
     nextId = nextId % 0xffff + 1;
-    item.remove();
   });
-  item.append(remove);
-  subscriptions.append(item);
 }
 
 socket.onopen = () => {

@@ -6,6 +6,9 @@
 //   page:   PING                              hello
 //   server: PONG (subscribed)           server: MSG greet.joe 1 5
 //                                               hello
+
+import { listSubscription, logLine } from "./page_parts.js";
+
 const status = document.getElementById("status");
 const log = document.getElementById("log");
 const subscriptions = document.getElementById("subscriptions");
@@ -46,11 +49,7 @@ let nextSid = 1;
 const subjects = new Map();
 
 function show(kind, text) {
-  const item = document.createElement("li");
-  item.className = kind;
-  const arrow = kind === "sent" ? "→" : kind === "received" ? "←" : "!";
-  item.textContent = `${arrow} ${text}`;
-  log.append(item);
+  logLine(log, kind, text);
 }
 
 function send(text, payload) {
@@ -136,18 +135,10 @@ subscribeForm.addEventListener("submit", async (event) => {
   await flush();
   if (errors !== before) return; // the server said why (an invalid subject, say)
   subjects.set(sid, subject);
-  const item = document.createElement("li");
-  item.textContent = `${subject} `;
-  item.dataset.subject = subject;
-  const remove = document.createElement("button");
-  remove.textContent = "unsubscribe";
-  remove.addEventListener("click", () => {
+  listSubscription(subscriptions, subject, "subject", () => {
     send(`UNSUB ${sid}\r\n`);
     subjects.delete(sid);
-    item.remove();
   });
-  item.append(remove);
-  subscriptions.append(item);
 });
 
 publishForm.addEventListener("submit", (event) => {
