@@ -10,8 +10,9 @@
  * @module
  */
 
-import type { Properties, ProtocolLevel, QoS } from "./mqtt_packets.ts";
-import { encodePublish, encodePublishAck } from "./mqtt_encoder.ts";
+import type { Properties, ProtocolLevel, PublishPacket, QoS } from "./mqtt_packets.ts";
+import { encodePublish } from "./mqtt_encoder.ts";
+import { transientAck, transientPublish } from "./_transient_encoding.ts";
 import { RetainedMessages } from "./retained_messages.ts";
 import { type Send, SessionState, type SessionStateOptions } from "./mqtt_session_state.ts";
 import { SubscriptionTree } from "./subscription_tree.ts";
@@ -387,7 +388,7 @@ export function send(session: Session, sends: Send<Owed>[]): void {
     }
     if (item.kind === "pubrel") {
       link.write(
-        encodePublishAck({ type: "pubrel", packetId: item.packetId, reasonCode: 0 }, link.level),
+        transientAck("pubrel", item.packetId, 0, link.level),
       );
       continue;
     }
@@ -414,7 +415,7 @@ export function send(session: Session, sends: Send<Owed>[]): void {
       else alias = aliases.assign(topic);
       if (alias > 0) properties = { ...properties, topicAlias: alias };
     }
-    const bytes = encodePublish({
+    const packet: PublishPacket = {
       type: "publish",
       dup: item.dup,
       qos,
@@ -423,7 +424,12 @@ export function send(session: Session, sends: Send<Owed>[]): void {
       packetId: qos > 0 ? item.packetId : undefined,
       properties,
       payload: message.payload,
-    }, link.level);
+    };
+    // Bytes shared by a fan-out are kept (owned); the others go through a reused buffer, which
+    // the write copies at once.
+    const bytes = sameForAll
+      ? encodePublish(packet, link.level)
+      : transientPublish(packet, link.level);
     if (sameForAll) lastQos0[link.level] = { message, retain, bytes };
     link.write(bytes, qos < 2);
   }

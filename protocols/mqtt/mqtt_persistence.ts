@@ -96,12 +96,13 @@ export class Persistence {
    */
   write(to: Writable, bytes: Uint8Array | null, early = false): void {
     const held = this.#held.get(to);
+    // Kept past this call: copied (the broker's encoders reuse their buffers).
     if (held !== undefined) {
-      held.push(bytes);
+      held.push(bytes === null ? null : bytes.slice());
       return;
     }
     if (this.#dirty && !early && !this.#failed) {
-      this.#held.set(to, [bytes]);
+      this.#held.set(to, [bytes === null ? null : bytes.slice()]);
       return;
     }
     if (bytes === null) to.close();

@@ -41,12 +41,12 @@ import {
   type SessionLink,
 } from "./mqtt_broker.ts";
 import { MqttDecoder } from "./mqtt_decoder.ts";
+import { transientAck } from "./_transient_encoding.ts";
 import {
   encodeAuth,
   encodeConnack,
   encodeDisconnect,
   encodePingresp,
-  encodePublishAck,
   encodeSuback,
   encodeUnsuback,
 } from "./mqtt_encoder.ts";
@@ -325,12 +325,7 @@ class MqttConnection implements ProtocolHandler {
         if (this.#session!.state.release(packet.packetId)) {
           this.#shared.broker.persistence?.incomingQos2(this.#session!, packet.packetId, false);
         }
-        this.#write(
-          encodePublishAck(
-            { type: "pubcomp", packetId: packet.packetId, reasonCode: 0 },
-            this.#level,
-          ),
-        );
+        this.#write(transientAck("pubcomp", packet.packetId, 0, this.#level));
         return;
       case "subscribe":
         this.#subscribe(packet);
@@ -637,11 +632,12 @@ class MqttConnection implements ProtocolHandler {
     if (!this.#allowed("publish", packet.topic)) {
       // Not routed. MQTT 5 says so; 3.1.1 has no refusal, so it is acknowledged all the same.
       if (packet.qos > 0) {
-        this.#write(encodePublishAck({
-          type: packet.qos === 1 ? "puback" : "pubrec",
-          packetId: packet.packetId!,
-          reasonCode: this.#level === 5 ? ReasonCode.notAuthorized : 0,
-        }, this.#level));
+        this.#write(transientAck(
+          packet.qos === 1 ? "puback" : "pubrec",
+          packet.packetId!,
+          this.#level === 5 ? ReasonCode.notAuthorized : 0,
+          this.#level,
+        ));
       }
       return;
     }
@@ -678,11 +674,12 @@ class MqttConnection implements ProtocolHandler {
     const packetId = packet.packetId!;
     if (packet.qos === 1) {
       const count = broker.publish(message, session);
-      this.#write(encodePublishAck({
-        type: "puback",
+      this.#write(transientAck(
+        "puback",
         packetId,
-        reasonCode: count === 0 && this.#level === 5 ? ReasonCode.noMatchingSubscribers : 0,
-      }, this.#level));
+        count === 0 && this.#level === 5 ? ReasonCode.noMatchingSubscribers : 0,
+        this.#level,
+      ));
       return;
     }
     let first: boolean;
@@ -696,7 +693,7 @@ class MqttConnection implements ProtocolHandler {
       broker.persistence?.incomingQos2(session, packetId, true);
       broker.publish(message, session);
     }
-    this.#write(encodePublishAck({ type: "pubrec", packetId, reasonCode: 0 }, this.#level));
+    this.#write(transientAck("pubrec", packetId, 0, this.#level));
   }
 
   #subscribe(packet: SubscribePacket): void {
