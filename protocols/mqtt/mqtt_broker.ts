@@ -320,9 +320,10 @@ function restore(broker: Broker, store: MqttStore): void {
     }
     const rows: [Owed, number, number][] = [];
     const owed = (contents.deliveries.get(session.clientId) ?? []).flatMap((delivery) => {
-      const message = messages.get(delivery.messageId);
+      const message = delivery.message ??
+        (delivery.messageId === undefined ? undefined : messages.get(delivery.messageId));
       if (message === undefined) return [];
-      referenced.add(delivery.messageId);
+      if (delivery.messageId !== undefined) referenced.add(delivery.messageId);
       const item: Owed = {
         qos: delivery.qos,
         size: message.payload.length + 64,

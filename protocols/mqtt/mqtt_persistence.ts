@@ -160,14 +160,17 @@ export class Persistence {
   #writePending(): void {
     const store = this.store;
     for (const [owed, pending] of this.#pending) {
-      const message = this.#messages.get(owed.message)!;
-      if (message.id === 0) message.id = store.putMessage(owed.message);
+      const entry = this.#messages.get(owed.message)!;
+      // A message owed to one session goes in its delivery's row: one insert, not two.
+      const inline = entry.id === 0 && entry.refs === 1;
+      if (!inline && entry.id === 0) entry.id = store.putMessage(owed.message);
       const row = store.putDelivery(pending.clientId, {
-        messageId: message.id,
+        messageId: inline ? undefined : entry.id,
+        message: inline ? owed.message : undefined,
         qos: owed.qos,
         retain: owed.retain,
         subscriptionIds: owed.subscriptionIds,
-        ...(pending.packetId === undefined ? {} : { packetId: pending.packetId }),
+        packetId: pending.packetId,
         released: pending.released,
       });
       this.#written.set(owed, { row, packetId: pending.packetId ?? 0 });
@@ -281,7 +284,8 @@ export class Persistence {
       this.#written.set(owed, { row, packetId });
       const message = this.#messages.get(owed.message);
       if (message === undefined) {
-        this.#messages.set(owed.message, { id: messageIds.get(owed.message)!, refs: 1 });
+        // A message kept in its delivery's row has no row of its own: 0.
+        this.#messages.set(owed.message, { id: messageIds.get(owed.message) ?? 0, refs: 1 });
       } else message.refs++;
     }
     session.state.observer = this.observer(session);

@@ -21,8 +21,10 @@ export type StoredMessage = BrokerMessage;
 export interface StoredDelivery {
   /** Its row in the store. */
   readonly id: number;
-  /** The message's row (messages are shared by their deliveries). */
-  readonly messageId: number;
+  /** The message's row, when it is kept apart: shared by several deliveries. */
+  readonly messageId?: number;
+  /** The message itself, kept in the delivery's row: a message owed to one session. */
+  readonly message?: StoredMessage;
   /** The QoS it is delivered at. */
   readonly qos: QoS;
   /** The RETAIN flag it is delivered with. */
@@ -82,7 +84,7 @@ export interface MqttStore {
   putMessage(message: StoredMessage): number;
   /** Removes a message no delivery refers to any more. */
   deleteMessage(id: number): void;
-  /** Adds a delivery; returns its row. */
+  /** Adds a delivery, with its message's row or with the message itself; returns its row. */
   putDelivery(clientId: string, delivery: Omit<StoredDelivery, "id">): number;
   /** A delivery went in flight (packet id) or was received (released). */
   updateDelivery(id: number, packetId: number, released: boolean): void;

@@ -59,12 +59,19 @@ CREATE TABLE messages (
 CREATE TABLE deliveries (
   id INTEGER PRIMARY KEY,
   client_id TEXT NOT NULL,
-  message_id INTEGER NOT NULL,
   qos INTEGER NOT NULL,
   retain INTEGER NOT NULL,
   subscription_ids TEXT,
   packet_id INTEGER,
-  released INTEGER NOT NULL DEFAULT 0
+  released INTEGER NOT NULL DEFAULT 0,
+  -- The message: a row of messages (shared by several deliveries), or in the columns below.
+  message_id INTEGER,
+  topic TEXT,
+  payload BLOB,
+  message_qos INTEGER,
+  message_retain INTEGER,
+  properties TEXT,
+  expires_at INTEGER
 );
 CREATE INDEX deliveries_by_client ON deliveries (client_id, id);
 CREATE TABLE incoming_qos2 (
@@ -233,7 +240,9 @@ export class SqliteStore implements MqttStore {
   load(): StoreContents {
     const db = this.#db;
     // Messages no delivery refers to (none after a clean run; kept tidy all the same).
-    this.#run("DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM deliveries)");
+    this.#run(
+      "DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM deliveries WHERE message_id IS NOT NULL)",
+    );
     this.commit();
     const sessions = (db.prepare("SELECT * FROM sessions").all() as Row[]).map((row) => ({
       clientId: String(row.client_id),
@@ -265,7 +274,15 @@ export class SqliteStore implements MqttStore {
       const list = deliveries.get(clientId) ?? deliveries.set(clientId, []).get(clientId)!;
       list.push({
         id: Number(row.id),
-        messageId: Number(row.message_id),
+        ...(row.message_id === null
+          ? {
+            message: messageFrom({
+              ...row,
+              qos: row.message_qos,
+              retain: row.message_retain,
+            }),
+          }
+          : { messageId: Number(row.message_id) }),
         qos: Number(row.qos) as QoS,
         retain: row.retain === 1,
         subscriptionIds: row.subscription_ids === null
@@ -344,17 +361,24 @@ export class SqliteStore implements MqttStore {
   putDelivery(clientId: string, delivery: Omit<StoredDelivery, "id">): number {
     this.#begin();
     this.#insertDelivery ??= this.#db.prepare(
-      "INSERT INTO deliveries (client_id, message_id, qos, retain, subscription_ids, packet_id, released) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO deliveries (client_id, qos, retain, subscription_ids, packet_id, released, message_id, topic, payload, message_qos, message_retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
+    const message = delivery.message;
     return Number(
       this.#insertDelivery.run(
         clientId,
-        delivery.messageId,
         delivery.qos,
         delivery.retain ? 1 : 0,
         delivery.subscriptionIds.length === 0 ? null : JSON.stringify(delivery.subscriptionIds),
         delivery.packetId ?? null,
         delivery.released === true ? 1 : 0,
+        delivery.messageId ?? null,
+        message?.topic ?? null,
+        message?.payload ?? null,
+        message?.qos ?? null,
+        message === undefined ? null : message.retain ? 1 : 0,
+        propertiesText(message?.properties),
+        message?.expiresAt ?? null,
       ).lastInsertRowid,
     );
   }

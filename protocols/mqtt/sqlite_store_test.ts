@@ -50,6 +50,19 @@ Deno.test({
         subscriptionIds: [],
         packetId: 4,
       });
+      const inline = store.putDelivery("b", {
+        message: {
+          topic: "solo",
+          payload: new Uint8Array([4]),
+          qos: 1,
+          retain: true,
+          expiresAt: 9,
+        },
+        qos: 1,
+        retain: false,
+        subscriptionIds: [],
+        packetId: 3,
+      });
       store.updateDelivery(first, 7, true);
       store.putIncomingQos2("b", 12);
       store.putIncomingQos2("b", 13);
@@ -87,6 +100,21 @@ Deno.test({
           released: false,
         },
       ]);
+      assertEquals(contents.deliveries.get("b"), [{
+        id: inline,
+        message: {
+          topic: "solo",
+          payload: new Uint8Array([4]),
+          qos: 1,
+          retain: true,
+          expiresAt: 9,
+        },
+        qos: 1,
+        retain: false,
+        subscriptionIds: [],
+        packetId: 3,
+        released: false,
+      }]);
       assertEquals(contents.messages.get(message), {
         topic: "x/y",
         payload: new Uint8Array([1, 2, 3]),
