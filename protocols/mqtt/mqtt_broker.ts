@@ -49,6 +49,20 @@ export interface Owed {
   readonly retain: boolean;
   /** Identifiers of the subscriptions it matched (MQTT 5). */
   readonly subscriptionIds: readonly number[];
+  /** Its place in the broker's store while the store keeps it (see `Persistence`). */
+  record: OwedRecord | undefined;
+}
+
+/** Where a delivery stands in the broker's store. */
+export interface OwedRecord {
+  /** The session's client id. */
+  readonly clientId: string;
+  /** Its row, once written (0 before). */
+  row: number;
+  /** Its packet id while in flight (0: queued). */
+  packetId: number;
+  /** Whether the client received it (QoS 2: PUBREL owed). */
+  released: boolean;
 }
 
 /** Where a session's packets go while its client is connected. */
@@ -283,6 +297,7 @@ export class Broker {
         message,
         retain,
         subscriptionIds,
+        record: undefined,
       }),
     );
   }
@@ -330,6 +345,7 @@ function restore(broker: Broker, store: MqttStore): void {
         message,
         retain: delivery.retain,
         subscriptionIds: Object.freeze([...delivery.subscriptionIds]),
+        record: undefined,
       };
       rows.push([item, delivery.id, delivery.packetId ?? 0]);
       return [{

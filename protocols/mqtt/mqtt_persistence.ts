@@ -31,15 +31,12 @@ export interface Writable {
   close(): unknown;
 }
 
-interface PendingDelivery {
-  readonly clientId: string;
-  packetId: number | undefined;
-  released: boolean;
-}
-
-interface WrittenDelivery {
-  readonly row: number;
-  packetId: number;
+/** A connection as the store's writes see it: its handle, and what is held for it. */
+export interface HeldWrites {
+  /** The connection's handle. */
+  readonly to: Writable;
+  /** Writes (and closes: `null`) held until the commit, in order; `undefined`: none. */
+  held: (Uint8Array | null)[] | undefined;
 }
 
 interface MessageRow {
@@ -52,13 +49,14 @@ interface MessageRow {
 export class Persistence {
   /** The store. */
   readonly store: MqttStore;
-  /** Deliveries owed in this batch, not yet written. */
-  readonly #pending = new Map<Owed, PendingDelivery>();
-  /** Deliveries written, by the owed object the session holds. */
-  readonly #written = new WeakMap<Owed, WrittenDelivery>();
+  /**
+   * Deliveries owed in this batch, to write at the commit: those whose record is gone by then
+   * (acknowledged meanwhile, or their session ended) are not written.
+   */
+  #pending: Owed[] = [];
   readonly #messages = new Map<BrokerMessage, MessageRow>();
-  /** Writes (and closes: `null`) held until the commit, by connection, in order. */
-  readonly #held = new Map<Writable, (Uint8Array | null)[]>();
+  /** The connections with writes held until the commit. */
+  #holding: HeldWrites[] = [];
   #dirty = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #commitDelay: number;
@@ -90,23 +88,24 @@ export class Persistence {
    * is durable. An `early` write (a QoS 0 or 1 delivery) goes now. Everything after a held
    * write to the same connection is held too, so each connection's order stays.
    *
-   * @param to The connection.
+   * @param connection The connection, with what is held for it.
    * @param bytes What to write; `null` closes it.
    * @param early Whether it may go before the commit.
    */
-  write(to: Writable, bytes: Uint8Array | null, early = false): void {
-    const held = this.#held.get(to);
+  write(connection: HeldWrites, bytes: Uint8Array | null, early = false): void {
     // Kept past this call: copied (the broker's encoders reuse their buffers).
+    const held = connection.held;
     if (held !== undefined) {
       held.push(bytes === null ? null : bytes.slice());
       return;
     }
     if (this.#dirty && !early && !this.#failed) {
-      this.#held.set(to, [bytes === null ? null : bytes.slice()]);
+      connection.held = [bytes === null ? null : bytes.slice()];
+      this.#holding.push(connection);
       return;
     }
-    if (bytes === null) to.close();
-    else to.write(bytes);
+    if (bytes === null) connection.to.close();
+    else connection.to.write(bytes);
   }
 
   /** Commits what changed, then lets the held writes go. */
@@ -121,13 +120,15 @@ export class Persistence {
         this.commits++;
       });
     }
-    if (this.#held.size === 0) return;
-    const held = [...this.#held];
-    this.#held.clear();
-    for (const [to, writes] of held) {
+    if (this.#holding.length === 0) return;
+    const holding = this.#holding;
+    this.#holding = [];
+    for (const connection of holding) {
+      const writes = connection.held!;
+      connection.held = undefined;
       for (const bytes of writes) {
-        if (bytes === null) to.close();
-        else to.write(bytes);
+        if (bytes === null) connection.to.close();
+        else connection.to.write(bytes);
       }
     }
   }
@@ -150,7 +151,7 @@ export class Persistence {
     } catch (error) {
       this.failures++;
       this.#failed = true;
-      this.#pending.clear();
+      this.#pending = [];
       console.error(
         `speedo mqtt: the store failed, the broker goes on in memory only (restart to use it again): ${error}`,
       );
@@ -159,23 +160,25 @@ export class Persistence {
 
   #writePending(): void {
     const store = this.store;
-    for (const [owed, pending] of this.#pending) {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const owed of pending) {
+      const record = owed.record;
+      if (record === undefined || record.row !== 0) continue;
       const entry = this.#messages.get(owed.message)!;
       // A message owed to one session goes in its delivery's row: one insert, not two.
       const inline = entry.id === 0 && entry.refs === 1;
       if (!inline && entry.id === 0) entry.id = store.putMessage(owed.message);
-      const row = store.putDelivery(pending.clientId, {
+      record.row = store.putDelivery(record.clientId, {
         messageId: inline ? undefined : entry.id,
         message: inline ? owed.message : undefined,
         qos: owed.qos,
         retain: owed.retain,
         subscriptionIds: owed.subscriptionIds,
-        packetId: pending.packetId,
-        released: pending.released,
+        packetId: record.packetId === 0 ? undefined : record.packetId,
+        released: record.released,
       });
-      this.#written.set(owed, { row, packetId: pending.packetId ?? 0 });
     }
-    this.#pending.clear();
   }
 
   /**
@@ -190,22 +193,22 @@ export class Persistence {
       queued: (owed) => {
         if (owed.qos === 0) return;
         this.#ref(owed.message);
-        this.#pending.set(owed, { clientId, packetId: undefined, released: false });
+        owed.record = { clientId, row: 0, packetId: 0, released: false };
+        this.#pending.push(owed);
         this.#changed();
       },
       sent: (owed, packetId) => {
         if (owed.qos === 0) return;
         this.#track(owed, packetId, false);
       },
-      released: (owed) => {
-        const pending = this.#pending.get(owed);
-        this.#track(owed, pending?.packetId ?? this.#written.get(owed)?.packetId ?? 0, true);
-      },
+      released: (owed) => this.#track(owed, owed.record?.packetId ?? 0, true),
       done: (owed) => {
-        if (owed.qos === 0) return;
-        if (!this.#pending.delete(owed)) {
-          const written = this.#written.get(owed);
-          if (written !== undefined) this.#call((store) => store.deleteDelivery(written.row));
+        const record = owed.record;
+        if (record === undefined) return;
+        owed.record = undefined;
+        if (record.row !== 0) {
+          const row = record.row;
+          this.#call((store) => store.deleteDelivery(row));
         }
         this.#unref(owed.message);
         this.#changed();
@@ -214,15 +217,13 @@ export class Persistence {
   }
 
   #track(owed: Owed, packetId: number, released: boolean): void {
-    const pending = this.#pending.get(owed);
-    if (pending !== undefined) {
-      pending.packetId = packetId;
-      pending.released = released;
-    } else {
-      const written = this.#written.get(owed);
-      if (written === undefined) return;
-      written.packetId = packetId;
-      this.#call((store) => store.updateDelivery(written.row, packetId, released));
+    const record = owed.record;
+    if (record === undefined) return;
+    record.packetId = packetId;
+    record.released = released;
+    if (record.row !== 0) {
+      const row = record.row;
+      this.#call((store) => store.updateDelivery(row, packetId, released));
     }
     this.#changed();
   }
@@ -281,7 +282,7 @@ export class Persistence {
   ): void {
     session.persisted = true;
     for (const [owed, row, packetId] of rows) {
-      this.#written.set(owed, { row, packetId });
+      owed.record = { clientId: session.clientId, row, packetId, released: false };
       const message = this.#messages.get(owed.message);
       if (message === undefined) {
         // A message kept in its delivery's row has no row of its own: 0.
@@ -319,8 +320,8 @@ export class Persistence {
     session.persisted = false;
     session.state.observer = undefined;
     for (const { message } of session.state.owed()) {
-      if (message.qos === 0) continue;
-      this.#pending.delete(message);
+      if (message.record === undefined) continue;
+      message.record = undefined;
       this.#unref(message.message);
     }
     this.#call((store) => store.deleteSession(session.clientId));

@@ -42,6 +42,7 @@ import {
 } from "./mqtt_broker.ts";
 import { MqttDecoder } from "./mqtt_decoder.ts";
 import { transientAck } from "./_transient_encoding.ts";
+import type { HeldWrites } from "./mqtt_persistence.ts";
 import {
   encodeAuth,
   encodeConnack,
@@ -195,12 +196,15 @@ class MqttConnection implements ProtocolHandler {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** This connection as its session's link. */
   readonly #link: SessionLink;
+  /** This connection's writes held for the store's commit. */
+  readonly #heldWrites: HeldWrites;
 
   constructor(context: ProtocolContext, shared: Shared) {
     this.#context = context;
     this.#handle = context.handle;
     this.#shared = shared;
     this.#decoder = new MqttDecoder({ maxPacketSize: shared.maxPacketSize });
+    this.#heldWrites = { to: context.handle, held: undefined };
     // deno-lint-ignore no-this-alias
     const connection = this;
     this.#link = {
@@ -229,7 +233,7 @@ class MqttConnection implements ProtocolHandler {
    */
   #write(bytes: Uint8Array | null, early = false): void {
     const persistence = this.#shared.broker.persistence;
-    if (persistence !== undefined) persistence.write(this.#handle, bytes, early);
+    if (persistence !== undefined) persistence.write(this.#heldWrites, bytes, early);
     else if (bytes === null) this.#handle.close();
     else this.#handle.write(bytes);
   }
