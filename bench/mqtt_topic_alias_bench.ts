@@ -36,7 +36,7 @@ function delivery(qos: QoS): Send<Owed>[] {
     kind: "publish",
     packetId: 1,
     dup: false,
-    message: { qos, size: 164, message, retain: false, subscriptionIds: [] },
+    message: { qos, size: 164, message, retain: false, subscriptionIds: [], record: undefined },
   }];
 }
 
