@@ -10,6 +10,14 @@ const SUBSCRIPTION = {
   filter: "x/+",
   options: { qos: 2, noLocal: true, retainAsPublished: true, retainHandling: 1, subscriptionId: 9 },
 } as const;
+/** A delivery that keeps its message in its own row. */
+const SOLO = {
+  message: { topic: "solo", payload: new Uint8Array([4]), qos: 1, retain: true, expiresAt: 9 },
+  qos: 1,
+  retain: false,
+  subscriptionIds: [],
+  packetId: 3,
+} as const;
 
 async function withPath(fn: (path: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -50,19 +58,7 @@ Deno.test({
         subscriptionIds: [],
         packetId: 4,
       });
-      const inline = store.putDelivery("b", {
-        message: {
-          topic: "solo",
-          payload: new Uint8Array([4]),
-          qos: 1,
-          retain: true,
-          expiresAt: 9,
-        },
-        qos: 1,
-        retain: false,
-        subscriptionIds: [],
-        packetId: 3,
-      });
+      const inline = store.putDelivery("b", SOLO);
       store.updateDelivery(first, 7, true);
       store.putIncomingQos2("b", 12);
       store.putIncomingQos2("b", 13);
@@ -100,21 +96,7 @@ Deno.test({
           released: false,
         },
       ]);
-      assertEquals(contents.deliveries.get("b"), [{
-        id: inline,
-        message: {
-          topic: "solo",
-          payload: new Uint8Array([4]),
-          qos: 1,
-          retain: true,
-          expiresAt: 9,
-        },
-        qos: 1,
-        retain: false,
-        subscriptionIds: [],
-        packetId: 3,
-        released: false,
-      }]);
+      assertEquals(contents.deliveries.get("b"), [{ id: inline, ...SOLO, released: false }]);
       assertEquals(contents.messages.get(message), {
         topic: "x/y",
         payload: new Uint8Array([1, 2, 3]),
