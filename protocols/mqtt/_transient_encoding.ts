@@ -9,15 +9,10 @@
 
 import type { ProtocolLevel, PublishAckPacket, PublishPacket } from "./mqtt_packets.ts";
 import { encodePublishAck, publishSize, writePublish } from "./mqtt_encoder.ts";
+import { writeShortAck } from "./_publish_ack.ts";
 
 let publishBuffer = new Uint8Array(4096);
 const ackBuffer = new Uint8Array(4);
-const ACK_FIRST: Record<PublishAckPacket["type"], number> = {
-  puback: 0x40,
-  pubrec: 0x50,
-  pubrel: 0x62,
-  pubcomp: 0x70,
-};
 
 /**
  * A PUBLISH's bytes in a reused buffer.
@@ -56,9 +51,5 @@ export function transientAck(
   if (!Number.isInteger(packetId) || packetId < 1 || packetId > 0xffff) {
     throw new RangeError(`Packet identifier must be 1 to 65535, got ${packetId}`);
   }
-  ackBuffer[0] = ACK_FIRST[type];
-  ackBuffer[1] = 2;
-  ackBuffer[2] = packetId >> 8;
-  ackBuffer[3] = packetId & 0xff;
-  return ackBuffer;
+  return writeShortAck(ackBuffer, type, packetId);
 }

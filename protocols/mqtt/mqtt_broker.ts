@@ -333,7 +333,7 @@ function restore(broker: Broker, store: MqttStore): void {
     for (const { filter, options } of contents.subscriptions.get(session.clientId) ?? []) {
       broker.tree.subscribe(session, filter, options);
     }
-    const rows: [Owed, number, number][] = [];
+    const rows: [Owed, OwedRecord][] = [];
     const owed = (contents.deliveries.get(session.clientId) ?? []).flatMap((delivery) => {
       const message = delivery.message ??
         (delivery.messageId === undefined ? undefined : messages.get(delivery.messageId));
@@ -347,7 +347,12 @@ function restore(broker: Broker, store: MqttStore): void {
         subscriptionIds: Object.freeze([...delivery.subscriptionIds]),
         record: undefined,
       };
-      rows.push([item, delivery.id, delivery.packetId ?? 0]);
+      rows.push([item, {
+        clientId: session.clientId,
+        row: delivery.id,
+        packetId: delivery.packetId ?? 0,
+        released: delivery.released === true,
+      }]);
       return [{
         message: item,
         ...(delivery.packetId === undefined ? {} : { packetId: delivery.packetId }),

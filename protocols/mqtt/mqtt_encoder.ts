@@ -21,6 +21,7 @@ import type {
 } from "./mqtt_packets.ts";
 import { PacketType } from "./mqtt_packets.ts";
 import { propertiesLength, writeProperties } from "./_mqtt_properties.ts";
+import { ACK_FIRST, writeShortAck } from "./_publish_ack.ts";
 import { checkedStringLength, MqttWriter, utf8Length, varintLength } from "./_mqtt_writer.ts";
 
 /** The largest remaining length the four-byte encoding can carry. */
@@ -332,14 +333,6 @@ export function writePublish(
   return size;
 }
 
-const ACK_FIRST: Record<PublishAckPacket["type"], number> = {
-  puback: PacketType.puback << 4,
-  pubrec: PacketType.pubrec << 4,
-  // PUBREL's reserved flags are 0b0010 (§3.6.1).
-  pubrel: (PacketType.pubrel << 4) | 0x02,
-  pubcomp: PacketType.pubcomp << 4,
-};
-
 /**
  * Encodes a PUBACK, PUBREC, PUBREL or PUBCOMP. At level 5, a success without properties takes
  * the short form (no reason code, no property length), as the spec allows.
@@ -362,25 +355,14 @@ export function encodePublishAck(packet: PublishAckPacket, level: ProtocolLevel)
   checkLevel(level);
   checkPacketId(packet.packetId);
   const propsLength = level === 5 ? propertiesLength(packet.properties) : 0;
-  const short = level === 4 || (packet.reasonCode === 0 && propsLength === 0);
-  if (short) {
+  if (level === 4 || (packet.reasonCode === 0 && propsLength === 0)) {
     // The common case, written directly: a broker sends one per QoS 1 or 2 message.
-    const bytes = new Uint8Array(4);
-    bytes[0] = ACK_FIRST[packet.type];
-    bytes[1] = 2;
-    bytes[2] = packet.packetId >> 8;
-    bytes[3] = packet.packetId & 0xff;
-    return bytes;
+    return writeShortAck(new Uint8Array(4), packet.type, packet.packetId);
   }
-  const writer = begin(
-    ACK_FIRST[packet.type],
-    short ? 2 : 3 + propertiesSize(level, propsLength),
-  );
+  const writer = begin(ACK_FIRST[packet.type], 3 + propertiesSize(level, propsLength));
   writer.u16(packet.packetId);
-  if (!short) {
-    writer.u8(packet.reasonCode);
-    writeProperties(writer, packet.properties, propsLength);
-  }
+  writer.u8(packet.reasonCode);
+  writeProperties(writer, packet.properties, propsLength);
   return writer.bytes;
 }
 

@@ -3,38 +3,31 @@
  * it tells the store of each change, commits them in batches, and holds back what a client
  * must not see before the commit (see {@linkcode Persistence.write}).
  *
- * - A batch is what changed within about a millisecond (many reads, under load): it is
- *   committed by a timer, in one transaction.
+ * - A batch is what changed within the broker's `commitDelay` (1 ms by default; many reads
+ *   under load): it is committed by a timer, in one transaction.
  * - Held until the commit: every write to a client that stands for durable state (PUBACK,
  *   PUBREC, PUBCOMP, SUBACK, CONNACK, QoS 2 deliveries, PUBREL). A QoS 0 or 1 delivery goes at
  *   once: if the broker dies first, its publisher, not yet acknowledged, sends it again, and QoS
  *   1 allows the duplicate.
  * - A delivery owed and acknowledged within one batch is never written at all, and one owed
  *   then sent is written once, with its packet id.
- * - A message is written once, however many sessions it is owed to, and deleted with its last
- *   delivery.
+ * - A message owed to one session is kept in its delivery's row; one owed to several is written
+ *   once, apart, and deleted with its last delivery.
  * - Only sessions that outlive their connection (expiry above 0) are written.
  *
  * @module
  */
 
-import type { BrokerMessage, Owed, Session } from "./mqtt_broker.ts";
+import type { ConnectionHandle } from "../../core/connection_handle.ts";
+import type { BrokerMessage, Owed, OwedRecord, Session } from "./mqtt_broker.ts";
 import type { MqttStore } from "./mqtt_store.ts";
 import type { SessionStateObserver } from "./mqtt_session_state.ts";
 import type { SubscriptionEntry } from "./subscription_tree.ts";
 
-/** Where a write held back goes: a connection's handle. */
-export interface Writable {
-  /** Writes bytes. */
-  write(bytes: Uint8Array): unknown;
-  /** Closes after what was written. */
-  close(): unknown;
-}
-
 /** A connection as the store's writes see it: its handle, and what is held for it. */
 export interface HeldWrites {
   /** The connection's handle. */
-  readonly to: Writable;
+  readonly to: ConnectionHandle;
   /** Writes (and closes: `null`) held until the commit, in order; `undefined`: none. */
   held: (Uint8Array | null)[] | undefined;
 }
@@ -272,17 +265,17 @@ export class Persistence {
    * Puts back a session read from the store, as it was written.
    *
    * @param session The session, its state restored.
-   * @param rows The store's row of each delivery it owes, with its packet id.
-   * @param messageIds The store's row of each message.
+   * @param rows Each delivery it owes, with where it stands in the store.
+   * @param messageIds The store's row of each message kept apart.
    */
   restored(
     session: Session,
-    rows: Iterable<[Owed, number, number]>,
+    rows: Iterable<[Owed, OwedRecord]>,
     messageIds: ReadonlyMap<BrokerMessage, number>,
   ): void {
     session.persisted = true;
-    for (const [owed, row, packetId] of rows) {
-      owed.record = { clientId: session.clientId, row, packetId, released: false };
+    for (const [owed, record] of rows) {
+      owed.record = record;
       const message = this.#messages.get(owed.message);
       if (message === undefined) {
         // A message kept in its delivery's row has no row of its own: 0.
